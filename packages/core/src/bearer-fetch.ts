@@ -1,0 +1,108 @@
+import { assertSameOrigin, createAuthTarget } from './auth-target.js';
+import type { TokenCache, TokenCacheOptions } from './token-cache.js';
+import type { TokenProvider } from './token-provider.js';
+
+/** A `Request` from Node's fetch, undici's, or any other implementation. */
+export interface RequestLike {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Iterable<[string, string]>;
+  readonly body: unknown;
+  readonly signal?: AbortSignal | null;
+  readonly redirect?: string;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+/** `fetch`'s signature, with relative URLs resolved against the provider's `baseUrl`. */
+export type AuthFetch = (input: string | URL | RequestLike, init?: RequestInit) => Promise<Response>;
+
+export interface AuthFetchOptions extends Omit<TokenCacheOptions, 'fetch'> {
+  /**
+   * The fetch every call (API and token requests alike) goes through: Node's global fetch, undici's, or any other.
+   * @default globalThis.fetch
+   */
+  fetch?: typeof globalThis.fetch | undefined;
+}
+
+/**
+ * Returns a `fetch` that adds `Authorization: Bearer <token>` and the provider's API headers to every call, refuses
+ * to send a token to any other origin, and on a 401 gets a fresh token and retries once when the body can be sent
+ * again. Pass a provider (a cache is created with `options`) or a cache you share.
+ *
+ * @example
+ * const iamport = createAuthFetch(createIamportProvider({ impKey, impSecret }));
+ * const response = await iamport('/payments/imp_448280090638');
+ */
+export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, options: AuthFetchOptions = {}): AuthFetch {
+  const target = createAuthTarget(providerOrCache, options);
+  const { cache } = target;
+  const send = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+
+  return async function authFetch(input, init) {
+    const request = await normalize(input, init, target.baseUrl);
+    assertSameOrigin(target, request.url);
+    const signal = request.init.signal ?? undefined;
+    const token = await cache.getToken({ signal });
+    const response = await send(request.url, withHeaders(request, target.apiHeaders, token.accessToken));
+    if (response.status !== 401 || !request.replayable) return response;
+    await response.body?.cancel().catch(() => undefined);
+    await cache.invalidate(token.accessToken);
+    const fresh = await cache.getToken({ signal });
+    return send(request.url, withHeaders(request, target.apiHeaders, fresh.accessToken));
+  };
+}
+
+interface NormalizedRequest {
+  url: URL;
+  /** The init to send, without headers. */
+  init: RequestInit;
+  /** The caller's headers: they win over the provider's, except `Authorization`. */
+  headers: Headers;
+  /** Whether the body can be sent a second time. */
+  replayable: boolean;
+}
+
+async function normalize(input: string | URL | RequestLike, init: RequestInit | undefined, baseUrl: URL): Promise<NormalizedRequest> {
+  if (typeof input === 'string' || input instanceof URL) {
+    const { headers, ...rest } = init ?? {};
+    return { url: new URL(input, baseUrl), init: rest, headers: new Headers(headers), replayable: isReplayable(rest.body) };
+  }
+  // A Request, possibly from another fetch implementation: copy what matters into a plain init. Its body is read
+  // once into bytes, so it can be replayed after a 401.
+  const { headers, ...rest } = init ?? {};
+  const hasBody = rest.body === undefined && input.body !== null && input.body !== undefined;
+  const fromRequest: RequestInit = {
+    method: input.method,
+    ...(input.signal ? { signal: input.signal } : {}),
+    ...(input.redirect ? { redirect: input.redirect as NonNullable<RequestInit['redirect']> } : {}),
+    ...(hasBody ? { body: await input.arrayBuffer() } : {}),
+  };
+  const merged = { ...fromRequest, ...rest };
+  return {
+    url: new URL(input.url, baseUrl),
+    init: merged,
+    headers: new Headers(headers ?? [...input.headers]),
+    replayable: isReplayable(merged.body),
+  };
+}
+
+function isReplayable(body: unknown): boolean {
+  return (
+    body === undefined ||
+    body === null ||
+    typeof body === 'string' ||
+    body instanceof ArrayBuffer ||
+    ArrayBuffer.isView(body) ||
+    body instanceof URLSearchParams ||
+    body instanceof FormData ||
+    body instanceof Blob
+  );
+}
+
+function withHeaders(request: NormalizedRequest, apiHeaders: ReadonlyArray<readonly [string, string]>, accessToken: string): RequestInit {
+  const headers = new Headers();
+  for (const [name, value] of apiHeaders) headers.set(name, value);
+  for (const [name, value] of request.headers) headers.set(name, value);
+  headers.set('authorization', `Bearer ${accessToken}`);
+  return { ...request.init, headers };
+}

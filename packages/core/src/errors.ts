@@ -1,0 +1,238 @@
+/**
+ * One error hierarchy for every package of @x. Each error has a stable `code`, the `provider` it concerns, the
+ * merchant where there is one, and the standard `cause`. Nothing here ever holds a secret or an access token in an
+ * enumerable property, so `JSON.stringify`, `util.inspect` and loggers cannot leak one.
+ */
+
+const brand = Symbol.for('@x/core.error');
+
+/** Stable error codes. Compare against these, never against messages. */
+export const ErrorCode = {
+  TokenRequestFailed: 'X_TOKEN_REQUEST_FAILED',
+  TokenResponseInvalid: 'X_TOKEN_RESPONSE_INVALID',
+  ConfigurationInvalid: 'X_CONFIGURATION_INVALID',
+  ForeignOrigin: 'X_FOREIGN_ORIGIN',
+  UnknownMerchant: 'X_UNKNOWN_MERCHANT',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface AuthErrorOptions {
+  /** Short name of the gateway, e.g. `iamport`. */
+  provider?: string | undefined;
+  /** Merchant id from the registry, where the error concerns one merchant. */
+  merchant?: string | undefined;
+  cause?: unknown;
+}
+
+/** Base class of every error thrown by @x packages. */
+export class AuthError extends Error {
+  override name = 'AuthError';
+  readonly code: ErrorCode;
+  readonly provider: string | undefined;
+  readonly merchant: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AuthErrorOptions = {}) {
+    super(prefix(options) + message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.provider = options.provider;
+    this.merchant = options.merchant;
+    Object.defineProperty(this, brand, { value: code });
+  }
+
+  /** A plain, secret-free description, so `JSON.stringify(error)` says something useful. */
+  toJSON(): Record<string, unknown> {
+    const json: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const [key, value] of Object.entries(this)) {
+      if (key !== 'name' && key !== 'code' && value !== undefined) json[key] = value;
+    }
+    return json;
+  }
+}
+
+function prefix({ provider, merchant }: AuthErrorOptions): string {
+  if (provider === undefined && merchant === undefined) return '';
+  const parts = [provider, merchant === undefined ? undefined : `merchant ${merchant}`].filter(Boolean);
+  return `[${parts.join(', ')}] `;
+}
+
+/** Why a token request failed, in one word. */
+export type TokenRequestFailure =
+  /** The gateway answered with an HTTP error status or an error envelope. */
+  | 'http'
+  /** The gateway rejected the credentials: retrying cannot help until the configuration changes. */
+  | 'rejected'
+  /** The connection failed or was reset before a response arrived. */
+  | 'network'
+  /** No response within `requestTimeoutMs`. */
+  | 'timeout';
+
+export interface TokenRequestErrorOptions extends AuthErrorOptions {
+  reason: TokenRequestFailure;
+  /** Whether asking again later can succeed. */
+  retryable: boolean;
+  /** HTTP status of the token response, when one arrived. */
+  status?: number | undefined;
+  /** The gateway's own error code (i'mport's `code`, Vipps' `error`), verbatim. */
+  providerCode?: string | number | undefined;
+  /** The gateway's own error message, verbatim (i'mport's is often Korean: keep it for their support). */
+  providerMessage?: string | undefined;
+  /** The raw response. Kept non-enumerable: it never reaches a log. */
+  response?: Response | undefined;
+}
+
+/** The token endpoint could not be reached, timed out, or answered with an error. */
+export class TokenRequestError extends AuthError {
+  override name = 'TokenRequestError';
+  readonly reason: TokenRequestFailure;
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  readonly providerCode: string | number | undefined;
+  readonly providerMessage: string | undefined;
+  declare readonly response: Response | undefined;
+
+  constructor(message: string, options: TokenRequestErrorOptions) {
+    super(ErrorCode.TokenRequestFailed, message, options);
+    this.reason = options.reason;
+    this.retryable = options.retryable;
+    this.status = options.status;
+    this.providerCode = options.providerCode;
+    this.providerMessage = options.providerMessage;
+    Object.defineProperty(this, 'response', { value: options.response, enumerable: false });
+  }
+}
+
+export interface TokenResponseErrorOptions extends AuthErrorOptions {
+  /** Dotted path of the field that was wrong, e.g. `response.expired_at`; empty for the body as a whole. */
+  field: string;
+  /** HTTP status of the response. */
+  status?: number | undefined;
+  /** The raw response. Kept non-enumerable: it never reaches a log. */
+  response?: Response | undefined;
+}
+
+/** The token endpoint answered, but not with a token this library can trust (HTML, truncated JSON, wrong fields). */
+export class TokenResponseError extends AuthError {
+  override name = 'TokenResponseError';
+  readonly field: string;
+  readonly status: number | undefined;
+  /** Token responses are never worth retrying at once, but a proxy's HTML page may go away: retry with backoff. */
+  readonly retryable = true;
+  declare readonly response: Response | undefined;
+
+  constructor(message: string, options: TokenResponseErrorOptions) {
+    super(ErrorCode.TokenResponseInvalid, message, options);
+    this.field = options.field;
+    this.status = options.status;
+    Object.defineProperty(this, 'response', { value: options.response, enumerable: false });
+  }
+}
+
+/** One problem found in a configuration: where, and what is wrong. Never the value itself. */
+export interface ConfigurationIssue {
+  /** Dotted path of the setting, e.g. `merchants.shop-kr.impSecret`. */
+  path: string;
+  /** What is wrong with it, e.g. `required`. */
+  message: string;
+}
+
+export interface ConfigurationErrorOptions extends AuthErrorOptions {
+  issues: readonly ConfigurationIssue[];
+}
+
+/** Settings that cannot work: reported when the provider or registry is created, every problem at once. */
+export class ConfigurationError extends AuthError {
+  override name = 'ConfigurationError';
+  readonly issues: readonly ConfigurationIssue[];
+
+  constructor(options: ConfigurationErrorOptions) {
+    const lines = options.issues.map((issue) => `${issue.path}: ${issue.message}`);
+    super(
+      ErrorCode.ConfigurationInvalid,
+      lines.length === 1 ? `Invalid configuration: ${lines[0]}` : `Invalid configuration:\n  ${lines.join('\n  ')}`,
+      options,
+    );
+    this.issues = options.issues;
+  }
+
+  /** The first bad setting's path, for the common case of one problem. */
+  get path(): string | undefined {
+    return this.issues[0]?.path;
+  }
+}
+
+export interface ForeignOriginErrorOptions extends AuthErrorOptions {
+  /** The origin the request pointed at. */
+  origin: string;
+  /** The origin the token was issued for. */
+  expectedOrigin: string;
+}
+
+/** A request pointed at a host the token was not issued for; it was refused before anything was sent. */
+export class ForeignOriginError extends AuthError {
+  override name = 'ForeignOriginError';
+  readonly origin: string;
+  readonly expectedOrigin: string;
+
+  constructor(options: ForeignOriginErrorOptions) {
+    super(
+      ErrorCode.ForeignOrigin,
+      `Refused to send a bearer token to ${options.origin}: tokens are issued for ${options.expectedOrigin} only`,
+      options,
+    );
+    this.origin = options.origin;
+    this.expectedOrigin = options.expectedOrigin;
+  }
+}
+
+/** A merchant id the registry does not know. */
+export class UnknownMerchantError extends AuthError {
+  override name = 'UnknownMerchantError';
+
+  constructor(merchant: string) {
+    super(ErrorCode.UnknownMerchant, `Unknown merchant id "${merchant}"`, { merchant });
+  }
+}
+
+function hasCode(value: unknown, code?: ErrorCode): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const branded = (value as Record<symbol, unknown>)[brand];
+  return typeof branded === 'string' && (code === undefined || branded === code);
+}
+
+/** True for any @x error, even one thrown by another copy of the package. */
+export function isAuthError(value: unknown): value is AuthError {
+  return hasCode(value);
+}
+
+/** True for a {@link TokenRequestError}, even one thrown by another copy of the package. */
+export function isTokenRequestError(value: unknown): value is TokenRequestError {
+  return hasCode(value, ErrorCode.TokenRequestFailed);
+}
+
+/** True for a {@link TokenResponseError}, even one thrown by another copy of the package. */
+export function isTokenResponseError(value: unknown): value is TokenResponseError {
+  return hasCode(value, ErrorCode.TokenResponseInvalid);
+}
+
+/** True for a {@link ConfigurationError}, even one thrown by another copy of the package. */
+export function isConfigurationError(value: unknown): value is ConfigurationError {
+  return hasCode(value, ErrorCode.ConfigurationInvalid);
+}
+
+/** True for a {@link ForeignOriginError}, even one thrown by another copy of the package. */
+export function isForeignOriginError(value: unknown): value is ForeignOriginError {
+  return hasCode(value, ErrorCode.ForeignOrigin);
+}
+
+/** True for an {@link UnknownMerchantError}, even one thrown by another copy of the package. */
+export function isUnknownMerchantError(value: unknown): value is UnknownMerchantError {
+  return hasCode(value, ErrorCode.UnknownMerchant);
+}
+
+/** Whether retrying a failed token request later can succeed. Unknown errors count as retryable. */
+export function isRetryable(error: unknown): boolean {
+  if (isTokenRequestError(error) || isTokenResponseError(error)) return error.retryable;
+  if (isConfigurationError(error) || isForeignOriginError(error)) return false;
+  return true;
+}

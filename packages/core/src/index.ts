@@ -1,0 +1,41 @@
+export { createAuthFetch } from './bearer-fetch.js';
+export type { AuthFetch, AuthFetchOptions, RequestLike } from './bearer-fetch.js';
+export { defaultCachePolicy, resolveCachePolicy } from './cache-policy.js';
+export type { CachePolicy } from './cache-policy.js';
+export { systemClock } from './clock.js';
+export type { Clock } from './clock.js';
+export {
+  AuthError,
+  ConfigurationError,
+  ErrorCode,
+  ForeignOriginError,
+  TokenRequestError,
+  TokenResponseError,
+  UnknownMerchantError,
+  isAuthError,
+  isConfigurationError,
+  isForeignOriginError,
+  isRetryable,
+  isTokenRequestError,
+  isTokenResponseError,
+  isUnknownMerchantError,
+} from './errors.js';
+export type {
+  AuthErrorOptions,
+  ConfigurationErrorOptions,
+  ConfigurationIssue,
+  ForeignOriginErrorOptions,
+  TokenRequestErrorOptions,
+  TokenRequestFailure,
+  TokenResponseErrorOptions,
+} from './errors.js';
+export { cacheKeyOf, fingerprint } from './fingerprint.js';
+export { createTokenCache, isTokenCache } from './token-cache.js';
+export type { AccessToken, GetTokenOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
+export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
+export { parseTokenBody, sendTokenRequest } from './token-http.js';
+export type { TokenHttpResponse } from './token-http.js';
+export { isTokenProvider } from './token-provider.js';
+export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
+export { createMemoryTokenStore, parseStoredToken, serializeToken } from './token-store.js';
+export type { MemoryTokenStoreOptions, StoredToken, TokenStore, TokenStoreLock } from './token-store.js';

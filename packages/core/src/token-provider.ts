@@ -1,0 +1,65 @@
+import type { CachePolicy } from './cache-policy.js';
+
+/** What the cache hands a provider when it needs a token. */
+export interface TokenRequestContext {
+  /** Aborts when the request times out (`requestTimeoutMs`) or the cache is closed. Pass it to `fetch`. */
+  signal: AbortSignal;
+  /** The fetch to call the token endpoint with (the one given to the cache, or the global fetch). */
+  fetch: typeof globalThis.fetch;
+  /** The cache's wall clock in epoch milliseconds; use it to compute `expiresAt`, so tests can control time. */
+  now: () => number;
+}
+
+/** A token as a provider returns it. */
+export interface ProviderToken {
+  /** The bearer token. Never logged. */
+  accessToken: string;
+  /** When the token stops working, in epoch milliseconds on the *local* clock (corrected for the gateway's clock). */
+  expiresAt: number;
+  /**
+   * Non-secret figures the cache reports in its events, e.g. `{ clockSkewMs: -32400000 }`. Never a token or secret.
+   */
+  diagnostics?: Readonly<Record<string, string | number | boolean>>;
+}
+
+/**
+ * What a gateway package implements: how to get a token for one credential and where it may be used.
+ *
+ * @example
+ * const provider: TokenProvider = {
+ *   provider: 'acme',
+ *   cacheKey: 'acme:3f2a…',
+ *   baseUrl: 'https://api.acme.test',
+ *   async requestToken({ signal, fetch, now }) {
+ *     const response = await fetch('https://api.acme.test/token', { method: 'POST', signal });
+ *     const body = await response.json();
+ *     return { accessToken: body.token, expiresAt: now() + body.expires_in * 1000 };
+ *   },
+ * };
+ */
+export interface TokenProvider {
+  /** Short name of the gateway, e.g. `iamport`. Appears in errors and events. */
+  readonly provider: string;
+  /**
+   * A stable, non-secret identity of credential and endpoint (e.g. a hash). Two providers with the same key share
+   * one token; different credentials must never share a key.
+   */
+  readonly cacheKey: string;
+  /** The API origin the tokens are for. Bearer requests to any other origin are refused. */
+  readonly baseUrl: string;
+  /** Asks the gateway for a token. Throws a `TokenRequestError` or `TokenResponseError` on failure. */
+  requestToken(context: TokenRequestContext): Promise<ProviderToken>;
+  /** Headers every API call needs besides `Authorization` (e.g. a subscription key). Callers' own headers win. */
+  readonly apiHeaders?: Readonly<Record<string, string>>;
+  /** Cache policy tuned to this gateway's token rules; the user's policy options override it field by field. */
+  readonly cachePolicy?: Partial<CachePolicy>;
+}
+
+const providerFields = ['provider', 'cacheKey', 'baseUrl'] as const;
+
+/** True when `value` looks like a {@link TokenProvider}. */
+export function isTokenProvider(value: unknown): value is TokenProvider {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Record<string, unknown>;
+  return providerFields.every((field) => typeof candidate[field] === 'string') && typeof candidate.requestToken === 'function';
+}

@@ -1,0 +1,106 @@
+import type { Clock } from './clock.js';
+import { systemClock } from './clock.js';
+
+/** A lock taken in a {@link TokenStore}; release it once the token is stored. */
+export interface TokenStoreLock {
+  /** Releases the lock if this holder still owns it. Never throws. */
+  release(): Promise<void>;
+}
+
+/**
+ * Where tokens live between processes (Redis) or within one (memory). Values are opaque strings serialized by the
+ * cache; keys are the providers' non-secret `cacheKey`s. A store may throw: the cache reports it as an event and
+ * carries on without the store.
+ */
+export interface TokenStore {
+  /** The value stored under `key`, or `undefined` when absent or expired. */
+  get(key: string): Promise<string | undefined>;
+  /** Stores `value` under `key` for `ttlMilliseconds`. */
+  set(key: string, value: string, ttlMilliseconds: number): Promise<void>;
+  /** Deletes `key`; with `expected`, only while it still holds exactly that value (compare-and-delete). */
+  delete(key: string, expected?: string): Promise<void>;
+  /**
+   * Tries to take a short lock for `key`, so only one holder requests a token. Resolves `undefined` when someone
+   * else holds it. Stores without locks omit this method.
+   */
+  lock?(key: string, ttlMilliseconds: number): Promise<TokenStoreLock | undefined>;
+}
+
+export interface MemoryTokenStoreOptions {
+  /** Clock used for expiry; only `monotonic` is read. @default systemClock */
+  clock?: Clock;
+}
+
+/**
+ * An in-process {@link TokenStore}. It is the default; share one instance between caches to share their tokens.
+ *
+ * @example
+ * const store = createMemoryTokenStore();
+ * const fetchA = createAuthFetch(provider, { store });
+ * const fetchB = createAuthFetch(provider, { store }); // same token as fetchA
+ */
+export function createMemoryTokenStore(options: MemoryTokenStoreOptions = {}): TokenStore {
+  const clock = options.clock ?? systemClock;
+  const values = new Map<string, { value: string; expiresAt: number }>();
+  const locks = new Map<string, { owner: object; expiresAt: number }>();
+
+  const live = <T extends { expiresAt: number }>(map: Map<string, T>, key: string): T | undefined => {
+    const item = map.get(key);
+    if (item !== undefined && item.expiresAt <= clock.monotonic()) {
+      map.delete(key);
+      return undefined;
+    }
+    return item;
+  };
+
+  return {
+    async get(key) {
+      return live(values, key)?.value;
+    },
+    async set(key, value, ttlMilliseconds) {
+      values.set(key, { value, expiresAt: clock.monotonic() + ttlMilliseconds });
+    },
+    async delete(key, expected) {
+      if (expected === undefined || live(values, key)?.value === expected) values.delete(key);
+    },
+    async lock(key, ttlMilliseconds) {
+      if (live(locks, key) !== undefined) return undefined;
+      const owner = {};
+      locks.set(key, { owner, expiresAt: clock.monotonic() + ttlMilliseconds });
+      return {
+        async release() {
+          if (locks.get(key)?.owner === owner) locks.delete(key);
+        },
+      };
+    },
+  };
+}
+
+/** A token as the cache writes it to a store: wall-clock expiry, so other processes can read it. */
+export interface StoredToken {
+  accessToken: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  /** The lifetime the token had when issued, for the refresh-ahead cap. */
+  lifetimeMs: number;
+}
+
+/** Serializes a token for a {@link TokenStore}. */
+export function serializeToken(token: StoredToken): string {
+  return JSON.stringify({ v: 1, accessToken: token.accessToken, expiresAt: token.expiresAt, lifetimeMs: token.lifetimeMs });
+}
+
+/** Parses what {@link serializeToken} wrote; `undefined` for anything else. */
+export function parseStoredToken(value: string | undefined): StoredToken | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (typeof parsed !== 'object' || parsed === null) return undefined;
+    const { v, accessToken, expiresAt, lifetimeMs } = parsed as Record<string, unknown>;
+    if (v !== 1 || typeof accessToken !== 'string' || accessToken === '') return undefined;
+    if (typeof expiresAt !== 'number' || typeof lifetimeMs !== 'number') return undefined;
+    return { accessToken, expiresAt, lifetimeMs };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,143 @@
+import type { Dispatcher } from 'undici';
+import { assertSameOrigin, createAuthTarget, type AuthTarget } from '../auth-target.js';
+import type { TokenCache, TokenCacheOptions } from '../token-cache.js';
+import type { TokenProvider } from '../token-provider.js';
+
+export interface AuthInterceptorOptions extends TokenCacheOptions {
+  /**
+   * What to do with a request to an origin other than the provider's `baseUrl`: refuse it with a
+   * `ForeignOriginError` (nothing is sent), or pass it through untouched, without a token (for an agent shared with
+   * other hosts).
+   * @default 'refuse'
+   */
+  foreignOrigins?: 'refuse' | 'pass-through' | undefined;
+}
+
+type DispatchOptions = Dispatcher.DispatchOptions;
+type Handler = Dispatcher.DispatchHandler;
+type Controller = Dispatcher.DispatchController;
+
+/**
+ * An undici 7 interceptor doing what `createAuthFetch` does: `Authorization: Bearer <token>` and the provider's API
+ * headers on every request (callers' own headers win, except `Authorization`), no token to another origin, and one
+ * retry with a fresh token after a 401 when the body can be sent again.
+ *
+ * @example
+ * import { Agent, request } from 'undici';
+ * const dispatcher = new Agent().compose(createAuthInterceptor(provider));
+ * await request(new URL('/payments/imp_1', provider.baseUrl), { dispatcher });
+ */
+export function createAuthInterceptor(
+  providerOrCache: TokenProvider | TokenCache,
+  options: AuthInterceptorOptions = {},
+): Dispatcher.DispatcherComposeInterceptor {
+  const target = createAuthTarget(providerOrCache, options);
+  const passThrough = options.foreignOrigins === 'pass-through';
+
+  return (dispatch) =>
+    function authInterceptor(dispatchOptions: DispatchOptions, handler: Handler): boolean {
+      try {
+        assertSameOrigin(target, new URL(String(dispatchOptions.origin)));
+      } catch (error) {
+        if (passThrough) return dispatch(dispatchOptions, handler);
+        handler.onResponseError?.(null as unknown as Controller, error as Error);
+        return true;
+      }
+      target.cache.getToken().then(
+        (token) => {
+          const retryable = isReplayable(dispatchOptions.body);
+          const authHandler = retryable ? new RetryOn401Handler(target, dispatch, dispatchOptions, handler, token.accessToken) : handler;
+          dispatch(withHeaders(target, dispatchOptions, token.accessToken), authHandler);
+        },
+        (error: unknown) => handler.onResponseError?.(null as unknown as Controller, error as Error),
+      );
+      return true;
+    };
+}
+
+/** Forwards every callback, except a first 401: it is swallowed, the token invalidated, and the request sent again. */
+class RetryOn401Handler implements Handler {
+  #retrying = false;
+
+  constructor(
+    private readonly target: AuthTarget,
+    private readonly dispatch: Dispatcher.Dispatch,
+    private readonly dispatchOptions: DispatchOptions,
+    private readonly handler: Handler,
+    private readonly accessToken: string,
+  ) {}
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.handler.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: Record<string, string | string[]>, socket: import('node:stream').Duplex): void {
+    this.handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[]>, statusMessage?: string): void {
+    if (statusCode === 401) {
+      this.#retrying = true;
+      return;
+    }
+    this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    if (!this.#retrying) this.handler.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: Record<string, string | string[]>): void {
+    if (!this.#retrying) {
+      this.handler.onResponseEnd?.(controller, trailers);
+      return;
+    }
+    const { cache } = this.target;
+    cache
+      .invalidate(this.accessToken)
+      .then(() => cache.getToken())
+      .then(
+        // The second attempt goes straight to the caller's handler: never more than one retry.
+        (token) => this.dispatch(withHeaders(this.target, this.dispatchOptions, token.accessToken), this.handler),
+        (error: unknown) => this.handler.onResponseError?.(controller, error as Error),
+      );
+  }
+
+  onResponseError(controller: Controller, error: Error): void {
+    this.handler.onResponseError?.(controller, error);
+  }
+}
+
+function isReplayable(body: DispatchOptions['body']): boolean {
+  return body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array;
+}
+
+function withHeaders(target: AuthTarget, dispatchOptions: DispatchOptions, accessToken: string): DispatchOptions {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of target.apiHeaders) headers[name] = value;
+  const fromCaller = new Set<string>();
+  for (const [name, value] of headerEntries(dispatchOptions.headers)) {
+    const key = name.toLowerCase();
+    // The caller's value replaces the provider's; a name the caller repeats keeps every value.
+    headers[key] = fromCaller.has(key) ? [headers[key] ?? [], value].flat() : value;
+    fromCaller.add(key);
+  }
+  headers.authorization = `Bearer ${accessToken}`;
+  return { ...dispatchOptions, headers };
+}
+
+/** The caller's headers in any of the shapes undici accepts: a record, a flat array, or an iterable of pairs. */
+function* headerEntries(headers: DispatchOptions['headers']): Generator<[string, string | string[]]> {
+  if (headers === undefined || headers === null) return;
+  if (Array.isArray(headers)) {
+    for (let index = 0; index + 1 < headers.length; index += 2) yield [String(headers[index]), String(headers[index + 1])];
+    return;
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name, value] of headers as Iterable<[string, string | string[]]>) yield [name, value];
+    return;
+  }
+  for (const [name, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
+    if (value !== undefined) yield [name, value];
+  }
+}
