@@ -1,15 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
-// The root Vitest config. Vitest 4 dropped workspace files; the projects are declared here instead.
+// The root Vitest config. Vitest 4 dropped workspace files; the projects are declared here instead, one per
+// package and example, each with its own vitest.config.ts.
 export default defineConfig({
-  resolve: { conditions: ['@x/source'] },
-  ssr: { resolve: { conditions: ['@x/source'] } },
   test: {
-    projects: [
-      {
-        extends: true,
-        test: { name: 'core', root: 'packages/core', include: ['src/**/*.test.ts'] },
-      },
-    ],
+    projects: ['packages/*/vitest.config.ts', 'examples/*/vitest.config.ts'],
   },
 });

@@ -1,0 +1,146 @@
+/**
+ * A minimal token server and API for core's own tests (the gateway emulators live in the provider packages).
+ * `POST /token` issues tokens; `/api/*` answers 200 with what it received when the bearer token is valid, 401
+ * otherwise. Not exported from the package.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TokenRequestError, type TokenProvider } from './index.js';
+
+export interface TestTokenServerOptions {
+  /** Token lifetime in ms. @default 3_600_000 */
+  lifetimeMs?: number;
+  /** Wall clock of the server. @default Date.now */
+  now?: () => number;
+}
+
+export interface ApiCall {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface TestTokenServer {
+  url: string;
+  /** Token requests received. */
+  tokenRequests: number;
+  /** API calls received, in order. */
+  apiCalls: ApiCall[];
+  /** Tokens currently accepted by `/api/*`. */
+  validTokens: Set<string>;
+  /** Lifetime of tokens issued from now on. */
+  lifetimeMs: number;
+  /**
+   * How the next token requests are answered: `ok`, an HTTP status with a JSON error, `hang` (never answers),
+   * `reset` (destroys the socket), `same` (re-issues the last token with the same expiry).
+   */
+  mode: 'ok' | 'hang' | 'reset' | 'same' | number;
+  /** Delay before each token response, ms. */
+  delayMs: number;
+  close(): Promise<void>;
+}
+
+/** Starts the server on 127.0.0.1, port 0. */
+export async function startTestTokenServer(options: TestTokenServerOptions = {}): Promise<TestTokenServer> {
+  const now = options.now ?? Date.now;
+  let counter = 0;
+  let last: { token: string; expiresAt: number } | undefined;
+  const sockets = new Set<import('node:net').Socket>();
+
+  const json = (response: ServerResponse, status: number, body: unknown): void => {
+    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const path = request.url ?? '/';
+      if (request.method === 'POST' && path === '/token') {
+        state.tokenRequests += 1;
+        const answer = (): void => {
+          const mode = state.mode;
+          if (mode === 'hang') return;
+          if (mode === 'reset') {
+            request.socket.destroy();
+            return;
+          }
+          if (typeof mode === 'number') {
+            json(response, mode, { error: mode === 401 ? 'invalid_client' : 'server_error' });
+            return;
+          }
+          if (mode === 'ok' || last === undefined) {
+            counter += 1;
+            last = { token: `token-${counter}-${Math.random().toString(36).slice(2)}`, expiresAt: now() + state.lifetimeMs };
+            state.validTokens.add(last.token);
+          }
+          json(response, 200, { access_token: last.token, expires_at: last.expiresAt });
+        };
+        if (state.delayMs > 0) setTimeout(answer, state.delayMs);
+        else answer();
+        return;
+      }
+      if (path.startsWith('/api/')) {
+        state.apiCalls.push({ method: request.method ?? 'GET', path, headers: request.headers, body });
+        const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
+        if (token === undefined || !state.validTokens.has(token)) {
+          json(response, 401, { error: 'invalid_token' });
+          return;
+        }
+        json(response, 200, { ok: true, path, body });
+        return;
+      }
+      json(response, 404, { error: 'not_found' });
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+
+  const state: TestTokenServer = {
+    url: `http://127.0.0.1:${port}`,
+    tokenRequests: 0,
+    apiCalls: [],
+    validTokens: new Set(),
+    lifetimeMs: options.lifetimeMs ?? 3_600_000,
+    mode: 'ok',
+    delayMs: 0,
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+  return state;
+}
+
+/** A provider for the test server: expiry is the server's absolute `expires_at`, so the tests control it. */
+export function testProvider(server: Pick<TestTokenServer, 'url'>, overrides: Partial<TokenProvider> = {}): TokenProvider {
+  return {
+    provider: 'test',
+    cacheKey: `test:${server.url}`,
+    baseUrl: server.url,
+    async requestToken({ signal, fetch }) {
+      const response = await fetch(`${server.url}/token`, { method: 'POST', signal });
+      const body = (await response.json()) as { access_token?: string; expires_at?: number; error?: string };
+      if (!response.ok || body.access_token === undefined || body.expires_at === undefined) {
+        throw new TokenRequestError(`Token request failed with status ${response.status}`, {
+          provider: 'test',
+          reason: response.status === 401 ? 'rejected' : 'http',
+          retryable: response.status >= 500,
+          status: response.status,
+          providerCode: body.error,
+        });
+      }
+      return { accessToken: body.access_token, expiresAt: body.expires_at };
+    },
+    ...overrides,
+  };
+}
