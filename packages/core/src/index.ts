@@ -39,3 +39,13 @@ export { isTokenProvider } from './token-provider.js';
 export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
 export { createMemoryTokenStore, parseStoredToken, serializeToken } from './token-store.js';
 export type { MemoryTokenStoreOptions, StoredToken, TokenStore, TokenStoreLock } from './token-store.js';
+export { loadMerchantConfig } from './merchant-config.js';
+export type { LoadMerchantConfigOptions, MerchantConfig } from './merchant-config.js';
+export { createMerchantRegistry } from './merchant-registry.js';
+export type {
+  MerchantRegistry,
+  MerchantRegistryOptions,
+  MerchantSettings,
+  MerchantTokenEvent,
+  ProviderFactory,
+} from './merchant-registry.js';

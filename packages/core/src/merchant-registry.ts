@@ -1,0 +1,215 @@
+import { createAuthFetch, type AuthFetch } from './bearer-fetch.js';
+import type { CachePolicy } from './cache-policy.js';
+import type { Clock } from './clock.js';
+import { ConfigurationError, UnknownMerchantError, isAuthError, type ConfigurationIssue } from './errors.js';
+import { createTokenCache, type GetTokenOptions, type TokenCache } from './token-cache.js';
+import type { TokenEvent } from './token-events.js';
+import type { TokenProvider } from './token-provider.js';
+import { createMemoryTokenStore, type TokenStore } from './token-store.js';
+
+/**
+ * Creates a provider from one merchant's settings. A gateway package's `createXProvider` is one; give it a
+ * `validateSettings` so the registry can report every merchant's problems at start without creating providers.
+ */
+export interface ProviderFactory {
+  // Settings are whatever the gateway's factory takes; the registry validates them before calling it.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  (settings: any): TokenProvider;
+  /** Every problem with `settings`, paths relative to the settings object (`impSecret`). Never echoes a value. */
+  validateSettings?: ((settings: unknown) => readonly ConfigurationIssue[]) | undefined;
+}
+
+/** One merchant's entry: the provider's name and its settings. */
+export interface MerchantSettings {
+  /** Name of a provider in the registry's `providers`, e.g. `iamport`. */
+  provider: string;
+  [setting: string]: unknown;
+}
+
+/** What the registry reports: a cache's event and the merchants that use that cache (they share one token). */
+export type MerchantTokenEvent = TokenEvent & { merchants: readonly string[] };
+
+export interface MerchantRegistryOptions {
+  /** Provider factories by name: `{ iamport: createIamportProvider, vipps: createVippsProvider }`. */
+  providers: Readonly<Record<string, ProviderFactory>>;
+  /** Merchants by id: `{ 'shop-kr': { provider: 'iamport', impKey, impSecret } }`. */
+  merchants: Readonly<Record<string, MerchantSettings>>;
+  /** Where tokens are shared (e.g. `createRedisTokenStore`). @default one in-memory store for the registry */
+  store?: TokenStore | undefined;
+  /** Cache policy for every merchant, over each provider's own tuning. */
+  policy?: Partial<CachePolicy> | undefined;
+  /** Receives every cache's events, with the merchants concerned. */
+  onEvent?: ((event: MerchantTokenEvent) => void) | undefined;
+  /** The fetch for token requests and API calls. @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch | undefined;
+  /** Clocks for every cache (tests). @default systemClock */
+  clock?: Clock | undefined;
+}
+
+/** Per-merchant bearer fetches and token caches, created on first use. */
+export interface MerchantRegistry {
+  /** The merchant's bearer fetch. Throws `UnknownMerchantError` for an id not in the configuration. */
+  fetch(merchantId: string): AuthFetch;
+  /** The merchant's token cache (shared with merchants that have the same credentials). */
+  tokens(merchantId: string): TokenCache;
+  /** The merchant's provider. */
+  provider(merchantId: string): TokenProvider;
+  /** Every configured merchant id. */
+  merchants(): string[];
+  /** Whether the id is configured. */
+  has(merchantId: string): boolean;
+}
+
+interface SharedCache {
+  cache: TokenCache;
+  merchants: string[];
+}
+
+interface MerchantState {
+  provider: TokenProvider;
+  tokens: TokenCache;
+  fetch?: AuthFetch;
+}
+
+/**
+ * Creates a registry of merchants, each on the gateway its configuration names. Every merchant's settings are
+ * checked now and all problems reported in one `ConfigurationError`; providers and caches are created on first use,
+ * so 100,000 merchants cost nothing until called. Merchants with the same credentials share one token.
+ *
+ * @example
+ * const registry = createMerchantRegistry({
+ *   providers: { iamport: createIamportProvider, vipps: createVippsProvider },
+ *   merchants: (await loadMerchantConfig('merchants.json')).merchants,
+ * });
+ * const response = await registry.fetch('shop-kr')('/payments/imp_448280090638');
+ */
+export function createMerchantRegistry(options: MerchantRegistryOptions): MerchantRegistry {
+  const { providers, merchants } = options;
+  const issues = validateMerchants(providers, merchants);
+  if (issues.length > 0) throw new ConfigurationError({ issues });
+
+  const store = options.store ?? createMemoryTokenStore(options.clock === undefined ? {} : { clock: options.clock });
+  const caches = new Map<string, SharedCache>();
+  const states = new Map<string, MerchantState>();
+  const listener = options.onEvent;
+
+  const cacheFor = (merchantId: string, provider: TokenProvider): TokenCache => {
+    let shared = caches.get(provider.cacheKey);
+    if (shared === undefined) {
+      const merchantsOfCache: string[] = [];
+      const cache = createTokenCache(provider, {
+        store,
+        policy: options.policy,
+        fetch: options.fetch,
+        clock: options.clock,
+        onEvent: listener === undefined ? undefined : (event) => listener({ ...event, merchants: merchantsOfCache }),
+      });
+      shared = { cache, merchants: merchantsOfCache };
+      caches.set(provider.cacheKey, shared);
+    }
+    shared.merchants.push(merchantId);
+    return shared.cache;
+  };
+
+  const stateOf = (merchantId: string): MerchantState => {
+    let state = states.get(merchantId);
+    if (state !== undefined) return state;
+    const entry = Object.hasOwn(merchants, merchantId) ? merchants[merchantId] : undefined;
+    if (entry === undefined) throw new UnknownMerchantError(merchantId);
+    const { provider: name, ...settings } = entry;
+    const provider = providers[name]!(settings);
+    state = { provider, tokens: withMerchant(cacheFor(merchantId, provider), merchantId) };
+    states.set(merchantId, state);
+    return state;
+  };
+
+  return {
+    fetch(merchantId) {
+      const state = stateOf(merchantId);
+      if (state.fetch === undefined) {
+        const authFetch = createAuthFetch(state.tokens, { fetch: options.fetch });
+        state.fetch = (input, init) => authFetch(input, init).catch((error: unknown) => Promise.reject(annotate(error, merchantId)));
+      }
+      return state.fetch;
+    },
+    tokens: (merchantId) => stateOf(merchantId).tokens,
+    provider: (merchantId) => stateOf(merchantId).provider,
+    merchants: () => Object.keys(merchants),
+    has: (merchantId) => Object.hasOwn(merchants, merchantId),
+  };
+}
+
+function validateMerchants(
+  providers: Readonly<Record<string, ProviderFactory>>,
+  merchants: Readonly<Record<string, MerchantSettings>>,
+): ConfigurationIssue[] {
+  const issues: ConfigurationIssue[] = [];
+  const known = Object.keys(providers);
+  if (known.length === 0) issues.push({ path: 'providers', message: 'at least one provider factory is required' });
+  if (typeof merchants !== 'object' || merchants === null) {
+    issues.push({ path: 'merchants', message: 'must be an object of merchant id to settings' });
+    return issues;
+  }
+  for (const [merchantId, entry] of Object.entries(merchants)) {
+    const path = `merchants.${merchantId}`;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      issues.push({ path, message: 'must be an object with a "provider" and its settings' });
+      continue;
+    }
+    const { provider: name, ...settings } = entry;
+    if (typeof name !== 'string' || name === '') {
+      issues.push({ path: `${path}.provider`, message: `required; one of: ${known.join(', ')}` });
+      continue;
+    }
+    const factory = Object.hasOwn(providers, name) ? providers[name] : undefined;
+    if (factory === undefined) {
+      issues.push({ path: `${path}.provider`, message: `unknown provider "${name}"; known: ${known.join(', ')}` });
+      continue;
+    }
+    for (const issue of settingsIssues(factory, settings)) {
+      issues.push({ path: issue.path === '' ? path : `${path}.${issue.path}`, message: issue.message });
+    }
+  }
+  return issues;
+}
+
+function settingsIssues(factory: ProviderFactory, settings: Record<string, unknown>): readonly ConfigurationIssue[] {
+  if (factory.validateSettings !== undefined) return factory.validateSettings(settings);
+  // A factory without a validator is checked by creating its provider once.
+  try {
+    factory(settings);
+    return [];
+  } catch (error) {
+    if (isAuthError(error) && 'issues' in error) return (error as ConfigurationError).issues;
+    return [{ path: '', message: error instanceof Error ? error.message : String(error) }];
+  }
+}
+
+/** The cache, with errors naming the merchant. Shared caches stay shared: only the errors differ. */
+function withMerchant(cache: TokenCache, merchantId: string): TokenCache {
+  return {
+    [Symbol.for('@x/core.token-cache')]: true,
+    provider: cache.provider,
+    getToken: (getTokenOptions?: GetTokenOptions) =>
+      cache.getToken(getTokenOptions).catch((error: unknown) => Promise.reject(annotate(error, merchantId))),
+    invalidate: (accessToken: string) => cache.invalidate(accessToken),
+  };
+}
+
+/**
+ * A copy of an @x error that names the merchant (the original may be shared by merchants with the same
+ * credentials, so it is never changed). Other errors pass through.
+ */
+function annotate(error: unknown, merchantId: string): unknown {
+  if (!isAuthError(error) || error.merchant !== undefined) return error;
+  const copy = Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as typeof error;
+  const prefix = error.provider === undefined ? '' : `[${error.provider}] `;
+  const body = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+  const label = error.provider === undefined ? `[merchant ${merchantId}] ` : `[${error.provider}, merchant ${merchantId}] `;
+  Object.defineProperty(copy, 'merchant', { value: merchantId, enumerable: true });
+  Object.defineProperty(copy, 'message', { value: label + body, enumerable: false, writable: true, configurable: true });
+  if (typeof error.stack === 'string') {
+    Object.defineProperty(copy, 'stack', { value: error.stack.replace(error.message, label + body), enumerable: false, writable: true, configurable: true });
+  }
+  return copy;
+}
