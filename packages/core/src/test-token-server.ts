@@ -34,9 +34,10 @@ export interface TestTokenServer {
   lifetimeMs: number;
   /**
    * How the next token requests are answered: `ok`, an HTTP status with a JSON error, `hang` (never answers),
-   * `reset` (destroys the socket), `same` (re-issues the last token with the same expiry).
+   * `reset` (destroys the socket), `same` (re-issues the last token with the same expiry), `extend` (re-issues the
+   * last token with its expiry moved to now + `lifetimeMs`, like i'mport's extension window).
    */
-  mode: 'ok' | 'hang' | 'reset' | 'same' | number;
+  mode: 'ok' | 'hang' | 'reset' | 'same' | 'extend' | number;
   /** Delay before each token response, ms. */
   delayMs: number;
   close(): Promise<void>;
@@ -76,6 +77,8 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
             counter += 1;
             last = { token: `token-${counter}-${Math.random().toString(36).slice(2)}`, expiresAt: now() + state.lifetimeMs };
             state.validTokens.add(last.token);
+          } else if (mode === 'extend') {
+            last = { token: last.token, expiresAt: now() + state.lifetimeMs };
           }
           json(response, 200, { access_token: last.token, expires_at: last.expiresAt });
         };
