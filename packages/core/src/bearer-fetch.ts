@@ -1,4 +1,4 @@
-import { assertSameOrigin, createAuthTarget } from './auth-target.js';
+import { assertSameOrigin, createAuthTarget, type AuthTarget } from './auth-target.js';
 import type { TokenCache, TokenCacheOptions } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 
@@ -39,8 +39,7 @@ export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, opt
   const send = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
   return async function authFetch(input, init) {
-    const request = await normalize(input, init, target.baseUrl);
-    assertSameOrigin(target, request.url);
+    const request = await normalize(input, init, target);
     const signal = request.init.signal ?? undefined;
     const token = await cache.getToken({ signal });
     const response = await send(request.url, withHeaders(request, target.apiHeaders, token.accessToken));
@@ -62,14 +61,19 @@ interface NormalizedRequest {
   replayable: boolean;
 }
 
-async function normalize(input: string | URL | RequestLike, init: RequestInit | undefined, baseUrl: URL): Promise<NormalizedRequest> {
+/** Throws a `ForeignOriginError` before anything is read or sent when the request points at another origin. */
+async function normalize(input: string | URL | RequestLike, init: RequestInit | undefined, target: AuthTarget): Promise<NormalizedRequest> {
+  const { headers, ...rest } = init ?? {};
   if (typeof input === 'string' || input instanceof URL) {
-    const { headers, ...rest } = init ?? {};
-    return { url: new URL(input, baseUrl), init: rest, headers: new Headers(headers), replayable: isReplayable(rest.body) };
+    const url = new URL(input, target.baseUrl);
+    assertSameOrigin(target, url);
+    return { url, init: rest, headers: new Headers(headers), replayable: isReplayable(rest.body) };
   }
+  const url = new URL(input.url, target.baseUrl);
+  // Checked before the body is read, so a refused Request keeps its body.
+  assertSameOrigin(target, url);
   // A Request, possibly from another fetch implementation: copy what matters into a plain init. Its body is read
   // once into bytes, so it can be replayed after a 401.
-  const { headers, ...rest } = init ?? {};
   const hasBody = rest.body === undefined && input.body !== null && input.body !== undefined;
   const fromRequest: RequestInit = {
     method: input.method,
@@ -79,24 +83,21 @@ async function normalize(input: string | URL | RequestLike, init: RequestInit | 
   };
   const merged = { ...fromRequest, ...rest };
   return {
-    url: new URL(input.url, baseUrl),
+    url,
     init: merged,
     headers: new Headers(headers ?? [...input.headers]),
     replayable: isReplayable(merged.body),
   };
 }
 
+/** Bodies every fetch turns into bytes afresh on each call; streams and async iterables can be read only once. */
+const replayableTags = new Set(['URLSearchParams', 'FormData', 'Blob', 'File']);
+
 function isReplayable(body: unknown): boolean {
-  return (
-    body === undefined ||
-    body === null ||
-    typeof body === 'string' ||
-    body instanceof ArrayBuffer ||
-    ArrayBuffer.isView(body) ||
-    body instanceof URLSearchParams ||
-    body instanceof FormData ||
-    body instanceof Blob
-  );
+  if (body === undefined || body === null || typeof body === 'string') return true;
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return true;
+  // By tag rather than `instanceof`: undici's own FormData is not Node's global one, yet either fetch accepts both.
+  return typeof body === 'object' && replayableTags.has(Object.prototype.toString.call(body).slice(8, -1));
 }
 
 function withHeaders(request: NormalizedRequest, apiHeaders: ReadonlyArray<readonly [string, string]>, accessToken: string): RequestInit {

@@ -1,0 +1,346 @@
+import { Readable } from 'node:stream';
+import * as undici from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createAuthFetch, type AuthFetchOptions } from './bearer-fetch.js';
+import { ForeignOriginError, TokenRequestError, isForeignOriginError, isTokenRequestError } from './errors.js';
+import { startTestTokenServer, testProvider, type TestTokenServer } from './test-token-server.js';
+import { createTokenCache, type TokenCache } from './token-cache.js';
+import type { TokenProvider } from './token-provider.js';
+
+const apiHeaders = { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Merchant-Serial-Number': '123456' };
+
+/** Node's global fetch and undici 7's fetch, each with the classes that belong to it. */
+const implementations = [
+  { name: "Node's global fetch", fetch: undefined, Request: globalThis.Request, Headers: globalThis.Headers, FormData: globalThis.FormData },
+  {
+    name: "undici's fetch",
+    fetch: undici.fetch as unknown as typeof globalThis.fetch,
+    Request: undici.Request as unknown as typeof globalThis.Request,
+    Headers: undici.Headers as unknown as typeof globalThis.Headers,
+    FormData: undici.FormData as unknown as typeof globalThis.FormData,
+  },
+] as const;
+
+describe.each(implementations)('createAuthFetch with $name', (implementation) => {
+  let server: TestTokenServer;
+  let foreign: TestTokenServer;
+
+  beforeEach(async () => {
+    server = await startTestTokenServer();
+    foreign = await startTestTokenServer();
+  });
+
+  afterEach(async () => {
+    await server.close();
+    await foreign.close();
+  });
+
+  const options = (): AuthFetchOptions => (implementation.fetch === undefined ? {} : { fetch: implementation.fetch });
+  const provider = (overrides: Partial<TokenProvider> = {}): TokenProvider => testProvider(server, { apiHeaders, ...overrides });
+  /** The server's token for the `index`-th API call, from the `Authorization` header it received. */
+  const tokenOfCall = (index: number): string | undefined => /^Bearer (.+)$/.exec(server.apiCalls[index]?.headers.authorization ?? '')?.[1];
+
+  /** A cache already holding a token that the server has since revoked, so the next call gets a 401. */
+  const cacheWithRevokedToken = async (): Promise<{ cache: TokenCache; revoked: string }> => {
+    const cache = createTokenCache(provider(), options());
+    const { accessToken } = await cache.getToken();
+    server.validTokens.delete(accessToken);
+    return { cache, revoked: accessToken };
+  };
+
+  describe('headers', () => {
+    it('should add the bearer token and the provider API headers', async () => {
+      const authFetch = createAuthFetch(provider(), options());
+
+      const response = await authFetch('/api/payments');
+
+      expect(response.status).toBe(200);
+      expect(server.apiCalls).toHaveLength(1);
+      const [call] = server.apiCalls;
+      expect(call?.headers.authorization).toBe(`Bearer ${[...server.validTokens][0]}`);
+      expect(call?.headers['ocp-apim-subscription-key']).toBe('subscription-key');
+      expect(call?.headers['merchant-serial-number']).toBe('123456');
+    });
+
+    it.each([
+      ['a Headers instance', () => new implementation.Headers({ 'Merchant-Serial-Number': '654321', 'X-Request-Id': 'abc', Authorization: 'Bearer forged' })],
+      ['an array of pairs', () => [['Merchant-Serial-Number', '654321'], ['X-Request-Id', 'abc'], ['Authorization', 'Bearer forged']] as [string, string][]],
+      ['a plain object', () => ({ 'merchant-serial-number': '654321', 'x-request-id': 'abc', authorization: 'Bearer forged' })],
+    ])('should let headers the caller set as %s win, except Authorization', async (_shape, headers) => {
+      const authFetch = createAuthFetch(provider(), options());
+
+      await authFetch('/api/payments', { headers: headers() });
+
+      const [call] = server.apiCalls;
+      expect(call?.headers['merchant-serial-number']).toBe('654321');
+      expect(call?.headers['x-request-id']).toBe('abc');
+      expect(call?.headers['ocp-apim-subscription-key']).toBe('subscription-key');
+      expect(call?.headers.authorization).not.toBe('Bearer forged');
+      expect(server.validTokens.has(tokenOfCall(0) ?? '')).toBe(true);
+    });
+
+    it("should keep a Request's own headers, and let init's headers replace them as fetch does", async () => {
+      const authFetch = createAuthFetch(provider(), options());
+      const request = new implementation.Request(`${server.url}/api/payments`, {
+        headers: { 'Merchant-Serial-Number': '111111', Authorization: 'Bearer forged' },
+      });
+
+      await authFetch(request);
+      await authFetch(new implementation.Request(`${server.url}/api/payments`, { headers: { 'X-Dropped': 'yes' } }), {
+        headers: { 'X-Kept': 'yes' },
+      });
+
+      expect(server.apiCalls[0]?.headers['merchant-serial-number']).toBe('111111');
+      expect(server.apiCalls[0]?.headers.authorization).toBe(`Bearer ${tokenOfCall(0)}`);
+      expect(server.validTokens.has(tokenOfCall(0) ?? '')).toBe(true);
+      expect(server.apiCalls[1]?.headers['x-dropped']).toBeUndefined();
+      expect(server.apiCalls[1]?.headers['x-kept']).toBe('yes');
+      expect(server.apiCalls[1]?.headers['merchant-serial-number']).toBe('123456');
+    });
+  });
+
+  describe('inputs', () => {
+    it.each([
+      ['a relative path', () => '/api/one?x=1'],
+      ['an absolute string on the same origin', () => `${server.url}/api/one?x=1`],
+      ['a URL', () => new URL('/api/one?x=1', server.url)],
+      ["a Request of Node's fetch", () => new globalThis.Request(`${server.url}/api/one?x=1`)],
+      ["a Request of undici's fetch", () => new undici.Request(`${server.url}/api/one?x=1`)],
+    ])('should send %s to the provider with a token', async (_shape, input) => {
+      const authFetch = createAuthFetch(provider(), options());
+
+      const response = await authFetch(input());
+
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ ok: true, path: '/api/one?x=1', body: '' });
+      expect(server.apiCalls.map((call) => call.path)).toEqual(['/api/one?x=1']);
+      expect(server.validTokens.has(tokenOfCall(0) ?? '')).toBe(true);
+    });
+
+    it('should resolve a relative URL against a baseUrl with a path', async () => {
+      const authFetch = createAuthFetch(provider({ baseUrl: `${server.url}/api/v1/` }), options());
+
+      await authFetch('payments/imp_1');
+
+      expect(server.apiCalls.map((call) => call.path)).toEqual(['/api/v1/payments/imp_1']);
+    });
+
+    it("should send a Request's method and body", async () => {
+      const authFetch = createAuthFetch(provider(), options());
+
+      const response = await authFetch(
+        new implementation.Request(`${server.url}/api/payments`, { method: 'PUT', body: '{"amount":1000}', headers: { 'content-type': 'application/json' } }),
+      );
+
+      expect(response.status).toBe(200);
+      expect(server.apiCalls).toMatchObject([{ method: 'PUT', body: '{"amount":1000}', headers: { 'content-type': 'application/json' } }]);
+    });
+  });
+
+  describe('foreign origins', () => {
+    const otherOrigins = (): Array<[string, () => string | URL | Request]> => [
+      ['an absolute URL to another server', () => `${foreign.url}/api/payments`],
+      ['the same port under another host name', () => `${server.url.replace('127.0.0.1', 'localhost')}/api/payments`],
+      ['a URL object to another server', () => new URL('/api/payments', foreign.url)],
+      ['a Request to another server', () => new implementation.Request(`${foreign.url}/api/payments`, { method: 'POST', body: 'secret' })],
+    ];
+
+    it.each(otherOrigins())('should refuse %s before sending anything', async (_shape, input) => {
+      const authFetch = createAuthFetch(provider(), options());
+      const target = input();
+
+      const error: unknown = await authFetch(target).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(ForeignOriginError);
+      expect(isForeignOriginError(error)).toBe(true);
+      expect(error).toMatchObject({ provider: 'test', expectedOrigin: server.url });
+      expect(server.tokenRequests).toBe(0);
+      expect(server.apiCalls).toHaveLength(0);
+      expect(foreign.tokenRequests).toBe(0);
+      expect(foreign.apiCalls).toHaveLength(0);
+      if (typeof target === 'object' && 'bodyUsed' in target) expect(target.bodyUsed).toBe(false);
+    });
+  });
+
+  describe('retry after a 401', () => {
+    const form = (): FormData => {
+      const body = new implementation.FormData();
+      body.append('merchant_uid', 'order-1');
+      return body;
+    };
+
+    it.each([
+      ['no body', () => ({ method: 'GET' }), ''],
+      ['a string', () => ({ method: 'POST', body: '{"amount":1000}' }), '{"amount":1000}'],
+      ['bytes', () => ({ method: 'POST', body: new TextEncoder().encode('bytes-body') }), 'bytes-body'],
+      ['an ArrayBuffer', () => ({ method: 'POST', body: new TextEncoder().encode('buffer-body').buffer }), 'buffer-body'],
+      ['URLSearchParams', () => ({ method: 'POST', body: new URLSearchParams({ amount: '1000' }) }), 'amount=1000'],
+      ['a Blob', () => ({ method: 'POST', body: new Blob(['blob-body']) }), 'blob-body'],
+    ] as Array<[string, () => RequestInit, string]>)(
+      'should invalidate the token, get a fresh one and send %s again',
+      async (_shape, init, expectedBody) => {
+        const { cache, revoked } = await cacheWithRevokedToken();
+        const authFetch = createAuthFetch(cache, options());
+
+        const response = await authFetch('/api/payments', init());
+
+        expect(response.status).toBe(200);
+        expect(server.apiCalls).toHaveLength(2);
+        expect(server.tokenRequests).toBe(2);
+        expect(tokenOfCall(0)).toBe(revoked);
+        expect(tokenOfCall(1)).not.toBe(revoked);
+        expect(server.validTokens.has(tokenOfCall(1) ?? '')).toBe(true);
+        expect(server.apiCalls.map((call) => call.body)).toEqual([expectedBody, expectedBody]);
+        expect(server.apiCalls[1]?.method).toBe(server.apiCalls[0]?.method);
+        expect((await cache.getToken()).accessToken).toBe(tokenOfCall(1));
+      },
+    );
+
+    it('should send FormData again', async () => {
+      const { cache, revoked } = await cacheWithRevokedToken();
+      const authFetch = createAuthFetch(cache, options());
+
+      const response = await authFetch('/api/payments', { method: 'POST', body: form() });
+
+      expect(response.status).toBe(200);
+      expect(server.apiCalls).toHaveLength(2);
+      expect(tokenOfCall(1)).not.toBe(revoked);
+      for (const call of server.apiCalls) {
+        expect(call.headers['content-type']).toMatch(/^multipart\/form-data; boundary=/);
+        expect(call.body).toMatch(/name="merchant_uid"\r\n\r\norder-1\r\n/);
+      }
+    });
+
+    it("should send a Request's body again", async () => {
+      const { cache, revoked } = await cacheWithRevokedToken();
+      const authFetch = createAuthFetch(cache, options());
+
+      const response = await authFetch(new implementation.Request(`${server.url}/api/payments`, { method: 'POST', body: 'request-body' }));
+
+      expect(response.status).toBe(200);
+      expect(server.apiCalls.map((call) => [call.method, call.body])).toEqual([
+        ['POST', 'request-body'],
+        ['POST', 'request-body'],
+      ]);
+      expect(tokenOfCall(0)).toBe(revoked);
+      expect(tokenOfCall(1)).not.toBe(revoked);
+    });
+
+    it("should send a Request's streamed body again, since it is read once into bytes", async () => {
+      const { cache } = await cacheWithRevokedToken();
+      const authFetch = createAuthFetch(cache, options());
+      const stream = Readable.toWeb(Readable.from([Buffer.from('streamed-'), Buffer.from('request')])) as ReadableStream<Uint8Array>;
+      const request = new implementation.Request(`${server.url}/api/payments`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+
+      const response = await authFetch(request);
+
+      expect(response.status).toBe(200);
+      expect(server.apiCalls.map((call) => call.body)).toEqual(['streamed-request', 'streamed-request']);
+    });
+
+    it('should hand a 401 back without retrying when the body is a one-shot stream', async () => {
+      const { cache, revoked } = await cacheWithRevokedToken();
+      const authFetch = createAuthFetch(cache, options());
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('one-shot'));
+          controller.close();
+        },
+      });
+
+      const response = await authFetch('/api/payments', { method: 'POST', body, duplex: 'half' } as RequestInit);
+
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({ error: 'invalid_token' });
+      expect(server.apiCalls).toHaveLength(1);
+      expect(server.apiCalls[0]?.body).toBe('one-shot');
+      expect(tokenOfCall(0)).toBe(revoked);
+      expect(server.tokenRequests).toBe(1);
+    });
+
+    it('should retry only once when the server keeps answering 401', async () => {
+      const base = provider();
+      // Every token the server issues is revoked at once, so every API call gets a 401.
+      const revoking: TokenProvider = {
+        ...base,
+        async requestToken(context) {
+          const token = await base.requestToken(context);
+          server.validTokens.delete(token.accessToken);
+          return token;
+        },
+      };
+      const authFetch = createAuthFetch(revoking, options());
+
+      const response = await authFetch('/api/payments', { method: 'POST', body: 'once' });
+
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual({ error: 'invalid_token' });
+      expect(server.apiCalls).toHaveLength(2);
+      expect(server.apiCalls.map((call) => call.body)).toEqual(['once', 'once']);
+      expect(server.tokenRequests).toBeLessThanOrEqual(2);
+      expect(tokenOfCall(1)).not.toBe(tokenOfCall(0));
+    });
+
+    it('should not retry a response other than 401', async () => {
+      const authFetch = createAuthFetch(provider(), options());
+
+      const response = await authFetch('/not-api');
+
+      expect(response.status).toBe(404);
+      expect(server.tokenRequests).toBe(1);
+    });
+  });
+
+  describe('token failures', () => {
+    it('should reject with a TokenRequestError when there is no token and the server answers 500', async () => {
+      server.mode = 500;
+      const authFetch = createAuthFetch(provider(), options());
+
+      const error: unknown = await authFetch('/api/payments').catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(TokenRequestError);
+      expect(isTokenRequestError(error)).toBe(true);
+      expect(error).toMatchObject({ provider: 'test', status: 500, retryable: true });
+      expect(server.tokenRequests).toBe(1);
+      expect(server.apiCalls).toHaveLength(0);
+    });
+  });
+
+  describe('abort', () => {
+    it("should stop waiting for a token when init's signal aborts", async () => {
+      server.mode = 'hang';
+      const authFetch = createAuthFetch(provider(), options());
+      const controller = new AbortController();
+      const reason = new Error('caller gave up');
+
+      const pending = authFetch('/api/payments', { signal: controller.signal });
+      await expect.poll(() => server.tokenRequests).toBe(1);
+      controller.abort(reason);
+
+      await expect(pending).rejects.toBe(reason);
+      expect(server.apiCalls).toHaveLength(0);
+    });
+
+    it("should stop waiting for a token when a Request's signal aborts", async () => {
+      server.mode = 'hang';
+      const authFetch = createAuthFetch(provider(), options());
+      const controller = new AbortController();
+      const reason = new Error('caller gave up');
+
+      const pending = authFetch(new implementation.Request(`${server.url}/api/payments`, { signal: controller.signal }));
+      await expect.poll(() => server.tokenRequests).toBe(1);
+      controller.abort(reason);
+
+      await expect(pending).rejects.toBe(reason);
+      expect(server.apiCalls).toHaveLength(0);
+    });
+
+    it('should reject at once when the signal is already aborted', async () => {
+      const authFetch = createAuthFetch(provider(), options());
+      const reason = new Error('already aborted');
+
+      await expect(authFetch('/api/payments', { signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+      expect(server.apiCalls).toHaveLength(0);
+    });
+  });
+});
