@@ -1,0 +1,22 @@
+export {
+  VippsHeader,
+  merchantSerialNumberPattern,
+  vippsBaseUrls,
+  vippsPaymentPathPrefix,
+  vippsSystemHeaderMaxLength,
+  vippsTokenErrorSchema,
+  vippsTokenPaths,
+  vippsTokenResponseSchema,
+} from './vipps-api-types.js';
+export type {
+  VippsAccessTokenResponse,
+  VippsEnvironment,
+  VippsPartnerTokenResponse,
+  VippsTokenEndpoint,
+  VippsTokenErrorResponse,
+  VippsTokenResponse,
+} from './vipps-api-types.js';
+export { resolveVippsSettings, validateVippsSettings } from './vipps-settings.js';
+export type { ResolvedVippsSettings, VippsProviderSettings } from './vipps-settings.js';
+export { createVippsProvider, vippsProviderName } from './vipps-token-provider.js';
+export type { VippsTokenProvider } from './vipps-token-provider.js';

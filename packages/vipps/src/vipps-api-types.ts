@@ -1,0 +1,114 @@
+/**
+ * The Vipps MobilePay access token API on the wire, shared by the provider and the emulator: paths, header names,
+ * the response shapes and their valibot schemas. Source: the published OpenAPI description (Access token v2.0.0).
+ */
+import * as v from 'valibot';
+
+/** The two documented hosts. */
+export const vippsBaseUrls = {
+  test: 'https://apitest.vipps.no',
+  production: 'https://api.vipps.no',
+} as const;
+
+/** Which Vipps MobilePay environment: `test` (apitest.vipps.no) or `production` (api.vipps.no). */
+export type VippsEnvironment = keyof typeof vippsBaseUrls;
+
+/** Paths of the two token endpoints. */
+export const vippsTokenPaths = {
+  /** `POST /accesstoken/get`: the merchant endpoint used by most APIs (1-hour test, 24-hour production tokens). */
+  accesstoken: '/accesstoken/get',
+  /** `POST /miami/v1/token`: the partner endpoint (15-minute tokens, no subscription key). */
+  partner: '/miami/v1/token',
+} as const;
+
+/** Which token endpoint a provider calls. */
+export type VippsTokenEndpoint = keyof typeof vippsTokenPaths;
+
+/** Path of the ePayment API's "get payment" call, served by the emulator. */
+export const vippsPaymentPathPrefix = '/epayment/v1/payments/';
+
+/** Header names exactly as documented. HTTP header names are case-insensitive; Node's fetch sends them lower-cased. */
+export const VippsHeader = {
+  ClientId: 'client_id',
+  ClientSecret: 'client_secret',
+  SubscriptionKey: 'Ocp-Apim-Subscription-Key',
+  MerchantSerialNumber: 'Merchant-Serial-Number',
+  SystemName: 'Vipps-System-Name',
+  SystemVersion: 'Vipps-System-Version',
+  SystemPluginName: 'Vipps-System-Plugin-Name',
+  SystemPluginVersion: 'Vipps-System-Plugin-Version',
+} as const;
+
+/** `Merchant-Serial-Number`: 4 to 6 digits (OpenAPI `pattern: '^[0-9]{4,6}$'`). */
+export const merchantSerialNumberPattern = /^[0-9]{4,6}$/;
+
+/** Longest value of a `Vipps-System-*` header (OpenAPI `maxLength: 30`). */
+export const vippsSystemHeaderMaxLength = 30;
+
+/** `200` from `POST /accesstoken/get`. Every numeric field is a JSON *string*. */
+export interface VippsAccessTokenResponse {
+  /** Always `Bearer`. */
+  token_type: string;
+  /** Lifetime in seconds, e.g. `"86398"`. */
+  expires_in: string;
+  /** Not used; `"0"`. */
+  ext_expires_in: string;
+  /** Expiry in epoch seconds on the gateway's clock, e.g. `"1495271273"`. */
+  expires_on: string;
+  /** Creation time in epoch seconds on the gateway's clock (a few minutes early, to allow for skew). */
+  not_before: string;
+  /** The product the token was issued for; not used. */
+  resource: string;
+  /** The JWT. */
+  access_token: string;
+}
+
+/** `200` from `POST /miami/v1/token`. */
+export interface VippsPartnerTokenResponse {
+  /** Always `Bearer`. */
+  token_type: string;
+  /** Lifetime in seconds, `"900"` (a string per the OpenAPI description; a number is accepted too). */
+  expires_in: string | number;
+  /** The JWT. */
+  access_token: string;
+}
+
+/**
+ * An error body from the token endpoint. The gateway answers in one of two shapes: the identity service's OAuth
+ * shape (`error`, `error_description`) for wrong client credentials, and the API gateway's shape (`statusCode`,
+ * `message`) for a missing or wrong subscription key.
+ */
+export type VippsTokenErrorResponse =
+  | { error: string; error_description?: string }
+  | { statusCode: number; message: string };
+
+/** A non-negative whole number sent as a string (`"86398"`) or, leniently, as a JSON number. */
+const wholeSeconds = v.pipe(
+  v.union([v.pipe(v.string(), v.regex(/^[0-9]{1,15}$/)), v.pipe(v.number(), v.integer(), v.minValue(0))]),
+  v.transform(Number),
+);
+
+/**
+ * Validates either token response. Only what the provider uses is required: `access_token`, `token_type` (Bearer,
+ * any case) and `expires_in`; `expires_on` and `not_before`, when present, must be epoch seconds.
+ */
+export const vippsTokenResponseSchema = v.object({
+  access_token: v.pipe(v.string(), v.nonEmpty()),
+  token_type: v.pipe(v.string(), v.regex(/^bearer$/i)),
+  expires_in: v.pipe(wholeSeconds, v.minValue(1)),
+  expires_on: v.optional(wholeSeconds),
+  not_before: v.optional(wholeSeconds),
+});
+
+/** A token response after validation: numbers are numbers. */
+export type VippsTokenResponse = v.InferOutput<typeof vippsTokenResponseSchema>;
+
+/** The fields of an error body the provider reports, whichever shape it came in. */
+export const vippsTokenErrorSchema = v.object({
+  error: v.optional(v.string()),
+  error_description: v.optional(v.string()),
+  statusCode: v.optional(v.number()),
+  message: v.optional(v.string()),
+  title: v.optional(v.string()),
+  detail: v.optional(v.string()),
+});

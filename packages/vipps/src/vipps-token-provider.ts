@@ -1,0 +1,187 @@
+import {
+  TokenRequestError,
+  cacheKeyOf,
+  parseTokenBody,
+  sendTokenRequest,
+  type ProviderToken,
+  type TokenHttpResponse,
+  type TokenProvider,
+  type TokenRequestContext,
+} from '@x/core';
+import * as v from 'valibot';
+import {
+  VippsHeader,
+  vippsTokenErrorSchema,
+  vippsTokenResponseSchema,
+  type VippsEnvironment,
+  type VippsTokenEndpoint,
+} from './vipps-api-types.js';
+import { resolveVippsSettings, tokenUrlOf, type ResolvedVippsSettings, type VippsProviderSettings } from './vipps-settings.js';
+
+/** The provider name in errors, events and cache keys. */
+export const vippsProviderName = 'vipps';
+
+/** A Vipps MobilePay {@link TokenProvider}, with the settings it was made from that are not secret. */
+export interface VippsTokenProvider extends TokenProvider {
+  readonly provider: 'vipps';
+  /** The environment, when it was given by name. */
+  readonly environment: VippsEnvironment | undefined;
+  readonly tokenEndpoint: VippsTokenEndpoint;
+  /** The full URL of the token endpoint. */
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly merchantSerialNumber: string | undefined;
+  /**
+   * `Ocp-Apim-Subscription-Key`, `Merchant-Serial-Number` and `Vipps-System-*`, as set. Holds the subscription key,
+   * so it is non-enumerable: `JSON.stringify` and `util.inspect` leave it out.
+   */
+  readonly apiHeaders: Readonly<Record<string, string>>;
+}
+
+/** Longest gateway message kept on an error; the rest is cut (identity-service messages carry trace ids). */
+const providerMessageMaxLength = 500;
+
+const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * Creates the token provider for one Vipps MobilePay merchant (or partner). Validates the settings at once and
+ * throws a `ConfigurationError` naming every bad setting.
+ *
+ * @example
+ * const vipps = createAuthFetch(createVippsProvider({ clientId, clientSecret, subscriptionKey, environment: 'test' }));
+ * const response = await vipps(`/epayment/v1/payments/${reference}`);
+ */
+export function createVippsProvider(settings: VippsProviderSettings): VippsTokenProvider {
+  const resolved = resolveVippsSettings(settings);
+  const { baseUrl, clientId, clientSecret, subscriptionKey, merchantSerialNumber, tokenEndpoint } = resolved;
+  const tokenUrl = tokenUrlOf(resolved);
+  const tokenHeaders = tokenRequestHeaders(resolved);
+  const apiHeaders = Object.freeze(apiHeadersOf(resolved));
+  const secrets = [clientSecret, subscriptionKey].filter((secret): secret is string => secret !== undefined);
+
+  const provider = {
+    provider: vippsProviderName,
+    cacheKey: cacheKeyOf(vippsProviderName, [
+      baseUrl,
+      tokenEndpoint,
+      clientId,
+      clientSecret,
+      subscriptionKey ?? '',
+      merchantSerialNumber ?? '',
+    ]),
+    baseUrl,
+    environment: resolved.environment,
+    tokenEndpoint,
+    tokenUrl,
+    clientId,
+    merchantSerialNumber,
+    async requestToken(context: TokenRequestContext): Promise<ProviderToken> {
+      const http = await sendTokenRequest(vippsProviderName, context, tokenUrl, {
+        method: 'POST',
+        headers: tokenHeaders,
+        // Following a redirect would resend client_secret to wherever it points.
+        redirect: 'manual',
+      });
+      if (http.status < 200 || http.status >= 300) throw requestError(http, tokenUrl, secrets);
+      const body = parseTokenBody(vippsProviderName, vippsTokenResponseSchema, http);
+      return toProviderToken(body, http.receivedAt, tokenEndpoint);
+    },
+  } as VippsTokenProvider;
+
+  Object.defineProperty(provider, 'apiHeaders', { value: apiHeaders, enumerable: false });
+  const summary = (): Record<string, unknown> => ({
+    provider: vippsProviderName,
+    cacheKey: provider.cacheKey,
+    baseUrl,
+    environment: resolved.environment,
+    tokenEndpoint,
+    clientId,
+    merchantSerialNumber,
+  });
+  Object.defineProperty(provider, 'toJSON', { value: summary, enumerable: false });
+  Object.defineProperty(provider, inspectSymbol, { value: summary, enumerable: false });
+  return Object.freeze(provider);
+}
+
+function tokenRequestHeaders(settings: ResolvedVippsSettings): Record<string, string> {
+  const headers: Record<string, string> = {
+    [VippsHeader.ClientId]: settings.clientId,
+    [VippsHeader.ClientSecret]: settings.clientSecret,
+  };
+  // The partner endpoint does not use the subscription key: it is not sent there even when set.
+  if (settings.tokenEndpoint === 'accesstoken' && settings.subscriptionKey !== undefined) {
+    headers[VippsHeader.SubscriptionKey] = settings.subscriptionKey;
+  }
+  return { ...headers, ...commonHeaders(settings) };
+}
+
+function apiHeadersOf(settings: ResolvedVippsSettings): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (settings.subscriptionKey !== undefined) headers[VippsHeader.SubscriptionKey] = settings.subscriptionKey;
+  return { ...headers, ...commonHeaders(settings) };
+}
+
+function commonHeaders(settings: ResolvedVippsSettings): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (settings.merchantSerialNumber !== undefined) headers[VippsHeader.MerchantSerialNumber] = settings.merchantSerialNumber;
+  return { ...headers, ...settings.systemHeaders };
+}
+
+/**
+ * Expiry comes from `expires_in` counted from when the response arrived, so a wrong local clock does not matter;
+ * `expires_on` only serves to estimate the skew between the clocks, reported in events.
+ */
+function toProviderToken(
+  body: v.InferOutput<typeof vippsTokenResponseSchema>,
+  receivedAt: number,
+  tokenEndpoint: VippsTokenEndpoint,
+): ProviderToken {
+  const expiresAt = receivedAt + body.expires_in * 1000;
+  const diagnostics: Record<string, string | number | boolean> = { tokenEndpoint, expiresInSeconds: body.expires_in };
+  if (body.expires_on !== undefined) {
+    // Positive when the gateway's clock is ahead of ours. Whole seconds on the wire: ±1 s is noise.
+    diagnostics.clockSkewMs = body.expires_on * 1000 - expiresAt;
+  }
+  if (body.not_before !== undefined && body.expires_on !== undefined) {
+    diagnostics.notBeforeToExpirySeconds = body.expires_on - body.not_before;
+  }
+  return { accessToken: body.access_token, expiresAt, diagnostics };
+}
+
+function requestError(http: TokenHttpResponse, tokenUrl: string, secrets: readonly string[]): TokenRequestError {
+  const { status } = http;
+  const details = errorDetails(http.json, secrets);
+  const rejected = status === 400 || status === 401 || status === 403;
+  const retryable = status >= 500 || status === 408 || status === 429;
+  const statusText = http.response.statusText === '' ? '' : ` ${http.response.statusText}`;
+  const said = [details.code, details.message].filter((part) => part !== undefined).join(': ');
+  const hint = rejected ? ' (check clientId, clientSecret and subscriptionKey)' : status >= 300 && status < 400 ? ' (redirects are not followed)' : '';
+  return new TokenRequestError(
+    `Token request failed with status code ${status}${statusText}: POST ${tokenUrl}${said === '' ? '' : ` — ${said}`}${hint}`,
+    {
+      provider: vippsProviderName,
+      reason: rejected ? 'rejected' : 'http',
+      retryable,
+      status,
+      providerCode: details.code,
+      providerMessage: details.message,
+      response: http.response,
+    },
+  );
+}
+
+/** Reads the gateway's error code and message from either error shape; never passes on a secret it might echo. */
+function errorDetails(json: unknown, secrets: readonly string[]): { code?: string | undefined; message?: string | undefined } {
+  const parsed = v.safeParse(vippsTokenErrorSchema, json);
+  if (!parsed.success) return {};
+  const body = parsed.output;
+  const code = body.error ?? body.title;
+  const message = body.error_description ?? body.message ?? body.detail;
+  return { code: code === undefined ? undefined : redact(code, secrets), message: message === undefined ? undefined : redact(message, secrets) };
+}
+
+function redact(text: string, secrets: readonly string[]): string {
+  let safe = text;
+  for (const secret of secrets) safe = safe.split(secret).join('[redacted]');
+  return safe.length > providerMessageMaxLength ? `${safe.slice(0, providerMessageMaxLength)}…` : safe;
+}
