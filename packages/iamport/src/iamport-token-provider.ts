@@ -1,0 +1,93 @@
+import { inspect } from 'node:util';
+import {
+  TokenResponseError,
+  cacheKeyOf,
+  parseTokenBody,
+  sendTokenRequest,
+  type CachePolicy,
+  type ProviderToken,
+  type TokenProvider,
+  type TokenRequestContext,
+} from '@x/core';
+import { iamportTokenPath, iamportTokenResponseSchema } from './iamport-api-types.js';
+import { createIamportRequestError, isIamportTokenFailure } from './iamport-error.js';
+import { resolveIamportSettings, type IamportProviderSettings } from './iamport-settings.js';
+
+/** A {@link TokenProvider} for one i'mport merchant (one `imp_key`/`imp_secret` pair). */
+export interface IamportProvider extends TokenProvider {
+  readonly provider: 'iamport';
+  readonly cachePolicy: Readonly<Partial<CachePolicy>>;
+}
+
+/**
+ * The cache policy tuned to i'mport's reuse rule. Asking for a token before its last minute returns the same token
+ * with the same expiry, so refreshing earlier is wasted; asking within the last minute extends the same token by
+ * 5 minutes. The refresh window therefore opens 40–50 s before expiry (inside the last minute, with a margin for
+ * latency and whole-second timestamps), and failed refreshes are retried quickly enough to fit several attempts in
+ * it before the token stops being handed out (`minValidityMs`, 10 s).
+ */
+export const iamportCachePolicy: Readonly<Partial<CachePolicy>> = Object.freeze({
+  refreshAheadMs: 50_000,
+  refreshAheadJitter: 0.2,
+  retryMaxDelayMs: 15_000,
+});
+
+/**
+ * Creates the token provider for one i'mport merchant. Settings are checked at once: a missing or malformed
+ * setting throws a `ConfigurationError` naming it (`impSecret: required`). The secret is kept in a closure, never
+ * in a property, so neither `JSON.stringify` nor `util.inspect` of the provider can show it.
+ *
+ * @example
+ * const iamport = createAuthFetch(createIamportProvider({ impKey, impSecret }));
+ * const response = await iamport('/payments/imp_448280090638');
+ */
+export function createIamportProvider(settings: IamportProviderSettings): IamportProvider {
+  const { impKey, impSecret, baseUrl } = resolveIamportSettings(settings);
+  const tokenUrl = `${baseUrl}${iamportTokenPath}`;
+  const cacheKey = cacheKeyOf('iamport', [baseUrl, impKey, impSecret]);
+
+  async function requestToken(context: TokenRequestContext): Promise<ProviderToken> {
+    const http = await sendTokenRequest('iamport', context, tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ imp_key: impKey, imp_secret: impSecret }),
+    });
+    if (isIamportTokenFailure(http)) throw createIamportRequestError(http, [impSecret]);
+    const { response } = parseTokenBody('iamport', iamportTokenResponseSchema, http);
+    if (response.expired_at <= response.now) {
+      throw new TokenResponseError('Token response field "response.expired_at" is invalid: expected a time after "response.now"', {
+        provider: 'iamport',
+        field: 'response.expired_at',
+        status: http.status,
+        response: http.response,
+      });
+    }
+    // `now` and `expired_at` are on i'mport's clock, which may be minutes or hours away from ours. Only their
+    // difference is trusted, counted from the moment the answer arrived. No time zone is involved: both are UNIX
+    // seconds, whatever the documentation's "(KST)" suggests.
+    const lifetimeMs = (response.expired_at - response.now) * 1000;
+    return {
+      accessToken: response.access_token,
+      expiresAt: http.receivedAt + lifetimeMs,
+      diagnostics: {
+        clockSkewMs: Math.round(http.receivedAt - response.now * 1000),
+        serverNow: response.now,
+        serverExpiredAt: response.expired_at,
+      },
+    };
+  }
+
+  const visible = { provider: 'iamport', baseUrl, cacheKey };
+  const provider: IamportProvider = {
+    provider: 'iamport',
+    cacheKey,
+    baseUrl,
+    cachePolicy: iamportCachePolicy,
+    requestToken,
+  };
+  Object.defineProperties(provider, {
+    toJSON: { value: () => ({ ...visible }), enumerable: false },
+    [inspect.custom]: { value: () => `IamportProvider ${inspect(visible)}`, enumerable: false },
+  });
+  return Object.freeze(provider);
+}

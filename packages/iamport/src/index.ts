@@ -1,0 +1,25 @@
+export {
+  iamportEnvelopeSchema,
+  iamportPaymentPathPrefix,
+  iamportPaymentResponseSchema,
+  iamportPaymentSchema,
+  iamportRejectedCredentialsMessage,
+  iamportTokenPath,
+  iamportTokenRequestSchema,
+  iamportTokenResponseSchema,
+  iamportTokenSchema,
+} from './iamport-api-types.js';
+export type {
+  IamportEnvelope,
+  IamportPayment,
+  IamportPaymentResponse,
+  IamportToken,
+  IamportTokenRequest,
+  IamportTokenResponse,
+} from './iamport-api-types.js';
+export { createIamportRequestError, readIamportErrorDetails } from './iamport-error.js';
+export type { IamportErrorDetails } from './iamport-error.js';
+export { iamportDefaultBaseUrl, iamportSettingsSchema, validateIamportSettings } from './iamport-settings.js';
+export type { IamportProviderSettings } from './iamport-settings.js';
+export { createIamportProvider, iamportCachePolicy } from './iamport-token-provider.js';
+export type { IamportProvider } from './iamport-token-provider.js';

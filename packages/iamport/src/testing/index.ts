@@ -1,0 +1,10 @@
+export { createIamportEmulator, iamportEmulatorDefaultMerchant } from './iamport-emulator.js';
+export type {
+  IamportEmulator,
+  IamportEmulatorCounters,
+  IamportEmulatorOptions,
+  IamportEmulatorToken,
+  IamportFault,
+  IamportFaultKind,
+  IamportMerchantCredentials,
+} from './iamport-emulator.js';
