@@ -20,7 +20,8 @@ type Controller = Dispatcher.DispatchController;
 /**
  * An undici 7 interceptor doing what `createAuthFetch` does: `Authorization: Bearer <token>` and the provider's API
  * headers on every request (callers' own headers win, except `Authorization`), no token to another origin, and one
- * retry with a fresh token after a 401 when the body can be sent again.
+ * retry with a fresh token after a 401 when the body can be sent again (none, a string or bytes; undici's `fetch`
+ * dispatches every body as a stream, so pass `fetch` to `createAuthFetch` instead when such calls must be retried).
  *
  * @example
  * import { Agent, request } from 'undici';
@@ -43,14 +44,15 @@ export function createAuthInterceptor(
         handler.onResponseError?.(null as unknown as Controller, error as Error);
         return true;
       }
-      target.cache.getToken().then(
-        (token) => {
+      target.cache
+        .getToken({ signal: signalOf(dispatchOptions) })
+        .then((token) => {
           const retryable = isReplayable(dispatchOptions.body);
           const authHandler = retryable ? new RetryOn401Handler(target, dispatch, dispatchOptions, handler, token.accessToken) : handler;
           dispatch(withHeaders(target, dispatchOptions, token.accessToken), authHandler);
-        },
-        (error: unknown) => handler.onResponseError?.(null as unknown as Controller, error as Error),
-      );
+        })
+        // Also catches a dispatch that throws (e.g. an invalid header), which would otherwise leave the caller waiting.
+        .catch((error: unknown) => handler.onResponseError?.(null as unknown as Controller, error as Error));
       return true;
     };
 }
@@ -95,17 +97,21 @@ class RetryOn401Handler implements Handler {
     const { cache } = this.target;
     cache
       .invalidate(this.accessToken)
-      .then(() => cache.getToken())
-      .then(
-        // The second attempt goes straight to the caller's handler: never more than one retry.
-        (token) => this.dispatch(withHeaders(this.target, this.dispatchOptions, token.accessToken), this.handler),
-        (error: unknown) => this.handler.onResponseError?.(controller, error as Error),
-      );
+      .then(() => cache.getToken({ signal: signalOf(this.dispatchOptions) }))
+      // The second attempt goes straight to the caller's handler: never more than one retry.
+      .then((token) => this.dispatch(withHeaders(this.target, this.dispatchOptions, token.accessToken), this.handler))
+      .catch((error: unknown) => this.handler.onResponseError?.(controller, error as Error));
   }
 
   onResponseError(controller: Controller, error: Error): void {
     this.handler.onResponseError?.(controller, error);
   }
+}
+
+/** `undici.request` passes its `signal` along in the dispatch options: it also ends the wait for a token. */
+function signalOf(dispatchOptions: DispatchOptions): AbortSignal | undefined {
+  const { signal } = dispatchOptions as { signal?: unknown };
+  return signal instanceof AbortSignal ? signal : undefined;
 }
 
 function isReplayable(body: DispatchOptions['body']): boolean {
@@ -130,11 +136,16 @@ function withHeaders(target: AuthTarget, dispatchOptions: DispatchOptions, acces
 function* headerEntries(headers: DispatchOptions['headers']): Generator<[string, string | string[]]> {
   if (headers === undefined || headers === null) return;
   if (Array.isArray(headers)) {
-    for (let index = 0; index + 1 < headers.length; index += 2) yield [String(headers[index]), String(headers[index + 1])];
+    for (let index = 0; index + 1 < headers.length; index += 2) {
+      const value = headers[index + 1] as string | string[] | undefined;
+      if (value !== undefined) yield [String(headers[index]), value];
+    }
     return;
   }
   if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [name, value] of headers as Iterable<[string, string | string[]]>) yield [name, value];
+    for (const [name, value] of headers as Iterable<[string, string | string[] | undefined]>) {
+      if (value !== undefined) yield [name, value];
+    }
     return;
   }
   for (const [name, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {

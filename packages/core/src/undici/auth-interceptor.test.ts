@@ -1,0 +1,338 @@
+import { Readable } from 'node:stream';
+import { Agent, fetch, request, type Dispatcher } from 'undici';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ForeignOriginError, TokenRequestError, isForeignOriginError, isTokenRequestError } from '../errors.js';
+import { startTestTokenServer, testProvider, type TestTokenServer } from '../test-token-server.js';
+import { createTokenCache, type TokenCache } from '../token-cache.js';
+import type { TokenProvider } from '../token-provider.js';
+import { createAuthInterceptor, type AuthInterceptorOptions } from './auth-interceptor.js';
+
+const apiHeaders = { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Merchant-Serial-Number': '123456' };
+
+describe('createAuthInterceptor', () => {
+  let server: TestTokenServer;
+  let foreign: TestTokenServer;
+  let agent: Agent;
+
+  beforeEach(async () => {
+    server = await startTestTokenServer();
+    foreign = await startTestTokenServer();
+    agent = new Agent();
+  });
+
+  afterEach(async () => {
+    await agent.close();
+    await server.close();
+    await foreign.close();
+  });
+
+  const provider = (overrides: Partial<TokenProvider> = {}): TokenProvider => testProvider(server, { apiHeaders, ...overrides });
+  const dispatcherFor = (providerOrCache: TokenProvider | TokenCache, options: AuthInterceptorOptions = {}): Dispatcher =>
+    agent.compose(createAuthInterceptor(providerOrCache, options));
+  const tokenOfCall = (index: number): string | undefined => /^Bearer (.+)$/.exec(server.apiCalls[index]?.headers.authorization ?? '')?.[1];
+
+  /** A cache already holding a token that the server has since revoked, so the next call gets a 401. */
+  const cacheWithRevokedToken = async (): Promise<{ cache: TokenCache; revoked: string }> => {
+    const cache = createTokenCache(provider());
+    const { accessToken } = await cache.getToken();
+    server.validTokens.delete(accessToken);
+    return { cache, revoked: accessToken };
+  };
+
+  describe('headers', () => {
+    it('should add the bearer token and the provider API headers', async () => {
+      const response = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(provider()) });
+
+      expect(response.statusCode).toBe(200);
+      expect(await response.body.json()).toEqual({ ok: true, path: '/api/payments', body: '' });
+      const [call] = server.apiCalls;
+      expect(call?.headers.authorization).toBe(`Bearer ${[...server.validTokens][0]}`);
+      expect(call?.headers['ocp-apim-subscription-key']).toBe('subscription-key');
+      expect(call?.headers['merchant-serial-number']).toBe('123456');
+    });
+
+    it.each([
+      ['an object', () => ({ 'Merchant-Serial-Number': '654321', 'X-Request-Id': 'abc', Authorization: 'Bearer forged' })],
+      ['a flat array', () => ['Merchant-Serial-Number', '654321', 'X-Request-Id', 'abc', 'Authorization', 'Bearer forged']],
+      [
+        'an iterable of pairs',
+        () =>
+          new Map<string, string>([
+            ['Merchant-Serial-Number', '654321'],
+            ['X-Request-Id', 'abc'],
+            ['Authorization', 'Bearer forged'],
+          ]),
+      ],
+    ] as Array<[string, () => Dispatcher.DispatchOptions['headers']]>)(
+      'should let headers the caller set as %s win, except Authorization',
+      async (_shape, headers) => {
+        const response = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(provider()), headers: headers() });
+
+        expect(response.statusCode).toBe(200);
+        await response.body.dump();
+        const [call] = server.apiCalls;
+        expect(call?.headers['merchant-serial-number']).toBe('654321');
+        expect(call?.headers['x-request-id']).toBe('abc');
+        expect(call?.headers['ocp-apim-subscription-key']).toBe('subscription-key');
+        expect(call?.headers.authorization).not.toBe('Bearer forged');
+        expect(server.validTokens.has(tokenOfCall(0) ?? '')).toBe(true);
+      },
+    );
+
+    it('should keep every value of a header the caller repeats', async () => {
+      const response = await request(`${server.url}/api/payments`, {
+        dispatcher: dispatcherFor(provider()),
+        headers: ['X-Tag', 'one', 'x-tag', 'two'],
+      });
+      await response.body.dump();
+
+      expect(server.apiCalls[0]?.headers['x-tag']).toBe('one, two');
+    });
+  });
+
+  describe("undici's fetch", () => {
+    it('should authenticate a fetch sent through the composed dispatcher, and retry it when it has no body', async () => {
+      const { cache, revoked } = await cacheWithRevokedToken();
+
+      const response = await fetch(`${server.url}/api/payments`, {
+        dispatcher: dispatcherFor(cache),
+        headers: { 'Merchant-Serial-Number': '654321' },
+      });
+
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ ok: true, path: '/api/payments', body: '' });
+      expect(server.apiCalls).toHaveLength(2);
+      expect(tokenOfCall(0)).toBe(revoked);
+      expect(server.validTokens.has(tokenOfCall(1) ?? '')).toBe(true);
+      expect(server.apiCalls[1]?.headers['merchant-serial-number']).toBe('654321');
+      expect(server.apiCalls[1]?.headers['ocp-apim-subscription-key']).toBe('subscription-key');
+    });
+
+    it("should hand the 401 back for a fetch body, which undici's fetch dispatches as a one-shot stream", async () => {
+      const { cache } = await cacheWithRevokedToken();
+
+      const response = await fetch(`${server.url}/api/payments`, { dispatcher: dispatcherFor(cache), method: 'POST', body: 'fetched' });
+
+      expect(response.status).toBe(401);
+      await response.body?.cancel();
+      expect(server.apiCalls.map((call) => call.body)).toEqual(['fetched']);
+    });
+  });
+
+  describe('foreign origins', () => {
+    it.each([
+      ['another server', () => `${foreign.url}/api/payments`],
+      ['the same port under another host name', () => `${server.url.replace('127.0.0.1', 'localhost')}/api/payments`],
+    ])('should refuse a request to %s before sending anything', async (_shape, url) => {
+      const error: unknown = await request(url(), { dispatcher: dispatcherFor(provider()), method: 'POST', body: 'secret' }).catch(
+        (caught: unknown) => caught,
+      );
+
+      expect(error).toBeInstanceOf(ForeignOriginError);
+      expect(isForeignOriginError(error)).toBe(true);
+      expect(error).toMatchObject({ provider: 'test', expectedOrigin: server.url });
+      expect(server.tokenRequests).toBe(0);
+      expect(server.apiCalls).toHaveLength(0);
+      expect(foreign.tokenRequests).toBe(0);
+      expect(foreign.apiCalls).toHaveLength(0);
+    });
+
+    it("should pass a request to another origin through untouched with foreignOrigins: 'pass-through'", async () => {
+      const dispatcher = dispatcherFor(provider(), { foreignOrigins: 'pass-through' });
+
+      const response = await request(`${foreign.url}/api/other`, { dispatcher, method: 'POST', body: 'hello', headers: { 'x-own': 'kept' } });
+
+      // The other server knows no token of ours: it answers 401, and no retry follows.
+      expect(response.statusCode).toBe(401);
+      await response.body.dump();
+      expect(foreign.apiCalls).toHaveLength(1);
+      expect(foreign.apiCalls[0]?.headers.authorization).toBeUndefined();
+      expect(foreign.apiCalls[0]?.headers['ocp-apim-subscription-key']).toBeUndefined();
+      expect(foreign.apiCalls[0]?.headers['x-own']).toBe('kept');
+      expect(foreign.apiCalls[0]?.body).toBe('hello');
+      expect(server.tokenRequests).toBe(0);
+      expect(foreign.tokenRequests).toBe(0);
+
+      const own = await request(`${server.url}/api/payments`, { dispatcher });
+      await own.body.dump();
+      expect(own.statusCode).toBe(200);
+      expect(server.validTokens.has(tokenOfCall(0) ?? '')).toBe(true);
+    });
+  });
+
+  describe('retry after a 401', () => {
+    it.each([
+      ['no body', () => ({ method: 'GET' as const }), ''],
+      ['a string', () => ({ method: 'POST' as const, body: '{"amount":1000}' }), '{"amount":1000}'],
+      ['a Buffer', () => ({ method: 'POST' as const, body: Buffer.from('buffer-body') }), 'buffer-body'],
+      ['a Uint8Array', () => ({ method: 'PUT' as const, body: new TextEncoder().encode('bytes-body') }), 'bytes-body'],
+    ])('should invalidate the token, get a fresh one and send %s again', async (_shape, options, expectedBody) => {
+      const { cache, revoked } = await cacheWithRevokedToken();
+
+      const response = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(cache), ...options() });
+
+      expect(response.statusCode).toBe(200);
+      expect(await response.body.json()).toEqual({ ok: true, path: '/api/payments', body: expectedBody });
+      expect(server.apiCalls).toHaveLength(2);
+      expect(server.tokenRequests).toBe(2);
+      expect(tokenOfCall(0)).toBe(revoked);
+      expect(tokenOfCall(1)).not.toBe(revoked);
+      expect(server.validTokens.has(tokenOfCall(1) ?? '')).toBe(true);
+      expect(server.apiCalls.map((call) => call.body)).toEqual([expectedBody, expectedBody]);
+      expect(server.apiCalls[1]?.method).toBe(server.apiCalls[0]?.method);
+      expect(server.apiCalls[1]?.headers['merchant-serial-number']).toBe('123456');
+    });
+
+    it('should hand a 401 back without retrying when the body is a stream', async () => {
+      const { cache, revoked } = await cacheWithRevokedToken();
+
+      const response = await request(`${server.url}/api/payments`, {
+        dispatcher: dispatcherFor(cache),
+        method: 'POST',
+        body: Readable.from([Buffer.from('one-'), Buffer.from('shot')]),
+      });
+
+      expect(response.statusCode).toBe(401);
+      expect(await response.body.json()).toEqual({ error: 'invalid_token' });
+      expect(server.apiCalls).toHaveLength(1);
+      expect(server.apiCalls[0]?.body).toBe('one-shot');
+      expect(tokenOfCall(0)).toBe(revoked);
+      expect(server.tokenRequests).toBe(1);
+    });
+
+    it('should retry only once when the server keeps answering 401', async () => {
+      const base = provider();
+      // Every token the server issues is revoked at once, so every API call gets a 401.
+      const revoking: TokenProvider = {
+        ...base,
+        async requestToken(context) {
+          const token = await base.requestToken(context);
+          server.validTokens.delete(token.accessToken);
+          return token;
+        },
+      };
+
+      const response = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(revoking), method: 'POST', body: 'once' });
+
+      expect(response.statusCode).toBe(401);
+      expect(await response.body.json()).toEqual({ error: 'invalid_token' });
+      expect(server.apiCalls).toHaveLength(2);
+      expect(server.apiCalls.map((call) => call.body)).toEqual(['once', 'once']);
+      expect(server.tokenRequests).toBeLessThanOrEqual(2);
+      expect(tokenOfCall(1)).not.toBe(tokenOfCall(0));
+    });
+
+    it('should deliver a token failure during the retry as an error', async () => {
+      const { cache } = await cacheWithRevokedToken();
+      server.mode = 500;
+
+      const error: unknown = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(cache) }).catch((caught: unknown) => caught);
+
+      expect(isTokenRequestError(error)).toBe(true);
+      expect(error).toMatchObject({ status: 500 });
+      expect(server.apiCalls).toHaveLength(1);
+    });
+  });
+
+  describe('errors', () => {
+    it('should reject with a TokenRequestError when there is no token and the server answers 500', async () => {
+      server.mode = 500;
+
+      const error: unknown = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(provider()) }).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(TokenRequestError);
+      expect(isTokenRequestError(error)).toBe(true);
+      expect(error).toMatchObject({ provider: 'test', status: 500, retryable: true });
+      expect(server.tokenRequests).toBe(1);
+      expect(server.apiCalls).toHaveLength(0);
+    });
+
+    it('should deliver an error from building the request instead of leaving the caller waiting', async () => {
+      // An iterable whose entries are not pairs: reading it throws once the token has arrived.
+      const headers = new Set([42]) as unknown as Iterable<[string, string]>;
+
+      const error: unknown = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(provider()), headers }).catch(
+        (caught: unknown) => caught,
+      );
+
+      expect(error).toBeInstanceOf(TypeError);
+      expect(server.tokenRequests).toBe(1);
+      expect(server.apiCalls).toHaveLength(0);
+    });
+
+    it("should deliver the next dispatcher's error for an invalid header", async () => {
+      const error: unknown = await request(`${server.url}/api/payments`, {
+        dispatcher: dispatcherFor(provider()),
+        headers: { 'x-bad': 'line\r\nbreak' },
+      }).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(Error);
+      expect((error as Error).message).toMatch(/header/i);
+      expect(server.apiCalls).toHaveLength(0);
+    });
+
+    it("should stop waiting for a token when the caller's signal aborts", async () => {
+      server.mode = 'hang';
+      const controller = new AbortController();
+      const reason = new Error('caller gave up');
+
+      const pending = request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(provider()), signal: controller.signal });
+      await expect.poll(() => server.tokenRequests).toBe(1);
+      controller.abort(reason);
+
+      await expect(pending).rejects.toBe(reason);
+      expect(server.apiCalls).toHaveLength(0);
+    });
+  });
+
+  describe('handler callbacks', () => {
+    it('should deliver a large response body intact', async () => {
+      const body = 'x'.repeat(256 * 1024);
+
+      const response = await request(`${server.url}/api/large`, { dispatcher: dispatcherFor(provider()), method: 'POST', body });
+
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toBe('application/json');
+      expect(await response.body.json()).toEqual({ ok: true, path: '/api/large', body });
+    });
+
+    it("should forward every callback to the caller's handler, and hide the 401 of a retried request", async () => {
+      const { cache } = await cacheWithRevokedToken();
+      const dispatcher = dispatcherFor(cache);
+      const seen: string[] = [];
+      const chunks: Buffer[] = [];
+      let statusCode = 0;
+
+      await new Promise<void>((resolve, reject) => {
+        dispatcher.dispatch(
+          { origin: server.url, path: '/api/handler', method: 'POST', body: 'payload' },
+          {
+            onRequestStart() {
+              seen.push('start');
+            },
+            onResponseStart(_controller, status) {
+              seen.push(`response ${status}`);
+              statusCode = status;
+            },
+            onResponseData(_controller, chunk) {
+              chunks.push(chunk);
+            },
+            onResponseEnd() {
+              seen.push('end');
+              resolve();
+            },
+            onResponseError(_controller, error) {
+              reject(error);
+            },
+          },
+        );
+      });
+
+      expect(statusCode).toBe(200);
+      expect(seen.filter((event) => event !== 'start')).toEqual(['response 200', 'end']);
+      expect(seen).toContain('start');
+      expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toEqual({ ok: true, path: '/api/handler', body: 'payload' });
+      expect(server.apiCalls).toHaveLength(2);
+    });
+  });
+});
