@@ -340,9 +340,10 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
     let input: unknown;
     const contentType = request.headers['content-type'] ?? '';
     try {
-      input = contentType.includes('application/x-www-form-urlencoded')
-        ? Object.fromEntries(new URLSearchParams(body))
-        : JSON.parse(body);
+      // Like i'mport, only a declared JSON or form body is read: without a content type the parameters are missing.
+      if (contentType.includes('application/json')) input = JSON.parse(body);
+      else if (contentType.includes('application/x-www-form-urlencoded')) input = Object.fromEntries(new URLSearchParams(body));
+      else return undefined;
     } catch {
       return undefined;
     }

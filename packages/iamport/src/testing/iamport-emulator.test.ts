@@ -1,0 +1,166 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { iamportRejectedCredentialsMessage } from '../iamport-api-types.js';
+import { createIamportEmulator, iamportEmulatorDefaultMerchant, type IamportEmulator, type IamportEmulatorOptions } from './iamport-emulator.js';
+
+const start = Date.UTC(2024, 0, 15, 3, 0, 0);
+
+let emulator: IamportEmulator | undefined;
+let time = start;
+
+afterEach(async () => {
+  await emulator?.close();
+  emulator = undefined;
+});
+
+async function startEmulator(options: IamportEmulatorOptions = {}): Promise<IamportEmulator> {
+  time = start;
+  emulator = await createIamportEmulator({ now: () => time, ...options });
+  return emulator;
+}
+
+async function getToken(server: IamportEmulator, credentials: object = server.defaultMerchant) {
+  const { impKey, impSecret } = credentials as { impKey?: string; impSecret?: string };
+  const response = await fetch(`${server.url}/users/getToken`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ imp_key: impKey, imp_secret: impSecret }),
+  });
+  return { status: response.status, body: (await response.json()) as any };
+}
+
+describe('createIamportEmulator', () => {
+  it('should issue a 30-minute token with now and expired_at in UNIX seconds of its own clock', async () => {
+    const server = await startEmulator();
+    const { status, body } = await getToken(server);
+    expect(status).toBe(200);
+    expect(body.code).toBe(0);
+    expect(body.message).toBeNull();
+    expect(body.response.access_token).toMatch(/^[0-9a-f]{40}$/);
+    expect(body.response.now).toBe(Math.floor(start / 1000));
+    expect(body.response.expired_at - body.response.now).toBe(1800);
+    expect(server.counters).toMatchObject({ tokenRequests: 1, tokensIssued: 1 });
+  });
+
+  it('should return the same token with the same expiry before the last minute', async () => {
+    const server = await startEmulator();
+    const first = await getToken(server);
+    time += 25 * 60_000;
+    const second = await getToken(server);
+    expect(second.body.response.access_token).toBe(first.body.response.access_token);
+    expect(second.body.response.expired_at).toBe(first.body.response.expired_at);
+    expect(server.counters).toMatchObject({ tokensIssued: 1, tokensReused: 1, tokensExtended: 0 });
+  });
+
+  it('should extend the same token by 5 minutes within the last minute', async () => {
+    const server = await startEmulator();
+    const first = await getToken(server);
+    time += 29 * 60_000 + 30_000;
+    const second = await getToken(server);
+    expect(second.body.response.access_token).toBe(first.body.response.access_token);
+    expect(second.body.response.expired_at).toBe(first.body.response.expired_at + 300);
+    expect(server.counters.tokensExtended).toBe(1);
+  });
+
+  it('should issue a new token after expiry and refuse the old one', async () => {
+    const server = await startEmulator();
+    const first = await getToken(server);
+    time += 30 * 60_000;
+    const oldCall = await fetch(`${server.url}/payments/imp_1`, { headers: { authorization: `Bearer ${first.body.response.access_token}` } });
+    expect(oldCall.status).toBe(401);
+    const second = await getToken(server);
+    expect(second.body.response.access_token).not.toBe(first.body.response.access_token);
+    expect(second.body.response.expired_at - second.body.response.now).toBe(1800);
+    expect(server.counters.tokensIssued).toBe(2);
+  });
+
+  it('should apply shortened lifetimes, extension windows and extensions', async () => {
+    const server = await startEmulator({ tokenLifetimeMs: 4_000, extensionWindowMs: 1_000, extensionMs: 2_000 });
+    const first = await getToken(server);
+    expect(first.body.response.expired_at - first.body.response.now).toBe(4);
+    time += 3_500;
+    const second = await getToken(server);
+    expect(second.body.response.expired_at).toBe(first.body.response.expired_at + 2);
+  });
+
+  it('should report its clock with the configured offset and let tests move it', async () => {
+    const server = await startEmulator({ clockOffsetMs: 9 * 3_600_000 });
+    expect((await getToken(server)).body.response.now).toBe(Math.floor((start + 9 * 3_600_000) / 1000));
+    server.setClockOffset(-600_000);
+    expect(server.now()).toBe(start - 600_000);
+  });
+
+  it('should answer wrong credentials with 401 and the Korean envelope', async () => {
+    const server = await startEmulator();
+    const { status, body } = await getToken(server, { impKey: 'imp_apikey', impSecret: 'wrong' });
+    expect(status).toBe(401);
+    expect(body).toEqual({ code: -1, message: iamportRejectedCredentialsMessage, response: null });
+    const missing = await getToken(server, {});
+    expect(missing.status).toBe(401);
+    expect(server.counters.rejectedTokenRequests).toBe(2);
+  });
+
+  it('should keep tokens and counters per merchant', async () => {
+    const shopA = { impKey: 'imp_shop_a', impSecret: 'secret-a' };
+    const shopB = { impKey: 'imp_shop_b', impSecret: 'secret-b' };
+    const server = await startEmulator({ merchants: [shopA, shopB] });
+    expect(server.defaultMerchant).toEqual(shopA);
+    const a = await getToken(server, shopA);
+    const b = await getToken(server, shopB);
+    await getToken(server, shopB);
+    expect(a.body.response.access_token).not.toBe(b.body.response.access_token);
+    expect(server.countersFor('imp_shop_a').tokenRequests).toBe(1);
+    expect(server.countersFor('imp_shop_b').tokenRequests).toBe(2);
+    expect((await getToken(server, iamportEmulatorDefaultMerchant)).status).toBe(401);
+  });
+
+  it('should serve a payment in the envelope for a valid bearer token and 401 otherwise', async () => {
+    const server = await startEmulator({ payments: { imp_448280090638: { amount: 50_000 } } });
+    const token = (await getToken(server)).body.response.access_token as string;
+    const ok = await fetch(`${server.url}/payments/imp_448280090638`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    const body = (await ok.json()) as any;
+    expect(body).toMatchObject({ code: 0, message: null, response: { imp_uid: 'imp_448280090638', amount: 50_000, status: 'paid' } });
+    const none = await fetch(`${server.url}/payments/imp_448280090638`);
+    expect(none.status).toBe(401);
+    expect(await none.json()).toEqual({ code: -1, message: 'Unauthorized', response: null });
+    const unknown = await fetch(`${server.url}/payments/imp_1`, { headers: { authorization: 'Bearer nope' } });
+    expect(unknown.status).toBe(401);
+    expect(server.counters).toMatchObject({ apiCalls: 3, unauthorizedApiCalls: 2 });
+    expect(server.countersFor(server.defaultMerchant.impKey).apiCalls).toBe(1);
+  });
+
+  it('should revoke a token so that API calls get 401 and the next token request gets a new token', async () => {
+    const server = await startEmulator();
+    const token = (await getToken(server)).body.response.access_token as string;
+    expect(server.revoke(token)).toBe(1);
+    const call = await fetch(`${server.url}/payments/imp_1`, { headers: { authorization: `Bearer ${token}` } });
+    expect(call.status).toBe(401);
+    expect((await getToken(server)).body.response.access_token).not.toBe(token);
+  });
+
+  it('should inject faults for the given number of requests, then answer normally', async () => {
+    const server = await startEmulator();
+    server.fault({ kind: 'server-error', status: 503, count: 2 });
+    expect((await getToken(server)).status).toBe(503);
+    expect((await getToken(server)).status).toBe(503);
+    expect((await getToken(server)).status).toBe(200);
+    server.fault({ kind: 'html' });
+    const html = await fetch(`${server.url}/users/getToken`, { method: 'POST', body: '{}' });
+    expect(html.status).toBe(502);
+    expect(await html.text()).toMatch(/^<html>/);
+    server.fault({ kind: 'drop' });
+    await expect(getToken(server)).rejects.toThrow();
+    server.fault({ kind: 'malformed-json' });
+    await expect(getToken(server)).rejects.toThrow(SyntaxError);
+    expect(server.counters.faults).toBe(5);
+  });
+
+  it('should apply faults to the API when targeted there', async () => {
+    const server = await startEmulator();
+    const token = (await getToken(server)).body.response.access_token as string;
+    server.fault({ kind: 'server-error', target: 'api' });
+    const failed = await fetch(`${server.url}/payments/imp_1`, { headers: { authorization: `Bearer ${token}` } });
+    expect(failed.status).toBe(500);
+    expect((await getToken(server)).status).toBe(200);
+  });
+});
