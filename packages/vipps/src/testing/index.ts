@@ -1,0 +1,10 @@
+export { createVippsEmulator, defaultVippsMerchant } from './vipps-emulator.js';
+export type {
+  VippsEmulator,
+  VippsEmulatorMerchant,
+  VippsEmulatorOptions,
+  VippsEndpointStats,
+  VippsFault,
+  VippsFaultTarget,
+  VippsSeenRequest,
+} from './vipps-emulator.js';
