@@ -21,6 +21,10 @@ export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, op
   } catch (error) {
     throw new ConfigurationError({ provider: provider.provider, issues: [{ path: 'baseUrl', message: 'must be an absolute URL' }], cause: error });
   }
+  // Any other scheme has the opaque origin "null", which every other such URL shares: no boundary for a token.
+  if (baseUrl.protocol !== 'https:' && baseUrl.protocol !== 'http:') {
+    throw new ConfigurationError({ provider: provider.provider, issues: [{ path: 'baseUrl', message: 'must be an http: or https: URL' }] });
+  }
   const apiHeaders = Object.entries(provider.apiHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
   return { cache, baseUrl, origin: baseUrl.origin, apiHeaders };
 }

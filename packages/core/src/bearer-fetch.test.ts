@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
+import { inspect } from 'node:util';
 import * as undici from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createAuthFetch, type AuthFetchOptions } from './bearer-fetch.js';
-import { ForeignOriginError, TokenRequestError, isForeignOriginError, isTokenRequestError } from './errors.js';
+import { ForeignOriginError, TokenRequestError, isConfigurationError, isForeignOriginError, isTokenRequestError } from './errors.js';
 import { startTestTokenServer, testProvider, type TestTokenServer } from './test-token-server.js';
 import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
@@ -144,6 +145,22 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
       ['a URL object to another server', () => new URL('/api/payments', foreign.url)],
       ['a Request to another server', () => new implementation.Request(`${foreign.url}/api/payments`, { method: 'POST', body: 'secret' })],
     ];
+
+    it('should name only origins in the error, never the token or the path', async () => {
+      const authFetch = createAuthFetch(provider(), options());
+      await authFetch('/api/warm-up');
+      const [token] = [...server.validTokens];
+
+      const error: unknown = await authFetch(`${foreign.url}/api/secret-path?key=value`).catch((caught: unknown) => caught);
+
+      expect(isForeignOriginError(error)).toBe(true);
+      for (const text of [JSON.stringify(error), inspect(error), (error as Error).message]) {
+        expect(text).toContain(foreign.url);
+        expect(text).not.toContain(token);
+        expect(text).not.toContain('secret-path');
+      }
+      expect(foreign.apiCalls).toHaveLength(0);
+    });
 
     it.each(otherOrigins())('should refuse %s before sending anything', async (_shape, input) => {
       const authFetch = createAuthFetch(provider(), options());
@@ -288,6 +305,25 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
 
       expect(response.status).toBe(404);
       expect(server.tokenRequests).toBe(1);
+    });
+  });
+
+  describe('configuration', () => {
+    it.each([
+      ['not a URL', 'api.example.test', 'must be an absolute URL'],
+      ['not http(s)', 'data:text/plain,hello', 'must be an http: or https: URL'],
+    ])('should throw a ConfigurationError when baseUrl is %s', (_case, baseUrl, message) => {
+      const error: unknown = (() => {
+        try {
+          createAuthFetch(provider({ baseUrl }), options());
+        } catch (caught) {
+          return caught;
+        }
+        return undefined;
+      })();
+
+      expect(isConfigurationError(error)).toBe(true);
+      expect(error).toMatchObject({ provider: 'test', issues: [{ path: 'baseUrl', message }] });
     });
   });
 
