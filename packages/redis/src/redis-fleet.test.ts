@@ -1,0 +1,147 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createIamportEmulator, type IamportEmulator } from '@x/iamport/testing';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { startFleet, type FleetWorker, type FleetWorkerConfig } from './test-fleet.js';
+import { describeWithRedis } from './test-redis.js';
+import { startRedisServer, type RedisServer } from './testing/index.js';
+
+const merchants = [1, 2, 3].map((number) => ({
+  impKey: `imp_fleet_${number}`,
+  impSecret: `fleet-secret-${number}-${randomBytes(12).toString('hex')}`,
+}));
+
+// Forking is the slow part (tsx compiles each worker): 8 processes are forked once and reconfigured, cold, per test.
+describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () => {
+  let redis: RedisServer;
+  let emulator: IamportEmulator;
+  let fleet: FleetWorker[] = [];
+  let config: FleetWorkerConfig;
+
+  beforeAll(async () => {
+    emulator = await createIamportEmulator({ merchants });
+    fleet = await startFleet(8);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(fleet.map((worker) => worker.stop()));
+    await emulator?.close();
+  });
+
+  /** A fresh Redis and emulator state, and `count` workers configured cold against them. */
+  const setUp = async (count: number, overrides: Partial<FleetWorkerConfig> = {}): Promise<FleetWorker[]> => {
+    redis = await startRedisServer();
+    emulator.revoke();
+    emulator.clearFaults();
+    emulator.resetCounters();
+    config = { redisUrl: redis.url, iamportUrl: emulator.url, merchants, ...overrides };
+    const workers = fleet.slice(0, count);
+    const connected = await Promise.all(workers.map((worker) => worker.configure(config)));
+    expect(connected).toEqual(workers.map(() => true));
+    return workers;
+  };
+
+  afterEach(async () => {
+    await redis?.kill();
+  });
+
+  const callEverywhere = (fleet: readonly FleetWorker[]) =>
+    Promise.all(fleet.flatMap((worker) => merchants.map((merchant) => worker.call(merchant.impKey))));
+
+  it('should make exactly one token request per merchant on a cold start of 8 processes × 3 merchants', async () => {
+    const workers = await setUp(8);
+
+    const results = await callEverywhere(workers);
+
+    expect(results).toHaveLength(24);
+    expect(results.filter((result) => !result.ok)).toEqual([]);
+    for (const merchant of merchants) expect(emulator.countersFor(merchant.impKey).tokenRequests).toBe(1);
+    expect(emulator.counters.tokenRequests).toBe(3);
+    const requested = workers.flatMap((worker) => worker.events.filter((event) => event.type === 'token-requested'));
+    expect(requested).toHaveLength(3);
+    const fromStore = workers.flatMap((worker) => worker.events.filter((event) => event.type === 'token-refreshed' && event.source === 'store'));
+    expect(fromStore).toHaveLength(21);
+  });
+
+  it('should lose no call when Redis is killed mid-run', async () => {
+    const workers = await setUp(4, { lockWaitMs: 500 });
+    const before = await callEverywhere(workers);
+    expect(before.every((result) => result.ok)).toBe(true);
+
+    // Calls in flight while Redis dies; then tokens revoked, so every process needs the store and the gateway again.
+    const during = callEverywhere(workers);
+    await redis.kill();
+    const duringResults = await during;
+    emulator.revoke();
+    const afterRevoke = await callEverywhere(workers);
+    const coldWorker = fleet[4]!;
+    expect(await coldWorker.configure(config)).toBe(false);
+    const cold = await Promise.all(merchants.map((merchant) => coldWorker.call(merchant.impKey)));
+
+    for (const results of [duringResults, afterRevoke, cold]) expect(results.filter((result) => !result.ok)).toEqual([]);
+    const storeErrors = [...workers, coldWorker].flatMap((worker) => worker.events.filter((event) => event.type === 'store-error'));
+    expect(storeErrors.length).toBeGreaterThan(0);
+    // Bounded: a failing store costs at most the lock wait (see README), never a hang.
+    for (const result of [...afterRevoke, ...cold]) expect(result.durationMs).toBeLessThan(3_000);
+  });
+
+  it('should keep the raw token out of Redis when values are encrypted', async () => {
+    const workers = await setUp(3, { encryptionKey: randomBytes(32).toString('base64') });
+    const results = await callEverywhere(workers);
+    expect(results.every((result) => result.ok)).toBe(true);
+
+    const cli = (...args: string[]): string => {
+      const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(redis.port), '--no-raw', ...args], { encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${result.stderr}`);
+      return result.stdout;
+    };
+    const keys = cli('--scan').split('\n').map((line) => line.trim().replace(/^"|"$/g, '')).filter(Boolean);
+    const tokenKeys = keys.filter((key) => key.startsWith('x:token:iamport:'));
+    expect(tokenKeys).toHaveLength(3);
+    const dump = keys.join('\n') + tokenKeys.map((key) => cli('GET', key)).join('\n');
+    expect(dump).toContain('xenc1.');
+    for (const merchant of merchants) {
+      const token = emulator.currentToken(merchant.impKey)?.accessToken;
+      expect(token).toBeTypeOf('string');
+      expect(dump).not.toContain(token);
+      expect(dump).not.toContain(merchant.impSecret);
+      expect(dump).not.toContain(merchant.impKey);
+    }
+
+    // The same check finds the token when it is there: a plaintext store on the same Redis.
+    const plain = fleet[3]!;
+    await plain.configure({ ...config, encryptionKey: undefined, keyPrefix: 'plain:' });
+    expect((await plain.call(merchants[0]!.impKey)).ok).toBe(true);
+    const plainKey = cli('--scan', '--pattern', 'plain:token:*').trim().replace(/^"|"$/g, '');
+    expect(cli('GET', plainKey)).toContain(emulator.currentToken(merchants[0]!.impKey)?.accessToken);
+  });
+
+  it('should not stall the others beyond the lock wait when the lock holder is killed mid-request', async () => {
+    const lockWaitMs = 1_000;
+    // Last: it kills a worker of the shared fleet.
+    const workers = await setUp(4, { lockWaitMs });
+    const [holder, ...others] = workers as [FleetWorker, ...FleetWorker[]];
+    const merchant = merchants[0]!.impKey;
+    emulator.fault({ kind: 'slow', delayMs: 30_000, count: 1 });
+
+    const held = holder.call(merchant);
+    await holder.waitForEvent((event) => event.type === 'token-requested');
+    const started = performance.now();
+    const waiting = Promise.all(others.map((worker) => worker.call(merchant)));
+    await holder.kill();
+    const results = await waiting;
+    const elapsedMs = performance.now() - started;
+
+    expect((await held).ok).toBe(false);
+    expect(results.filter((result) => !result.ok)).toEqual([]);
+    // Without the bounded wait the others would sit out the holder's 30-second request (and the lock's TTL).
+    expect(elapsedMs).toBeLessThan(lockWaitMs + 3_000);
+    const waits = others.map((worker) => worker.events.find((event) => event.type === 'lock-waited'));
+    expect(waits.every((event) => event !== undefined)).toBe(true);
+    // Whoever's wait ran out first asked the gateway; the others took that token from the store or asked too.
+    expect(waits.some((event) => event?.received === false)).toBe(true);
+    const requests = emulator.countersFor(merchant).tokenRequests;
+    expect(requests).toBeGreaterThanOrEqual(2);
+    expect(requests).toBeLessThanOrEqual(1 + others.length);
+  });
+});

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigurationError, type ConfigurationIssue, type TokenStore, type TokenStoreLock } from '@x/core';
+import { createValueCipher, isEncryptedValue, parseEncryptionKey, type RedisDecryptFailure, type RedisValueCipher } from './redis-encryption.js';
+import { RedisTokenStoreError, type RedisTokenStoreOperation } from './redis-token-store-error.js';
+
+/**
+ * The part of a node-redis 5 client the store uses: `createClient()` and `createClientPool()` both fit. Commands
+ * are sent with `sendCommand`, so modules, scripts and type mappings of the client do not matter.
+ */
+export interface RedisCommandClient {
+  sendCommand(args: ReadonlyArray<string>, options?: { abortSignal?: AbortSignal; timeout?: number }): Promise<unknown>;
+}
+
+/** Something the store handled without throwing, for logs and metrics. Never holds a token or a key. */
+export type RedisTokenStoreEvent =
+  | {
+      /** A stored value could not be decrypted; it was treated as absent. */
+      type: 'store-decrypt-failed';
+      /** The provider's non-secret cache key. */
+      cacheKey: string;
+      reason: RedisDecryptFailure;
+      /** Wall-clock time of the event, epoch milliseconds. */
+      time: number;
+    }
+  | {
+      /** Releasing a lock failed; it expires on its own after its TTL. */
+      type: 'store-lock-release-failed';
+      cacheKey: string;
+      error: unknown;
+      time: number;
+    };
+
+export interface RedisTokenStoreOptions {
+  /** A node-redis 5 client (connected, or connecting); see the README for the recommended client options. */
+  client: RedisCommandClient;
+  /** Prepended to every key the store writes (`<keyPrefix>token:<cacheKey>`, `<keyPrefix>lock:<cacheKey>`). @default 'x:' */
+  keyPrefix?: string | undefined;
+  /**
+   * 32 bytes (a Buffer, 64 hex digits or base64) to encrypt values with AES-256-GCM, so reading Redis yields no
+   * usable token. @default undefined (values are stored as plaintext JSON)
+   */
+  encryptionKey?: Buffer | Uint8Array | string | undefined;
+  /** Receives what the store handles without throwing (undecryptable values, failed lock releases). */
+  onEvent?: ((event: RedisTokenStoreEvent) => void) | undefined;
+  /** Longest time one Redis command may take before the store method rejects. @default 250 */
+  operationTimeoutMs?: number | undefined;
+}
+
+/** Deletes `KEYS[1]` only while it holds `ARGV[1]`: lock release and compare-and-delete. */
+const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/**
+ * A {@link TokenStore} in Redis, so every process of a fleet shares one token per credential and only one of them
+ * asks the gateway for it at a time. Every operation is bounded by `operationTimeoutMs` and throws when Redis fails:
+ * the token cache reports that as a `store-error` event and carries on with its own copy and the gateway.
+ *
+ * @example
+ * const client = createClient({ url: process.env.REDIS_URL, disableOfflineQueue: true });
+ * client.on('error', (error) => logger.warn({ error }, 'redis'));
+ * await client.connect();
+ * const store = createRedisTokenStore({ client, encryptionKey: process.env.TOKEN_STORE_KEY });
+ * const iamport = createAuthFetch(createIamportProvider({ impKey, impSecret }), { store });
+ */
+export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenStore & Required<Pick<TokenStore, 'lock'>> {
+  const issues: ConfigurationIssue[] = [];
+  const client = options?.client;
+  if (typeof client?.sendCommand !== 'function') issues.push({ path: 'client', message: 'must be a node-redis 5 client' });
+  const keyPrefix = options?.keyPrefix ?? 'x:';
+  if (typeof keyPrefix !== 'string') issues.push({ path: 'keyPrefix', message: 'must be a string' });
+  const operationTimeoutMs = options?.operationTimeoutMs ?? 250;
+  if (typeof operationTimeoutMs !== 'number' || !Number.isFinite(operationTimeoutMs) || operationTimeoutMs <= 0) {
+    issues.push({ path: 'operationTimeoutMs', message: 'must be a finite number greater than 0' });
+  }
+  let cipher: RedisValueCipher | undefined;
+  if (options?.encryptionKey !== undefined) {
+    try {
+      cipher = createValueCipher(parseEncryptionKey(options.encryptionKey));
+    } catch (error) {
+      issues.push(...(error as ConfigurationError).issues);
+    }
+  }
+  if (issues.length > 0) throw new ConfigurationError({ provider: 'redis', issues });
+  const listener = options.onEvent;
+
+  const tokenKey = (cacheKey: string): string => `${keyPrefix}token:${cacheKey}`;
+  const lockKey = (cacheKey: string): string => `${keyPrefix}lock:${cacheKey}`;
+
+  const emit = (event: DistributiveOmit<RedisTokenStoreEvent, 'time'>): void => {
+    if (listener === undefined) return;
+    try {
+      listener({ ...event, time: Date.now() } as RedisTokenStoreEvent);
+    } catch {
+      // A listener that throws must not break the store.
+    }
+  };
+
+  /**
+   * Sends one command, bounded by `operationTimeoutMs`. The abort signal also takes a command that never left the
+   * client's offline queue (while it reconnects) out of that queue, so a dead server does not pile commands up.
+   */
+  const command = async (operation: RedisTokenStoreOperation, args: string[]): Promise<unknown> => {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(
+          new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) timed out after ${operationTimeoutMs} ms`, {
+            operation,
+            timedOut: true,
+          }),
+        );
+      }, operationTimeoutMs);
+      timer.unref?.();
+    });
+    try {
+      return await Promise.race([client.sendCommand(args, { abortSignal: controller.signal, timeout: operationTimeoutMs }), timeout]);
+    } catch (error) {
+      if (error instanceof RedisTokenStoreError) throw error;
+      const timedOut = (error as Error | undefined)?.name === 'TimeoutError';
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) failed: ${reason}`, { operation, timedOut, cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const compareAndDelete = async (operation: RedisTokenStoreOperation, key: string, expected: string): Promise<void> => {
+    await command(operation, ['EVAL', compareAndDeleteScript, '1', key, expected]);
+  };
+
+  const readRaw = async (operation: RedisTokenStoreOperation, cacheKey: string): Promise<string | undefined> => {
+    const reply = await command(operation, ['GET', tokenKey(cacheKey)]);
+    if (reply === null || reply === undefined) return undefined;
+    return Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply);
+  };
+
+  const decode = (cacheKey: string, stored: string): string | undefined => {
+    if (cipher === undefined) {
+      if (!isEncryptedValue(stored)) return stored;
+      emit({ type: 'store-decrypt-failed', cacheKey, reason: 'no-key' });
+      return undefined;
+    }
+    const result = cipher.decrypt(stored, cacheKey);
+    if (result.ok) return result.value;
+    emit({ type: 'store-decrypt-failed', cacheKey, reason: result.reason });
+    return undefined;
+  };
+
+  return {
+    async get(cacheKey) {
+      const stored = await readRaw('get', cacheKey);
+      return stored === undefined ? undefined : decode(cacheKey, stored);
+    },
+
+    async set(cacheKey, value, ttlMilliseconds) {
+      const stored = cipher === undefined ? value : cipher.encrypt(value, cacheKey);
+      await command('set', ['SET', tokenKey(cacheKey), stored, 'PX', String(wholeMilliseconds(ttlMilliseconds))]);
+    },
+
+    async delete(cacheKey, expected) {
+      if (expected === undefined) {
+        await command('delete', ['DEL', tokenKey(cacheKey)]);
+        return;
+      }
+      if (cipher === undefined) {
+        await compareAndDelete('delete', tokenKey(cacheKey), expected);
+        return;
+      }
+      // Each encryption has a fresh IV, so the ciphertext of `expected` cannot be recomputed: read what is there,
+      // and delete exactly those bytes if they decrypt to `expected` (a value written in between survives).
+      const stored = await readRaw('delete', cacheKey);
+      if (stored === undefined || decode(cacheKey, stored) !== expected) return;
+      await compareAndDelete('delete', tokenKey(cacheKey), stored);
+    },
+
+    async lock(cacheKey, ttlMilliseconds): Promise<TokenStoreLock | undefined> {
+      const key = lockKey(cacheKey);
+      const owner = randomBytes(16).toString('hex');
+      const reply = await command('lock', ['SET', key, owner, 'NX', 'PX', String(wholeMilliseconds(ttlMilliseconds))]);
+      if (reply === null || reply === undefined) return undefined;
+      let released = false;
+      return {
+        async release() {
+          if (released) return;
+          released = true;
+          try {
+            await compareAndDelete('release', key, owner);
+          } catch (error) {
+            emit({ type: 'store-lock-release-failed', cacheKey, error });
+          }
+        },
+      };
+    },
+  };
+}
+
+/** Redis wants a positive whole number of milliseconds. */
+function wholeMilliseconds(milliseconds: number): number {
+  return Number.isFinite(milliseconds) ? Math.max(1, Math.ceil(milliseconds)) : 1;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

@@ -1,0 +1,162 @@
+/** Forks test-fleet-worker.ts processes (through tsx) and talks to them over IPC. For this package's tests only. */
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+export interface FleetWorkerConfig {
+  redisUrl: string;
+  iamportUrl: string;
+  merchants: ReadonlyArray<{ impKey: string; impSecret: string }>;
+  encryptionKey?: string | undefined;
+  keyPrefix?: string | undefined;
+  lockWaitMs?: number | undefined;
+}
+
+/** A cache or store event, reduced to what the tests read. */
+export interface FleetWorkerEvent {
+  merchant: string;
+  type: string;
+  reason?: string;
+  source?: string;
+  received?: boolean;
+  waitedMs?: number;
+  operation?: string;
+}
+
+export interface FleetCallResult {
+  id: number;
+  ok: boolean;
+  status?: number;
+  error?: string;
+  durationMs: number;
+}
+
+export type ParentMessage =
+  | { type: 'configure'; config: FleetWorkerConfig }
+  | { type: 'call'; id: number; merchant: string }
+  | { type: 'exit' };
+
+export type WorkerMessage =
+  | { type: 'ready' }
+  | { type: 'configured'; redisReady: boolean }
+  | ({ type: 'result' } & FleetCallResult)
+  | { type: 'event'; event: FleetWorkerEvent };
+
+export interface FleetWorker {
+  readonly process: ChildProcess;
+  /** Events received since the last `configure`, in order. */
+  readonly events: FleetWorkerEvent[];
+  /** Drops the worker's caches and Redis client and starts over with `config`; resolves whether Redis connected. */
+  configure(config: FleetWorkerConfig): Promise<boolean>;
+  /** Resolves with the first event matching `predicate` (already received or to come). */
+  waitForEvent(predicate: (event: FleetWorkerEvent) => boolean, timeoutMs?: number): Promise<FleetWorkerEvent>;
+  /** Makes one API call for the merchant (`impKey`) through the worker's auth fetch. */
+  call(merchant: string): Promise<FleetCallResult>;
+  /** SIGKILLs the worker and waits for it to be gone. */
+  kill(): Promise<void>;
+  /** Asks the worker to exit and waits for it. */
+  stop(): Promise<void>;
+}
+
+const workerPath = fileURLToPath(new URL('./test-fleet-worker.ts', import.meta.url));
+let nextCallId = 1;
+
+/** Forks one worker (TypeScript through tsx, workspace packages from source) and waits until it reports ready. */
+export async function startFleetWorker(): Promise<FleetWorker> {
+  const child = fork(workerPath, [], {
+    execArgv: ['--import', 'tsx', '--conditions=@x/source'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const events: FleetWorkerEvent[] = [];
+  const pendingCalls = new Map<number, (result: FleetCallResult) => void>();
+  const pendingConfigures: Array<(redisReady: boolean) => void> = [];
+  const eventWaiters = new Set<{ predicate: (event: FleetWorkerEvent) => boolean; resolve: (event: FleetWorkerEvent) => void }>();
+
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once('exit', (code, signal) => reject(new Error(`fleet worker exited before ready (${code ?? signal})`)));
+    child.on('message', (message: WorkerMessage) => {
+      if (message.type === 'ready') {
+        resolve();
+      } else if (message.type === 'configured') {
+        pendingConfigures.shift()?.(message.redisReady);
+      } else if (message.type === 'result') {
+        const { type: _type, ...result } = message;
+        pendingCalls.get(result.id)?.(result);
+        pendingCalls.delete(result.id);
+      } else {
+        events.push(message.event);
+        for (const waiter of eventWaiters) {
+          if (waiter.predicate(message.event)) {
+            eventWaiters.delete(waiter);
+            waiter.resolve(message.event);
+          }
+        }
+      }
+    });
+  });
+  child.once('exit', () => {
+    for (const [id, resolve] of pendingCalls) resolve({ id, ok: false, error: 'worker exited', durationMs: 0 });
+    pendingCalls.clear();
+  });
+  await ready;
+
+  const gone = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+  };
+
+  return {
+    process: child,
+    events,
+    configure(config) {
+      events.length = 0;
+      return new Promise((resolve) => {
+        pendingConfigures.push(resolve);
+        child.send({ type: 'configure', config } satisfies ParentMessage);
+      });
+    },
+    waitForEvent(predicate, timeoutMs = 10_000) {
+      const found = events.find(predicate);
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const waiter = {
+          predicate,
+          resolve: (event: FleetWorkerEvent) => {
+            clearTimeout(timer);
+            resolve(event);
+          },
+        };
+        const timer = setTimeout(() => {
+          eventWaiters.delete(waiter);
+          reject(new Error(`no matching event within ${timeoutMs} ms`));
+        }, timeoutMs);
+        eventWaiters.add(waiter);
+      });
+    },
+    call(merchant) {
+      const id = nextCallId++;
+      return new Promise((resolve) => {
+        if (!child.connected) {
+          resolve({ id, ok: false, error: 'worker is gone', durationMs: 0 });
+          return;
+        }
+        pendingCalls.set(id, resolve);
+        child.send({ type: 'call', id, merchant } satisfies ParentMessage);
+      });
+    },
+    async kill() {
+      child.kill('SIGKILL');
+      await gone();
+    },
+    async stop() {
+      if (child.connected) child.send({ type: 'exit' } satisfies ParentMessage);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
+      await gone();
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Forks `count` workers in parallel. */
+export function startFleet(count: number): Promise<FleetWorker[]> {
+  return Promise.all(Array.from({ length: count }, () => startFleetWorker()));
+}

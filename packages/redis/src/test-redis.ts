@@ -1,0 +1,14 @@
+/** Whether this machine can run the Redis tests, and what to do when it cannot. For this package's tests only. */
+import { describe } from 'vitest';
+import { isRedisServerAvailable, redisInstallHint } from './testing/index.js';
+
+/** `X_REQUIRE_REDIS=1` (CI): a missing `redis-server` fails the tests instead of skipping them. */
+export const redisRequired = process.env.X_REQUIRE_REDIS === '1';
+export const redisAvailable = isRedisServerAvailable();
+
+if (!redisAvailable && !redisRequired) {
+  console.warn(`Skipping the Redis tests: redis-server is not on PATH; ${redisInstallHint}. Set X_REQUIRE_REDIS=1 to fail instead.`);
+}
+
+/** `describe` when Redis can run (or is required, so that starting it fails loudly), `describe.skip` otherwise. */
+export const describeWithRedis = redisAvailable || redisRequired ? describe : describe.skip;
