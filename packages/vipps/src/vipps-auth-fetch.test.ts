@@ -195,7 +195,7 @@ describe('createTokenCache with a Vipps provider under faults', () => {
   });
 
   it('should time out a slow token endpoint', async () => {
-    emulator.fault({ kind: 'slow', delayMs: 5_000 });
+    emulator.fault({ kind: 'slow', delayMs: 3_000 });
     const cache = createTokenCache(createVippsProvider(settings()), { clock, policy: { requestTimeoutMs: 100 } });
     const error = await cache.getToken().catch((caught: unknown) => caught);
     expect(error).toMatchObject({ reason: 'timeout', retryable: true });

@@ -1,0 +1,228 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { VippsAccessTokenResponse, VippsPartnerTokenResponse } from '../vipps-api-types.js';
+import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type VippsEmulatorMerchant } from './index.js';
+
+const second: VippsEmulatorMerchant = {
+  clientId: '2b1c1a6e-0d1f-4a9b-9d43-7e0c2f6b8a11',
+  clientSecret: 'second-secret==',
+  subscriptionKey: 'second-subscription-key',
+  merchantSerialNumber: '654321',
+};
+
+let emulator: VippsEmulator;
+let clock: number;
+
+function credentials(merchant: VippsEmulatorMerchant = defaultVippsMerchant): Record<string, string> {
+  return {
+    client_id: merchant.clientId,
+    client_secret: merchant.clientSecret,
+    ...(merchant.subscriptionKey === undefined ? {} : { 'Ocp-Apim-Subscription-Key': merchant.subscriptionKey }),
+  };
+}
+
+function post(path: string, headers: Record<string, string>): Promise<Response> {
+  return fetch(`${emulator.url}${path}`, { method: 'POST', headers });
+}
+
+async function tokenFor(merchant: VippsEmulatorMerchant = defaultVippsMerchant): Promise<string> {
+  const response = await post('/accesstoken/get', credentials(merchant));
+  return ((await response.json()) as VippsAccessTokenResponse).access_token;
+}
+
+function getPayment(headers: Record<string, string>, reference = 'order-1'): Promise<Response> {
+  return fetch(`${emulator.url}/epayment/v1/payments/${reference}`, { headers });
+}
+
+beforeEach(async () => {
+  clock = 1_700_000_000_000;
+  emulator = await createVippsEmulator({ now: () => clock, merchants: [defaultVippsMerchant, second] });
+});
+
+afterEach(async () => {
+  await emulator.close();
+});
+
+describe('createVippsEmulator token endpoint', () => {
+  it('should issue a token with every numeric field as a string', async () => {
+    const response = await post('/accesstoken/get', credentials());
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    const body = (await response.json()) as VippsAccessTokenResponse;
+    expect(body).toEqual({
+      token_type: 'Bearer',
+      expires_in: '3600',
+      ext_expires_in: '0',
+      expires_on: String(clock / 1000 + 3600),
+      not_before: String(clock / 1000),
+      resource: '00000002-0000-0000-c000-000000000000',
+      access_token: expect.stringMatching(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/),
+    });
+    expect(emulator.issuedTokens).toBe(1);
+  });
+
+  it('should put expires_on on the gateway clock', async () => {
+    emulator.clockOffsetMs = 60_000;
+    emulator.tokenLifetimeSeconds = 86_400;
+    const body = (await (await post('/accesstoken/get', credentials())).json()) as VippsAccessTokenResponse;
+    expect(body.expires_in).toBe('86400');
+    expect(body.expires_on).toBe(String(clock / 1000 + 60 + 86_400));
+  });
+
+  it('should answer each merchant with its own credentials', async () => {
+    expect((await post('/accesstoken/get', credentials(second))).status).toBe(200);
+    const mixed = await post('/accesstoken/get', { ...credentials(second), 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey });
+    expect(mixed.status).toBe(401);
+  });
+
+  it.each([
+    ['a missing subscription key', { 'Ocp-Apim-Subscription-Key': '' }, 401, { statusCode: 401, message: expect.stringMatching(/missing subscription key/) }],
+    ['a wrong subscription key', { 'Ocp-Apim-Subscription-Key': 'nope-key' }, 401, { statusCode: 401, message: expect.stringMatching(/invalid subscription key/) }],
+    ['a wrong secret', { client_secret: 'nope-secret' }, 401, { error: 'invalid_client', error_description: 'Invalid client secret provided.' }],
+    ['an unknown client id', { client_id: 'nope-client' }, 401, { error: 'unauthorized_client', error_description: expect.any(String) }],
+    ['a missing client secret', { client_secret: '' }, 400, { error: 'invalid_request', error_description: expect.any(String) }],
+    ['a malformed Merchant-Serial-Number', { 'Merchant-Serial-Number': '12' }, 400, { error: 'invalid_request', error_description: expect.stringMatching(/Merchant-Serial-Number/) }],
+    ['a too long Vipps-System-Name', { 'Vipps-System-Name': 'x'.repeat(31) }, 400, { error: 'invalid_request', error_description: expect.stringMatching(/Vipps-System-Name/) }],
+  ])('should refuse %s without echoing a secret', async (_, override, status, expected) => {
+    const headers = Object.fromEntries(Object.entries({ ...credentials(), ...override }).filter(([, value]) => value !== ''));
+    const response = await post('/accesstoken/get', headers);
+    expect(response.status).toBe(status);
+    const text = await response.text();
+    expect(JSON.parse(text)).toEqual(expected);
+    for (const secret of [defaultVippsMerchant.clientSecret, defaultVippsMerchant.subscriptionKey, 'nope-secret', 'nope-key']) {
+      expect(text).not.toContain(secret);
+    }
+    expect(emulator.issuedTokens).toBe(0);
+  });
+
+  it('should count requests and the headers seen per endpoint', async () => {
+    await post('/accesstoken/get', { ...credentials(), 'Merchant-Serial-Number': '123456' });
+    await post('/accesstoken/get', credentials());
+    await post('/miami/v1/token', { client_id: defaultVippsMerchant.clientId, client_secret: defaultVippsMerchant.clientSecret });
+    expect(emulator.stats.accesstoken.requests).toBe(2);
+    expect(emulator.stats.accesstoken.headers).toMatchObject({ client_id: 2, client_secret: 2, 'ocp-apim-subscription-key': 2, 'merchant-serial-number': 1 });
+    expect(emulator.stats.partner.requests).toBe(1);
+    expect(emulator.stats.partner.headers['ocp-apim-subscription-key']).toBeUndefined();
+    emulator.resetStats();
+    expect(emulator.stats.accesstoken).toEqual({ requests: 0, headers: {}, seen: [] });
+  });
+});
+
+describe('createVippsEmulator partner endpoint', () => {
+  it('should issue a 15-minute token for client_id and client_secret alone', async () => {
+    const response = await post('/miami/v1/token', { client_id: second.clientId, client_secret: second.clientSecret });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as VippsPartnerTokenResponse;
+    expect(body).toEqual({ access_token: expect.stringMatching(/^eyJ/), token_type: 'Bearer', expires_in: '900' });
+  });
+
+  it('should refuse a wrong partner secret', async () => {
+    const response = await post('/miami/v1/token', { client_id: second.clientId, client_secret: 'nope-secret' });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({ error: 'invalid_client', error_description: 'Invalid client secret provided.' });
+  });
+});
+
+describe('createVippsEmulator payment endpoint', () => {
+  it('should require the bearer token and the subscription key', async () => {
+    const token = await tokenFor();
+    const key = { 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    expect((await getPayment({ authorization: `Bearer ${token}`, ...key })).status).toBe(200);
+    expect((await getPayment(key)).status).toBe(401);
+    expect((await getPayment({ authorization: `Bearer ${token}` })).status).toBe(401);
+    expect((await getPayment({ authorization: token, ...key })).status).toBe(401);
+    expect((await getPayment({ authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': second.subscriptionKey! })).status).toBe(401);
+    expect(emulator.stats.payments.requests).toBe(5);
+  });
+
+  it('should answer with the payment and the Merchant-Serial-Number it was called for', async () => {
+    const token = await tokenFor(second);
+    const headers = { authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': second.subscriptionKey! };
+    const response = await getPayment(headers, 'order%2042');
+    expect(await response.json()).toMatchObject({ reference: 'order 42', state: 'AUTHORIZED', merchantSerialNumber: '654321' });
+    const forOther = await getPayment({ ...headers, 'Merchant-Serial-Number': '4321' });
+    expect(await forOther.json()).toMatchObject({ merchantSerialNumber: '4321' });
+  });
+
+  it('should refuse an expired token by the gateway clock', async () => {
+    const token = await tokenFor();
+    const headers = { authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    clock += 3_599_000;
+    expect((await getPayment(headers)).status).toBe(200);
+    clock += 1_000;
+    const response = await getPayment(headers);
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ title: 'Unauthorized', detail: 'The access token has expired.' });
+  });
+
+  it('should refuse a revoked token and leave others alone', async () => {
+    const revoked = await tokenFor();
+    const kept = await tokenFor();
+    emulator.revoke(revoked);
+    const key = { 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    expect((await getPayment({ authorization: `Bearer ${revoked}`, ...key })).status).toBe(401);
+    expect((await getPayment({ authorization: `Bearer ${kept}`, ...key })).status).toBe(200);
+    emulator.revoke();
+    expect((await getPayment({ authorization: `Bearer ${kept}`, ...key })).status).toBe(401);
+  });
+
+  it('should accept a partner token without a subscription key', async () => {
+    const response = await post('/miami/v1/token', { client_id: defaultVippsMerchant.clientId, client_secret: defaultVippsMerchant.clientSecret });
+    const { access_token: token } = (await response.json()) as VippsPartnerTokenResponse;
+    expect((await getPayment({ authorization: `Bearer ${token}`, 'Merchant-Serial-Number': '123456' })).status).toBe(200);
+  });
+});
+
+describe('createVippsEmulator faults', () => {
+  it('should apply a fault for its count, then answer normally', async () => {
+    emulator.fault({ kind: 'status', status: 503, count: 2 });
+    expect((await post('/accesstoken/get', credentials())).status).toBe(503);
+    expect((await post('/accesstoken/get', credentials())).status).toBe(503);
+    expect((await post('/accesstoken/get', credentials())).status).toBe(200);
+  });
+
+  it('should apply a fault to the chosen endpoint only', async () => {
+    emulator.fault({ kind: 'status', status: 500, endpoint: 'partner' });
+    expect((await post('/accesstoken/get', credentials())).status).toBe(200);
+    expect((await post('/miami/v1/token', credentials())).status).toBe(500);
+    emulator.clearFaults();
+    expect((await post('/miami/v1/token', credentials())).status).toBe(200);
+  });
+
+  it('should send an HTML page, malformed JSON or a custom body', async () => {
+    emulator.fault({ kind: 'html', count: 1 });
+    emulator.fault({ kind: 'malformed', count: 1 });
+    emulator.fault({ kind: 'body', body: { hello: 'world' }, status: 201, count: 1 });
+    const html = await post('/accesstoken/get', credentials());
+    expect(html.status).toBe(502);
+    expect(await html.text()).toMatch(/^<!DOCTYPE html>/);
+    const malformed = await post('/accesstoken/get', credentials());
+    await expect(malformed.json()).rejects.toThrow(SyntaxError);
+    const custom = await post('/accesstoken/get', credentials());
+    expect(custom.status).toBe(201);
+    expect(await custom.json()).toEqual({ hello: 'world' });
+  });
+
+  it('should drop the connection or cut the body short', async () => {
+    emulator.fault({ kind: 'drop', count: 1 });
+    emulator.fault({ kind: 'truncated', count: 1 });
+    await expect(post('/accesstoken/get', credentials())).rejects.toThrow(TypeError);
+    const truncated = await post('/accesstoken/get', credentials());
+    expect(truncated.status).toBe(200);
+    await expect(truncated.text()).rejects.toThrow();
+  });
+
+  it('should answer slowly, and close without waiting for a slow answer', async () => {
+    emulator.fault({ kind: 'slow', delayMs: 80, count: 1 });
+    const started = performance.now();
+    expect((await post('/accesstoken/get', credentials())).status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(70);
+
+    emulator.fault({ kind: 'slow', delayMs: 60_000 });
+    const pending = post('/accesstoken/get', credentials()).catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const closing = performance.now();
+    await emulator.close();
+    expect(performance.now() - closing).toBeLessThan(1_000);
+    expect(await pending).toBeInstanceOf(TypeError);
+  });
+});
