@@ -1,0 +1,414 @@
+import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+import { createTokenCache, isConfigurationError, serializeToken, type TokenEvent } from '@x/core';
+import { createClient, type RedisClientType } from 'redis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTestTokenServer, testProvider, type TestTokenServer } from '../../core/src/test-token-server.js';
+import { createRedisTokenStore, RedisTokenStoreError, type RedisTokenStoreEvent } from './index.js';
+import { describeWithRedis } from './test-redis.js';
+import { startRedisServer, type RedisServer } from './testing/index.js';
+
+const recommendedOptions = {
+  disableOfflineQueue: true,
+  socket: { connectTimeout: 500, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500) },
+} as const;
+
+const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+describeWithRedis('createRedisTokenStore', () => {
+  let redis: RedisServer;
+  let client: RedisClientType;
+  const clients: RedisClientType[] = [];
+
+  const connect = async (options: Parameters<typeof createClient>[0] = recommendedOptions): Promise<RedisClientType> => {
+    const connected = createClient({ url: redis.url, ...options }) as RedisClientType;
+    connected.on('error', () => {});
+    await connected.connect();
+    clients.push(connected);
+    return connected;
+  };
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+
+  afterAll(async () => {
+    await redis?.kill();
+  });
+
+  beforeEach(async () => {
+    client = await connect();
+    await client.flushAll();
+  });
+
+  afterEach(() => {
+    redis.resume();
+    for (const connected of clients.splice(0)) connected.destroy();
+  });
+
+  describe('values', () => {
+    it('should store a value under <keyPrefix>token:<cacheKey> with the token lifetime as its Redis TTL', async () => {
+      const store = createRedisTokenStore({ client });
+      await store.set('test:abc', 'value-1', 60_000);
+
+      expect(await store.get('test:abc')).toBe('value-1');
+      expect(await client.get('x:token:test:abc')).toBe('value-1');
+      const ttl = await client.pTTL('x:token:test:abc');
+      expect(ttl).toBeGreaterThan(59_000);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    });
+
+    it('should use the given keyPrefix', async () => {
+      const store = createRedisTokenStore({ client, keyPrefix: 'shop:' });
+      await store.set('test:abc', 'value-1', 60_000);
+
+      expect(await client.keys('*')).toEqual(['shop:token:test:abc']);
+    });
+
+    it('should forget a value once its TTL has passed', async () => {
+      const store = createRedisTokenStore({ client });
+      await store.set('test:abc', 'value-1', 50);
+      await sleep(120);
+
+      expect(await store.get('test:abc')).toBeUndefined();
+      expect(await client.exists('x:token:test:abc')).toBe(0);
+    });
+
+    it('should return undefined for a key never written', async () => {
+      expect(await createRedisTokenStore({ client }).get('test:none')).toBeUndefined();
+    });
+
+    it('should delete a value unconditionally without expected', async () => {
+      const store = createRedisTokenStore({ client });
+      await store.set('test:abc', 'value-1', 60_000);
+      await store.delete('test:abc');
+
+      expect(await store.get('test:abc')).toBeUndefined();
+    });
+
+    it('should compare-and-delete: only while the key still holds the expected value', async () => {
+      const store = createRedisTokenStore({ client });
+      await store.set('test:abc', 'value-2', 60_000);
+      await store.delete('test:abc', 'value-1');
+      expect(await store.get('test:abc')).toBe('value-2');
+
+      await store.delete('test:abc', 'value-2');
+      expect(await store.get('test:abc')).toBeUndefined();
+    });
+  });
+
+  describe('lock', () => {
+    it('should let one holder at a time take the lock, across clients', async () => {
+      const first = createRedisTokenStore({ client });
+      const second = createRedisTokenStore({ client: await connect() });
+
+      const lock = await first.lock('test:abc', 5_000);
+      expect(lock).toBeDefined();
+      expect(await second.lock('test:abc', 5_000)).toBeUndefined();
+      expect(await client.pTTL('x:lock:test:abc')).toBeGreaterThan(4_000);
+
+      await lock!.release();
+      expect(await second.lock('test:abc', 5_000)).toBeDefined();
+    });
+
+    it('should free the lock after its TTL when the holder never releases it', async () => {
+      const store = createRedisTokenStore({ client });
+      expect(await store.lock('test:abc', 50)).toBeDefined();
+      await sleep(120);
+
+      expect(await store.lock('test:abc', 5_000)).toBeDefined();
+    });
+
+    it('should not release a lock another holder took after this one expired', async () => {
+      const store = createRedisTokenStore({ client });
+      const stale = await store.lock('test:abc', 50);
+      await sleep(120);
+      const current = await store.lock('test:abc', 5_000);
+      expect(current).toBeDefined();
+
+      await stale!.release();
+
+      expect(await store.lock('test:abc', 5_000)).toBeUndefined();
+      await current!.release();
+      expect(await client.exists('x:lock:test:abc')).toBe(0);
+    });
+
+    it('should keep locks and values apart', async () => {
+      const store = createRedisTokenStore({ client });
+      await store.lock('test:abc', 5_000);
+
+      expect(await store.get('test:abc')).toBeUndefined();
+    });
+  });
+
+  describe('encryption', () => {
+    const key = randomBytes(32);
+    const token = `secret-token-${randomBytes(8).toString('hex')}`;
+    const value = serializeToken({ accessToken: token, expiresAt: Date.now() + 60_000, lifetimeMs: 60_000 });
+
+    it('should store no usable token in Redis and read it back', async () => {
+      const store = createRedisTokenStore({ client, encryptionKey: key });
+      await store.set('test:abc', value, 60_000);
+
+      const raw = await client.get('x:token:test:abc');
+      expect(raw).toMatch(/^xenc1\.[0-9a-f]{8}\.[\w-]{16}\.[\w-]+$/);
+      expect(raw).not.toContain(token);
+      expect(Buffer.from(raw!.split('.')[3]!, 'base64url').toString('latin1')).not.toContain(token);
+      expect(await store.get('test:abc')).toBe(value);
+    });
+
+    it('should use a fresh IV for every write', async () => {
+      const store = createRedisTokenStore({ client, encryptionKey: key });
+      await store.set('test:abc', value, 60_000);
+      const first = await client.get('x:token:test:abc');
+      await store.set('test:abc', value, 60_000);
+
+      expect(await client.get('x:token:test:abc')).not.toBe(first);
+    });
+
+    it('should accept the key as 64 hex digits or base64', async () => {
+      const writer = createRedisTokenStore({ client, encryptionKey: key.toString('hex') });
+      await writer.set('test:abc', value, 60_000);
+
+      expect(await createRedisTokenStore({ client, encryptionKey: key.toString('base64') }).get('test:abc')).toBe(value);
+      expect(await createRedisTokenStore({ client, encryptionKey: key.toString('base64url') }).get('test:abc')).toBe(value);
+    });
+
+    it.each([
+      ['a tampered value', 'authentication-failed', async (raw: string) => client.set('x:token:test:abc', raw.slice(0, -2) + (raw.endsWith('AA') ? 'AB' : 'AA'))],
+      ['a value moved from another cache key', 'authentication-failed', async (raw: string) => {
+        await client.set('x:token:test:other', raw);
+        await client.rename('x:token:test:other', 'x:token:test:abc');
+      }],
+      ['a value in another shape', 'malformed', async () => client.set('x:token:test:abc', 'xenc1.garbage')],
+      ['a plaintext value', 'not-encrypted', async () => client.set('x:token:test:abc', value)],
+    ])('should treat %s as absent and report it', async (_name, reason, corrupt) => {
+      const events: RedisTokenStoreEvent[] = [];
+      const store = createRedisTokenStore({ client, encryptionKey: key, onEvent: (event) => events.push(event) });
+      await store.set(_name.includes('moved') ? 'test:other' : 'test:abc', value, 60_000);
+      const raw = (await client.get(_name.includes('moved') ? 'x:token:test:other' : 'x:token:test:abc'))!;
+      await corrupt(raw);
+
+      await expect(store.get('test:abc')).resolves.toBeUndefined();
+      expect(events).toEqual([{ type: 'store-decrypt-failed', cacheKey: 'test:abc', reason, time: expect.any(Number) }]);
+    });
+
+    it('should treat a value encrypted with another key as absent and say so', async () => {
+      const events: RedisTokenStoreEvent[] = [];
+      await createRedisTokenStore({ client, encryptionKey: randomBytes(32) }).set('test:abc', value, 60_000);
+      const store = createRedisTokenStore({ client, encryptionKey: key, onEvent: (event) => events.push(event) });
+
+      expect(await store.get('test:abc')).toBeUndefined();
+      expect(events).toMatchObject([{ type: 'store-decrypt-failed', reason: 'unknown-key' }]);
+    });
+
+    it('should treat an encrypted value as absent in a store without a key', async () => {
+      const events: RedisTokenStoreEvent[] = [];
+      await createRedisTokenStore({ client, encryptionKey: key }).set('test:abc', value, 60_000);
+      const store = createRedisTokenStore({ client, onEvent: (event) => events.push(event) });
+
+      expect(await store.get('test:abc')).toBeUndefined();
+      expect(events).toMatchObject([{ type: 'store-decrypt-failed', reason: 'no-key' }]);
+    });
+
+    it('should compare-and-delete on the decrypted value and spare a newer one', async () => {
+      const store = createRedisTokenStore({ client, encryptionKey: key });
+      const newer = serializeToken({ accessToken: 'newer-token', expiresAt: Date.now() + 60_000, lifetimeMs: 60_000 });
+      await store.set('test:abc', newer, 60_000);
+      await store.delete('test:abc', value);
+      expect(await store.get('test:abc')).toBe(newer);
+
+      await store.delete('test:abc', newer);
+      expect(await client.exists('x:token:test:abc')).toBe(0);
+    });
+  });
+
+  describe('configuration', () => {
+    it.each([
+      ['31 bytes', randomBytes(31)],
+      ['a short hex string', randomBytes(31).toString('hex')],
+      ['base64 of 33 bytes', randomBytes(33).toString('base64')],
+      ['a passphrase', 'correct horse battery staple, really quite long and secret'],
+      ['a number', 42],
+    ])('should refuse an encryption key of %s with a ConfigurationError that does not contain it', (_name, encryptionKey) => {
+      let error: unknown;
+      try {
+        createRedisTokenStore({ client, encryptionKey: encryptionKey as string });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(isConfigurationError(error)).toBe(true);
+      expect(error).toMatchObject({ path: 'encryptionKey', provider: 'redis' });
+      const secret = Buffer.isBuffer(encryptionKey) ? encryptionKey.toString('hex') : String(encryptionKey);
+      for (const text of [(error as Error).message, JSON.stringify(error), inspect(error)]) {
+        expect(text).not.toContain(secret);
+        if (Buffer.isBuffer(encryptionKey)) expect(text).not.toContain(encryptionKey.toString('base64'));
+      }
+    });
+
+    it('should name every bad option at once', () => {
+      expect(() => createRedisTokenStore({ client: {} as never, operationTimeoutMs: 0 })).toThrow(
+        expect.objectContaining({ issues: [expect.objectContaining({ path: 'client' }), expect.objectContaining({ path: 'operationTimeoutMs' })] }),
+      );
+    });
+  });
+
+  describe('when Redis fails', () => {
+    it.each([
+      ['get', (store: ReturnType<typeof createRedisTokenStore>) => store.get('test:abc')],
+      ['set', (store: ReturnType<typeof createRedisTokenStore>) => store.set('test:abc', 'secret-value', 60_000)],
+      ['delete', (store: ReturnType<typeof createRedisTokenStore>) => store.delete('test:abc', 'secret-value')],
+      ['lock', (store: ReturnType<typeof createRedisTokenStore>) => store.lock('test:abc', 5_000)],
+    ])('should reject %s within operationTimeoutMs when Redis does not answer', async (operation, run) => {
+      const store = createRedisTokenStore({ client, operationTimeoutMs: 100 });
+      redis.pause();
+      const started = performance.now();
+
+      const error = await run(store).then(() => undefined, (caught: unknown) => caught);
+
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(error).toBeInstanceOf(RedisTokenStoreError);
+      expect(error).toMatchObject({ operation, timedOut: true });
+      expect((error as Error).message).toContain('timed out after 100 ms');
+      expect(`${(error as Error).message} ${JSON.stringify(error)} ${inspect(error)}`).not.toContain('secret-value');
+    });
+
+    it('should not hang a client that queues commands while it reconnects (default node-redis options)', async () => {
+      const queueing = await connect({ socket: { reconnectStrategy: 50 } });
+      const store = createRedisTokenStore({ client: queueing, operationTimeoutMs: 100 });
+      const port = redis.port;
+      await redis.kill();
+      try {
+        const started = performance.now();
+        const results = await Promise.allSettled([store.get('test:abc'), store.set('test:abc', 'v', 1_000), store.lock('test:abc', 1_000)]);
+
+        expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
+        expect(performance.now() - started).toBeLessThan(1_000);
+      } finally {
+        redis = await startRedisServer({ port });
+      }
+      // The timed-out commands left the offline queue: nothing stale is replayed once Redis is back.
+      await sleep(300);
+      expect(await queueing.exists('x:token:test:abc')).toBe(0);
+      expect(await queueing.exists('x:lock:test:abc')).toBe(0);
+    });
+
+    it('should reject at once with disableOfflineQueue when Redis is gone', async () => {
+      const store = createRedisTokenStore({ client, operationTimeoutMs: 5_000 });
+      const port = redis.port;
+      await redis.kill();
+      try {
+        const started = performance.now();
+        await expect(store.get('test:abc')).rejects.toMatchObject({ operation: 'get', timedOut: false });
+        expect(performance.now() - started).toBeLessThan(500);
+      } finally {
+        redis = await startRedisServer({ port });
+      }
+    });
+
+    it('should never throw from release, and report the failure', async () => {
+      const events: RedisTokenStoreEvent[] = [];
+      const store = createRedisTokenStore({ client, operationTimeoutMs: 100, onEvent: (event) => events.push(event) });
+      const lock = await store.lock('test:abc', 5_000);
+      redis.pause();
+
+      await expect(lock!.release()).resolves.toBeUndefined();
+      expect(events).toMatchObject([{ type: 'store-lock-release-failed', cacheKey: 'test:abc', error: expect.any(RedisTokenStoreError) }]);
+    });
+
+    it('should swallow exceptions thrown by the event listener', async () => {
+      await client.set('x:token:test:abc', 'xenc1.garbage');
+      const store = createRedisTokenStore({
+        client,
+        encryptionKey: randomBytes(32),
+        onEvent: () => {
+          throw new Error('listener bug');
+        },
+      });
+
+      await expect(store.get('test:abc')).resolves.toBeUndefined();
+    });
+  });
+
+  describe('with the token cache', () => {
+    let server: TestTokenServer;
+
+    beforeEach(async () => {
+      server = await startTestTokenServer();
+    });
+
+    afterEach(async () => {
+      await server.close();
+    });
+
+    it('should share one token between caches on separate clients: one token request', async () => {
+      const caches = await Promise.all(
+        [1, 2, 3, 4].map(async () => createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: await connect() }) })),
+      );
+
+      const tokens = await Promise.all(caches.map((cache) => cache.getToken()));
+
+      expect(server.tokenRequests).toBe(1);
+      expect(new Set(tokens.map((token) => token.accessToken)).size).toBe(1);
+    });
+
+    it('should keep a token invalidated in one process from being served to another', async () => {
+      const first = createTokenCache(testProvider(server), { store: createRedisTokenStore({ client }) });
+      const old = await first.getToken();
+      server.validTokens.delete(old.accessToken);
+
+      await first.invalidate(old.accessToken);
+      const second = createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: await connect() }) });
+      const fresh = await second.getToken();
+
+      expect(fresh.accessToken).not.toBe(old.accessToken);
+      expect(server.validTokens.has(fresh.accessToken)).toBe(true);
+      expect(server.tokenRequests).toBe(2);
+    });
+
+    it('should keep the token encrypted at rest and share it', async () => {
+      const encryptionKey = randomBytes(32);
+      const first = createTokenCache(testProvider(server), { store: createRedisTokenStore({ client, encryptionKey }) });
+      const second = createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: await connect(), encryptionKey }) });
+
+      const token = await first.getToken();
+
+      expect((await second.getToken()).accessToken).toBe(token.accessToken);
+      expect(server.tokenRequests).toBe(1);
+      const keys = await client.keys('*');
+      const raw = await Promise.all(keys.map((key) => client.get(key)));
+      expect(raw.join('\n')).not.toContain(token.accessToken);
+    });
+
+    it.each([
+      ['paused (no answers)', false],
+      ['killed', true],
+    ])('should serve tokens and report store errors when Redis is %s', async (_state, kill) => {
+      const events: TokenEvent[] = [];
+      const cache = createTokenCache(testProvider(server), {
+        store: createRedisTokenStore({ client, operationTimeoutMs: 100 }),
+        policy: { lockWaitMs: 300 },
+        onEvent: (event) => events.push(event),
+      });
+      const port = redis.port;
+      if (kill) await redis.kill();
+      else redis.pause();
+      try {
+        const token = await cache.getToken();
+        expect(server.validTokens.has(token.accessToken)).toBe(true);
+        server.validTokens.delete(token.accessToken);
+        await cache.invalidate(token.accessToken);
+        const fresh = await cache.getToken();
+        expect(fresh.accessToken).not.toBe(token.accessToken);
+      } finally {
+        if (kill) redis = await startRedisServer({ port });
+      }
+      expect(server.tokenRequests).toBe(2);
+      expect(events.filter((event) => event.type === 'store-error').map((event) => event.type === 'store-error' && event.operation)).toEqual(
+        expect.arrayContaining(['get', 'lock', 'set']),
+      );
+      const storeErrors = events.filter((event) => event.type === 'store-error');
+      expect(storeErrors.every((event) => event.type === 'store-error' && event.error instanceof RedisTokenStoreError)).toBe(true);
+    });
+  });
+});
