@@ -130,7 +130,8 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
       promise: Promise.resolve(token),
       fingerprint: fingerprint(stored.accessToken),
       lifetimeMs: stored.lifetimeMs,
-      refreshAt: deadline - ahead,
+      // A refresh-ahead window shorter than minValidityMs must not let the hit path hand out a stale token.
+      refreshAt: Math.min(deadline - ahead, deadline - policy.minValidityMs),
       staleAt: deadline - policy.minValidityMs,
       deadline,
     };
