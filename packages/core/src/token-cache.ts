@@ -188,7 +188,11 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
     timer.unref?.();
     let result: ProviderToken;
     try {
-      result = await provider.requestToken({ signal: controller.signal, fetch: fetchImplementation, now: clock.now });
+      // Raced against the timeout so a provider that ignores the signal cannot hold every caller forever.
+      result = await Promise.race([
+        provider.requestToken({ signal: controller.signal, fetch: fetchImplementation, now: clock.now }),
+        rejectOnAbort(controller.signal),
+      ]);
       validateToken(provider.provider, result);
     } catch (error) {
       const failure = controller.signal.aborted
@@ -390,6 +394,12 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
         reject(error);
       },
     );
+  });
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
 }
 
