@@ -10,6 +10,7 @@ import {
   serializeToken,
   type StoredToken,
   type TokenStore,
+  type TokenStoreLock,
 } from './token-store.js';
 
 /** A token ready to put in an `Authorization` header. */
@@ -267,7 +268,14 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
     const fromStore = reason === 'forced' ? undefined : await readStore();
     if (fromStore !== undefined) return adopt(fromStore, 'store', 0);
     if (store.lock === undefined) return requestFromProvider(reason);
-    const lock = await storeCall('lock', () => store.lock!(cacheKey, policy.requestTimeoutMs + policy.lockWaitMs));
+    let lock: TokenStoreLock | undefined;
+    try {
+      lock = await store.lock(cacheKey, policy.requestTimeoutMs + policy.lockWaitMs);
+    } catch (error) {
+      // A broken store holds no lock anyone could be waiting on: waiting lockWaitMs would only delay every caller.
+      emit({ type: 'store-error', operation: 'lock', error });
+      return requestFromProvider(reason);
+    }
     if (lock === undefined) {
       const fromHolder = await waitForHolder();
       if (fromHolder !== undefined) return adopt(fromHolder, 'store', 0);
@@ -278,7 +286,7 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
       const stored = reason === 'forced' ? undefined : await readStore();
       return stored === undefined ? await requestFromProvider(reason) : adopt(stored, 'store', 0);
     } finally {
-      await lock.release().catch((error: unknown) => emit({ type: 'store-error', operation: 'lock', error }));
+      await storeCall('lock', () => lock.release());
     }
   };
 
