@@ -71,6 +71,8 @@ interface Entry {
 
 /** Two expiries closer than this count as "unchanged" (response latency and whole-second clocks). */
 const unchangedToleranceMs = 5_000;
+/** Shortest delay between two refresh attempts, unless the policy's backoff ceiling is lower. */
+const minimumRetryDelayMs = 100;
 /** How often a process waiting on another holder's lock looks in the store. */
 const lockPollMs = 50;
 
@@ -141,7 +143,8 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
   const backoffDelay = (): number => {
     const ceiling = Math.min(policy.retryMaxDelayMs, policy.retryBaseDelayMs * 2 ** failedAttempts);
     failedAttempts += 1;
-    return random() * ceiling;
+    // Full jitter can draw ~0; without a floor every call in the refresh window would start another request.
+    return Math.max(random() * ceiling, Math.min(ceiling, minimumRetryDelayMs));
   };
 
   const storeCall = async <T>(operation: 'get' | 'set' | 'delete' | 'lock', call: () => Promise<T>): Promise<T | undefined> => {
