@@ -113,7 +113,9 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
   const emit = (event: DistributiveOmit<TokenEvent, 'provider' | 'cacheKey' | 'time'>): void => {
     if (listener === undefined) return;
     try {
-      listener({ provider: provider.provider, cacheKey, time: clock.now(), ...event } as TokenEvent);
+      const result: unknown = listener({ provider: provider.provider, cacheKey, time: clock.now(), ...event } as TokenEvent);
+      // An async listener's rejection would otherwise surface as an unhandled rejection.
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, noop);
     } catch {
       // A listener that throws must not break authentication.
     }
