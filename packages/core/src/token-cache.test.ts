@@ -1,0 +1,682 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { CachePolicy } from './cache-policy.js';
+import type { Clock } from './clock.js';
+import { isTokenRequestError, type TokenRequestError } from './errors.js';
+import { fingerprint } from './fingerprint.js';
+import { startTestTokenServer, testProvider, type TestTokenServer } from './test-token-server.js';
+import { createTokenCache, isTokenCache, type TokenCache, type TokenCacheOptions } from './token-cache.js';
+import type { TokenEvent } from './token-events.js';
+import type { TokenProvider } from './token-provider.js';
+import { createMemoryTokenStore, parseStoredToken, serializeToken, type TokenStore } from './token-store.js';
+
+const hour = 3_600_000;
+const minute = 60_000;
+const start = Date.UTC(2025, 0, 1);
+
+/**
+ * Both clocks follow vitest's fake time, so timers (request timeout, lock polling, the server's delay) and the
+ * cache's arithmetic move together; `jumpWall` moves only the wall clock, as an NTP correction would.
+ */
+interface FakeClock extends Clock {
+  jumpWall(milliseconds: number): void;
+}
+
+function createFakeClock(): FakeClock {
+  const origin = Date.now();
+  let wallOffset = 0;
+  return {
+    now: () => Date.now() + wallOffset,
+    monotonic: () => Date.now() - origin,
+    jumpWall(milliseconds) {
+      wallOffset += milliseconds;
+    },
+  };
+}
+
+/** Lets real I/O (sockets) run until `condition` holds; fake time does not move. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Lets pending I/O and promise callbacks run a while without moving fake time. */
+async function flush(rounds = 50): Promise<void> {
+  for (let round = 0; round < rounds; round += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+function track<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: unknown } {
+  const state: { settled: boolean; value?: T; error?: unknown } = { settled: false };
+  promise.then(
+    (value) => Object.assign(state, { settled: true, value }),
+    (error: unknown) => Object.assign(state, { settled: true, error }),
+  );
+  return state;
+}
+
+function advance(milliseconds: number): Promise<void> {
+  return vi.advanceTimersByTimeAsync(milliseconds).then(() => undefined);
+}
+
+let server: TestTokenServer;
+let clock: FakeClock;
+let provider: TokenProvider;
+let events: TokenEvent[];
+
+beforeEach(async () => {
+  vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+  clock = createFakeClock();
+  server = await startTestTokenServer({ now: () => clock.now() });
+  provider = testProvider(server);
+  events = [];
+});
+
+afterEach(async () => {
+  await server.close();
+  vi.useRealTimers();
+});
+
+function cacheFor(options: Omit<TokenCacheOptions, 'policy'> & { policy?: Partial<CachePolicy> } = {}): TokenCache {
+  return createTokenCache(provider, {
+    clock,
+    random: () => 0,
+    onEvent: (event) => events.push(event),
+    ...options,
+  });
+}
+
+const ofType = <T extends TokenEvent['type']>(type: T): Array<Extract<TokenEvent, { type: T }>> =>
+  events.filter((event): event is Extract<TokenEvent, { type: T }> => event.type === type);
+
+describe('createTokenCache', () => {
+  it('should be recognised by isTokenCache', () => {
+    expect(isTokenCache(cacheFor())).toBe(true);
+    expect(isTokenCache({ getToken() {}, invalidate() {} })).toBe(false);
+  });
+
+  describe('cache hits', () => {
+    it('should return a valid cached token without a network call, as the same promise every time', async () => {
+      const cache = cacheFor();
+      const first = await cache.getToken();
+      expect(first.tokenType).toBe('Bearer');
+      expect(server.validTokens.has(first.accessToken)).toBe(true);
+      expect(first.expiresAt).toBe(clock.now() + hour);
+
+      const hit = cache.getToken();
+      await advance(30 * minute);
+      const later = cache.getToken();
+      expect(later).toBe(hit);
+      expect(cache.getToken()).toBe(hit);
+      expect(await hit).toBe(first);
+      expect(server.tokenRequests).toBe(1);
+    });
+  });
+
+  describe('single flight', () => {
+    it('should make one token request for 1,000 concurrent callers on a cold cache', async () => {
+      const cache = cacheFor();
+      const tokens = await Promise.all(Array.from({ length: 1_000 }, () => cache.getToken()));
+      expect(server.tokenRequests).toBe(1);
+      for (const token of tokens) expect(token).toBe(tokens[0]);
+      expect(ofType('token-requested')).toHaveLength(1);
+    });
+
+    it('should give 1,000 concurrent callers the same typed error when the server fails', async () => {
+      server.mode = 503;
+      const cache = cacheFor();
+      const results = await Promise.allSettled(Array.from({ length: 1_000 }, () => cache.getToken()));
+      expect(server.tokenRequests).toBe(1);
+      const first = results[0] as PromiseRejectedResult;
+      expect(isTokenRequestError(first.reason)).toBe(true);
+      expect((first.reason as TokenRequestError).status).toBe(503);
+      for (const result of results) {
+        expect(result.status).toBe('rejected');
+        expect((result as PromiseRejectedResult).reason).toBe(first.reason);
+      }
+    });
+  });
+
+  describe('refresh ahead', () => {
+    it('should serve the current token while exactly one background refresh runs, from 5 minutes before expiry', async () => {
+      const cache = cacheFor();
+      const old = await cache.getToken();
+      await advance(hour - 5 * minute - 1);
+      cache.getToken();
+      expect(server.tokenRequests).toBe(1);
+
+      await advance(1);
+      server.delayMs = 1_000;
+      const served = cache.getToken();
+      expect(await served).toBe(old);
+      await until(() => server.tokenRequests === 2, 'the background request');
+      for (let call = 0; call < 100; call += 1) expect(cache.getToken()).toBe(served);
+      await flush();
+      expect(server.tokenRequests).toBe(2);
+      expect(ofType('token-requested').map((event) => event.reason)).toEqual(['initial', 'refresh-ahead']);
+
+      await advance(1_000);
+      await until(() => ofType('token-refreshed').length === 2, 'the refreshed token');
+      const fresh = await cache.getToken();
+      expect(fresh.accessToken).not.toBe(old.accessToken);
+      expect(fresh.expiresAt).toBe(clock.now() + hour);
+      expect(server.tokenRequests).toBe(2);
+    });
+
+    it('should start refreshing a short-lived token at half its lifetime, not 5 minutes early', async () => {
+      server.lifetimeMs = minute;
+      const cache = cacheFor();
+      const old = await cache.getToken();
+      await advance(30_000 - 1);
+      expect(await cache.getToken()).toBe(old);
+      await flush();
+      expect(server.tokenRequests).toBe(1);
+
+      await advance(1);
+      expect(await cache.getToken()).toBe(old);
+      await until(() => ofType('token-refreshed').length === 2, 'the background refresh');
+      expect(server.tokenRequests).toBe(2);
+      expect(ofType('token-requested')[1]?.reason).toBe('refresh-ahead');
+    });
+
+    it('should start each cache’s window at a jittered time within [ahead × (1 − jitter), ahead]', async () => {
+      const ahead = 5 * minute;
+      const jitter = 0.2;
+      const started = new Map<string, number>();
+      const caches = (['early', 'late'] as const).map((name) =>
+        createTokenCache(provider, {
+          clock,
+          random: name === 'early' ? () => 0 : () => 0.999,
+          policy: { refreshAheadMs: ahead, refreshAheadJitter: jitter },
+          onEvent: (event) => {
+            if (event.type === 'token-requested' && event.reason === 'refresh-ahead') started.set(name, clock.monotonic());
+          },
+        }),
+      );
+      for (const cache of caches) await cache.getToken();
+      const expiry = clock.monotonic() + hour;
+
+      await advance(hour - ahead - 10_000);
+      for (let step = 0; step < 80 && started.size < 2; step += 1) {
+        for (const cache of caches) await cache.getToken();
+        await flush();
+        await advance(1_000);
+      }
+      const early = expiry - started.get('early')!;
+      const late = expiry - started.get('late')!;
+      expect(early).toBe(ahead);
+      expect(late).toBeGreaterThanOrEqual(ahead * (1 - jitter) - 1_000);
+      expect(late).toBeLessThanOrEqual(ahead * (1 - jitter * 0.999));
+      expect(late).toBeLessThan(early);
+    });
+  });
+
+  describe('minimum validity', () => {
+    it('should make callers wait for a fresh token once less than 10 s of life is left', async () => {
+      const cache = cacheFor({ policy: { refreshAheadMs: 0 } });
+      const old = await cache.getToken();
+      await advance(hour - 10_001);
+      expect(await cache.getToken()).toBe(old);
+      await flush();
+      expect(server.tokenRequests).toBe(1);
+
+      await advance(1);
+      server.delayMs = 1_000;
+      const waiting = track(cache.getToken());
+      await until(() => server.tokenRequests === 2, 'the request');
+      await flush();
+      expect(waiting.settled).toBe(false);
+      await advance(1_000);
+      await until(() => waiting.settled, 'the fresh token');
+      expect(waiting.value?.accessToken).not.toBe(old.accessToken);
+      expect(ofType('token-requested')[1]?.reason).toBe('expired');
+    });
+  });
+
+  describe('failing refreshes', () => {
+    it('should keep serving a valid token and retry with capped exponential backoff and full jitter', async () => {
+      let draw = 0;
+      const cache = cacheFor({
+        random: () => draw,
+        policy: { refreshAheadJitter: 0, retryBaseDelayMs: 1_000, retryMaxDelayMs: 8_000 },
+      });
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        const old = await cache.getToken();
+        server.mode = 503;
+        await advance(hour - 5 * minute);
+
+        draw = 0.5;
+        const delays: number[] = [];
+        for (let attempt = 0; attempt < 6; attempt += 1) {
+          expect(await cache.getToken()).toBe(old);
+          await until(() => ofType('token-served-stale').length === attempt + 1, 'the failed refresh');
+          const { nextAttemptInMs } = ofType('token-served-stale')[attempt]!;
+          delays.push(nextAttemptInMs);
+          await advance(nextAttemptInMs - 1);
+          expect(await cache.getToken()).toBe(old);
+          await flush();
+          expect(server.tokenRequests).toBe(attempt + 2);
+          await advance(1);
+        }
+        expect(delays).toEqual([500, 1_000, 2_000, 4_000, 4_000, 4_000]);
+
+        draw = 0.999;
+        await cache.getToken();
+        await until(() => ofType('token-served-stale').length === 7, 'the failed refresh');
+        expect(ofType('token-served-stale')[6]!.nextAttemptInMs).toBeLessThanOrEqual(8_000);
+        expect(ofType('token-served-stale')[6]!.nextAttemptInMs).toBeGreaterThan(7_900);
+
+        const stale = ofType('token-served-stale')[0]!;
+        expect(stale.fingerprint).toBe(fingerprint(old.accessToken));
+        expect(stale.remainingMs).toBe(5 * minute);
+        expect(ofType('token-request-failed').every((event) => event.retryable)).toBe(true);
+        await flush();
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+
+    it('should not start a request on every call when the backoff draws zero', async () => {
+      const cache = cacheFor({ policy: { refreshAheadJitter: 0 } });
+      await cache.getToken();
+      server.mode = 503;
+      await advance(hour - 5 * minute);
+      await cache.getToken();
+      await until(() => ofType('token-served-stale').length === 1, 'the failed refresh');
+      for (let call = 0; call < 100; call += 1) await cache.getToken();
+      await flush();
+      expect(server.tokenRequests).toBe(2);
+      expect(ofType('token-served-stale')[0]!.nextAttemptInMs).toBeGreaterThan(0);
+    });
+
+    it('should give every waiting caller the same typed error when there is no valid token, and retry on the next call', async () => {
+      server.mode = 500;
+      const cache = cacheFor();
+      const results = await Promise.allSettled([cache.getToken(), cache.getToken(), cache.getToken()]);
+      const reasons = results.map((result) => (result as PromiseRejectedResult).reason as TokenRequestError);
+      expect(reasons[0]).toMatchObject({ code: 'X_TOKEN_REQUEST_FAILED', status: 500, retryable: true, provider: 'test' });
+      expect(new Set(reasons).size).toBe(1);
+      expect(server.tokenRequests).toBe(1);
+
+      server.mode = 'ok';
+      await expect(cache.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
+      expect(server.tokenRequests).toBe(2);
+    });
+
+    it('should not retry rejected credentials within failureCooldownMs, and retry after it', async () => {
+      server.mode = 401;
+      const cache = cacheFor();
+      const error = await cache.getToken().catch((reason: unknown) => reason);
+      expect(error).toMatchObject({ code: 'X_TOKEN_REQUEST_FAILED', reason: 'rejected', retryable: false, status: 401 });
+      expect(ofType('token-request-failed')[0]).toMatchObject({ retryable: false, cooldownMs: 10_000 });
+
+      await advance(9_999);
+      for (let call = 0; call < 10; call += 1) await expect(cache.getToken()).rejects.toBe(error);
+      expect(server.tokenRequests).toBe(1);
+
+      await advance(1);
+      const next = await cache.getToken().catch((reason: unknown) => reason);
+      expect(server.tokenRequests).toBe(2);
+      expect(next).not.toBe(error);
+      expect(next).toMatchObject({ reason: 'rejected' });
+
+      server.mode = 'ok';
+      await advance(10_000);
+      await expect(cache.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
+    });
+  });
+
+  describe('unchanged tokens', () => {
+    it('should treat the same token with the same expiry as no error, schedule the next attempt, and accept a later expiry', async () => {
+      const cache = cacheFor({ random: () => 0.5, policy: { refreshAheadJitter: 0 } });
+      const old = await cache.getToken();
+      server.mode = 'same';
+      await advance(hour - 5 * minute);
+
+      expect(await cache.getToken()).toBe(old);
+      await until(() => ofType('token-unchanged').length === 1, 'the unchanged answer');
+      const unchanged = ofType('token-unchanged')[0]!;
+      expect(unchanged).toMatchObject({ fingerprint: fingerprint(old.accessToken), expiresInMs: 5 * minute, nextAttemptInMs: 500 });
+      expect(ofType('token-request-failed')).toEqual([]);
+      expect(ofType('token-refreshed')).toHaveLength(1);
+
+      for (let call = 0; call < 200; call += 1) expect(await cache.getToken()).toBe(old);
+      await advance(499);
+      for (let call = 0; call < 200; call += 1) expect(await cache.getToken()).toBe(old);
+      await flush();
+      expect(server.tokenRequests).toBe(2);
+
+      await advance(1);
+      await cache.getToken();
+      await until(() => ofType('token-unchanged').length === 2, 'the second unchanged answer');
+      expect(server.tokenRequests).toBe(3);
+      expect(ofType('token-unchanged')[1]!.nextAttemptInMs).toBe(1_000);
+
+      server.mode = 'extend';
+      await advance(1_000);
+      expect(await cache.getToken()).toBe(old);
+      await until(() => ofType('token-refreshed').length === 2, 'the extended token');
+      expect(ofType('token-refreshed')[1]).toMatchObject({ extended: true, fingerprint: fingerprint(old.accessToken), source: 'provider' });
+      const extended = await cache.getToken();
+      expect(extended.accessToken).toBe(old.accessToken);
+      expect(extended.expiresAt).toBe(clock.now() + hour);
+      for (let call = 0; call < 100; call += 1) await cache.getToken();
+      await advance(10 * minute);
+      await cache.getToken();
+      await flush();
+      expect(server.tokenRequests).toBe(4);
+    });
+  });
+
+  describe('timeouts and aborts', () => {
+    it('should fail a hanging token request after 10 s with a retryable timeout error', async () => {
+      server.mode = 'hang';
+      const cache = cacheFor();
+      const waiting = track(cache.getToken());
+      await until(() => server.tokenRequests === 1, 'the request');
+      await advance(9_999);
+      await flush();
+      expect(waiting.settled).toBe(false);
+      await advance(1);
+      await until(() => waiting.settled, 'the timeout');
+      expect(isTokenRequestError(waiting.error)).toBe(true);
+      expect(waiting.error).toMatchObject({ reason: 'timeout', retryable: true, provider: 'test' });
+    });
+
+    it('should time out a provider that ignores the abort signal', async () => {
+      const base = testProvider(server);
+      provider = { ...base, requestToken: (context) => base.requestToken({ ...context, signal: new AbortController().signal }) };
+      server.mode = 'hang';
+      const cache = cacheFor({ policy: { requestTimeoutMs: 2_000 } });
+      const waiting = track(cache.getToken());
+      await until(() => server.tokenRequests === 1, 'the request');
+      await advance(2_000);
+      await until(() => waiting.settled, 'the timeout');
+      expect(waiting.error).toMatchObject({ reason: 'timeout', retryable: true });
+
+      server.mode = 'ok';
+      await expect(cache.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
+    });
+
+    it('should abort only the wait of the caller whose signal fired', async () => {
+      server.delayMs = 1_000;
+      const cache = cacheFor();
+      const controller = new AbortController();
+      const aborted = track(cache.getToken({ signal: controller.signal }));
+      const others = [track(cache.getToken()), track(cache.getToken())];
+      await until(() => server.tokenRequests === 1, 'the request');
+      controller.abort();
+      await until(() => aborted.settled, 'the abort');
+      expect(aborted.error).toMatchObject({ name: 'AbortError' });
+      await flush();
+      expect(others.every((other) => !other.settled)).toBe(true);
+
+      await advance(1_000);
+      await until(() => others.every((other) => other.settled), 'the token');
+      expect(others[0]!.value?.tokenType).toBe('Bearer');
+      expect(others[1]!.value).toBe(others[0]!.value);
+      expect(server.tokenRequests).toBe(1);
+      await expect(cache.getToken({ signal: AbortSignal.abort() })).resolves.toBe(others[0]!.value);
+    });
+  });
+
+  describe('wall-clock jumps', () => {
+    it('should neither expire early nor serve late when the wall clock jumps', async () => {
+      const cache = cacheFor({ policy: { refreshAheadJitter: 0 } });
+      const old = await cache.getToken();
+
+      clock.jumpWall(3 * hour);
+      await advance(30 * minute);
+      expect(await cache.getToken()).toBe(old);
+      await flush();
+      expect(server.tokenRequests).toBe(1);
+
+      clock.jumpWall(-6 * hour);
+      server.mode = 503;
+      await advance(25 * minute - 1);
+      expect(await cache.getToken()).toBe(old);
+      await flush();
+      expect(server.tokenRequests).toBe(1);
+      await advance(1);
+      expect(await cache.getToken()).toBe(old);
+      await until(() => ofType('token-served-stale').length === 1, 'the refresh-ahead attempt');
+      expect(server.tokenRequests).toBe(2);
+
+      // The wall clock says this token has hours left; the monotonic clock says 10 s: it is not handed out.
+      await advance(5 * minute - 10_000);
+      await expect(cache.getToken()).rejects.toMatchObject({ status: 503 });
+      server.mode = 'ok';
+      const fresh = await cache.getToken();
+      expect(fresh.accessToken).not.toBe(old.accessToken);
+    });
+  });
+
+  describe('invalidate', () => {
+    it('should leave a newer token in place when an older one is invalidated', async () => {
+      const cache = cacheFor();
+      const older = await cache.getToken();
+      const newer = await cache.getToken({ forceRefresh: true });
+      expect(newer.accessToken).not.toBe(older.accessToken);
+      await cache.invalidate(older.accessToken);
+      expect(await cache.getToken()).toBe(newer);
+      expect(server.tokenRequests).toBe(2);
+      expect(ofType('token-invalidated')).toEqual([]);
+    });
+
+    it('should request a new token after the current one is invalidated', async () => {
+      const cache = cacheFor();
+      const old = await cache.getToken();
+      await cache.invalidate(old.accessToken);
+      expect(ofType('token-invalidated')).toEqual([expect.objectContaining({ fingerprint: fingerprint(old.accessToken) })]);
+      const fresh = await cache.getToken();
+      expect(fresh.accessToken).not.toBe(old.accessToken);
+      expect(server.tokenRequests).toBe(2);
+      expect(ofType('token-requested').map((event) => event.reason)).toEqual(['initial', 'invalidated']);
+    });
+
+    it('should not take the invalidated token back from a store that still holds it', async () => {
+      const memory = createMemoryTokenStore({ clock });
+      const store: TokenStore = { ...memory, delete: async () => {} };
+      const cache = cacheFor({ store });
+      const old = await cache.getToken();
+      await cache.invalidate(old.accessToken);
+      expect(parseStoredToken(await store.get(provider.cacheKey))?.accessToken).toBe(old.accessToken);
+      const fresh = await cache.getToken();
+      expect(fresh.accessToken).not.toBe(old.accessToken);
+      expect(server.tokenRequests).toBe(2);
+    });
+
+    it('should delete the invalidated token from the store', async () => {
+      const store = createMemoryTokenStore({ clock });
+      const cache = cacheFor({ store });
+      const old = await cache.getToken();
+      await cache.invalidate(old.accessToken);
+      expect(await store.get(provider.cacheKey)).toBeUndefined();
+    });
+  });
+
+  describe('events', () => {
+    it('should report what happens with provider, cacheKey and timings, never the token', async () => {
+      const cache = cacheFor({ policy: { refreshAheadJitter: 0 } });
+      server.delayMs = 40;
+      const first = cache.getToken();
+      await until(() => server.tokenRequests === 1, 'the request');
+      await advance(40);
+      const old = await first;
+      server.delayMs = 0;
+      server.mode = 503;
+      await advance(hour - 5 * minute);
+      await cache.getToken();
+      await until(() => ofType('token-served-stale').length === 1, 'the failed refresh');
+      await cache.invalidate(old.accessToken);
+      server.mode = 'ok';
+      await cache.getToken();
+
+      expect(events.map((event) => event.type)).toEqual([
+        'token-requested',
+        'token-refreshed',
+        'token-requested',
+        'token-request-failed',
+        'token-served-stale',
+        'token-invalidated',
+        'token-requested',
+        'token-refreshed',
+      ]);
+      for (const event of events) {
+        expect(event.provider).toBe('test');
+        expect(event.cacheKey).toBe(provider.cacheKey);
+        expect(typeof event.time).toBe('number');
+      }
+      expect(ofType('token-refreshed')[0]).toMatchObject({ source: 'provider', extended: false, durationMs: 40, expiresInMs: hour });
+      expect(ofType('token-request-failed')[0]).toMatchObject({ retryable: true, durationMs: 0 });
+      expect(isTokenRequestError(ofType('token-request-failed')[0]!.error)).toBe(true);
+
+      expect(server.validTokens.size).toBe(2);
+      for (const event of events) {
+        const json = JSON.stringify(event);
+        for (const token of server.validTokens) expect(json).not.toContain(token);
+      }
+    });
+
+    it('should keep working when the listener throws or rejects', async () => {
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+      process.on('unhandledRejection', onUnhandled);
+      try {
+        for (const onEvent of [
+          () => {
+            throw new Error('listener broke');
+          },
+          async () => {
+            throw new Error('async listener broke');
+          },
+        ]) {
+          const cache = cacheFor({ onEvent, store: createMemoryTokenStore({ clock }) });
+          const token = await cache.getToken();
+          expect(token.tokenType).toBe('Bearer');
+          await cache.invalidate(token.accessToken);
+          server.mode = 500;
+          await expect(cache.getToken()).rejects.toMatchObject({ status: 500 });
+          server.mode = 'ok';
+        }
+        await flush();
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off('unhandledRejection', onUnhandled);
+      }
+    });
+  });
+
+  describe('stores', () => {
+    it('should share one token between two caches on one store', async () => {
+      const store = createMemoryTokenStore({ clock });
+      const first = cacheFor({ store });
+      const second = cacheFor({ store });
+      const token = await first.getToken();
+      expect((await second.getToken()).accessToken).toBe(token.accessToken);
+      expect(server.tokenRequests).toBe(1);
+      expect(ofType('token-refreshed').map((event) => event.source)).toEqual(['provider', 'store']);
+    });
+
+    it('should make one request for two cold caches asking at once on one store', async () => {
+      const store = createMemoryTokenStore({ clock });
+      const caches = [cacheFor({ store }), cacheFor({ store })];
+      const results = caches.map((cache) => track(cache.getToken()));
+      await until(() => results.some((result) => result.settled), 'the first token');
+      await advance(50);
+      await until(() => results.every((result) => result.settled), 'the second token');
+      expect(results[1]!.value?.accessToken).toBe(results[0]!.value?.accessToken);
+      expect(server.tokenRequests).toBe(1);
+    });
+
+    it('should report store errors and still work when every store method throws', async () => {
+      const broken = (): never => {
+        throw new Error('store down');
+      };
+      const store: TokenStore = { get: broken, set: broken, delete: broken, lock: broken };
+      const cache = cacheFor({ store });
+      // No timer is advanced: a broken lock must not make the cache wait lockWaitMs for a holder.
+      const token = await cache.getToken();
+      expect(token.tokenType).toBe('Bearer');
+      expect(ofType('store-error').map((event) => event.operation)).toEqual(['get', 'lock', 'set']);
+      expect(await cache.getToken()).toBe(token);
+      await expect(cache.invalidate(token.accessToken)).resolves.toBeUndefined();
+      expect((await cache.getToken()).accessToken).not.toBe(token.accessToken);
+      expect(server.tokenRequests).toBe(2);
+    });
+
+    it('should survive a lock whose release throws', async () => {
+      const memory = createMemoryTokenStore({ clock });
+      const store: TokenStore = {
+        ...memory,
+        lock: async () => ({
+          release: () => {
+            throw new Error('release failed');
+          },
+        }),
+      };
+      const cache = cacheFor({ store });
+      await expect(cache.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
+      expect(ofType('store-error').map((event) => event.operation)).toEqual(['lock']);
+    });
+
+    it('should wait for the lock holder’s token instead of requesting one', async () => {
+      const store = createMemoryTokenStore({ clock });
+      const holder = await store.lock!(provider.cacheKey, minute);
+      const cache = cacheFor({ store });
+      const waiting = track(cache.getToken());
+      await advance(1_000);
+      expect(waiting.settled).toBe(false);
+      expect(server.tokenRequests).toBe(0);
+
+      const issued = await provider.requestToken({ signal: new AbortController().signal, fetch, now: clock.now });
+      const lifetimeMs = issued.expiresAt - clock.now();
+      await store.set(provider.cacheKey, serializeToken({ ...issued, lifetimeMs }), lifetimeMs);
+      await holder!.release();
+      await advance(50);
+      await until(() => waiting.settled, 'the holder’s token');
+      expect(waiting.value?.accessToken).toBe(issued.accessToken);
+      expect(server.tokenRequests).toBe(1);
+      expect(ofType('lock-waited')).toEqual([expect.objectContaining({ received: true, waitedMs: 1_050 })]);
+      expect(ofType('token-refreshed')[0]).toMatchObject({ source: 'store' });
+    });
+
+    it('should request a token itself after lockWaitMs when the holder publishes none', async () => {
+      const store = createMemoryTokenStore({ clock });
+      await store.lock!(provider.cacheKey, minute);
+      const cache = cacheFor({ store, policy: { lockWaitMs: 2_000 } });
+      const waiting = track(cache.getToken());
+      await advance(1_950);
+      await flush();
+      expect(server.tokenRequests).toBe(0);
+      expect(waiting.settled).toBe(false);
+
+      await advance(50);
+      await until(() => waiting.settled, 'the token');
+      expect(waiting.value?.tokenType).toBe('Bearer');
+      expect(server.tokenRequests).toBe(1);
+      expect(ofType('lock-waited')).toEqual([expect.objectContaining({ received: false, waitedMs: 2_000 })]);
+    });
+  });
+
+  describe('forceRefresh', () => {
+    it('should ignore the cached token and join a request already under way', async () => {
+      const cache = cacheFor();
+      const old = await cache.getToken();
+      server.delayMs = 100;
+      const forced = [cache.getToken({ forceRefresh: true }), cache.getToken({ forceRefresh: true })];
+      await until(() => server.tokenRequests === 2, 'the forced request');
+      await advance(100);
+      const [first, second] = await Promise.all(forced);
+      expect(first).toBe(second);
+      expect(first!.accessToken).not.toBe(old.accessToken);
+      expect(server.tokenRequests).toBe(2);
+      expect(ofType('token-requested')[1]?.reason).toBe('forced');
+    });
+  });
+});
