@@ -8,7 +8,7 @@ import { RedisTokenStoreError, type RedisTokenStoreOperation } from './redis-tok
  * are sent with `sendCommand`, so modules, scripts and type mappings of the client do not matter.
  */
 export interface RedisCommandClient {
-  sendCommand(args: ReadonlyArray<string>, options?: { abortSignal?: AbortSignal; timeout?: number }): Promise<unknown>;
+  sendCommand(args: string[], options?: { abortSignal?: AbortSignal; timeout?: number }): Promise<unknown>;
 }
 
 /** Something the store handled without throwing, for logs and metrics. Never holds a token or a key. */
