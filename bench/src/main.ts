@@ -1,0 +1,206 @@
+/**
+ * `pnpm bench`: every figure of the suite, printed as a table and written to `bench/results.json`. Each figure is a
+ * ratio against a baseline measured in the same run, because absolute times on shared machines drift.
+ */
+import { writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { createTokenCache } from '@x/core';
+import { createIamportProvider } from '@x/iamport';
+import { benchCredentials } from './bench-credentials.js';
+import { measureHotPath } from './hot-path.js';
+import { describeMachine } from './machine.js';
+import { measureManyMerchants } from './many-merchants.js';
+import { measureAzureOverhead, measureFetchOverhead, measureInterceptorOverhead, type LoadSettings } from './request-overhead.js';
+import { startServerHost } from './server-host.js';
+import { measureAzureStampede, measureCacheStampede, measureHandWrittenStampede } from './stampede.js';
+
+interface Row {
+  id: string;
+  figure: string;
+  value: string;
+  target: string;
+  /** `undefined` for figures reported without a target (peers, context). */
+  met: boolean | undefined;
+  detail: string;
+}
+
+const load: LoadSettings = { total: 20_000, concurrency: 32, blockSize: 1_000, warmup: 2_000 };
+const stampedeCallers = 10_000;
+const merchantCount = 100_000;
+
+const fixed = (value: number, digits = 2): string => value.toFixed(digits);
+const milliseconds = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
+const log = (message: string): void => {
+  process.stderr.write(`bench: ${message}\n`);
+};
+
+const runStarted = performance.now();
+const machine = describeMachine();
+log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${fixed(machine.loadAverageAtStart)}`);
+const host = await startServerHost();
+const rows: Row[] = [];
+const results: Record<string, unknown> = {};
+try {
+  log('1. hot path');
+  const hot = await measureHotPath();
+  results.hotPath = hot;
+  rows.push(
+    {
+      id: '1',
+      figure: 'Hot path: cached getToken() ÷ async constant (time)',
+      value: `${fixed(hot.cacheRatio)}×`,
+      target: '≤ 1.50×',
+      met: hot.cacheRatio <= 1.5,
+      detail: `${fixed(hot.cacheNs, 0)} ns vs ${fixed(hot.baselineNs, 0)} ns per awaited call`,
+    },
+    {
+      id: '1',
+      figure: '  context: one performance.now() + resolved promise ÷ async constant',
+      value: `${fixed(hot.clockFloorRatio)}×`,
+      target: '',
+      met: undefined,
+      detail: `${fixed(hot.clockFloorNs, 0)} ns: the floor of any check that reads the clock; ${fixed(hot.clockReadNs, 0)} ns per clock read here`,
+    },
+    {
+      id: '1',
+      figure: '  context: registry.tokens(id).getToken() ÷ async constant',
+      value: `${fixed(hot.registryRatio)}×`,
+      target: '',
+      met: undefined,
+      detail: `${fixed(hot.registryNs, 0)} ns`,
+    },
+    {
+      id: '6a',
+      figure: 'Peer (a) hand-written module-level token: hot path ÷ async constant',
+      value: `${fixed(hot.handWrittenRatio)}×`,
+      target: '',
+      met: undefined,
+      detail: `${fixed(hot.handWrittenNs, 0)} ns`,
+    },
+  );
+
+  log('4. cold stampede');
+  // Warms the provider, the schemas and a connection to the emulator, as in any process that has run a while.
+  await createTokenCache(createIamportProvider({ ...benchCredentials(3), baseUrl: host.emulatorUrl })).getToken();
+  const stampede = await measureCacheStampede(host, stampedeCallers);
+  results.coldStampede = stampede;
+  rows.push({
+    id: '4',
+    figure: `Cold stampede: token requests for ${stampedeCallers.toLocaleString('en')} concurrent getToken()`,
+    value: String(stampede.tokenRequests),
+    target: '= 1',
+    met: stampede.tokenRequests === 1 && stampede.failures === 0,
+    detail: `p50 ${milliseconds(stampede.p50Ms)}, p99 ${milliseconds(stampede.p99Ms)}, ${stampede.failures} failed`,
+  });
+
+  log('6. peers: stampede');
+  const azureStampede = await measureAzureStampede(host, stampedeCallers);
+  const handWrittenStampede = await measureHandWrittenStampede(host, stampedeCallers);
+  results.peerStampede = { azureBearerPolicy: azureStampede, handWritten: handWrittenStampede };
+  rows.push(
+    {
+      id: '6a',
+      figure: 'Peer (a) hand-written token: token requests in the same stampede',
+      value: String(handWrittenStampede.tokenRequests),
+      target: '',
+      met: undefined,
+      detail: `p50 ${milliseconds(handWrittenStampede.p50Ms)}, p99 ${milliseconds(handWrittenStampede.p99Ms)}, ${handWrittenStampede.failures} failed`,
+    },
+    {
+      id: '6b',
+      figure: 'Peer (b) Azure bearerTokenAuthenticationPolicy: token requests in the same stampede',
+      value: String(azureStampede.tokenRequests),
+      target: '',
+      met: undefined,
+      detail: `p50 ${milliseconds(azureStampede.p50Ms)}, p99 ${milliseconds(azureStampede.p99Ms)}, ${azureStampede.failures} failed`,
+    },
+  );
+
+  log('5. many merchants');
+  const many = await measureManyMerchants(host, merchantCount);
+  results.manyMerchants = many;
+  rows.push(
+    {
+      id: '5',
+      figure: `Many merchants: retained heap per used merchant (${many.used.toLocaleString('en')} of ${many.merchants.toLocaleString('en')})`,
+      value: `${fixed(many.retainedBytesPerUsedMerchant / 1024)} KB`,
+      target: '< 3 KB',
+      met: many.retainedBytesPerUsedMerchant < 3 * 1024,
+      detail: `${many.tokenRequests} token requests in ${milliseconds(many.useMs)}`,
+    },
+    {
+      id: '5',
+      figure: `  creation: loadMerchantConfig + createMerchantRegistry, ${many.merchants.toLocaleString('en')} merchants`,
+      value: milliseconds(many.loadConfigMs + many.createRegistryMs),
+      target: '',
+      met: undefined,
+      detail: `load ${milliseconds(many.loadConfigMs)}, registry ${milliseconds(many.createRegistryMs)}, heap ${fixed(many.heapAfterCreateBytes / 2 ** 20, 0)} MB`,
+    },
+  );
+
+  const loadLabel = `${(load.total / 1000).toFixed(0)}k requests, concurrency ${load.concurrency}`;
+  log('3. interceptor overhead');
+  const interceptor = await measureInterceptorOverhead(host.apiUrl, load);
+  results.interceptorOverhead = interceptor;
+  const throughputRow = (id: string, figure: string, subject: { ratio: number; cpuRatio: number; rps: number }, baselineRps: number, target?: number): Row => ({
+    id,
+    figure,
+    value: fixed(subject.ratio),
+    target: target === undefined ? '' : `≥ ${fixed(target)}`,
+    met: target === undefined ? undefined : subject.ratio >= target,
+    detail: `CPU-time ratio ${fixed(subject.cpuRatio)}; ${Math.round(subject.rps)} vs ${Math.round(baselineRps)} req/s`,
+  });
+  rows.push(
+    throughputRow('3', `Interceptor: undici.request via createAuthInterceptor ÷ header by hand (${loadLabel})`, interceptor.subjects.interceptor!, interceptor.baselineRps, 0.97),
+    throughputRow('3', '  context: a no-op interceptor (undici compose) ÷ header by hand', interceptor.subjects.noopInterceptor!, interceptor.baselineRps),
+  );
+
+  log('6b. Azure bearer policy overhead');
+  const azure = await measureAzureOverhead(host.apiUrl, load);
+  results.azureOverhead = azure;
+  rows.push(throughputRow('6b', 'Peer (b) Azure bearer policy ÷ header policy by hand (throughput, its node:http client)', azure.subjects.azureBearer!, azure.baselineRps));
+
+  log('2. bearer fetch overhead');
+  const fetchOverhead = await measureFetchOverhead(host.apiUrl, load);
+  results.fetchOverhead = fetchOverhead;
+  rows.push(
+    throughputRow('2', `Bearer fetch: createAuthFetch ÷ fetch with header by hand (${loadLabel})`, fetchOverhead.subjects.authFetch!, fetchOverhead.baselineRps, 0.97),
+    throughputRow('6a', 'Peer (a) hand-written token + fetch ÷ fetch with header by hand (throughput)', fetchOverhead.subjects.handWritten!, fetchOverhead.baselineRps),
+  );
+
+  const counters = await host.counters();
+  if (counters.withoutBearer > 0) throw new Error(`${counters.withoutBearer} API requests arrived without a bearer token`);
+} finally {
+  await host.close();
+}
+
+rows.sort((a, b) => order(a.id) - order(b.id));
+const totalSeconds = (performance.now() - runStarted) / 1000;
+printTable(rows);
+const loadAtEnd = loadavg()[0] ?? 0;
+process.stdout.write(
+  `\n${machine.cpuModel}, ${machine.cores} cores, ${fixed(machine.memoryBytes / 2 ** 30, 1)} GB, Node ${machine.node}; ` +
+    `load average ${fixed(machine.loadAverageAtStart)} → ${fixed(loadAtEnd)}; ${fixed(totalSeconds, 0)} s\n`,
+);
+if (Math.max(machine.loadAverageAtStart, loadAtEnd) > machine.cores) {
+  process.stdout.write('Note: the load average exceeded the core count: other work shared the CPUs and the ratios are noisier.\n');
+}
+const output = new URL('../results.json', import.meta.url);
+await writeFile(
+  output,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: { ...machine, loadAverageAtEnd: loadAtEnd }, durationSeconds: totalSeconds, settings: { load, stampedeCallers, merchantCount }, table: rows, results }, null, 2)}\n`,
+);
+process.stdout.write(`Wrote ${output.pathname}\n`);
+
+function order(id: string): number {
+  return Number.parseInt(id, 10) * 10 + (id.endsWith('b') ? 2 : id.endsWith('a') ? 1 : 0);
+}
+
+function printTable(table: readonly Row[]): void {
+  const header = ['#', 'figure', 'result', 'target', 'met', 'detail'];
+  const cells = table.map((row) => [row.id, row.figure, row.value, row.target, row.met === undefined ? '' : row.met ? 'yes' : 'NO', row.detail]);
+  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]!.length)));
+  const format = (line: readonly string[]): string => `| ${line.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  process.stdout.write(`${format(header)}\n${format(widths.map((width) => '-'.repeat(width)))}\n`);
+  for (const line of cells) process.stdout.write(`${format(line)}\n`);
+}
