@@ -11,7 +11,7 @@ import {
 } from '@x/core';
 import { iamportTokenPath, iamportTokenResponseSchema } from './iamport-api-types.js';
 import { createIamportRequestError, isIamportTokenFailure } from './iamport-error.js';
-import { resolveIamportSettings, type IamportProviderSettings } from './iamport-settings.js';
+import { resolveIamportSettings, validateIamportSettings, type IamportProviderSettings } from './iamport-settings.js';
 
 /** A {@link TokenProvider} for one i'mport merchant (one `imp_key`/`imp_secret` pair). */
 export interface IamportProvider extends TokenProvider {
@@ -91,3 +91,6 @@ export function createIamportProvider(settings: IamportProviderSettings): Iampor
   });
   return Object.freeze(provider);
 }
+
+/** Lets `createMerchantRegistry` check every merchant's settings at start without creating providers. */
+createIamportProvider.validateSettings = validateIamportSettings;

@@ -16,7 +16,13 @@ import {
   type VippsEnvironment,
   type VippsTokenEndpoint,
 } from './vipps-api-types.js';
-import { resolveVippsSettings, tokenUrlOf, type ResolvedVippsSettings, type VippsProviderSettings } from './vipps-settings.js';
+import {
+  resolveVippsSettings,
+  tokenUrlOf,
+  validateVippsSettings,
+  type ResolvedVippsSettings,
+  type VippsProviderSettings,
+} from './vipps-settings.js';
 
 /** The provider name in errors, events and cache keys. */
 export const vippsProviderName = 'vipps';
@@ -185,3 +191,6 @@ function redact(text: string, secrets: readonly string[]): string {
   for (const secret of secrets) safe = safe.split(secret).join('[redacted]');
   return safe.length > providerMessageMaxLength ? `${safe.slice(0, providerMessageMaxLength)}…` : safe;
 }
+
+/** Lets `createMerchantRegistry` check every merchant's settings at start without creating providers. */
+createVippsProvider.validateSettings = validateVippsSettings;

@@ -1,0 +1,3 @@
+import { runUndiciInterceptor } from './undici-interceptor.js';
+
+await runUndiciInterceptor();
