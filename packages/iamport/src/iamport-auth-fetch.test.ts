@@ -126,11 +126,11 @@ describe('createAuthFetch with the i\'mport provider', () => {
 
       const [first, ...later] = eventsOf('token-refreshed');
       expect(first?.expiresInMs).toBe(30 * minute);
-      expect(first?.diagnostics?.clockSkewMs).toBe(0 - clockOffsetMs);
+      expect(first?.diagnostics?.clockSkewMs).toBe(clockOffsetMs);
       expect(later.length).toBeGreaterThan(0);
       for (const event of later) {
         expect(event).toMatchObject({ extended: true, fingerprint: first?.fingerprint });
-        expect(event.diagnostics?.clockSkewMs).toBe(0 - clockOffsetMs);
+        expect(event.diagnostics?.clockSkewMs).toBe(clockOffsetMs);
       }
 
       // random() is 0.5, so the refresh window opens 45 s before expiry (50 s less 10 % jitter); the first step in

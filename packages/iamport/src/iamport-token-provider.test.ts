@@ -68,14 +68,14 @@ describe('createIamportProvider', () => {
     emulator.setClockOffset(9 * 3_600_000);
     const token = await provider().requestToken(context());
     expect(token.expiresAt).toBe(time + 30 * 60_000);
-    expect(token.diagnostics?.clockSkewMs).toBe(-9 * 3_600_000);
+    expect(token.diagnostics?.clockSkewMs).toBe(9 * 3_600_000);
   });
 
   it('should compute the expiry from expired_at - now when i\'mport\'s clock is 10 minutes behind', async () => {
     emulator.setClockOffset(-600_000);
     const token = await provider().requestToken(context());
     expect(token.expiresAt).toBe(time + 30 * 60_000);
-    expect(token.diagnostics?.clockSkewMs).toBe(600_000);
+    expect(token.diagnostics?.clockSkewMs).toBe(-600_000);
   });
 
   it('should expose i\'mport\'s reuse rule in its cache policy: refresh 40-50 s before expiry', () => {

@@ -70,7 +70,7 @@ export function createIamportProvider(settings: IamportProviderSettings): Iampor
       accessToken: response.access_token,
       expiresAt: http.receivedAt + lifetimeMs,
       diagnostics: {
-        clockSkewMs: Math.round(http.receivedAt - response.now * 1000),
+        clockSkewMs: Math.round(response.now * 1000 - http.receivedAt),
         serverNow: response.now,
         serverExpiredAt: response.expired_at,
       },
