@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { defaultCachePolicy, resolveCachePolicy } from './cache-policy.js';
+import { ConfigurationError, isConfigurationError } from './errors.js';
+
+describe('defaultCachePolicy', () => {
+  it('should hold the documented defaults and be frozen', () => {
+    expect(defaultCachePolicy).toEqual({
+      refreshAheadMs: 300_000,
+      refreshAheadJitter: 0.2,
+      minValidityMs: 10_000,
+      requestTimeoutMs: 10_000,
+      retryBaseDelayMs: 1_000,
+      retryMaxDelayMs: 60_000,
+      failureCooldownMs: 10_000,
+      lockWaitMs: 5_000,
+    });
+    expect(Object.isFrozen(defaultCachePolicy)).toBe(true);
+  });
+});
+
+describe('resolveCachePolicy', () => {
+  it('should start from the defaults', () => {
+    const policy = resolveCachePolicy('test');
+    expect(policy).toEqual(defaultCachePolicy);
+    expect(policy).not.toBe(defaultCachePolicy);
+    expect(Object.isFrozen(policy)).toBe(true);
+  });
+
+  it('should apply layers in order, field by field, skipping undefined values and unknown keys', () => {
+    const policy = resolveCachePolicy(
+      'iamport',
+      { refreshAheadMs: 60_000, minValidityMs: 5_000 },
+      undefined,
+      { refreshAheadMs: 120_000, minValidityMs: undefined, unknown: 1 } as Record<string, number | undefined>,
+    );
+    expect(policy).toEqual({ ...defaultCachePolicy, refreshAheadMs: 120_000, minValidityMs: 5_000 });
+    expect(policy).not.toHaveProperty('unknown');
+  });
+
+  it('should accept zero, e.g. to disable jitter', () => {
+    expect(resolveCachePolicy('test', { refreshAheadJitter: 0, refreshAheadMs: 0 })).toMatchObject({ refreshAheadJitter: 0, refreshAheadMs: 0 });
+  });
+
+  it('should name every bad field at once in a ConfigurationError', () => {
+    let caught: unknown;
+    try {
+      resolveCachePolicy('vipps', { refreshAheadMs: -1, requestTimeoutMs: Number.NaN, lockWaitMs: Number.POSITIVE_INFINITY, minValidityMs: '10' as unknown as number });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigurationError);
+    expect(isConfigurationError(caught)).toBe(true);
+    const error = caught as ConfigurationError;
+    expect(error.provider).toBe('vipps');
+    expect(error.issues.map((issue) => issue.path).sort()).toEqual([
+      'policy.lockWaitMs',
+      'policy.minValidityMs',
+      'policy.refreshAheadMs',
+      'policy.requestTimeoutMs',
+    ]);
+    expect(error.message).toContain('policy.refreshAheadMs: must be a finite number of at least 0');
+  });
+
+  it('should reject a jitter above 1 and a maximum retry delay below the base delay', () => {
+    expect(() => resolveCachePolicy('test', { refreshAheadJitter: 1.5 })).toThrow(/policy\.refreshAheadJitter: must be at most 1/);
+    expect(() => resolveCachePolicy('test', { refreshAheadJitter: 1 })).not.toThrow();
+    expect(() => resolveCachePolicy('test', { retryBaseDelayMs: 5_000, retryMaxDelayMs: 1_000 })).toThrow(
+      /policy\.retryMaxDelayMs: must be at least retryBaseDelayMs/,
+    );
+  });
+});

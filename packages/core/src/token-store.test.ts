@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import type { Clock } from './clock.js';
+import { createMemoryTokenStore, parseStoredToken, serializeToken, type StoredToken } from './token-store.js';
+
+function createFakeClock(): Clock & { advance(milliseconds: number): void } {
+  let wall = Date.UTC(2025, 0, 1);
+  let monotonic = 1_000;
+  return {
+    now: () => wall,
+    monotonic: () => monotonic,
+    advance(milliseconds) {
+      wall += milliseconds;
+      monotonic += milliseconds;
+    },
+  };
+}
+
+describe('createMemoryTokenStore', () => {
+  it('should return what was set until its time to live runs out', async () => {
+    const clock = createFakeClock();
+    const store = createMemoryTokenStore({ clock });
+    expect(await store.get('key')).toBeUndefined();
+    await store.set('key', 'value', 1_000);
+    expect(await store.get('key')).toBe('value');
+    expect(await store.get('other')).toBeUndefined();
+    clock.advance(999);
+    expect(await store.get('key')).toBe('value');
+    clock.advance(1);
+    expect(await store.get('key')).toBeUndefined();
+  });
+
+  it('should measure time to live on the monotonic clock only', async () => {
+    let wall = 0;
+    let monotonic = 0;
+    const store = createMemoryTokenStore({ clock: { now: () => wall, monotonic: () => monotonic } });
+    await store.set('key', 'value', 1_000);
+    wall += 10 * 3_600_000;
+    expect(await store.get('key')).toBe('value');
+    wall -= 20 * 3_600_000;
+    monotonic += 1_000;
+    expect(await store.get('key')).toBeUndefined();
+  });
+
+  it('should replace a value and restart its time to live', async () => {
+    const clock = createFakeClock();
+    const store = createMemoryTokenStore({ clock });
+    await store.set('key', 'first', 1_000);
+    clock.advance(900);
+    await store.set('key', 'second', 1_000);
+    clock.advance(900);
+    expect(await store.get('key')).toBe('second');
+  });
+
+  it('should delete unconditionally, or only while the value is the expected one', async () => {
+    const store = createMemoryTokenStore({ clock: createFakeClock() });
+    await store.set('key', 'current', 1_000);
+    await store.delete('key', 'older');
+    expect(await store.get('key')).toBe('current');
+    await store.delete('key', 'current');
+    expect(await store.get('key')).toBeUndefined();
+    await store.set('key', 'again', 1_000);
+    await store.delete('key');
+    expect(await store.get('key')).toBeUndefined();
+    await expect(store.delete('missing', 'anything')).resolves.toBeUndefined();
+  });
+
+  it('should give a lock to one holder at a time and free it on release', async () => {
+    const store = createMemoryTokenStore({ clock: createFakeClock() });
+    const first = await store.lock!('key', 1_000);
+    expect(first).toBeDefined();
+    expect(await store.lock!('key', 1_000)).toBeUndefined();
+    expect(await store.lock!('other', 1_000)).toBeDefined();
+    await first!.release();
+    expect(await store.lock!('key', 1_000)).toBeDefined();
+  });
+
+  it('should let a lock expire, and not let a stale holder release its successor’s lock', async () => {
+    const clock = createFakeClock();
+    const store = createMemoryTokenStore({ clock });
+    const stale = await store.lock!('key', 1_000);
+    clock.advance(1_000);
+    const successor = await store.lock!('key', 1_000);
+    expect(successor).toBeDefined();
+    await stale!.release();
+    expect(await store.lock!('key', 1_000)).toBeUndefined();
+    await successor!.release();
+    await expect(successor!.release()).resolves.toBeUndefined();
+    expect(await store.lock!('key', 1_000)).toBeDefined();
+  });
+
+  it('should keep separate stores apart', async () => {
+    const clock = createFakeClock();
+    const first = createMemoryTokenStore({ clock });
+    const second = createMemoryTokenStore({ clock });
+    await first.set('key', 'value', 1_000);
+    expect(await second.get('key')).toBeUndefined();
+    await first.lock!('key', 1_000);
+    expect(await second.lock!('key', 1_000)).toBeDefined();
+  });
+
+  it('should work with the system clock by default', async () => {
+    const store = createMemoryTokenStore();
+    await store.set('key', 'value', 60_000);
+    expect(await store.get('key')).toBe('value');
+  });
+});
+
+describe('serializeToken and parseStoredToken', () => {
+  const token: StoredToken = { accessToken: 'token-1', expiresAt: 1_735_689_600_000, lifetimeMs: 1_800_000 };
+
+  it('should round-trip a token', () => {
+    expect(parseStoredToken(serializeToken(token))).toEqual(token);
+  });
+
+  it('should write a versioned record with only the token fields', () => {
+    expect(JSON.parse(serializeToken({ ...token, extra: 'ignored' } as StoredToken))).toEqual({ v: 1, ...token });
+  });
+
+  it('should return undefined for anything it did not write', () => {
+    for (const value of [
+      undefined,
+      '',
+      'not json',
+      'null',
+      '"token-1"',
+      '[]',
+      JSON.stringify({ ...token, v: 2 }),
+      JSON.stringify({ ...token, v: undefined }),
+      JSON.stringify({ v: 1, ...token, accessToken: '' }),
+      JSON.stringify({ v: 1, ...token, accessToken: 42 }),
+      JSON.stringify({ v: 1, ...token, expiresAt: '1735689600000' }),
+      JSON.stringify({ v: 1, accessToken: 'token-1', expiresAt: 1 }),
+    ]) {
+      expect(parseStoredToken(value)).toBeUndefined();
+    }
+  });
+});
