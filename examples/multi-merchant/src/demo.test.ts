@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { runDemo } from './demo.js';
+
+describe('multi-merchant demo', () => {
+  it('should keep every merchant calling through refreshes, extensions and an outage of the token endpoint', async () => {
+    const lines: string[] = [];
+    const rows = await runDemo({ durationMs: 15_000, log: (line) => lines.push(line) });
+    const row = (merchant: string) => rows.find((candidate) => candidate.merchant === merchant)!;
+
+    expect(rows.map((candidate) => candidate.merchant)).toEqual(['shop-seoul', 'shop-busan', 'shop-oslo']);
+    for (const summary of rows) {
+      expect(summary.errors).toBe(0);
+      expect(summary.calls).toBeGreaterThan(100);
+      expect(summary.tokenRequests).toBe(summary.gatewayTokenRequests);
+    }
+    for (const merchant of ['shop-seoul', 'shop-busan']) {
+      // One token for the whole run: extended in i'mport's window, never re-issued, and served through the outage.
+      expect(row(merchant).newTokens).toBe(1);
+      expect(row(merchant).extended).toBeGreaterThanOrEqual(1);
+      expect(row(merchant).servedStale).toBeGreaterThanOrEqual(1);
+    }
+    expect(row('shop-oslo').newTokens).toBeGreaterThanOrEqual(2);
+    expect(row('shop-oslo').servedStale).toBe(0);
+
+    expect(lines.some((line) => line.includes("!! i'mport's token endpoint goes down (503)"))).toBe(true);
+    expect(lines.some((line) => line.includes("!! i'mport's token endpoint is back"))).toBe(true);
+    expect(lines.some((line) => /shop-seoul +refresh failed: calls go on with token [0-9a-f]{8}/.test(line))).toBe(true);
+    expect(lines.some((line) => /gateway clock 9\.0 h off ours/.test(line))).toBe(true);
+    const table = lines.at(-1)!.split('\n');
+    expect(table[0]).toMatch(/^merchant +gateway +calls +errors +token requests/);
+    expect(table.slice(2).map((line) => line.split(/ +/)[0])).toEqual(['shop-seoul', 'shop-busan', 'shop-oslo']);
+  });
+});

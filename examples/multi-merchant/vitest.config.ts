@@ -1,0 +1,7 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@x/source'] },
+  ssr: { resolve: { conditions: ['@x/source'] } },
+  test: { name: 'example-multi-merchant', include: ['src/**/*.test.ts'], testTimeout: 60_000 },
+});
