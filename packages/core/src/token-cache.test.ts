@@ -662,6 +662,21 @@ describe('createTokenCache', () => {
       expect(server.tokenRequests).toBe(1);
       expect(ofType('lock-waited')).toEqual([expect.objectContaining({ received: false, waitedMs: 2_000 })]);
     });
+
+    it('should stop waiting for the holder after lockWaitMs worth of polls even when the injected clock stands still', async () => {
+      const frozen: Clock = { now: () => start, monotonic: () => 0 };
+      const store = createMemoryTokenStore({ clock: frozen });
+      await store.lock!(provider.cacheKey, minute);
+      const cache = createTokenCache(provider, { store, clock: frozen, policy: { lockWaitMs: 200 }, onEvent: (event) => events.push(event) });
+      const waiting = track(cache.getToken());
+      await advance(150);
+      await flush();
+      expect(server.tokenRequests).toBe(0);
+      await advance(50);
+      await until(() => waiting.settled, 'the token');
+      expect(server.tokenRequests).toBe(1);
+      expect(ofType('lock-waited')).toEqual([expect.objectContaining({ received: false, waitedMs: 0 })]);
+    });
   });
 
   describe('forceRefresh', () => {

@@ -257,7 +257,9 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
   /** Waits, bounded, for the lock holder's token to reach the store. */
   const waitForHolder = async (): Promise<Entry | undefined> => {
     const started = clock.monotonic();
-    while (clock.monotonic() - started < policy.lockWaitMs) {
+    // Bounded twice: by the clock, and by the number of polls, so an injected clock that stands still cannot hang it.
+    const polls = Math.ceil(policy.lockWaitMs / lockPollMs);
+    for (let poll = 0; poll < polls && clock.monotonic() - started < policy.lockWaitMs; poll += 1) {
       await delay(lockPollMs);
       const entry = await readStore();
       if (entry !== undefined) {
