@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { createMerchantRegistry, loadMerchantConfig, type MerchantSettings } from '@x/core';
 import { createIamportProvider, validateIamportSettings } from '@x/iamport';
 import { benchCredentials, emulatorMerchantCount } from './bench-credentials.js';
-import type { ServerHost } from './server-host.js';
 
 export interface ManyMerchantsResult {
   merchants: number;
@@ -19,8 +18,6 @@ export interface ManyMerchantsResult {
   createRegistryMs: number;
   /** Fetching one token for each used merchant, milliseconds. */
   useMs: number;
-  /** Token requests the emulator received: one per used merchant. */
-  tokenRequests: number;
   /** Heap after GC once the registry exists, before any merchant is used, bytes. */
   heapAfterCreateBytes: number;
   /** (Heap after GC once the merchants are used − heap before) ÷ used merchants, bytes. */
@@ -38,19 +35,19 @@ function collectGarbage(): number {
   return process.memoryUsage().heapUsed;
 }
 
-export async function measureManyMerchants(host: ServerHost, merchantCount: number): Promise<ManyMerchantsResult> {
+/** Runs in `many-merchants-process.ts`, on the built packages: see there. */
+export async function measureManyMerchants(emulatorUrl: string, merchantCount: number): Promise<ManyMerchantsResult> {
   const used = Math.min(emulatorMerchantCount, merchantCount / 10);
   const merchants: Record<string, MerchantSettings> = {};
   for (let index = 0; index < merchantCount; index += 1) {
     // The first `used` merchants hold credentials the emulator accepts; every merchant's credentials differ, so no
     // two share a cache.
     const credentials = index < used ? benchCredentials(index) : { impKey: `unused_key_${index}`, impSecret: `unused-secret-${index}` };
-    merchants[`merchant-${String(index).padStart(6, '0')}`] = { provider: 'iamport', ...credentials, baseUrl: host.emulatorUrl };
+    merchants[`merchant-${String(index).padStart(6, '0')}`] = { provider: 'iamport', ...credentials, baseUrl: emulatorUrl };
   }
   const directory = await mkdtemp(join(tmpdir(), 'x-bench-'));
   const path = join(directory, 'merchants.json');
   await writeFile(path, JSON.stringify({ merchants }));
-  await host.reset();
 
   let started = performance.now();
   const config = await loadMerchantConfig(path);
@@ -78,7 +75,6 @@ export async function measureManyMerchants(host: ServerHost, merchantCount: numb
   );
   const useMs = performance.now() - started;
   const heapAfterUseBytes = collectGarbage();
-  const { tokenRequests } = await host.emulatorCounters();
   // Keeps the registry reachable until the heap has been measured.
   if (!registry.has(ids[0]!)) throw new Error('many merchants: registry lost a merchant');
   return {
@@ -87,7 +83,6 @@ export async function measureManyMerchants(host: ServerHost, merchantCount: numb
     loadConfigMs,
     createRegistryMs,
     useMs,
-    tokenRequests,
     heapAfterCreateBytes,
     retainedBytesPerUsedMerchant: (heapAfterUseBytes - heapAfterCreateBytes) / used,
   };
