@@ -663,6 +663,28 @@ describe('createTokenCache', () => {
       expect(ofType('lock-waited')).toEqual([expect.objectContaining({ received: false, waitedMs: 2_000 })]);
     });
 
+    it('should stop waiting for the holder and request a token as soon as the store fails', async () => {
+      const memory = createMemoryTokenStore({ clock });
+      await memory.lock!(provider.cacheKey, minute);
+      let reads = 0;
+      const store: TokenStore = {
+        ...memory,
+        async get(key) {
+          reads += 1;
+          if (reads > 1) throw new Error('connection lost');
+          return memory.get(key);
+        },
+      };
+      const cache = cacheFor({ store, policy: { lockWaitMs: 5_000 } });
+      const waiting = track(cache.getToken());
+      await advance(50);
+      await until(() => waiting.settled, 'the token');
+      expect(waiting.value?.tokenType).toBe('Bearer');
+      expect(server.tokenRequests).toBe(1);
+      expect(ofType('store-error').map((event) => event.operation)).toEqual(['get']);
+      expect(ofType('lock-waited')).toEqual([expect.objectContaining({ received: false, waitedMs: 50 })]);
+    });
+
     it('should stop waiting for the holder after lockWaitMs worth of polls even when the injected clock stands still', async () => {
       const frozen: Clock = { now: () => start, monotonic: () => 0 };
       const store = createMemoryTokenStore({ clock: frozen });

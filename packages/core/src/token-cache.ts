@@ -149,10 +149,12 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
     return Math.max(random() * ceiling, Math.min(ceiling, minimumRetryDelayMs));
   };
 
+  let storeFailures = 0;
   const storeCall = async <T>(operation: 'get' | 'set' | 'delete' | 'lock', call: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await call();
     } catch (error) {
+      storeFailures += 1;
       emit({ type: 'store-error', operation, error });
       return undefined;
     }
@@ -261,11 +263,14 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
     const polls = Math.ceil(policy.lockWaitMs / lockPollMs);
     for (let poll = 0; poll < polls && clock.monotonic() - started < policy.lockWaitMs; poll += 1) {
       await delay(lockPollMs);
+      const failuresBefore = storeFailures;
       const entry = await readStore();
       if (entry !== undefined) {
         emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: true });
         return entry;
       }
+      // A store that fails now cannot bring the holder's token: ask the gateway rather than wait out lockWaitMs.
+      if (storeFailures !== failuresBefore) break;
     }
     emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: false });
     return undefined;
