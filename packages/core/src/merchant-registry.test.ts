@@ -137,6 +137,24 @@ describe('createMerchantRegistry', () => {
     expect(server.apiCalls).toHaveLength(0);
   });
 
+  it('should name every merchant sharing a failing credential in the error of its token cache', async () => {
+    server.mode = 401;
+    const registry = createMerchantRegistry({
+      providers: { test: testFactory() },
+      merchants: {
+        a1: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' },
+        a2: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' },
+      },
+    });
+    expect(registry.tokens('a1')).toBe(registry.tokens('a2'));
+    const first = await registry.tokens('a1').getToken().catch((caught: unknown) => caught);
+    expect((first as Error).message).toMatch(/^\[test, merchants a1, a2\] /);
+    // The cool-down hands out the very same error, without a new request.
+    const again = await registry.tokens('a2').getToken().catch((caught: unknown) => caught);
+    expect(again).toBe(first);
+    expect(server.tokenRequests).toBe(1);
+  });
+
   it('should report events with the merchants that use the cache', async () => {
     const events: MerchantTokenEvent[] = [];
     const registry = createMerchantRegistry({

@@ -2,7 +2,7 @@ import { createAuthFetch, type AuthFetch } from './bearer-fetch.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
 import { ConfigurationError, UnknownMerchantError, isAuthError, type ConfigurationIssue } from './errors.js';
-import { createTokenCache, type GetTokenOptions, type TokenCache } from './token-cache.js';
+import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { TokenProvider } from './token-provider.js';
 import { createMemoryTokenStore, type TokenStore } from './token-store.js';
@@ -50,7 +50,7 @@ export interface MerchantRegistryOptions {
 export interface MerchantRegistry {
   /** The merchant's bearer fetch. Throws `UnknownMerchantError` for an id not in the configuration. */
   fetch(merchantId: string): AuthFetch;
-  /** The merchant's token cache (shared with merchants that have the same credentials). */
+  /** The merchant's token cache, shared with merchants that have the same credentials (its errors name them all). */
   tokens(merchantId: string): TokenCache;
   /** The merchant's provider. */
   provider(merchantId: string): TokenProvider;
@@ -58,17 +58,6 @@ export interface MerchantRegistry {
   merchants(): string[];
   /** Whether the id is configured. */
   has(merchantId: string): boolean;
-}
-
-interface SharedCache {
-  cache: TokenCache;
-  merchants: string[];
-}
-
-interface MerchantState {
-  provider: TokenProvider;
-  tokens: TokenCache;
-  fetch?: AuthFetch;
 }
 
 /**
@@ -89,51 +78,53 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
   if (issues.length > 0) throw new ConfigurationError({ issues });
 
   const store = options.store ?? createMemoryTokenStore(options.clock === undefined ? {} : { clock: options.clock });
-  const caches = new Map<string, SharedCache>();
-  const states = new Map<string, MerchantState>();
+  /** One cache per credential (`cacheKey`), with the merchants that use it. */
+  const caches = new Map<string, { cache: TokenCache; merchants: string[] }>();
+  const tokensOf = new Map<string, TokenCache>();
+  const fetchOf = new Map<string, AuthFetch>();
   const listener = options.onEvent;
 
-  const cacheFor = (merchantId: string, provider: TokenProvider): TokenCache => {
-    let shared = caches.get(provider.cacheKey);
-    if (shared === undefined) {
-      const merchantsOfCache: string[] = [];
-      const cache = createTokenCache(provider, {
-        store,
-        policy: options.policy,
-        fetch: options.fetch,
-        clock: options.clock,
-        onEvent: listener === undefined ? undefined : (event) => listener({ ...event, merchants: merchantsOfCache }),
-      });
-      shared = { cache, merchants: merchantsOfCache };
-      caches.set(provider.cacheKey, shared);
-    }
-    shared.merchants.push(merchantId);
-    return shared.cache;
-  };
+  const createCache = (provider: TokenProvider, merchantsOfCache: string[]): TokenCache =>
+    createTokenCache(provider, {
+      store,
+      policy: options.policy,
+      fetch: options.fetch,
+      clock: options.clock,
+      onEvent: listener === undefined ? undefined : (event) => listener({ ...event, merchants: merchantsOfCache }),
+      // Errors name the merchants; a cache shared by merchants with the same credentials names them all.
+      annotateError: (error) => annotate(error, merchantsOfCache),
+    });
 
-  const stateOf = (merchantId: string): MerchantState => {
-    let state = states.get(merchantId);
-    if (state !== undefined) return state;
+  const tokens = (merchantId: string): TokenCache => {
+    const known = tokensOf.get(merchantId);
+    if (known !== undefined) return known;
     const entry = Object.hasOwn(merchants, merchantId) ? merchants[merchantId] : undefined;
     if (entry === undefined) throw new UnknownMerchantError(merchantId);
     const { provider: name, ...settings } = entry;
     const provider = providers[name]!(settings);
-    state = { provider, tokens: withMerchant(cacheFor(merchantId, provider), merchantId) };
-    states.set(merchantId, state);
-    return state;
+    let shared = caches.get(provider.cacheKey);
+    if (shared === undefined) {
+      const merchantsOfCache: string[] = [];
+      shared = { cache: createCache(provider, merchantsOfCache), merchants: merchantsOfCache };
+      caches.set(provider.cacheKey, shared);
+    }
+    shared.merchants.push(merchantId);
+    tokensOf.set(merchantId, shared.cache);
+    return shared.cache;
   };
 
   return {
     fetch(merchantId) {
-      const state = stateOf(merchantId);
-      if (state.fetch === undefined) {
-        const authFetch = createAuthFetch(state.tokens, { fetch: options.fetch });
-        state.fetch = (input, init) => authFetch(input, init).catch((error: unknown) => Promise.reject(annotate(error, merchantId)));
+      let authFetch = fetchOf.get(merchantId);
+      if (authFetch === undefined) {
+        const inner = createAuthFetch(tokens(merchantId), { fetch: options.fetch });
+        authFetch = (input, init) => inner(input, init).catch((error: unknown) => Promise.reject(annotate(error, merchantId)));
+        fetchOf.set(merchantId, authFetch);
       }
-      return state.fetch;
+      return authFetch;
     },
-    tokens: (merchantId) => stateOf(merchantId).tokens,
-    provider: (merchantId) => stateOf(merchantId).provider,
+    tokens,
+    provider: (merchantId) => tokens(merchantId).provider,
     merchants: () => Object.keys(merchants),
     has: (merchantId) => Object.hasOwn(merchants, merchantId),
   };
@@ -185,28 +176,21 @@ function settingsIssues(factory: ProviderFactory, settings: Record<string, unkno
   }
 }
 
-/** The cache, with errors naming the merchant. Shared caches stay shared: only the errors differ. */
-function withMerchant(cache: TokenCache, merchantId: string): TokenCache {
-  return {
-    [Symbol.for('@x/core.token-cache')]: true,
-    provider: cache.provider,
-    getToken: (getTokenOptions?: GetTokenOptions) =>
-      cache.getToken(getTokenOptions).catch((error: unknown) => Promise.reject(annotate(error, merchantId))),
-    invalidate: (accessToken: string) => cache.invalidate(accessToken),
-  };
-}
-
 /**
- * A copy of an @x error that names the merchant (the original may be shared by merchants with the same
- * credentials, so it is never changed). Other errors pass through.
+ * A copy of an @x error that names the merchant(s); other errors, and errors that name a merchant already, pass
+ * through. A copy, because a cache's error goes to every caller waiting on it.
  */
-function annotate(error: unknown, merchantId: string): unknown {
+function annotate(error: unknown, merchantIds: string | readonly string[]): unknown {
   if (!isAuthError(error) || error.merchant !== undefined) return error;
+  const ids = typeof merchantIds === 'string' ? [merchantIds] : merchantIds;
+  if (ids.length === 0) return error;
+  const merchant = ids.join(', ');
   const copy = Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as typeof error;
   const prefix = error.provider === undefined ? '' : `[${error.provider}] `;
   const body = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
-  const label = error.provider === undefined ? `[merchant ${merchantId}] ` : `[${error.provider}, merchant ${merchantId}] `;
-  Object.defineProperty(copy, 'merchant', { value: merchantId, enumerable: true });
+  const who = `${ids.length === 1 ? 'merchant' : 'merchants'} ${merchant}`;
+  const label = error.provider === undefined ? `[${who}] ` : `[${error.provider}, ${who}] `;
+  Object.defineProperty(copy, 'merchant', { value: merchant, enumerable: true });
   Object.defineProperty(copy, 'message', { value: label + body, enumerable: false, writable: true, configurable: true });
   if (typeof error.stack === 'string') {
     Object.defineProperty(copy, 'stack', { value: error.stack.replace(error.message, label + body), enumerable: false, writable: true, configurable: true });

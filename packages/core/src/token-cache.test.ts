@@ -114,6 +114,44 @@ describe('createTokenCache', () => {
     });
   });
 
+  describe('with the system clock', () => {
+    beforeEach(() => {
+      vi.useRealTimers();
+      vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
+    });
+
+    it('should serve hits without reading the clock until the refresh window opens, then refresh in the background', async () => {
+      const cache = createTokenCache(provider, { random: () => 0, onEvent: (event) => events.push(event) });
+      const first = await cache.getToken();
+      const now = vi.spyOn(performance, 'now');
+      const hit = cache.getToken();
+      expect(cache.getToken()).toBe(hit);
+      expect(now).not.toHaveBeenCalled();
+
+      // The default window is 5 minutes before the 1-hour expiry: the timer ends the fresh period exactly there.
+      await advance(hour - 5 * minute - 1);
+      expect(cache.getToken()).toBe(hit);
+      expect(server.tokenRequests).toBe(1);
+      await advance(2);
+      await expect(cache.getToken()).resolves.toBe(first);
+      expect(now).toHaveBeenCalled();
+      await until(() => server.tokenRequests === 2, 'the background refresh');
+      await until(() => ofType('token-refreshed').length === 2, 'the refreshed token');
+      const second = await cache.getToken();
+      expect(second.accessToken).not.toBe(first.accessToken);
+      now.mockRestore();
+    });
+
+    it('should stop serving an invalidated token from the fast path', async () => {
+      const cache = createTokenCache(provider);
+      const first = await cache.getToken();
+      await cache.invalidate(first.accessToken);
+      const second = await cache.getToken();
+      expect(second.accessToken).not.toBe(first.accessToken);
+      expect(server.tokenRequests).toBe(2);
+    });
+  });
+
   describe('single flight', () => {
     it('should make one token request for 1,000 concurrent callers on a cold cache', async () => {
       const cache = cacheFor();

@@ -41,6 +41,11 @@ export interface TokenCacheOptions {
   onEvent?: TokenEventListener | undefined;
   /** Source of randomness for jitter, in [0, 1). @default Math.random */
   random?: (() => number) | undefined;
+  /**
+   * Applied once to each error before callers get it, e.g. to name the merchants (the registry does). Must return
+   * an error free of secrets. @default the error as it is
+   */
+  annotateError?: ((error: unknown) => unknown) | undefined;
 }
 
 /** Caches one provider's token: single flight, refresh ahead, stale-while-failing, backoff. */
@@ -91,40 +96,131 @@ export function isTokenCache(value: unknown): value is TokenCache {
  * const { accessToken } = await tokens.getToken();
  */
 export function createTokenCache(provider: TokenProvider, options: TokenCacheOptions = {}): TokenCache {
-  const policy = resolveCachePolicy(provider.provider, provider.cachePolicy, options.policy);
-  const clock = options.clock ?? systemClock;
-  const random = options.random ?? Math.random;
-  const store = options.store ?? createMemoryTokenStore({ clock });
-  const fetchImplementation = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
-  const listener = options.onEvent;
-  const { cacheKey } = provider;
-  // Per process, the refresh window starts a little later at random, so a fleet spreads its refreshes.
-  const aheadFactor = 1 - policy.refreshAheadJitter * random();
+  return new ProviderTokenCache(provider, options);
+}
 
-  let current: Entry | undefined;
-  let inflight: Promise<Entry> | undefined;
+type EventBody = DistributiveOmit<TokenEvent, 'provider' | 'cacheKey' | 'time'>;
+
+/**
+ * One class rather than a closure per operation: a registry of many merchants holds one small object per cache.
+ * With the system clock, a timer marks the end of a token's fresh period, so the hit path reads no clock at all.
+ */
+class ProviderTokenCache implements TokenCache {
+  readonly provider: TokenProvider;
+  readonly #policy: Readonly<CachePolicy>;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #store: TokenStore;
+  readonly #fetch: typeof globalThis.fetch;
+  readonly #listener: TokenEventListener | undefined;
+  readonly #annotateError: ((error: unknown) => unknown) | undefined;
+  /** Per process, the refresh window starts a little later at random, so a fleet spreads its refreshes. */
+  readonly #aheadFactor: number;
+
+  #current: Entry | undefined;
+  /** The current entry while it is fresh, cleared by a timer: lets the hit path skip the clock (system clock only). */
+  #fresh: Entry | undefined;
+  #freshTimer: ReturnType<typeof setTimeout> | undefined;
+  #inflight: Promise<Entry> | undefined;
   /** Monotonic time before which no background refresh starts (backoff after a failed or unchanged refresh). */
-  let nextAttemptAt = 0;
-  let failedAttempts = 0;
-  let cooldown: { error: unknown; until: number } | undefined;
+  #nextAttemptAt = 0;
+  #failedAttempts = 0;
+  #cooldown: { error: unknown; until: number } | undefined;
   /** The last token invalidated here: never taken back from the store, whose delete may still be under way. */
-  let invalidated: string | undefined;
+  #invalidated: string | undefined;
+  #storeFailures = 0;
 
-  const emit = (event: DistributiveOmit<TokenEvent, 'provider' | 'cacheKey' | 'time'>): void => {
+  constructor(provider: TokenProvider, options: TokenCacheOptions) {
+    this.provider = provider;
+    this.#policy = sharedPolicy(provider, options.policy);
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#store = options.store ?? createMemoryTokenStore({ clock: this.#clock });
+    this.#fetch = options.fetch ?? fetchFromGlobal;
+    this.#listener = options.onEvent;
+    this.#annotateError = options.annotateError;
+    this.#aheadFactor = 1 - this.#policy.refreshAheadJitter * this.#random();
+  }
+
+  getToken(options?: GetTokenOptions): Promise<AccessToken> {
+    const fresh = this.#fresh;
+    if (fresh !== undefined && options?.forceRefresh !== true) return fresh.promise;
+    const entry = this.#current;
+    if (entry !== undefined && options?.forceRefresh !== true) {
+      const now = this.#clock.monotonic();
+      if (now < entry.refreshAt) return entry.promise;
+      if (now < entry.staleAt) {
+        if (this.#inflight === undefined && now >= this.#nextAttemptAt) void this.#refresh('refresh-ahead');
+        return entry.promise;
+      }
+    }
+    const reason: TokenRequestReason =
+      options?.forceRefresh === true
+        ? 'forced'
+        : entry !== undefined
+          ? 'expired'
+          : this.#invalidated !== undefined
+            ? 'invalidated'
+            : 'initial';
+    return this.#waitForFresh(options, reason);
+  }
+
+  async invalidate(accessToken: string): Promise<void> {
+    const entry = this.#current;
+    if (entry === undefined || entry.token.accessToken !== accessToken) return;
+    this.#setCurrent(undefined);
+    this.#invalidated = accessToken;
+    this.#nextAttemptAt = 0;
+    this.#emit({ type: 'token-invalidated', fingerprint: entry.fingerprint });
+    const stored = await this.#storeCall('get', () => this.#store.get(this.provider.cacheKey));
+    if (parseStoredToken(stored)?.accessToken === accessToken) {
+      await this.#storeCall('delete', () => this.#store.delete(this.provider.cacheKey, stored));
+    }
+  }
+
+  #emit(event: EventBody): void {
+    const listener = this.#listener;
     if (listener === undefined) return;
     try {
-      const result: unknown = listener({ provider: provider.provider, cacheKey, time: clock.now(), ...event } as TokenEvent);
+      const result: unknown = listener({
+        provider: this.provider.provider,
+        cacheKey: this.provider.cacheKey,
+        time: this.#clock.now(),
+        ...event,
+      } as TokenEvent);
       // An async listener's rejection would otherwise surface as an unhandled rejection.
       if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, noop);
     } catch {
       // A listener that throws must not break authentication.
     }
-  };
+  }
 
-  const makeEntry = (stored: StoredToken): Entry => {
-    const remaining = stored.expiresAt - clock.now();
-    const deadline = clock.monotonic() + remaining;
-    const ahead = Math.min(policy.refreshAheadMs, stored.lifetimeMs / 2) * aheadFactor;
+  #setCurrent(entry: Entry | undefined): void {
+    this.#current = entry;
+    this.#fresh = undefined;
+    if (this.#freshTimer !== undefined) clearTimeout(this.#freshTimer);
+    this.#freshTimer = undefined;
+    if (entry === undefined || this.#clock !== systemClock) return;
+    const freshForMs = entry.refreshAt - this.#clock.monotonic();
+    if (freshForMs <= 0) return;
+    this.#fresh = entry;
+    // A weak reference: a pending timer must not keep a cache nobody uses alive until its token's refresh time.
+    const cache = new WeakRef(this);
+    this.#freshTimer = setTimeout(() => {
+      const self = cache.deref();
+      if (self !== undefined && self.#fresh === entry) {
+        self.#fresh = undefined;
+        self.#freshTimer = undefined;
+      }
+    }, freshForMs);
+    this.#freshTimer.unref?.();
+  }
+
+  #makeEntry(stored: StoredToken): Entry {
+    const policy = this.#policy;
+    const remaining = stored.expiresAt - this.#clock.now();
+    const deadline = this.#clock.monotonic() + remaining;
+    const ahead = Math.min(policy.refreshAheadMs, stored.lifetimeMs / 2) * this.#aheadFactor;
     const token: AccessToken = Object.freeze({
       accessToken: stored.accessToken,
       tokenType: 'Bearer',
@@ -140,56 +236,61 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
       staleAt: deadline - policy.minValidityMs,
       deadline,
     };
-  };
+  }
 
-  const backoffDelay = (): number => {
-    const ceiling = Math.min(policy.retryMaxDelayMs, policy.retryBaseDelayMs * 2 ** failedAttempts);
-    failedAttempts += 1;
+  #backoffDelay(): number {
+    const policy = this.#policy;
+    const ceiling = Math.min(policy.retryMaxDelayMs, policy.retryBaseDelayMs * 2 ** this.#failedAttempts);
+    this.#failedAttempts += 1;
     // Full jitter can draw ~0; without a floor every call in the refresh window would start another request.
-    return Math.max(random() * ceiling, Math.min(ceiling, minimumRetryDelayMs));
-  };
+    return Math.max(this.#random() * ceiling, Math.min(ceiling, minimumRetryDelayMs));
+  }
 
-  let storeFailures = 0;
-  const storeCall = async <T>(operation: 'get' | 'set' | 'delete' | 'lock', call: () => Promise<T>): Promise<T | undefined> => {
+  async #storeCall<T>(operation: 'get' | 'set' | 'delete' | 'lock', call: () => Promise<T>): Promise<T | undefined> {
     try {
       return await call();
     } catch (error) {
-      storeFailures += 1;
-      emit({ type: 'store-error', operation, error });
+      this.#storeFailures += 1;
+      this.#emit({ type: 'store-error', operation, error });
       return undefined;
     }
-  };
+  }
 
   /** A token from the store that is better than what we hold, or `undefined`. */
-  const readStore = async (): Promise<Entry | undefined> => {
-    const stored = parseStoredToken(await storeCall('get', () => store.get(cacheKey)));
-    if (stored === undefined || stored.accessToken === invalidated) return undefined;
+  async #readStore(): Promise<Entry | undefined> {
+    const stored = parseStoredToken(await this.#storeCall('get', () => this.#store.get(this.provider.cacheKey)));
+    if (stored === undefined || stored.accessToken === this.#invalidated) return undefined;
+    const current = this.#current;
     if (current !== undefined && stored.expiresAt <= current.token.expiresAt + unchangedToleranceMs) return undefined;
-    const entry = makeEntry(stored);
-    return clock.monotonic() < entry.refreshAt ? entry : undefined;
-  };
+    const entry = this.#makeEntry(stored);
+    return this.#clock.monotonic() < entry.refreshAt ? entry : undefined;
+  }
 
-  const adopt = (entry: Entry, source: 'provider' | 'store', durationMs: number, diagnostics?: ProviderToken['diagnostics']): Entry => {
+  #adopt(entry: Entry, source: 'provider' | 'store', durationMs: number, diagnostics?: ProviderToken['diagnostics']): Entry {
+    const current = this.#current;
     const extended = current !== undefined && current.token.accessToken === entry.token.accessToken;
-    current = entry;
-    invalidated = undefined;
-    nextAttemptAt = 0;
-    failedAttempts = 0;
-    cooldown = undefined;
-    emit({
+    this.#setCurrent(entry);
+    this.#invalidated = undefined;
+    this.#nextAttemptAt = 0;
+    this.#failedAttempts = 0;
+    this.#cooldown = undefined;
+    this.#emit({
       type: 'token-refreshed',
       source,
       extended,
       fingerprint: entry.fingerprint,
-      expiresInMs: Math.round(entry.deadline - clock.monotonic()),
+      expiresInMs: Math.round(entry.deadline - this.#clock.monotonic()),
       durationMs,
       ...(diagnostics === undefined ? {} : { diagnostics }),
     });
     return entry;
-  };
+  }
 
-  const requestFromProvider = async (reason: TokenRequestReason): Promise<Entry> => {
-    emit({ type: 'token-requested', reason });
+  async #requestFromProvider(reason: TokenRequestReason): Promise<Entry> {
+    const { provider } = this;
+    const clock = this.#clock;
+    const policy = this.#policy;
+    this.#emit({ type: 'token-requested', reason });
     const started = clock.monotonic();
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), policy.requestTimeoutMs);
@@ -198,7 +299,7 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
     try {
       // Raced against the timeout so a provider that ignores the signal cannot hold every caller forever.
       result = await Promise.race([
-        provider.requestToken({ signal: controller.signal, fetch: fetchImplementation, now: clock.now }),
+        provider.requestToken({ signal: controller.signal, fetch: this.#fetch, now: clock.now }),
         rejectOnAbort(controller.signal),
       ]);
       validateToken(provider.provider, result);
@@ -211,7 +312,7 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
             cause: error,
           })
         : toAuthError(provider.provider, error);
-      emit({
+      this.#emit({
         type: 'token-request-failed',
         error: failure,
         retryable: isRetryable(failure),
@@ -224,7 +325,8 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
     }
     const durationMs = Math.round(clock.monotonic() - started);
     const lifetimeMs = result.expiresAt - clock.now();
-    const entry = makeEntry({ accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs });
+    const entry = this.#makeEntry({ accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs });
+    const current = this.#current;
     if (
       current !== undefined &&
       current.token.accessToken === result.accessToken &&
@@ -232,9 +334,9 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
     ) {
       // i'mport answers "same token, same expiry" outside its extension window: not an error, not a reason to ask
       // again at once.
-      const nextAttemptInMs = backoffDelay();
-      nextAttemptAt = clock.monotonic() + nextAttemptInMs;
-      emit({
+      const nextAttemptInMs = this.#backoffDelay();
+      this.#nextAttemptAt = clock.monotonic() + nextAttemptInMs;
+      this.#emit({
         type: 'token-unchanged',
         fingerprint: current.fingerprint,
         expiresInMs: Math.round(current.deadline - clock.monotonic()),
@@ -249,134 +351,142 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
         { provider: provider.provider, field: 'expiresAt' },
       );
     }
-    adopt(entry, 'provider', durationMs, result.diagnostics);
-    await storeCall('set', () =>
-      store.set(cacheKey, serializeToken({ accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs }), Math.max(1, result.expiresAt - clock.now())),
-    );
+    this.#adopt(entry, 'provider', durationMs, result.diagnostics);
+    const value = serializeToken({ accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs });
+    await this.#storeCall('set', () => this.#store.set(provider.cacheKey, value, Math.max(1, result.expiresAt - clock.now())));
     return entry;
-  };
+  }
 
   /** Waits, bounded, for the lock holder's token to reach the store. */
-  const waitForHolder = async (): Promise<Entry | undefined> => {
+  async #waitForHolder(): Promise<Entry | undefined> {
+    const clock = this.#clock;
+    const { lockWaitMs } = this.#policy;
     const started = clock.monotonic();
     // Bounded twice: by the clock, and by the number of polls, so an injected clock that stands still cannot hang it.
-    const polls = Math.ceil(policy.lockWaitMs / lockPollMs);
-    for (let poll = 0; poll < polls && clock.monotonic() - started < policy.lockWaitMs; poll += 1) {
+    const polls = Math.ceil(lockWaitMs / lockPollMs);
+    for (let poll = 0; poll < polls && clock.monotonic() - started < lockWaitMs; poll += 1) {
       await delay(lockPollMs);
-      const failuresBefore = storeFailures;
-      const entry = await readStore();
+      const failuresBefore = this.#storeFailures;
+      const entry = await this.#readStore();
       if (entry !== undefined) {
-        emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: true });
+        this.#emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: true });
         return entry;
       }
       // A store that fails now cannot bring the holder's token: ask the gateway rather than wait out lockWaitMs.
-      if (storeFailures !== failuresBefore) break;
+      if (this.#storeFailures !== failuresBefore) break;
     }
-    emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: false });
+    this.#emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: false });
     return undefined;
-  };
+  }
 
-  const obtain = async (reason: TokenRequestReason): Promise<Entry> => {
-    const fromStore = reason === 'forced' ? undefined : await readStore();
-    if (fromStore !== undefined) return adopt(fromStore, 'store', 0);
-    if (store.lock === undefined) return requestFromProvider(reason);
+  async #obtain(reason: TokenRequestReason): Promise<Entry> {
+    const store = this.#store;
+    const fromStore = reason === 'forced' ? undefined : await this.#readStore();
+    if (fromStore !== undefined) return this.#adopt(fromStore, 'store', 0);
+    if (store.lock === undefined) return this.#requestFromProvider(reason);
     let lock: TokenStoreLock | undefined;
     try {
-      lock = await store.lock(cacheKey, policy.requestTimeoutMs + policy.lockWaitMs);
+      lock = await store.lock(this.provider.cacheKey, this.#policy.requestTimeoutMs + this.#policy.lockWaitMs);
     } catch (error) {
       // A broken store holds no lock anyone could be waiting on: waiting lockWaitMs would only delay every caller.
-      emit({ type: 'store-error', operation: 'lock', error });
-      return requestFromProvider(reason);
+      this.#emit({ type: 'store-error', operation: 'lock', error });
+      return this.#requestFromProvider(reason);
     }
     if (lock === undefined) {
-      const fromHolder = await waitForHolder();
-      if (fromHolder !== undefined) return adopt(fromHolder, 'store', 0);
-      return requestFromProvider(reason);
+      const fromHolder = await this.#waitForHolder();
+      if (fromHolder !== undefined) return this.#adopt(fromHolder, 'store', 0);
+      return this.#requestFromProvider(reason);
     }
     try {
       // Another holder may have stored a token between our read and our lock.
-      const stored = reason === 'forced' ? undefined : await readStore();
-      return stored === undefined ? await requestFromProvider(reason) : adopt(stored, 'store', 0);
+      const stored = reason === 'forced' ? undefined : await this.#readStore();
+      return stored === undefined ? await this.#requestFromProvider(reason) : this.#adopt(stored, 'store', 0);
     } finally {
-      await storeCall('lock', () => lock.release());
+      await this.#storeCall('lock', () => lock.release());
     }
-  };
+  }
 
-  const refresh = (reason: TokenRequestReason): Promise<Entry> => {
-    if (inflight !== undefined) return inflight;
-    const attempt = obtain(reason).then(
+  #refresh(reason: TokenRequestReason): Promise<Entry> {
+    if (this.#inflight !== undefined) return this.#inflight;
+    const attempt = this.#obtain(reason).then(
       (entry) => {
-        inflight = undefined;
+        this.#inflight = undefined;
         return entry;
       },
       (error: unknown) => {
-        inflight = undefined;
-        const now = clock.monotonic();
+        this.#inflight = undefined;
+        const now = this.#clock.monotonic();
+        const current = this.#current;
         if (current !== undefined && now < current.staleAt) {
-          const nextAttemptInMs = backoffDelay();
-          nextAttemptAt = now + nextAttemptInMs;
-          emit({
+          const nextAttemptInMs = this.#backoffDelay();
+          this.#nextAttemptAt = now + nextAttemptInMs;
+          this.#emit({
             type: 'token-served-stale',
             fingerprint: current.fingerprint,
             remainingMs: Math.round(current.deadline - now),
             nextAttemptInMs: Math.round(nextAttemptInMs),
           });
-        } else if (!isRetryable(error)) {
-          cooldown = { error, until: now + policy.failureCooldownMs };
+          throw this.#annotate(error);
         }
-        throw error;
+        const annotated = this.#annotate(error);
+        if (!isRetryable(error)) this.#cooldown = { error: annotated, until: now + this.#policy.failureCooldownMs };
+        throw annotated;
       },
     );
-    inflight = attempt;
+    this.#inflight = attempt;
     // Background refreshes have no caller: their failures are handled above, never unhandled.
     attempt.catch(noop);
     return attempt;
-  };
+  }
 
-  const waitForFresh = async (options: GetTokenOptions | undefined, reason: TokenRequestReason): Promise<AccessToken> => {
-    const now = clock.monotonic();
-    if (cooldown !== undefined && now < cooldown.until && options?.forceRefresh !== true) throw cooldown.error;
-    const entry = await abortable(refresh(reason), options?.signal);
-    if (clock.monotonic() >= entry.staleAt) {
-      throw new TokenResponseError('The gateway returned a token that is about to expire', {
-        provider: provider.provider,
-        field: 'expiresAt',
-      });
+  async #waitForFresh(options: GetTokenOptions | undefined, reason: TokenRequestReason): Promise<AccessToken> {
+    const cooldown = this.#cooldown;
+    if (cooldown !== undefined && this.#clock.monotonic() < cooldown.until && options?.forceRefresh !== true) throw cooldown.error;
+    const entry = await abortable(this.#refresh(reason), options?.signal);
+    if (this.#clock.monotonic() >= entry.staleAt) {
+      throw this.#annotate(
+        new TokenResponseError('The gateway returned a token that is about to expire', {
+          provider: this.provider.provider,
+          field: 'expiresAt',
+        }),
+      );
     }
     return entry.token;
-  };
+  }
 
-  const cache: TokenCache & { [cacheBrand]: true } = {
-    [cacheBrand]: true,
-    provider,
-    getToken(options) {
-      const entry = current;
-      if (entry !== undefined && options?.forceRefresh !== true) {
-        const now = clock.monotonic();
-        if (now < entry.refreshAt) return entry.promise;
-        if (now < entry.staleAt) {
-          if (inflight === undefined && now >= nextAttemptAt) refresh('refresh-ahead');
-          return entry.promise;
-        }
-      }
-      const reason: TokenRequestReason =
-        options?.forceRefresh === true ? 'forced' : entry !== undefined ? 'expired' : invalidated !== undefined ? 'invalidated' : 'initial';
-      return waitForFresh(options, reason);
-    },
-    async invalidate(accessToken) {
-      const entry = current;
-      if (entry === undefined || entry.token.accessToken !== accessToken) return;
-      current = undefined;
-      invalidated = accessToken;
-      nextAttemptAt = 0;
-      emit({ type: 'token-invalidated', fingerprint: entry.fingerprint });
-      const stored = await storeCall('get', () => store.get(cacheKey));
-      if (parseStoredToken(stored)?.accessToken === accessToken) {
-        await storeCall('delete', () => store.delete(cacheKey, stored));
-      }
-    },
-  };
-  return cache;
+  #annotate(error: unknown): unknown {
+    if (this.#annotateError === undefined) return error;
+    try {
+      return this.#annotateError(error);
+    } catch {
+      return error;
+    }
+  }
+}
+
+Object.defineProperty(ProviderTokenCache.prototype, cacheBrand, { value: true });
+
+/** Resolved policies by (provider tuning, user options): a registry's thousands of caches share one object. */
+const resolvedPolicies = new WeakMap<object, WeakMap<object, Readonly<CachePolicy>>>();
+const noPolicy = {};
+
+function sharedPolicy(provider: TokenProvider, overrides: Partial<CachePolicy> | undefined): Readonly<CachePolicy> {
+  const tuning = provider.cachePolicy ?? noPolicy;
+  let byOverrides = resolvedPolicies.get(tuning);
+  if (byOverrides === undefined) {
+    byOverrides = new WeakMap();
+    resolvedPolicies.set(tuning, byOverrides);
+  }
+  let policy = byOverrides.get(overrides ?? noPolicy);
+  if (policy === undefined) {
+    policy = resolveCachePolicy(provider.provider, provider.cachePolicy, overrides);
+    byOverrides.set(overrides ?? noPolicy, policy);
+  }
+  return policy;
+}
+
+function fetchFromGlobal(input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit): Promise<Response> {
+  return globalThis.fetch(input, init);
 }
 
 function validateToken(provider: string, token: ProviderToken): void {
