@@ -41,7 +41,7 @@ export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, opt
   return async function authFetch(input, init) {
     const request = await normalize(input, init, target);
     const signal = request.init.signal ?? undefined;
-    const token = await cache.getToken({ signal });
+    const token = await (signal === undefined ? cache.getToken() : cache.getToken({ signal }));
     const response = await send(request.url, withHeaders(request, target.apiHeaders, token.accessToken));
     if (response.status !== 401 || !request.replayable) return response;
     await response.body?.cancel().catch(() => undefined);
@@ -55,8 +55,8 @@ interface NormalizedRequest {
   url: URL;
   /** The init to send, without headers. */
   init: RequestInit;
-  /** The caller's headers: they win over the provider's, except `Authorization`. */
-  headers: Headers;
+  /** The caller's headers, names in lower case: they win over the provider's, except `Authorization`. */
+  headers: Record<string, string> | undefined;
   /** Whether the body can be sent a second time. */
   replayable: boolean;
 }
@@ -67,7 +67,7 @@ async function normalize(input: string | URL | RequestLike, init: RequestInit | 
   if (typeof input === 'string' || input instanceof URL) {
     const url = new URL(input, target.baseUrl);
     assertSameOrigin(target, url);
-    return { url, init: rest, headers: new Headers(headers), replayable: isReplayable(rest.body) };
+    return { url, init: rest, headers: headerRecord(headers), replayable: isReplayable(rest.body) };
   }
   const url = new URL(input.url, target.baseUrl);
   // Checked before the body is read, so a refused Request keeps its body.
@@ -85,7 +85,7 @@ async function normalize(input: string | URL | RequestLike, init: RequestInit | 
   return {
     url,
     init: merged,
-    headers: new Headers(headers ?? [...input.headers]),
+    headers: headerRecord(headers ?? input.headers),
     replayable: isReplayable(merged.body),
   };
 }
@@ -100,10 +100,34 @@ function isReplayable(body: unknown): boolean {
   return typeof body === 'object' && replayableTags.has(Object.prototype.toString.call(body).slice(8, -1));
 }
 
+/**
+ * The caller's headers as a plain record with lower-case names, repeated names joined as `Headers` joins them. A
+ * plain record rather than a `Headers`: the fetch builds its own from it, and building two more per call costs
+ * more than the rest of this wrapper.
+ */
+function headerRecord(headers: RequestInit['headers'] | Iterable<readonly [string, string]> | undefined): Record<string, string> | undefined {
+  if (headers === undefined || headers === null) return undefined;
+  const record: Record<string, string> = {};
+  const add = (name: string, value: string): void => {
+    const key = name.toLowerCase();
+    const existing = record[key];
+    record[key] = existing === undefined ? String(value) : `${existing}, ${value}`;
+  };
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const pair of headers as Iterable<readonly [string, string]>) {
+      if (pair.length !== 2) throw new TypeError('Each header must be a [name, value] pair');
+      add(pair[0], pair[1]);
+    }
+  } else {
+    for (const [name, value] of Object.entries(headers as Record<string, string>)) add(name, value);
+  }
+  return record;
+}
+
 function withHeaders(request: NormalizedRequest, apiHeaders: ReadonlyArray<readonly [string, string]>, accessToken: string): RequestInit {
-  const headers = new Headers();
-  for (const [name, value] of apiHeaders) headers.set(name, value);
-  for (const [name, value] of request.headers) headers.set(name, value);
-  headers.set('authorization', `Bearer ${accessToken}`);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of apiHeaders) headers[name] = value;
+  if (request.headers !== undefined) Object.assign(headers, request.headers);
+  headers.authorization = `Bearer ${accessToken}`;
   return { ...request.init, headers };
 }
