@@ -38,7 +38,8 @@ export function createAuthInterceptor(
   return (dispatch) =>
     function authInterceptor(dispatchOptions: DispatchOptions, handler: Handler): boolean {
       try {
-        assertSameOrigin(target, new URL(String(dispatchOptions.origin)));
+        // undici hands over the origin it normalised: a string compare settles the common case without a URL parse.
+        if (dispatchOptions.origin !== target.origin) assertSameOrigin(target, new URL(String(dispatchOptions.origin)));
       } catch (error) {
         if (passThrough) return dispatch(dispatchOptions, handler);
         handler.onResponseError?.(null as unknown as Controller, error as Error);
@@ -121,34 +122,28 @@ function isReplayable(body: DispatchOptions['body']): boolean {
 function withHeaders(target: AuthTarget, dispatchOptions: DispatchOptions, accessToken: string): DispatchOptions {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of target.apiHeaders) headers[name] = value;
-  const fromCaller = new Set<string>();
-  for (const [name, value] of headerEntries(dispatchOptions.headers)) {
+  let fromCaller: Set<string> | undefined;
+  // The caller's value replaces the provider's; a name the caller repeats keeps every value.
+  const add = (name: string, value: string | string[] | undefined): void => {
+    if (value === undefined) return;
     const key = name.toLowerCase();
-    // The caller's value replaces the provider's; a name the caller repeats keeps every value.
+    fromCaller ??= new Set();
     headers[key] = fromCaller.has(key) ? [headers[key] ?? [], value].flat() : value;
     fromCaller.add(key);
+  };
+  const callerHeaders = dispatchOptions.headers;
+  if (Array.isArray(callerHeaders)) {
+    // undici's flat form: [name, value, name, value, …]
+    for (let index = 0; index + 1 < callerHeaders.length; index += 2) {
+      add(String(callerHeaders[index]), callerHeaders[index + 1] as string | string[] | undefined);
+    }
+  } else if (callerHeaders !== undefined && callerHeaders !== null) {
+    if (typeof (callerHeaders as Iterable<unknown>)[Symbol.iterator] === 'function') {
+      for (const [name, value] of callerHeaders as Iterable<[string, string | string[] | undefined]>) add(name, value);
+    } else {
+      for (const [name, value] of Object.entries(callerHeaders as Record<string, string | string[] | undefined>)) add(name, value);
+    }
   }
   headers.authorization = `Bearer ${accessToken}`;
   return { ...dispatchOptions, headers };
-}
-
-/** The caller's headers in any of the shapes undici accepts: a record, a flat array, or an iterable of pairs. */
-function* headerEntries(headers: DispatchOptions['headers']): Generator<[string, string | string[]]> {
-  if (headers === undefined || headers === null) return;
-  if (Array.isArray(headers)) {
-    for (let index = 0; index + 1 < headers.length; index += 2) {
-      const value = headers[index + 1] as string | string[] | undefined;
-      if (value !== undefined) yield [String(headers[index]), value];
-    }
-    return;
-  }
-  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [name, value] of headers as Iterable<[string, string | string[] | undefined]>) {
-      if (value !== undefined) yield [name, value];
-    }
-    return;
-  }
-  for (const [name, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
-    if (value !== undefined) yield [name, value];
-  }
 }
