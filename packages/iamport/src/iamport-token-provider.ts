@@ -34,8 +34,8 @@ export const iamportCachePolicy: Readonly<Partial<CachePolicy>> = Object.freeze(
 
 /**
  * Creates the token provider for one i'mport merchant. Settings are checked at once: a missing or malformed
- * setting throws a `ConfigurationError` naming it (`impSecret: required`). The secret is kept in a closure, never
- * in a property, so neither `JSON.stringify` nor `util.inspect` of the provider can show it.
+ * setting throws a `ConfigurationError` naming it (`impSecret: required`). The secret is kept in a private field,
+ * never in a property, so neither `JSON.stringify` nor `util.inspect` of the provider can show it.
  *
  * @example
  * const iamport = createAuthFetch(createIamportProvider({ impKey, impSecret }));
@@ -43,16 +43,35 @@ export const iamportCachePolicy: Readonly<Partial<CachePolicy>> = Object.freeze(
  */
 export function createIamportProvider(settings: IamportProviderSettings): IamportProvider {
   const { impKey, impSecret, baseUrl } = resolveIamportSettings(settings);
-  const tokenUrl = `${baseUrl}${iamportTokenPath}`;
-  const cacheKey = cacheKeyOf('iamport', [baseUrl, impKey, impSecret]);
+  return Object.freeze(new IamportTokenProvider(baseUrl, impKey, impSecret));
+}
 
-  async function requestToken(context: TokenRequestContext): Promise<ProviderToken> {
-    const http = await sendTokenRequest('iamport', context, tokenUrl, {
+/** A class, so the methods live once on the prototype: a registry may hold thousands of providers. */
+class IamportTokenProvider implements IamportProvider {
+  readonly provider = 'iamport';
+  readonly cacheKey: string;
+  readonly baseUrl: string;
+  readonly #impKey: string;
+  readonly #impSecret: string;
+
+  constructor(baseUrl: string, impKey: string, impSecret: string) {
+    this.baseUrl = baseUrl;
+    this.cacheKey = cacheKeyOf('iamport', [baseUrl, impKey, impSecret]);
+    this.#impKey = impKey;
+    this.#impSecret = impSecret;
+  }
+
+  get cachePolicy(): Readonly<Partial<CachePolicy>> {
+    return iamportCachePolicy;
+  }
+
+  async requestToken(context: TokenRequestContext): Promise<ProviderToken> {
+    const http = await sendTokenRequest('iamport', context, `${this.baseUrl}${iamportTokenPath}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ imp_key: impKey, imp_secret: impSecret }),
+      body: JSON.stringify({ imp_key: this.#impKey, imp_secret: this.#impSecret }),
     });
-    if (isIamportTokenFailure(http)) throw createIamportRequestError(http, [impSecret]);
+    if (isIamportTokenFailure(http)) throw createIamportRequestError(http, [this.#impSecret]);
     const { response } = parseTokenBody('iamport', iamportTokenResponseSchema, http);
     if (response.expired_at <= response.now) {
       throw new TokenResponseError('Token response field "response.expired_at" is invalid: expected a time after "response.now"', {
@@ -77,19 +96,13 @@ export function createIamportProvider(settings: IamportProviderSettings): Iampor
     };
   }
 
-  const visible = { provider: 'iamport', baseUrl, cacheKey };
-  const provider: IamportProvider = {
-    provider: 'iamport',
-    cacheKey,
-    baseUrl,
-    cachePolicy: iamportCachePolicy,
-    requestToken,
-  };
-  Object.defineProperties(provider, {
-    toJSON: { value: () => ({ ...visible }), enumerable: false },
-    [inspect.custom]: { value: () => `IamportProvider ${inspect(visible)}`, enumerable: false },
-  });
-  return Object.freeze(provider);
+  toJSON(): { provider: 'iamport'; baseUrl: string; cacheKey: string } {
+    return { provider: this.provider, baseUrl: this.baseUrl, cacheKey: this.cacheKey };
+  }
+
+  [inspect.custom](): string {
+    return `IamportProvider ${inspect(this.toJSON())}`;
+  }
 }
 
 /** Lets `createMerchantRegistry` check every merchant's settings at start without creating providers. */
