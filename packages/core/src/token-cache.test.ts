@@ -152,6 +152,24 @@ describe('createTokenCache', () => {
     });
   });
 
+  describe('peekToken', () => {
+    it('should return the token getToken would hand out without waiting, and nothing when a caller would wait', async () => {
+      const cache = cacheFor({ policy: { refreshAheadMs: 5 * minute } });
+      expect(cache.peekToken()).toBeUndefined();
+      const token = await cache.getToken();
+      expect(cache.peekToken()).toBe(token);
+
+      await advance(hour - 5 * minute + 1);
+      expect(cache.peekToken()).toBe(token);
+      await until(() => server.tokenRequests === 2, 'the background refresh started by peekToken');
+      await until(() => ofType('token-refreshed').length === 2, 'the refreshed token');
+      expect(cache.peekToken()?.accessToken).not.toBe(token.accessToken);
+
+      await advance(hour);
+      expect(cache.peekToken()).toBeUndefined();
+    });
+  });
+
   describe('single flight', () => {
     it('should make one token request for 1,000 concurrent callers on a cold cache', async () => {
       const cache = cacheFor();

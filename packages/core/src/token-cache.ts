@@ -54,6 +54,11 @@ export interface TokenCache {
   /** The current token, or a fresh one when there is none worth handing out. */
   getToken(options?: GetTokenOptions): Promise<AccessToken>;
   /**
+   * The token `getToken()` would hand out right now without waiting (starting a background refresh when its window
+   * is open), or `undefined` when a caller would have to wait. Synchronous, for code that cannot await.
+   */
+  peekToken(): AccessToken | undefined;
+  /**
    * Drops `accessToken` if it is still the current token (e.g. after a 401), here and in the store. A stale 401 on
    * an older token leaves a newer one alone. Never rejects.
    */
@@ -147,12 +152,8 @@ class ProviderTokenCache implements TokenCache {
     if (fresh !== undefined && options?.forceRefresh !== true) return fresh.promise;
     const entry = this.#current;
     if (entry !== undefined && options?.forceRefresh !== true) {
-      const now = this.#clock.monotonic();
-      if (now < entry.refreshAt) return entry.promise;
-      if (now < entry.staleAt) {
-        if (this.#inflight === undefined && now >= this.#nextAttemptAt) void this.#refresh('refresh-ahead');
-        return entry.promise;
-      }
+      const servable = this.#servable(entry);
+      if (servable !== undefined) return servable.promise;
     }
     const reason: TokenRequestReason =
       options?.forceRefresh === true
@@ -163,6 +164,22 @@ class ProviderTokenCache implements TokenCache {
             ? 'invalidated'
             : 'initial';
     return this.#waitForFresh(options, reason);
+  }
+
+  peekToken(): AccessToken | undefined {
+    const fresh = this.#fresh;
+    if (fresh !== undefined) return fresh.token;
+    const entry = this.#current;
+    return entry === undefined ? undefined : this.#servable(entry)?.token;
+  }
+
+  /** `entry` if it may be handed out now, starting a background refresh once its window is open. */
+  #servable(entry: Entry): Entry | undefined {
+    const now = this.#clock.monotonic();
+    if (now < entry.refreshAt) return entry;
+    if (now >= entry.staleAt) return undefined;
+    if (this.#inflight === undefined && now >= this.#nextAttemptAt) void this.#refresh('refresh-ahead');
+    return entry;
   }
 
   async invalidate(accessToken: string): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { assertSameOrigin, createAuthTarget, type AuthTarget } from '../auth-target.js';
-import type { TokenCache, TokenCacheOptions } from '../token-cache.js';
+import type { AccessToken, TokenCache, TokenCacheOptions } from '../token-cache.js';
 import type { TokenProvider } from '../token-provider.js';
 
 export interface AuthInterceptorOptions extends TokenCacheOptions {
@@ -45,15 +45,24 @@ export function createAuthInterceptor(
         handler.onResponseError?.(null as unknown as Controller, error as Error);
         return true;
       }
-      target.cache
-        .getToken({ signal: signalOf(dispatchOptions) })
-        .then((token) => {
-          const retryable = isReplayable(dispatchOptions.body);
-          const authHandler = retryable ? new RetryOn401Handler(target, dispatch, dispatchOptions, handler, token.accessToken) : handler;
-          dispatch(withHeaders(target, dispatchOptions, token.accessToken), authHandler);
-        })
-        // Also catches a dispatch that throws (e.g. an invalid header), which would otherwise leave the caller waiting.
-        .catch((error: unknown) => handler.onResponseError?.(null as unknown as Controller, error as Error));
+      const send = (token: AccessToken): boolean => {
+        const retryable = isReplayable(dispatchOptions.body);
+        const authHandler = retryable ? new RetryOn401Handler(target, dispatch, dispatchOptions, handler, token.accessToken) : handler;
+        return dispatch(withHeaders(target, dispatchOptions, token.accessToken), authHandler);
+      };
+      // A dispatch that throws (e.g. an invalid header) would otherwise leave the caller waiting forever.
+      const fail = (error: unknown): void => handler.onResponseError?.(null as unknown as Controller, error as Error);
+      // A cached token goes out at once, without a promise round trip.
+      const cached = target.cache.peekToken();
+      if (cached !== undefined) {
+        try {
+          return send(cached);
+        } catch (error) {
+          fail(error);
+          return true;
+        }
+      }
+      target.cache.getToken({ signal: signalOf(dispatchOptions) }).then(send).catch(fail);
       return true;
     };
 }
