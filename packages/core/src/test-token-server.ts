@@ -3,10 +3,9 @@
  * `POST /token` issues tokens; `/api/*` answers 200 with what it received when the bearer token is valid, 401
  * otherwise. Not exported from the package.
  */
-import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TokenRequestError, type TokenProvider } from './index.js';
+import { listenOnLoopback } from './testing/index.js';
 
 export interface TestTokenServerOptions {
   /** Token lifetime in ms. @default 3_600_000 */
@@ -48,7 +47,6 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
   const now = options.now ?? Date.now;
   let counter = 0;
   let last: { token: string; expiresAt: number } | undefined;
-  const sockets = new Set<import('node:net').Socket>();
 
   const json = (response: ServerResponse, status: number, body: unknown): void => {
     response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -99,27 +97,17 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
       json(response, 404, { error: 'not_found' });
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const loopback = await listenOnLoopback(server);
 
   const state: TestTokenServer = {
-    url: `http://127.0.0.1:${port}`,
+    url: loopback.url,
     tokenRequests: 0,
     apiCalls: [],
     validTokens: new Set(),
     lifetimeMs: options.lifetimeMs ?? 3_600_000,
     mode: 'ok',
     delayMs: 0,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      server.close();
-      await once(server, 'close');
-    },
+    close: loopback.close,
   };
   return state;
 }

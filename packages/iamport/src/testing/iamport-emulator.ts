@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '@x/core/testing';
 import * as v from 'valibot';
 import {
   iamportPaymentPathPrefix,
@@ -201,7 +200,6 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
   };
 
   const timers = new Set<NodeJS.Timeout>();
-  const sockets = new Set<Socket>();
 
   const send = (response: ServerResponse, status: number, body: unknown): void => {
     if (response.destroyed) return;
@@ -387,16 +385,10 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
       timers.add(timer);
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const loopback = await listenOnLoopback(server);
 
   const emulator: IamportEmulator = {
-    url: `http://127.0.0.1:${port}`,
+    url: loopback.url,
     defaultMerchant,
     get counters() {
       return { ...totals };
@@ -438,9 +430,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
     async close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
-      for (const socket of sockets) socket.destroy();
-      server.closeAllConnections();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await loopback.close();
     },
   };
   return emulator;

@@ -3,9 +3,9 @@
  * numbers, and a menu of faults. For tests and examples; never a stand-in for the real gateway's business logic.
  */
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { listenOnLoopback } from '@x/core/testing';
 import {
   VippsHeader,
   merchantSerialNumberPattern,
@@ -156,7 +156,6 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
   const now = options.now ?? Date.now;
   const tokens = new Map<string, IssuedToken>();
   const faults: QueuedFault[] = [];
-  const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const newStats = (): VippsEndpointStats => ({ requests: 0, headers: {}, seen: [] });
   const stats: Record<VippsTokenEndpoint | 'payments', VippsEndpointStats> = {
@@ -335,16 +334,10 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       problem(response, 404, 'Not found.');
     });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const loopback = await listenOnLoopback(server);
 
   const emulator: VippsEmulator = {
-    url: `http://127.0.0.1:${port}`,
+    url: loopback.url,
     merchants,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3600,
     partnerTokenLifetimeSeconds: options.partnerTokenLifetimeSeconds ?? 900,
@@ -374,11 +367,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     async close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
-      for (const socket of sockets) socket.destroy();
-      if (!server.listening) return;
-      const closed = once(server, 'close');
-      server.close();
-      await closed;
+      await loopback.close();
     },
   };
   return emulator;
