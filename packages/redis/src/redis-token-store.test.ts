@@ -279,6 +279,10 @@ describeWithRedis('createRedisTokenStore', () => {
       const port = redis.port;
       await redis.kill();
       try {
+        // Only once the client has seen the connection drop do its commands wait in the offline queue; a command
+        // written to the dying socket just before is beyond any client-side recall.
+        for (let waited = 0; queueing.isReady && waited < 2_000; waited += 10) await sleep(10);
+        expect(queueing.isReady).toBe(false);
         const started = performance.now();
         const results = await Promise.allSettled([store.get('test:abc'), store.set('test:abc', 'v', 1_000), store.lock('test:abc', 1_000)]);
 

@@ -114,7 +114,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       timer.unref?.();
     });
     try {
-      return await Promise.race([client.sendCommand(args, { abortSignal: controller.signal, timeout: operationTimeoutMs }), timeout]);
+      return await Promise.race([client.sendCommand(args, { abortSignal: controller.signal }), timeout]);
     } catch (error) {
       if (error instanceof RedisTokenStoreError) throw error;
       const timedOut = (error as Error | undefined)?.name === 'TimeoutError';
