@@ -58,55 +58,72 @@ const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
  * const response = await vipps(`/epayment/v1/payments/${reference}`);
  */
 export function createVippsProvider(settings: VippsProviderSettings): VippsTokenProvider {
-  const resolved = resolveVippsSettings(settings);
-  const { baseUrl, clientId, clientSecret, subscriptionKey, merchantSerialNumber, tokenEndpoint } = resolved;
-  const tokenUrl = tokenUrlOf(resolved);
-  const tokenHeaders = tokenRequestHeaders(resolved);
-  const apiHeaders = Object.freeze(apiHeadersOf(resolved));
-  const secrets = [clientSecret, subscriptionKey].filter((secret): secret is string => secret !== undefined);
+  return Object.freeze(new VippsMobilePayTokenProvider(resolveVippsSettings(settings)));
+}
 
-  const provider = {
-    provider: vippsProviderName,
-    cacheKey: cacheKeyOf(vippsProviderName, [
-      baseUrl,
-      tokenEndpoint,
-      clientId,
-      clientSecret,
-      subscriptionKey ?? '',
-      merchantSerialNumber ?? '',
-    ]),
-    baseUrl,
-    environment: resolved.environment,
-    tokenEndpoint,
-    tokenUrl,
-    clientId,
-    merchantSerialNumber,
-    async requestToken(context: TokenRequestContext): Promise<ProviderToken> {
-      const http = await sendTokenRequest(vippsProviderName, context, tokenUrl, {
-        method: 'POST',
-        headers: tokenHeaders,
-        // Following a redirect would resend client_secret to wherever it points.
-        redirect: 'manual',
-      });
-      if (http.status < 200 || http.status >= 300) throw requestError(http, tokenUrl, secrets);
-      const body = parseTokenBody(vippsProviderName, vippsTokenResponseSchema, http);
-      return toProviderToken(body, http.receivedAt, tokenEndpoint);
-    },
-  } as VippsTokenProvider;
+/**
+ * A class, so the methods live once on the prototype (a registry may hold thousands of providers), and the
+ * credentials in private fields, where neither `JSON.stringify` nor `util.inspect` reaches.
+ */
+class VippsMobilePayTokenProvider implements VippsTokenProvider {
+  readonly provider = vippsProviderName;
+  readonly cacheKey: string;
+  readonly baseUrl: string;
+  readonly environment: VippsEnvironment | undefined;
+  readonly tokenEndpoint: VippsTokenEndpoint;
+  readonly tokenUrl: string;
+  readonly clientId: string;
+  readonly merchantSerialNumber: string | undefined;
+  readonly #tokenHeaders: Readonly<Record<string, string>>;
+  readonly #apiHeaders: Readonly<Record<string, string>>;
+  readonly #secrets: readonly string[];
 
-  Object.defineProperty(provider, 'apiHeaders', { value: apiHeaders, enumerable: false });
-  const summary = (): Record<string, unknown> => ({
-    provider: vippsProviderName,
-    cacheKey: provider.cacheKey,
-    baseUrl,
-    environment: resolved.environment,
-    tokenEndpoint,
-    clientId,
-    merchantSerialNumber,
-  });
-  Object.defineProperty(provider, 'toJSON', { value: summary, enumerable: false });
-  Object.defineProperty(provider, inspectSymbol, { value: summary, enumerable: false });
-  return Object.freeze(provider);
+  constructor(resolved: ResolvedVippsSettings) {
+    const { baseUrl, clientId, clientSecret, subscriptionKey, merchantSerialNumber, tokenEndpoint } = resolved;
+    this.cacheKey = cacheKeyOf(vippsProviderName, [baseUrl, tokenEndpoint, clientId, clientSecret, subscriptionKey ?? '', merchantSerialNumber ?? '']);
+    this.baseUrl = baseUrl;
+    this.environment = resolved.environment;
+    this.tokenEndpoint = tokenEndpoint;
+    this.tokenUrl = tokenUrlOf(resolved);
+    this.clientId = clientId;
+    this.merchantSerialNumber = merchantSerialNumber;
+    this.#tokenHeaders = Object.freeze(tokenRequestHeaders(resolved));
+    this.#apiHeaders = Object.freeze(apiHeadersOf(resolved));
+    this.#secrets = [clientSecret, subscriptionKey].filter((secret): secret is string => secret !== undefined);
+  }
+
+  /** Holds the subscription key: a getter on the prototype, so it is not an enumerable own property. */
+  get apiHeaders(): Readonly<Record<string, string>> {
+    return this.#apiHeaders;
+  }
+
+  async requestToken(context: TokenRequestContext): Promise<ProviderToken> {
+    const http = await sendTokenRequest(vippsProviderName, context, this.tokenUrl, {
+      method: 'POST',
+      headers: this.#tokenHeaders,
+      // Following a redirect would resend client_secret to wherever it points.
+      redirect: 'manual',
+    });
+    if (http.status < 200 || http.status >= 300) throw requestError(http, this.tokenUrl, this.#secrets);
+    const body = parseTokenBody(vippsProviderName, vippsTokenResponseSchema, http);
+    return toProviderToken(body, http.receivedAt, this.tokenEndpoint);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      provider: this.provider,
+      cacheKey: this.cacheKey,
+      baseUrl: this.baseUrl,
+      environment: this.environment,
+      tokenEndpoint: this.tokenEndpoint,
+      clientId: this.clientId,
+      merchantSerialNumber: this.merchantSerialNumber,
+    };
+  }
+
+  [inspectSymbol](): Record<string, unknown> {
+    return this.toJSON();
+  }
 }
 
 function tokenRequestHeaders(settings: ResolvedVippsSettings): Record<string, string> {
