@@ -70,7 +70,6 @@ interface Entry {
   /** Resolved once, handed to every hit: the hot path allocates nothing. */
   readonly promise: Promise<AccessToken>;
   readonly fingerprint: string;
-  readonly lifetimeMs: number;
   /** Monotonic time from which a background refresh may start. */
   readonly refreshAt: number;
   /** Monotonic time from which the token is no longer handed out. */
@@ -247,7 +246,6 @@ class ProviderTokenCache implements TokenCache {
       token,
       promise: Promise.resolve(token),
       fingerprint: fingerprint(stored.accessToken),
-      lifetimeMs: stored.lifetimeMs,
       // A refresh-ahead window shorter than minValidityMs must not let the hit path hand out a stale token.
       refreshAt: Math.min(deadline - ahead, deadline - policy.minValidityMs),
       staleAt: deadline - policy.minValidityMs,

@@ -8,7 +8,7 @@ import { RedisTokenStoreError, type RedisTokenStoreOperation } from './redis-tok
  * are sent with `sendCommand`, so modules, scripts and type mappings of the client do not matter.
  */
 export interface RedisCommandClient {
-  sendCommand(args: string[], options?: { abortSignal?: AbortSignal; timeout?: number }): Promise<unknown>;
+  sendCommand(args: string[], options?: { abortSignal?: AbortSignal }): Promise<unknown>;
 }
 
 /** Something the store handled without throwing, for logs and metrics. Never holds a token or a key. */
@@ -117,9 +117,9 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       return await Promise.race([client.sendCommand(args, { abortSignal: controller.signal }), timeout]);
     } catch (error) {
       if (error instanceof RedisTokenStoreError) throw error;
-      const timedOut = (error as Error | undefined)?.name === 'TimeoutError';
+      // Our own timer is the only timeout (node-redis's is not used): anything else is a failure, not a time-out.
       const reason = error instanceof Error ? error.message : String(error);
-      throw new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) failed: ${reason}`, { operation, timedOut, cause: error });
+      throw new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) failed: ${reason}`, { operation, timedOut: false, cause: error });
     } finally {
       clearTimeout(timer);
     }
