@@ -27,12 +27,13 @@ export const iamportTokenSchema = v.object({
 
 export type IamportToken = v.InferOutput<typeof iamportTokenSchema>;
 
+/** i'mport's envelope of a success: `code` is 0 and `response` holds what was asked for. */
+function successEnvelope<TResponse extends v.GenericSchema>(response: TResponse) {
+  return v.object({ code: v.literal(0), message: v.nullish(v.string()), response });
+}
+
 /** A successful token response: `code` is 0 and `response` holds the token. */
-export const iamportTokenResponseSchema = v.object({
-  code: v.literal(0),
-  message: v.nullish(v.string()),
-  response: iamportTokenSchema,
-});
+export const iamportTokenResponseSchema = successEnvelope(iamportTokenSchema);
 
 export type IamportTokenResponse = v.InferOutput<typeof iamportTokenResponseSchema>;
 
@@ -69,11 +70,7 @@ export const iamportPaymentSchema = v.looseObject({
 export type IamportPayment = v.InferOutput<typeof iamportPaymentSchema>;
 
 /** The answer to `GET /payments/{imp_uid}`. */
-export const iamportPaymentResponseSchema = v.object({
-  code: v.literal(0),
-  message: v.nullish(v.string()),
-  response: iamportPaymentSchema,
-});
+export const iamportPaymentResponseSchema = successEnvelope(iamportPaymentSchema);
 
 export type IamportPaymentResponse = v.InferOutput<typeof iamportPaymentResponseSchema>;
 
