@@ -31,7 +31,10 @@ export function ensureBuilt(log: (message: string) => void): void {
   const stale = packages.filter((name) => builtAt(name) < newestSource(join(root, 'packages', name, 'src')));
   if (stale.length === 0) return;
   log(`building ${stale.map((name) => `@x/${name}`).join(', ')} (figure 5 measures the built packages)`);
-  execFileSync('pnpm', stale.flatMap((name) => ['--filter', `@x/${name}`]).concat('build'), { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync('pnpm', stale.flatMap((name) => ['--filter', `@x/${name}`]).concat('build'), {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
 }
 
 /** Runs figure 5 in a child process without the `@x/source` condition, so `@x/*` resolve to `dist/`. */

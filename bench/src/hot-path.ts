@@ -3,8 +3,9 @@
  * answer a token-shaped `await`. Each benchmark iteration awaits a batch of calls, so the harness's own timing
  * (two clock reads per iteration) does not drown the few tens of nanoseconds being compared.
  */
+
+import { type AccessToken, createMerchantRegistry, createTokenCache } from '@x/core';
 import { Bench } from 'tinybench';
-import { createMerchantRegistry, createTokenCache, type AccessToken } from '@x/core';
 import { createBenchProvider } from './bench-provider.js';
 import { createHandWrittenToken } from './peers/hand-written-token.js';
 import { median } from './statistics.js';

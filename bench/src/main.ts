@@ -7,10 +7,10 @@ import { loadavg } from 'node:os';
 import { createTokenCache } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
 import { benchCredentials } from './bench-credentials.js';
+import { ensureBuilt, measureManyMerchantsBuilt } from './built-packages.js';
 import { measureHotPath } from './hot-path.js';
 import { describeMachine } from './machine.js';
-import { ensureBuilt, measureManyMerchantsBuilt } from './built-packages.js';
-import { measureAzureOverhead, measureFetchOverhead, measureInterceptorOverhead, type LoadSettings } from './request-overhead.js';
+import { type LoadSettings, measureAzureOverhead, measureFetchOverhead, measureInterceptorOverhead } from './request-overhead.js';
 import { startServerHost } from './server-host.js';
 import { measureAzureStampede, measureCacheStampede, measureHandWrittenStampede } from './stampede.js';
 
@@ -145,7 +145,13 @@ try {
   log('3. interceptor overhead');
   const interceptor = await measureInterceptorOverhead(host.apiUrl, load);
   results.interceptorOverhead = interceptor;
-  const throughputRow = (id: string, figure: string, subject: { ratio: number; cpuRatio: number; rps: number }, baselineRps: number, target?: number): Row => ({
+  const throughputRow = (
+    id: string,
+    figure: string,
+    subject: { ratio: number; cpuRatio: number; rps: number },
+    baselineRps: number,
+    target?: number,
+  ): Row => ({
     id,
     figure,
     value: fixed(subject.ratio),
@@ -154,21 +160,50 @@ try {
     detail: `CPU-time ratio ${fixed(subject.cpuRatio)}; ${Math.round(subject.rps)} vs ${Math.round(baselineRps)} req/s`,
   });
   rows.push(
-    throughputRow('3', `Interceptor: undici.request via createAuthInterceptor ÷ header by hand (${loadLabel})`, interceptor.subjects.interceptor!, interceptor.baselineRps, 0.97),
-    throughputRow('3', '  context: a no-op interceptor (undici compose) ÷ header by hand', interceptor.subjects.noopInterceptor!, interceptor.baselineRps),
+    throughputRow(
+      '3',
+      `Interceptor: undici.request via createAuthInterceptor ÷ header by hand (${loadLabel})`,
+      interceptor.subjects.interceptor!,
+      interceptor.baselineRps,
+      0.97,
+    ),
+    throughputRow(
+      '3',
+      '  context: a no-op interceptor (undici compose) ÷ header by hand',
+      interceptor.subjects.noopInterceptor!,
+      interceptor.baselineRps,
+    ),
   );
 
   log('6b. Azure bearer policy overhead');
   const azure = await measureAzureOverhead(host.apiUrl, load);
   results.azureOverhead = azure;
-  rows.push(throughputRow('6b', 'Peer (b) Azure bearer policy ÷ header policy by hand (throughput, its node:http client)', azure.subjects.azureBearer!, azure.baselineRps));
+  rows.push(
+    throughputRow(
+      '6b',
+      'Peer (b) Azure bearer policy ÷ header policy by hand (throughput, its node:http client)',
+      azure.subjects.azureBearer!,
+      azure.baselineRps,
+    ),
+  );
 
   log('2. bearer fetch overhead');
   const fetchOverhead = await measureFetchOverhead(host.apiUrl, load);
   results.fetchOverhead = fetchOverhead;
   rows.push(
-    throughputRow('2', `Bearer fetch: createAuthFetch ÷ fetch with header by hand (${loadLabel})`, fetchOverhead.subjects.authFetch!, fetchOverhead.baselineRps, 0.97),
-    throughputRow('6a', 'Peer (a) hand-written token + fetch ÷ fetch with header by hand (throughput)', fetchOverhead.subjects.handWritten!, fetchOverhead.baselineRps),
+    throughputRow(
+      '2',
+      `Bearer fetch: createAuthFetch ÷ fetch with header by hand (${loadLabel})`,
+      fetchOverhead.subjects.authFetch!,
+      fetchOverhead.baselineRps,
+      0.97,
+    ),
+    throughputRow(
+      '6a',
+      'Peer (a) hand-written token + fetch ÷ fetch with header by hand (throughput)',
+      fetchOverhead.subjects.handWritten!,
+      fetchOverhead.baselineRps,
+    ),
   );
 
   const counters = await host.counters();
@@ -201,7 +236,14 @@ function order(id: string): number {
 
 function printTable(table: readonly Row[]): void {
   const header = ['#', 'figure', 'result', 'target', 'met', 'detail'];
-  const cells = table.map((row) => [row.id, row.figure, row.value, row.target, row.met === undefined ? '' : row.met ? 'yes' : 'NO', row.detail]);
+  const cells = table.map((row) => [
+    row.id,
+    row.figure,
+    row.value,
+    row.target,
+    row.met === undefined ? '' : row.met ? 'yes' : 'NO',
+    row.detail,
+  ]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]!.length)));
   const format = (line: readonly string[]): string => `| ${line.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
   process.stdout.write(`${format(header)}\n${format(widths.map((width) => '-'.repeat(width)))}\n`);

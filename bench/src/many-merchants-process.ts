@@ -8,6 +8,7 @@ import { measureManyMerchants } from './many-merchants.js';
 process.once('message', (message: { emulatorUrl: string; merchantCount: number }) => {
   measureManyMerchants(message.emulatorUrl, message.merchantCount).then(
     (result) => process.send!({ result }, () => process.disconnect()),
-    (error: unknown) => process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () => process.disconnect()),
+    (error: unknown) =>
+      process.send!({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }, () => process.disconnect()),
   );
 });

@@ -54,7 +54,11 @@ export async function measureManyMerchants(emulatorUrl: string, merchantCount: n
   const loadConfigMs = performance.now() - started;
   started = performance.now();
   const registry = createMerchantRegistry({
-    providers: { iamport: Object.assign((settings: Parameters<typeof createIamportProvider>[0]) => createIamportProvider(settings), { validateSettings: validateIamportSettings }) },
+    providers: {
+      iamport: Object.assign((settings: Parameters<typeof createIamportProvider>[0]) => createIamportProvider(settings), {
+        validateSettings: validateIamportSettings,
+      }),
+    },
     merchants: config.merchants,
   });
   const createRegistryMs = performance.now() - started;

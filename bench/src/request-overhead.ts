@@ -2,11 +2,18 @@
  * Figures 2, 3 and the peers' overhead: throughput of authenticated requests against the same request with the
  * `Authorization` header set by hand, over the same keep-alive connections to a server in another process.
  */
-import { Agent, request } from 'undici';
+
 import { createAuthFetch, createTokenCache } from '@x/core';
 import { createAuthInterceptor } from '@x/core/undici';
+import { Agent, request } from 'undici';
 import { benchToken, createBenchProvider } from './bench-provider.js';
-import { azureBearerPolicy, createAzureSender, createCredential, createDefaultHttpClient, handSetHeaderPolicy } from './peers/azure-pipeline.js';
+import {
+  azureBearerPolicy,
+  createAzureSender,
+  createCredential,
+  createDefaultHttpClient,
+  handSetHeaderPolicy,
+} from './peers/azure-pipeline.js';
 import { createHandWrittenToken } from './peers/hand-written-token.js';
 import { compareThroughput, type ThroughputComparison } from './throughput.js';
 
@@ -18,7 +25,10 @@ export interface LoadSettings {
 }
 
 const authorization = `Bearer ${benchToken}`;
-const memoryToken = async (): Promise<{ accessToken: string; expiresAt: number }> => ({ accessToken: benchToken, expiresAt: Date.now() + 3_600_000 });
+const memoryToken = async (): Promise<{ accessToken: string; expiresAt: number }> => ({
+  accessToken: benchToken,
+  expiresAt: Date.now() + 3_600_000,
+});
 
 /** Figure 2 and peer (a): `createAuthFetch` and a hand-written token check, both over the global `fetch`. */
 export async function measureFetchOverhead(apiUrl: string, load: LoadSettings): Promise<ThroughputComparison> {

@@ -3,8 +3,9 @@
  * not compete with the measured client for its event loop: a keep-alive `node:http` API that answers every request
  * with a small JSON body, and the i'mport emulator. The parent talks to it over IPC (see `server-host.ts`).
  */
-import { createServer } from 'node:http';
+
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createIamportEmulator } from '@x/iamport/testing';
 import { benchCredentials, emulatorMerchantCount } from './bench-credentials.js';

@@ -1,7 +1,11 @@
 /**
  * A bare `POST /users/getToken`, as an app without a token library writes it: what the peers call for a token.
  */
-export function createIamportTokenRequest(baseUrl: string, impKey: string, impSecret: string): () => Promise<{ accessToken: string; expiresAt: number }> {
+export function createIamportTokenRequest(
+  baseUrl: string,
+  impKey: string,
+  impSecret: string,
+): () => Promise<{ accessToken: string; expiresAt: number }> {
   return async () => {
     const response = await fetch(`${baseUrl}/users/getToken`, {
       method: 'POST',

@@ -2,7 +2,7 @@
  * Runs a small fleet: a private redis-server, the i'mport emulator with three merchants, and N worker processes
  * (worker.ts) that all make API calls for all three merchants at the same moment, sharing tokens through Redis.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';

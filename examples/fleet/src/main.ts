@@ -11,7 +11,7 @@ if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must b
 
 const result = await runFleet({ workers, log: (line) => console.log(line) });
 
-console.log('\ntoken requests per merchant (as the i\'mport emulator counted them):');
+console.log("\ntoken requests per merchant (as the i'mport emulator counted them):");
 for (const [merchant, requests] of Object.entries(result.tokenRequestsByMerchant)) console.log(`  ${merchant.padEnd(16)} ${requests}`);
 const total = Object.values(result.tokenRequestsByMerchant).reduce((sum, requests) => sum + requests, 0);
 console.log(`\n${workers} processes × 3 merchants made ${result.apiCalls} API calls with ${total} token requests.`);

@@ -38,7 +38,15 @@ const client = createClient({
 client.on('error', (error: Error) => console.warn(`worker ${settings.index}: redis: ${error.message}`));
 await client.connect();
 
-const report: WorkerReport = { type: 'report', index: settings.index, pid: process.pid, calls: 0, failures: 0, tokensFromGateway: 0, tokensFromStore: 0 };
+const report: WorkerReport = {
+  type: 'report',
+  index: settings.index,
+  pid: process.pid,
+  calls: 0,
+  failures: 0,
+  tokensFromGateway: 0,
+  tokensFromStore: 0,
+};
 const onEvent = (event: TokenEvent): void => {
   if (event.type === 'token-requested') report.tokensFromGateway += 1;
   if (event.type === 'token-refreshed' && event.source === 'store') report.tokensFromStore += 1;

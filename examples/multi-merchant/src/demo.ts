@@ -83,7 +83,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
       },
     ],
   });
-  log(`i'mport emulator at ${iamport.url} (tokens live ${iamportRules.tokenLifetimeMs / 1000} s, extended by ${iamportRules.extensionMs / 1000} s when asked in their last ${iamportRules.extensionWindowMs / 1000} s; its clock runs 9 h ahead of ours)`);
+  log(
+    `i'mport emulator at ${iamport.url} (tokens live ${iamportRules.tokenLifetimeMs / 1000} s, extended by ${iamportRules.extensionMs / 1000} s when asked in their last ${iamportRules.extensionWindowMs / 1000} s; its clock runs 9 h ahead of ours)`,
+  );
   log(`Vipps emulator at ${vipps.url} (tokens live ${vippsLifetimeSeconds} s)`);
 
   const config = await loadMerchantConfig(new URL('../merchants.json', import.meta.url), {
@@ -93,7 +95,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   const summaries = new Map<string, MerchantSummary>(
     ids.map((merchant) => [
       merchant,
-      { merchant, gateway: config.merchants[merchant]!.provider, calls: 0, errors: 0, tokenRequests: 0, gatewayTokenRequests: 0, newTokens: 0, extended: 0, servedStale: 0 },
+      {
+        merchant,
+        gateway: config.merchants[merchant]!.provider,
+        calls: 0,
+        errors: 0,
+        tokenRequests: 0,
+        gatewayTokenRequests: 0,
+        newTokens: 0,
+        extended: 0,
+        servedStale: 0,
+      },
     ]),
   );
 
@@ -128,7 +140,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
       case 'token-refreshed': {
         const expires = `expires in ${(event.expiresInMs / 1000).toFixed(1)} s`;
         const skew = Number(event.diagnostics?.clockSkewMs ?? 0);
-        const clock = Math.abs(skew) >= 60_000 ? `; gateway clock ${(skew / 3_600_000).toFixed(1)} h off ours, expiry computed from its own difference` : '';
+        const clock =
+          Math.abs(skew) >= 60_000
+            ? `; gateway clock ${(skew / 3_600_000).toFixed(1)} h off ours, expiry computed from its own difference`
+            : '';
         log(
           event.extended
             ? `${at()} ${who} same token ${event.fingerprint}, extended by i'mport: ${expires}`
@@ -142,7 +157,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
         log(`${at()} ${who} same token, same expiry: next attempt in ${(event.nextAttemptInMs / 1000).toFixed(1)} s`);
         break;
       case 'token-served-stale':
-        log(`${at()} ${who} refresh failed: calls go on with token ${event.fingerprint}, valid ${(event.remainingMs / 1000).toFixed(1)} s more; retry in ${(event.nextAttemptInMs / 1000).toFixed(2)} s`);
+        log(
+          `${at()} ${who} refresh failed: calls go on with token ${event.fingerprint}, valid ${(event.remainingMs / 1000).toFixed(1)} s more; retry in ${(event.nextAttemptInMs / 1000).toFixed(2)} s`,
+        );
         break;
       case 'token-request-failed':
         log(`${at()} ${who} token request failed: ${describeFailure(event.error)}`);
@@ -186,7 +203,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   const ticker = setInterval(() => {
     void Promise.all(
       ids.map(async (merchant) => {
-        const token = await registry.tokens(merchant).getToken().catch(() => undefined);
+        const token = await registry
+          .tokens(merchant)
+          .getToken()
+          .catch(() => undefined);
         const calls = callsSinceTick.get(merchant)!;
         callsSinceTick.set(merchant, 0);
         return `${merchant} ${calls} calls${token === undefined ? '' : ` on token ${fingerprint(token.accessToken)}`}`;
@@ -214,10 +234,33 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
 }
 
 function table(rows: readonly MerchantSummary[]): string {
-  const header = ['merchant', 'gateway', 'calls', 'errors', 'token requests', "(gateway's count)", 'new tokens', 'extended', 'served stale'];
-  const cells = rows.map((row) => [row.merchant, row.gateway, row.calls, row.errors, row.tokenRequests, row.gatewayTokenRequests, row.newTokens, row.extended, row.servedStale].map(String));
+  const header = [
+    'merchant',
+    'gateway',
+    'calls',
+    'errors',
+    'token requests',
+    "(gateway's count)",
+    'new tokens',
+    'extended',
+    'served stale',
+  ];
+  const cells = rows.map((row) =>
+    [
+      row.merchant,
+      row.gateway,
+      row.calls,
+      row.errors,
+      row.tokenRequests,
+      row.gatewayTokenRequests,
+      row.newTokens,
+      row.extended,
+      row.servedStale,
+    ].map(String),
+  );
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((row) => row[column]!.length)));
-  const line = (values: readonly string[]): string => values.map((value, column) => (column < 2 ? value.padEnd(widths[column]!) : value.padStart(widths[column]!))).join('  ');
+  const line = (values: readonly string[]): string =>
+    values.map((value, column) => (column < 2 ? value.padEnd(widths[column]!) : value.padStart(widths[column]!))).join('  ');
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...cells.map(line)].join('\n');
 }
 

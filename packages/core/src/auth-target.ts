@@ -19,7 +19,11 @@ export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, op
   try {
     baseUrl = new URL(provider.baseUrl);
   } catch (error) {
-    throw new ConfigurationError({ provider: provider.provider, issues: [{ path: 'baseUrl', message: 'must be an absolute URL' }], cause: error });
+    throw new ConfigurationError({
+      provider: provider.provider,
+      issues: [{ path: 'baseUrl', message: 'must be an absolute URL' }],
+      cause: error,
+    });
   }
   // Any other scheme has the opaque origin "null", which every other such URL shares: no boundary for a token.
   if (baseUrl.protocol !== 'https:' && baseUrl.protocol !== 'http:') {

@@ -2,9 +2,9 @@ import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import * as undici from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAuthFetch, type AuthFetchOptions } from './bearer-fetch.js';
-import { ForeignOriginError, TokenRequestError, isConfigurationError, isForeignOriginError, isTokenRequestError } from './errors.js';
-import { startTestTokenServer, testProvider, type TestTokenServer } from './test-token-server.js';
+import { type AuthFetchOptions, createAuthFetch } from './bearer-fetch.js';
+import { ForeignOriginError, isConfigurationError, isForeignOriginError, isTokenRequestError, TokenRequestError } from './errors.js';
+import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 
@@ -12,7 +12,13 @@ const apiHeaders = { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Merchant-
 
 /** Node's global fetch and undici 7's fetch, each with the classes that belong to it. */
 const implementations = [
-  { name: "Node's global fetch", fetch: undefined, Request: globalThis.Request, Headers: globalThis.Headers, FormData: globalThis.FormData },
+  {
+    name: "Node's global fetch",
+    fetch: undefined,
+    Request: globalThis.Request,
+    Headers: globalThis.Headers,
+    FormData: globalThis.FormData,
+  },
   {
     name: "undici's fetch",
     fetch: undici.fetch as unknown as typeof globalThis.fetch,
@@ -64,8 +70,19 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
     });
 
     it.each([
-      ['a Headers instance', () => new implementation.Headers({ 'Merchant-Serial-Number': '654321', 'X-Request-Id': 'abc', Authorization: 'Bearer forged' })],
-      ['an array of pairs', () => [['Merchant-Serial-Number', '654321'], ['X-Request-Id', 'abc'], ['Authorization', 'Bearer forged']] as [string, string][]],
+      [
+        'a Headers instance',
+        () => new implementation.Headers({ 'Merchant-Serial-Number': '654321', 'X-Request-Id': 'abc', Authorization: 'Bearer forged' }),
+      ],
+      [
+        'an array of pairs',
+        () =>
+          [
+            ['Merchant-Serial-Number', '654321'],
+            ['X-Request-Id', 'abc'],
+            ['Authorization', 'Bearer forged'],
+          ] as [string, string][],
+      ],
       ['a plain object', () => ({ 'merchant-serial-number': '654321', 'x-request-id': 'abc', authorization: 'Bearer forged' })],
     ])('should let headers the caller set as %s win, except Authorization', async (_shape, headers) => {
       const authFetch = createAuthFetch(provider(), options());
@@ -130,7 +147,11 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
       const authFetch = createAuthFetch(provider(), options());
 
       const response = await authFetch(
-        new implementation.Request(`${server.url}/api/payments`, { method: 'PUT', body: '{"amount":1000}', headers: { 'content-type': 'application/json' } }),
+        new implementation.Request(`${server.url}/api/payments`, {
+          method: 'PUT',
+          body: '{"amount":1000}',
+          headers: { 'content-type': 'application/json' },
+        }),
       );
 
       expect(response.status).toBe(200);
@@ -247,7 +268,11 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
       const { cache } = await cacheWithRevokedToken();
       const authFetch = createAuthFetch(cache, options());
       const stream = Readable.toWeb(Readable.from([Buffer.from('streamed-'), Buffer.from('request')])) as ReadableStream<Uint8Array>;
-      const request = new implementation.Request(`${server.url}/api/payments`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+      const request = new implementation.Request(`${server.url}/api/payments`, {
+        method: 'POST',
+        body: stream,
+        duplex: 'half',
+      } as RequestInit);
 
       const response = await authFetch(request);
 

@@ -1,4 +1,4 @@
-import { assertSameOrigin, createAuthTarget, type AuthTarget } from './auth-target.js';
+import { type AuthTarget, assertSameOrigin, createAuthTarget } from './auth-target.js';
 import type { TokenCache, TokenCacheOptions } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 
@@ -105,7 +105,9 @@ function isReplayable(body: unknown): boolean {
  * plain record rather than a `Headers`: the fetch builds its own from it, and building two more per call costs
  * more than the rest of this wrapper.
  */
-function headerRecord(headers: RequestInit['headers'] | Iterable<readonly [string, string]> | undefined): Record<string, string> | undefined {
+function headerRecord(
+  headers: RequestInit['headers'] | Iterable<readonly [string, string]> | undefined,
+): Record<string, string> | undefined {
   if (headers === undefined || headers === null) return undefined;
   const record: Record<string, string> = {};
   const add = (name: string, value: string): void => {

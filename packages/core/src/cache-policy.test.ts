@@ -27,24 +27,31 @@ describe('resolveCachePolicy', () => {
   });
 
   it('should apply layers in order, field by field, skipping undefined values and unknown keys', () => {
-    const policy = resolveCachePolicy(
-      'iamport',
-      { refreshAheadMs: 60_000, minValidityMs: 5_000 },
-      undefined,
-      { refreshAheadMs: 120_000, minValidityMs: undefined, unknown: 1 } as Record<string, number | undefined>,
-    );
+    const policy = resolveCachePolicy('iamport', { refreshAheadMs: 60_000, minValidityMs: 5_000 }, undefined, {
+      refreshAheadMs: 120_000,
+      minValidityMs: undefined,
+      unknown: 1,
+    } as Record<string, number | undefined>);
     expect(policy).toEqual({ ...defaultCachePolicy, refreshAheadMs: 120_000, minValidityMs: 5_000 });
     expect(policy).not.toHaveProperty('unknown');
   });
 
   it('should accept zero, e.g. to disable jitter', () => {
-    expect(resolveCachePolicy('test', { refreshAheadJitter: 0, refreshAheadMs: 0 })).toMatchObject({ refreshAheadJitter: 0, refreshAheadMs: 0 });
+    expect(resolveCachePolicy('test', { refreshAheadJitter: 0, refreshAheadMs: 0 })).toMatchObject({
+      refreshAheadJitter: 0,
+      refreshAheadMs: 0,
+    });
   });
 
   it('should name every bad field at once in a ConfigurationError', () => {
     let caught: unknown;
     try {
-      resolveCachePolicy('vipps', { refreshAheadMs: -1, requestTimeoutMs: Number.NaN, lockWaitMs: Number.POSITIVE_INFINITY, minValidityMs: '10' as unknown as number });
+      resolveCachePolicy('vipps', {
+        refreshAheadMs: -1,
+        requestTimeoutMs: Number.NaN,
+        lockWaitMs: Number.POSITIVE_INFINITY,
+        minValidityMs: '10' as unknown as number,
+      });
     } catch (error) {
       caught = error;
     }

@@ -64,10 +64,7 @@ export const defaultCachePolicy: Readonly<CachePolicy> = Object.freeze({
  * Fills a policy from the defaults, then the provider's tuning, then the user's options; throws a
  * `ConfigurationError` naming every bad field.
  */
-export function resolveCachePolicy(
-  provider: string,
-  ...layers: ReadonlyArray<Partial<CachePolicy> | undefined>
-): Readonly<CachePolicy> {
+export function resolveCachePolicy(provider: string, ...layers: ReadonlyArray<Partial<CachePolicy> | undefined>): Readonly<CachePolicy> {
   const policy: CachePolicy = { ...defaultCachePolicy };
   for (const layer of layers) {
     if (layer === undefined) continue;

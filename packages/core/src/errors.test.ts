@@ -5,9 +5,6 @@ import {
   ConfigurationError,
   ErrorCode,
   ForeignOriginError,
-  TokenRequestError,
-  TokenResponseError,
-  UnknownMerchantError,
   isAuthError,
   isConfigurationError,
   isForeignOriginError,
@@ -15,6 +12,9 @@ import {
   isTokenRequestError,
   isTokenResponseError,
   isUnknownMerchantError,
+  TokenRequestError,
+  TokenResponseError,
+  UnknownMerchantError,
 } from './errors.js';
 
 const secret = 'sk_live_7f3a9c1e-secret';
@@ -67,8 +67,14 @@ function instances(): Array<[ErrorCode, AuthError]> {
         response: secretResponse(200),
       }),
     ],
-    [ErrorCode.ConfigurationInvalid, new ConfigurationError({ provider: 'vipps', issues: [{ path: 'clientSecret', message: 'required' }] })],
-    [ErrorCode.ForeignOrigin, new ForeignOriginError({ provider: 'vipps', origin: 'https://evil.example', expectedOrigin: 'https://api.vipps.no' })],
+    [
+      ErrorCode.ConfigurationInvalid,
+      new ConfigurationError({ provider: 'vipps', issues: [{ path: 'clientSecret', message: 'required' }] }),
+    ],
+    [
+      ErrorCode.ForeignOrigin,
+      new ForeignOriginError({ provider: 'vipps', origin: 'https://evil.example', expectedOrigin: 'https://api.vipps.no' }),
+    ],
     [ErrorCode.UnknownMerchant, new UnknownMerchantError('shop-xx')],
   ];
 }
@@ -126,7 +132,13 @@ describe('error classes', () => {
 
   it('should hold the token request details', () => {
     const error = instanceOf(ErrorCode.TokenRequestFailed);
-    expect(error).toMatchObject({ reason: 'rejected', retryable: false, status: 401, providerCode: -1, providerMessage: '아임포트 API 키가 올바르지 않습니다' });
+    expect(error).toMatchObject({
+      reason: 'rejected',
+      retryable: false,
+      status: 401,
+      providerCode: -1,
+      providerMessage: '아임포트 API 키가 올바르지 않습니다',
+    });
     expect((error as TokenRequestError).response?.status).toBe(401);
   });
 
@@ -178,7 +190,11 @@ describe('error classes', () => {
       providerCode: -1,
       providerMessage: '아임포트 API 키가 올바르지 않습니다',
     });
-    expect(JSON.parse(JSON.stringify(response))).toMatchObject({ code: 'X_TOKEN_RESPONSE_INVALID', field: 'response.access_token', retryable: true });
+    expect(JSON.parse(JSON.stringify(response))).toMatchObject({
+      code: 'X_TOKEN_RESPONSE_INVALID',
+      field: 'response.access_token',
+      retryable: true,
+    });
     expect(JSON.parse(JSON.stringify(configuration))).toMatchObject({ issues: [{ path: 'clientSecret', message: 'required' }] });
     expect(new UnknownMerchantError('shop-xx').toJSON()).toStrictEqual({
       name: 'UnknownMerchantError',
@@ -225,7 +241,10 @@ describe('guards', () => {
 
   it('should not show the brand as an enumerable property', () => {
     const error = instanceOf(ErrorCode.TokenRequestFailed);
-    expect(Object.getOwnPropertyDescriptor(error, Symbol.for('@x/core.error'))).toMatchObject({ value: ErrorCode.TokenRequestFailed, enumerable: false });
+    expect(Object.getOwnPropertyDescriptor(error, Symbol.for('@x/core.error'))).toMatchObject({
+      value: ErrorCode.TokenRequestFailed,
+      enumerable: false,
+    });
   });
 });
 

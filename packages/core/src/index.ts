@@ -1,25 +1,9 @@
-export { createAuthFetch } from './bearer-fetch.js';
 export type { AuthFetch, AuthFetchOptions, RequestLike } from './bearer-fetch.js';
-export { defaultCachePolicy, resolveCachePolicy } from './cache-policy.js';
+export { createAuthFetch } from './bearer-fetch.js';
 export type { CachePolicy } from './cache-policy.js';
-export { systemClock } from './clock.js';
+export { defaultCachePolicy, resolveCachePolicy } from './cache-policy.js';
 export type { Clock } from './clock.js';
-export {
-  AuthError,
-  ConfigurationError,
-  ErrorCode,
-  ForeignOriginError,
-  TokenRequestError,
-  TokenResponseError,
-  UnknownMerchantError,
-  isAuthError,
-  isConfigurationError,
-  isForeignOriginError,
-  isRetryable,
-  isTokenRequestError,
-  isTokenResponseError,
-  isUnknownMerchantError,
-} from './errors.js';
+export { systemClock } from './clock.js';
 export type {
   AuthErrorOptions,
   ConfigurationErrorOptions,
@@ -29,19 +13,25 @@ export type {
   TokenRequestFailure,
   TokenResponseErrorOptions,
 } from './errors.js';
+export {
+  AuthError,
+  ConfigurationError,
+  ErrorCode,
+  ForeignOriginError,
+  isAuthError,
+  isConfigurationError,
+  isForeignOriginError,
+  isRetryable,
+  isTokenRequestError,
+  isTokenResponseError,
+  isUnknownMerchantError,
+  TokenRequestError,
+  TokenResponseError,
+  UnknownMerchantError,
+} from './errors.js';
 export { cacheKeyOf, fingerprint } from './fingerprint.js';
-export { createTokenCache, isTokenCache } from './token-cache.js';
-export type { AccessToken, GetTokenOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
-export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
-export { parseTokenBody, sendTokenRequest } from './token-http.js';
-export type { TokenHttpResponse } from './token-http.js';
-export { isTokenProvider } from './token-provider.js';
-export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
-export { createMemoryTokenStore, parseStoredToken, serializeToken } from './token-store.js';
-export type { MemoryTokenStoreOptions, StoredToken, TokenStore, TokenStoreLock } from './token-store.js';
-export { loadMerchantConfig } from './merchant-config.js';
 export type { LoadMerchantConfigOptions, MerchantConfig } from './merchant-config.js';
-export { createMerchantRegistry } from './merchant-registry.js';
+export { loadMerchantConfig } from './merchant-config.js';
 export type {
   MerchantRegistry,
   MerchantRegistryOptions,
@@ -49,3 +39,13 @@ export type {
   MerchantTokenEvent,
   ProviderFactory,
 } from './merchant-registry.js';
+export { createMerchantRegistry } from './merchant-registry.js';
+export type { AccessToken, GetTokenOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
+export { createTokenCache, isTokenCache } from './token-cache.js';
+export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
+export type { TokenHttpResponse } from './token-http.js';
+export { parseTokenBody, sendTokenRequest } from './token-http.js';
+export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
+export { isTokenProvider } from './token-provider.js';
+export type { MemoryTokenStoreOptions, StoredToken, TokenStore, TokenStoreLock } from './token-store.js';
+export { createMemoryTokenStore, parseStoredToken, serializeToken } from './token-store.js';

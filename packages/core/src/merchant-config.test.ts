@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, isConfigurationError, loadMerchantConfig } from './index.js';
+import { type ConfigurationError, isConfigurationError, loadMerchantConfig } from './index.js';
 
 describe('loadMerchantConfig', () => {
   it('should read a JSON file and resolve $env references', async () => {

@@ -34,7 +34,10 @@ export async function loadMerchantConfig(
     try {
       text = await readFile(pathOrObject, 'utf8');
     } catch (error) {
-      throw new ConfigurationError({ issues: [{ path: where, message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` }], cause: error });
+      throw new ConfigurationError({
+        issues: [{ path: where, message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` }],
+        cause: error,
+      });
     }
     try {
       raw = JSON.parse(text);
@@ -52,7 +55,12 @@ export async function loadMerchantConfig(
   return { merchants: resolved };
 }
 
-function resolveReferences(value: unknown, path: string, env: LoadMerchantConfigOptions['env'] & object, issues: ConfigurationIssue[]): unknown {
+function resolveReferences(
+  value: unknown,
+  path: string,
+  env: LoadMerchantConfigOptions['env'] & object,
+  issues: ConfigurationIssue[],
+): unknown {
   if (Array.isArray(value)) return value.map((item, index) => resolveReferences(item, `${path}.${index}`, env, issues));
   if (typeof value !== 'object' || value === null) return value;
   const keys = Object.keys(value);

@@ -1,17 +1,17 @@
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  ConfigurationError,
+  type ConfigurationError,
+  type ConfigurationIssue,
   cacheKeyOf,
   createMerchantRegistry,
   isConfigurationError,
   isTokenRequestError,
   isUnknownMerchantError,
-  type ConfigurationIssue,
   type MerchantTokenEvent,
   type ProviderFactory,
 } from './index.js';
-import { startTestTokenServer, testProvider, type TestTokenServer } from './test-token-server.js';
+import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 
 let server: TestTokenServer;
 let created: number;
@@ -100,9 +100,7 @@ describe('createMerchantRegistry', () => {
         b: { provider: 'test', apiKey: 'b', apiSecret: 'secret-b' },
       },
     });
-    const results = await Promise.all(
-      Array.from({ length: 300 }, (_, index) => registry.tokens(['a1', 'a2', 'b'][index % 3]!).getToken()),
-    );
+    const results = await Promise.all(Array.from({ length: 300 }, (_, index) => registry.tokens(['a1', 'a2', 'b'][index % 3]!).getToken()));
     const byMerchant = (offset: number): Set<string> =>
       new Set(results.filter((_, index) => index % 3 === offset).map((token) => token.accessToken));
     expect(byMerchant(0).size).toBe(1);
@@ -130,7 +128,9 @@ describe('createMerchantRegistry', () => {
       providers: { test: testFactory() },
       merchants: { 'shop-kr': { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' } },
     });
-    const error = await registry.fetch('shop-kr')('/api/payments/1').catch((caught: unknown) => caught);
+    const error = await registry
+      .fetch('shop-kr')('/api/payments/1')
+      .catch((caught: unknown) => caught);
     expect(isTokenRequestError(error)).toBe(true);
     expect((error as Error).message).toMatch(/^\[test, merchant shop-kr\] /);
     expect((error as { merchant?: string }).merchant).toBe('shop-kr');
@@ -147,10 +147,16 @@ describe('createMerchantRegistry', () => {
       },
     });
     expect(registry.tokens('a1')).toBe(registry.tokens('a2'));
-    const first = await registry.tokens('a1').getToken().catch((caught: unknown) => caught);
+    const first = await registry
+      .tokens('a1')
+      .getToken()
+      .catch((caught: unknown) => caught);
     expect((first as Error).message).toMatch(/^\[test, merchants a1, a2\] /);
     // The cool-down hands out the very same error, without a new request.
-    const again = await registry.tokens('a2').getToken().catch((caught: unknown) => caught);
+    const again = await registry
+      .tokens('a2')
+      .getToken()
+      .catch((caught: unknown) => caught);
     expect(again).toBe(first);
     expect(server.tokenRequests).toBe(1);
   });

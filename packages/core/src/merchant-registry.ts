@@ -1,7 +1,7 @@
-import { createAuthFetch, type AuthFetch } from './bearer-fetch.js';
+import { type AuthFetch, createAuthFetch } from './bearer-fetch.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
-import { ConfigurationError, UnknownMerchantError, isAuthError, type ConfigurationIssue } from './errors.js';
+import { ConfigurationError, type ConfigurationIssue, isAuthError, UnknownMerchantError } from './errors.js';
 import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { TokenProvider } from './token-provider.js';
@@ -13,7 +13,7 @@ import { createMemoryTokenStore, type TokenStore } from './token-store.js';
  */
 export interface ProviderFactory {
   // Settings are whatever the gateway's factory takes; the registry validates them before calling it.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: a factory's own settings type must be assignable here (parameters are contravariant).
   (settings: any): TokenProvider;
   /** Every problem with `settings`, paths relative to the settings object (`impSecret`). Never echoes a value. */
   validateSettings?: ((settings: unknown) => readonly ConfigurationIssue[]) | undefined;
@@ -193,7 +193,12 @@ function annotate(error: unknown, merchantIds: string | readonly string[]): unkn
   Object.defineProperty(copy, 'merchant', { value: merchant, enumerable: true });
   Object.defineProperty(copy, 'message', { value: label + body, enumerable: false, writable: true, configurable: true });
   if (typeof error.stack === 'string') {
-    Object.defineProperty(copy, 'stack', { value: error.stack.replace(error.message, label + body), enumerable: false, writable: true, configurable: true });
+    Object.defineProperty(copy, 'stack', {
+      value: error.stack.replace(error.message, label + body),
+      enumerable: false,
+      writable: true,
+      configurable: true,
+    });
   }
   return copy;
 }

@@ -4,7 +4,7 @@
  * otherwise. Not exported from the package.
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import { TokenRequestError, type TokenProvider } from './index.js';
+import { type TokenProvider, TokenRequestError } from './index.js';
 import { listenOnLoopback } from './testing/index.js';
 
 export interface TestTokenServerOptions {

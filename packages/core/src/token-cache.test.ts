@@ -3,7 +3,7 @@ import type { CachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
 import { isTokenRequestError, type TokenRequestError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
-import { startTestTokenServer, testProvider, type TestTokenServer } from './test-token-server.js';
+import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 import { createTokenCache, isTokenCache, type TokenCache, type TokenCacheOptions } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { TokenProvider } from './token-provider.js';
@@ -745,7 +745,12 @@ describe('createTokenCache', () => {
       const frozen: Clock = { now: () => start, monotonic: () => 0 };
       const store = createMemoryTokenStore({ clock: frozen });
       await store.lock!(provider.cacheKey, minute);
-      const cache = createTokenCache(provider, { store, clock: frozen, policy: { lockWaitMs: 200 }, onEvent: (event) => events.push(event) });
+      const cache = createTokenCache(provider, {
+        store,
+        clock: frozen,
+        policy: { lockWaitMs: 200 },
+        onEvent: (event) => events.push(event),
+      });
       const waiting = track(cache.getToken());
       await advance(150);
       await flush();

@@ -1,14 +1,14 @@
-import { resolveCachePolicy, type CachePolicy } from './cache-policy.js';
-import { systemClock, type Clock } from './clock.js';
-import { TokenRequestError, TokenResponseError, isAuthError, isRetryable } from './errors.js';
+import { type CachePolicy, resolveCachePolicy } from './cache-policy.js';
+import { type Clock, systemClock } from './clock.js';
+import { isAuthError, isRetryable, TokenRequestError, TokenResponseError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 import type { ProviderToken, TokenProvider } from './token-provider.js';
 import {
   createMemoryTokenStore,
   parseStoredToken,
-  serializeToken,
   type StoredToken,
+  serializeToken,
   type TokenStore,
   type TokenStoreLock,
 } from './token-store.js';
@@ -555,4 +555,3 @@ function delay(milliseconds: number): Promise<void> {
 function noop(): void {}
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from './clock.js';
-import { createMemoryTokenStore, parseStoredToken, serializeToken, type StoredToken } from './token-store.js';
+import { createMemoryTokenStore, parseStoredToken, type StoredToken, serializeToken } from './token-store.js';
 
 function createFakeClock(): Clock & { advance(milliseconds: number): void } {
   let wall = Date.UTC(2025, 0, 1);

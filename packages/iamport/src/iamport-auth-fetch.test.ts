@@ -1,12 +1,12 @@
 import {
+  type Clock,
   createAuthFetch,
   createTokenCache,
   isTokenRequestError,
   isTokenResponseError,
-  type Clock,
-  type TokenEvent,
   type TokenCache,
   type TokenCacheOptions,
+  type TokenEvent,
   type TokenRequestError,
 } from '@x/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -72,13 +72,16 @@ async function harness(
     async settle() {
       // A background refresh reads the (in-memory) store before it announces itself: let those microtasks run.
       await new Promise((resolve) => setImmediate(resolve));
-      await vi.waitFor(() => {
-        const ended =
-          eventsOf('token-refreshed').filter((event) => event.source === 'provider').length +
-          eventsOf('token-unchanged').length +
-          eventsOf('token-request-failed').length;
-        expect(ended).toBe(eventsOf('token-requested').length);
-      }, { timeout: 5_000, interval: 5 });
+      await vi.waitFor(
+        () => {
+          const ended =
+            eventsOf('token-refreshed').filter((event) => event.source === 'provider').length +
+            eventsOf('token-unchanged').length +
+            eventsOf('token-request-failed').length;
+          expect(ended).toBe(eventsOf('token-requested').length);
+        },
+        { timeout: 5_000, interval: 5 },
+      );
     },
   };
 }
@@ -92,7 +95,7 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected the promise to reject');
 }
 
-describe('createAuthFetch with the i\'mport provider', () => {
+describe("createAuthFetch with the i'mport provider", () => {
   it('should request one token for many concurrent calls', async () => {
     const { emulator, iamport } = await harness();
     const responses = await Promise.all(Array.from({ length: 50 }, (_, index) => iamport(`/payments/imp_${index}`)));
@@ -106,7 +109,7 @@ describe('createAuthFetch with the i\'mport provider', () => {
     ['in sync with ours', 0],
     ['9 hours ahead', 9 * hour],
     ['10 minutes behind', -10 * minute],
-  ])('over two hours with i\'mport\'s clock %s', (_, clockOffsetMs) => {
+  ])("over two hours with i'mport's clock %s", (_, clockOffsetMs) => {
     it('should keep one token alive through the extension window, never get a 401, and report the skew', async () => {
       const { emulator, cache, iamport, advance, settle, eventsOf } = await harness({ clockOffsetMs });
       const stepMs = 10_000;
@@ -159,7 +162,7 @@ describe('createAuthFetch with the i\'mport provider', () => {
     expect(emulator.counters.tokenRequests).toBe(1);
   });
 
-  it('should answer a revoked token\'s 401 with one new token and one retry', async () => {
+  it("should answer a revoked token's 401 with one new token and one retry", async () => {
     const { emulator, iamport, eventsOf } = await harness();
     expect((await iamport('/payments/imp_1')).status).toBe(200);
     const revoked = emulator.currentToken()!.accessToken;
@@ -172,11 +175,17 @@ describe('createAuthFetch with the i\'mport provider', () => {
   });
 
   it.each<[IamportFault, Partial<TokenRequestError>]>([
-    [{ kind: 'server-error', status: 503 }, { reason: 'http', status: 503, retryable: true }],
+    [
+      { kind: 'server-error', status: 503 },
+      { reason: 'http', status: 503, retryable: true },
+    ],
     [{ kind: 'html' }, { reason: 'http', status: 502, retryable: true }],
     [{ kind: 'drop' }, { reason: 'network', retryable: true }],
     [{ kind: 'truncated' }, { reason: 'network', retryable: true }],
-    [{ kind: 'slow', delayMs: 5_000 }, { reason: 'timeout', retryable: true }],
+    [
+      { kind: 'slow', delayMs: 5_000 },
+      { reason: 'timeout', retryable: true },
+    ],
   ])('should fail the first call on a %o fault with a retryable TokenRequestError, then recover', async (fault, expected) => {
     const { emulator, iamport } = await harness({}, { policy: { requestTimeoutMs: 300 } });
     emulator.fault(fault);
@@ -231,7 +240,7 @@ describe('createAuthFetch with the i\'mport provider', () => {
     expect(emulator.counters).toMatchObject({ tokenRequests: 3, tokensIssued: 1, tokensExtended: 1, unauthorizedApiCalls: 0 });
   });
 
-  it('should not hammer i\'mport with rejected credentials: one request per cooldown', async () => {
+  it("should not hammer i'mport with rejected credentials: one request per cooldown", async () => {
     const { emulator, iamport, advance } = await harness({}, { impSecret: 'not-the-secret' });
     const errors = [];
     for (let attempt = 0; attempt < 5; attempt += 1) errors.push(await rejection(iamport('/payments/imp_1')));
@@ -246,7 +255,7 @@ describe('createAuthFetch with the i\'mport provider', () => {
     expect(emulator.counters.tokenRequests).toBe(2);
   });
 
-  it('should keep each merchant\'s token separate', async () => {
+  it("should keep each merchant's token separate", async () => {
     const shopA = { impKey: 'imp_shop_a', impSecret: 'secret-a-0001' };
     const shopB = { impKey: 'imp_shop_b', impSecret: 'secret-b-0002' };
     const emulator = await createIamportEmulator({ merchants: [shopA, shopB] });

@@ -1,4 +1,4 @@
-import { TokenRequestError, type TokenHttpResponse } from '@x/core';
+import { type TokenHttpResponse, TokenRequestError } from '@x/core';
 import * as v from 'valibot';
 import { iamportEnvelopeSchema } from './iamport-api-types.js';
 
@@ -43,7 +43,7 @@ export function createIamportRequestError(
       ? `code ${details.code}${providerMessage === undefined ? '' : `: ${providerMessage}`}`
       : http.notJsonReason !== undefined
         ? `body is ${http.notJsonReason}`
-        : 'no i\'mport error envelope';
+        : "no i'mport error envelope";
   const message = rejected
     ? `i'mport rejected the token request (${statusText}, ${what}); check impKey and impSecret`
     : `Token request failed with ${statusText} (${what})`;

@@ -1,8 +1,8 @@
 import { inspect } from 'node:util';
-import { ConfigurationError, isConfigurationError } from '@x/core';
+import { type ConfigurationError, isConfigurationError } from '@x/core';
 import { describe, expect, it } from 'vitest';
-import { createIamportProvider } from './iamport-token-provider.js';
 import { validateIamportSettings } from './iamport-settings.js';
+import { createIamportProvider } from './iamport-token-provider.js';
 
 const secret = 'ekKoeW8RyKuT0zgaZsUtXXTLQ4AhPFW3ZGseDA6bkA5lamv9';
 
@@ -79,6 +79,8 @@ describe('createIamportProvider settings', () => {
 
   it('should default baseUrl to https://api.iamport.kr and normalise it to an origin', () => {
     expect(createIamportProvider({ impKey: 'k', impSecret: 's' }).baseUrl).toBe('https://api.iamport.kr');
-    expect(createIamportProvider({ impKey: 'k', impSecret: 's', baseUrl: 'https://API.iamport.kr/' }).baseUrl).toBe('https://api.iamport.kr');
+    expect(createIamportProvider({ impKey: 'k', impSecret: 's', baseUrl: 'https://API.iamport.kr/' }).baseUrl).toBe(
+      'https://api.iamport.kr',
+    );
   });
 });

@@ -12,7 +12,7 @@ import { createIamportProvider, iamportCachePolicy } from './iamport-token-provi
 import { createIamportEmulator, type IamportEmulator } from './testing/index.js';
 
 let emulator: IamportEmulator;
-let time = Date.UTC(2024, 5, 1, 0, 0, 0);
+const time = Date.UTC(2024, 5, 1, 0, 0, 0);
 
 beforeAll(async () => {
   emulator = await createIamportEmulator({ now: () => time });
@@ -64,28 +64,28 @@ describe('createIamportProvider', () => {
     });
   });
 
-  it('should compute the expiry from expired_at - now when i\'mport\'s clock is 9 hours ahead', async () => {
+  it("should compute the expiry from expired_at - now when i'mport's clock is 9 hours ahead", async () => {
     emulator.setClockOffset(9 * 3_600_000);
     const token = await provider().requestToken(context());
     expect(token.expiresAt).toBe(time + 30 * 60_000);
     expect(token.diagnostics?.clockSkewMs).toBe(9 * 3_600_000);
   });
 
-  it('should compute the expiry from expired_at - now when i\'mport\'s clock is 10 minutes behind', async () => {
+  it("should compute the expiry from expired_at - now when i'mport's clock is 10 minutes behind", async () => {
     emulator.setClockOffset(-600_000);
     const token = await provider().requestToken(context());
     expect(token.expiresAt).toBe(time + 30 * 60_000);
     expect(token.diagnostics?.clockSkewMs).toBe(-600_000);
   });
 
-  it('should expose i\'mport\'s reuse rule in its cache policy: refresh 40-50 s before expiry', () => {
+  it("should expose i'mport's reuse rule in its cache policy: refresh 40-50 s before expiry", () => {
     const { refreshAheadMs = 0, refreshAheadJitter = 0 } = provider().cachePolicy;
     expect(refreshAheadMs).toBeLessThan(60_000);
     expect(refreshAheadMs * (1 - refreshAheadJitter)).toBeGreaterThanOrEqual(40_000);
     expect(iamportCachePolicy).toBe(provider().cachePolicy);
   });
 
-  it('should turn rejected credentials into a non-retryable TokenRequestError with i\'mport\'s Korean message', async () => {
+  it("should turn rejected credentials into a non-retryable TokenRequestError with i'mport's Korean message", async () => {
     const secret = 'wrong-secret-0123456789';
     const error = (await failure(provider(secret).requestToken(context()))) as TokenRequestError;
     expect(isTokenRequestError(error)).toBe(true);
@@ -104,7 +104,13 @@ describe('createIamportProvider', () => {
   it('should treat a non-zero code in a 200 answer as a rejection', async () => {
     emulator.fault({ kind: 'error-code', code: 1, message: '사용이 중지된 REST API 키입니다.' });
     const error = (await failure(provider().requestToken(context()))) as TokenRequestError;
-    expect(error).toMatchObject({ reason: 'rejected', retryable: false, status: 200, providerCode: 1, providerMessage: '사용이 중지된 REST API 키입니다.' });
+    expect(error).toMatchObject({
+      reason: 'rejected',
+      retryable: false,
+      status: 200,
+      providerCode: 1,
+      providerMessage: '사용이 중지된 REST API 키입니다.',
+    });
   });
 
   it('should redact the secret if a server ever echoes it', async () => {
@@ -121,7 +127,7 @@ describe('createIamportProvider', () => {
     expect(error).toMatchObject({ reason: 'http', retryable: true, status: 503, providerCode: -1 });
   });
 
-  it('should make a proxy\'s HTML error page retryable and say it was HTML', async () => {
+  it("should make a proxy's HTML error page retryable and say it was HTML", async () => {
     emulator.fault({ kind: 'html', status: 502 });
     const error = (await failure(provider().requestToken(context()))) as TokenRequestError;
     expect(error).toMatchObject({ reason: 'http', retryable: true, status: 502, providerCode: undefined });

@@ -1,17 +1,17 @@
 import { inspect } from 'node:util';
 import {
-  TokenResponseError,
+  type CachePolicy,
   cacheKeyOf,
+  type ProviderToken,
   parseTokenBody,
   sendTokenRequest,
-  type CachePolicy,
-  type ProviderToken,
   type TokenProvider,
   type TokenRequestContext,
+  TokenResponseError,
 } from '@x/core';
 import { iamportTokenPath, iamportTokenResponseSchema } from './iamport-api-types.js';
 import { createIamportRequestError, isIamportTokenFailure } from './iamport-error.js';
-import { resolveIamportSettings, validateIamportSettings, type IamportProviderSettings } from './iamport-settings.js';
+import { type IamportProviderSettings, resolveIamportSettings, validateIamportSettings } from './iamport-settings.js';
 
 /** A {@link TokenProvider} for one i'mport merchant (one `imp_key`/`imp_secret` pair). */
 export interface IamportProvider extends TokenProvider {

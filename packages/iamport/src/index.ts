@@ -1,3 +1,11 @@
+export type {
+  IamportEnvelope,
+  IamportPayment,
+  IamportPaymentResponse,
+  IamportToken,
+  IamportTokenRequest,
+  IamportTokenResponse,
+} from './iamport-api-types.js';
 export {
   iamportEnvelopeSchema,
   iamportPaymentPathPrefix,
@@ -9,17 +17,9 @@ export {
   iamportTokenResponseSchema,
   iamportTokenSchema,
 } from './iamport-api-types.js';
-export type {
-  IamportEnvelope,
-  IamportPayment,
-  IamportPaymentResponse,
-  IamportToken,
-  IamportTokenRequest,
-  IamportTokenResponse,
-} from './iamport-api-types.js';
-export { createIamportRequestError, readIamportErrorDetails } from './iamport-error.js';
 export type { IamportErrorDetails } from './iamport-error.js';
-export { iamportDefaultBaseUrl, iamportSettingsSchema, validateIamportSettings } from './iamport-settings.js';
+export { createIamportRequestError, readIamportErrorDetails } from './iamport-error.js';
 export type { IamportProviderSettings } from './iamport-settings.js';
-export { createIamportProvider, iamportCachePolicy } from './iamport-token-provider.js';
+export { iamportDefaultBaseUrl, iamportSettingsSchema, validateIamportSettings } from './iamport-settings.js';
 export type { IamportProvider } from './iamport-token-provider.js';
+export { createIamportProvider, iamportCachePolicy } from './iamport-token-provider.js';

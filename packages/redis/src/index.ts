@@ -1,5 +1,5 @@
 export type { RedisDecryptFailure } from './redis-encryption.js';
-export { createRedisTokenStore } from './redis-token-store.js';
 export type { RedisCommandClient, RedisTokenStoreEvent, RedisTokenStoreOptions } from './redis-token-store.js';
-export { RedisTokenStoreError } from './redis-token-store-error.js';
+export { createRedisTokenStore } from './redis-token-store.js';
 export type { RedisTokenStoreErrorOptions, RedisTokenStoreOperation } from './redis-token-store-error.js';
+export { RedisTokenStoreError } from './redis-token-store-error.js';

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createIamportEmulator, type IamportEmulator } from '@x/iamport/testing';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { startFleet, type FleetWorker, type FleetWorkerConfig } from './test-fleet.js';
+import { type FleetWorker, type FleetWorkerConfig, startFleet } from './test-fleet.js';
 import { describeWithRedis } from './test-redis.js';
-import { startRedisServer, type RedisServer } from './testing/index.js';
+import { type RedisServer, startRedisServer } from './testing/index.js';
 
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const started = performance.now();
@@ -67,7 +67,9 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     expect(emulator.counters.tokenRequests).toBe(3);
     const requested = workers.flatMap((worker) => worker.events.filter((event) => event.type === 'token-requested'));
     expect(requested).toHaveLength(3);
-    const fromStore = workers.flatMap((worker) => worker.events.filter((event) => event.type === 'token-refreshed' && event.source === 'store'));
+    const fromStore = workers.flatMap((worker) =>
+      worker.events.filter((event) => event.type === 'token-refreshed' && event.source === 'store'),
+    );
     expect(fromStore).toHaveLength(21);
   });
 
@@ -106,7 +108,10 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
       if (result.status !== 0) throw new Error(`redis-cli ${args.join(' ')} failed: ${result.stderr}`);
       return result.stdout;
     };
-    const keys = cli('--scan').split('\n').map((line) => line.trim().replace(/^"|"$/g, '')).filter(Boolean);
+    const keys = cli('--scan')
+      .split('\n')
+      .map((line) => line.trim().replace(/^"|"$/g, ''))
+      .filter(Boolean);
     const tokenKeys = keys.filter((key) => key.startsWith('x:token:iamport:'));
     expect(tokenKeys).toHaveLength(3);
     const dump = keys.join('\n') + tokenKeys.map((key) => cli('GET', key)).join('\n');

@@ -3,10 +3,10 @@ import { inspect } from 'node:util';
 import { createTokenCache, isConfigurationError, serializeToken, type TokenEvent } from '@x/core';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestTokenServer, testProvider, type TestTokenServer } from '../../core/src/test-token-server.js';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '../../core/src/test-token-server.js';
 import { createRedisTokenStore, RedisTokenStoreError, type RedisTokenStoreEvent } from './index.js';
 import { describeWithRedis } from './test-redis.js';
-import { startRedisServer, type RedisServer } from './testing/index.js';
+import { type RedisServer, startRedisServer } from './testing/index.js';
 
 const recommendedOptions = {
   disableOfflineQueue: true,
@@ -175,11 +175,19 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it.each([
-      ['a tampered value', 'authentication-failed', async (raw: string) => client.set('x:token:test:abc', raw.slice(0, -2) + (raw.endsWith('AA') ? 'AB' : 'AA'))],
-      ['a value moved from another cache key', 'authentication-failed', async (raw: string) => {
-        await client.set('x:token:test:other', raw);
-        await client.rename('x:token:test:other', 'x:token:test:abc');
-      }],
+      [
+        'a tampered value',
+        'authentication-failed',
+        async (raw: string) => client.set('x:token:test:abc', raw.slice(0, -2) + (raw.endsWith('AA') ? 'AB' : 'AA')),
+      ],
+      [
+        'a value moved from another cache key',
+        'authentication-failed',
+        async (raw: string) => {
+          await client.set('x:token:test:other', raw);
+          await client.rename('x:token:test:other', 'x:token:test:abc');
+        },
+      ],
       ['a value in another shape', 'malformed', async () => client.set('x:token:test:abc', 'xenc1.garbage')],
       ['a plaintext value', 'not-encrypted', async () => client.set('x:token:test:abc', value)],
     ])('should treat %s as absent and report it', async (_name, reason, corrupt) => {
@@ -248,7 +256,9 @@ describeWithRedis('createRedisTokenStore', () => {
 
     it('should name every bad option at once', () => {
       expect(() => createRedisTokenStore({ client: {} as never, operationTimeoutMs: 0 })).toThrow(
-        expect.objectContaining({ issues: [expect.objectContaining({ path: 'client' }), expect.objectContaining({ path: 'operationTimeoutMs' })] }),
+        expect.objectContaining({
+          issues: [expect.objectContaining({ path: 'client' }), expect.objectContaining({ path: 'operationTimeoutMs' })],
+        }),
       );
     });
   });
@@ -264,7 +274,10 @@ describeWithRedis('createRedisTokenStore', () => {
       redis.pause();
       const started = performance.now();
 
-      const error = await run(store).then(() => undefined, (caught: unknown) => caught);
+      const error = await run(store).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
 
       expect(performance.now() - started).toBeLessThan(1_000);
       expect(error).toBeInstanceOf(RedisTokenStoreError);
@@ -408,9 +421,9 @@ describeWithRedis('createRedisTokenStore', () => {
         if (kill) redis = await startRedisServer({ port });
       }
       expect(server.tokenRequests).toBe(2);
-      expect(events.filter((event) => event.type === 'store-error').map((event) => event.type === 'store-error' && event.operation)).toEqual(
-        expect.arrayContaining(['get', 'lock', 'set']),
-      );
+      expect(
+        events.filter((event) => event.type === 'store-error').map((event) => event.type === 'store-error' && event.operation),
+      ).toEqual(expect.arrayContaining(['get', 'lock', 'set']));
       const storeErrors = events.filter((event) => event.type === 'store-error');
       expect(storeErrors.every((event) => event.type === 'store-error' && event.error instanceof RedisTokenStoreError)).toBe(true);
     });

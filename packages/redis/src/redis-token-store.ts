@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigurationError, type ConfigurationIssue, type TokenStore, type TokenStoreLock } from '@x/core';
-import { createValueCipher, isEncryptedValue, parseEncryptionKey, type RedisDecryptFailure, type RedisValueCipher } from './redis-encryption.js';
+import {
+  createValueCipher,
+  isEncryptedValue,
+  parseEncryptionKey,
+  type RedisDecryptFailure,
+  type RedisValueCipher,
+} from './redis-encryption.js';
 import { RedisTokenStoreError, type RedisTokenStoreOperation } from './redis-token-store-error.js';
 
 /**
@@ -119,7 +125,11 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       if (error instanceof RedisTokenStoreError) throw error;
       // Our own timer is the only timeout (node-redis's is not used): anything else is a failure, not a time-out.
       const reason = error instanceof Error ? error.message : String(error);
-      throw new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) failed: ${reason}`, { operation, timedOut: false, cause: error });
+      throw new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) failed: ${reason}`, {
+        operation,
+        timedOut: false,
+        cause: error,
+      });
     } finally {
       clearTimeout(timer);
     }

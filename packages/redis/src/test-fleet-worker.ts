@@ -3,7 +3,7 @@
  * one Redis store. The parent sends `configure`, then `call` messages; the worker answers with each API call's
  * outcome and forwards the cache's and the store's events, reduced to what the tests read (no tokens, no errors).
  */
-import { createAuthFetch, createTokenCache, type AuthFetch, type TokenEvent } from '@x/core';
+import { type AuthFetch, createAuthFetch, createTokenCache, type TokenEvent } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
 import { createClient, type RedisClientType } from 'redis';
 import { createRedisTokenStore, type RedisTokenStoreEvent } from './index.js';
@@ -77,10 +77,22 @@ process.on('message', (message: ParentMessage) => {
   authFetch(`/payments/imp_${message.id}`).then(
     async (response) => {
       await response.body?.cancel();
-      send({ type: 'result', id: message.id, ok: response.ok, status: response.status, durationMs: Math.round(performance.now() - started) });
+      send({
+        type: 'result',
+        id: message.id,
+        ok: response.ok,
+        status: response.status,
+        durationMs: Math.round(performance.now() - started),
+      });
     },
     (error: unknown) => {
-      send({ type: 'result', id: message.id, ok: false, error: String((error as Error)?.message), durationMs: Math.round(performance.now() - started) });
+      send({
+        type: 'result',
+        id: message.id,
+        ok: false,
+        error: String((error as Error)?.message),
+        durationMs: Math.round(performance.now() - started),
+      });
     },
   );
 });

@@ -1,5 +1,5 @@
 /** Forks test-fleet-worker.ts processes (through tsx) and talks to them over IPC. For this package's tests only. */
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 

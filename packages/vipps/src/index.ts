@@ -1,13 +1,3 @@
-export {
-  VippsHeader,
-  merchantSerialNumberPattern,
-  vippsBaseUrls,
-  vippsPaymentPathPrefix,
-  vippsSystemHeaderMaxLength,
-  vippsTokenErrorSchema,
-  vippsTokenPaths,
-  vippsTokenResponseSchema,
-} from './vipps-api-types.js';
 export type {
   VippsAccessTokenResponse,
   VippsEnvironment,
@@ -16,7 +6,17 @@ export type {
   VippsTokenErrorResponse,
   VippsTokenResponse,
 } from './vipps-api-types.js';
-export { resolveVippsSettings, validateVippsSettings } from './vipps-settings.js';
+export {
+  merchantSerialNumberPattern,
+  VippsHeader,
+  vippsBaseUrls,
+  vippsPaymentPathPrefix,
+  vippsSystemHeaderMaxLength,
+  vippsTokenErrorSchema,
+  vippsTokenPaths,
+  vippsTokenResponseSchema,
+} from './vipps-api-types.js';
 export type { ResolvedVippsSettings, VippsProviderSettings } from './vipps-settings.js';
-export { createVippsProvider, vippsProviderName } from './vipps-token-provider.js';
+export { resolveVippsSettings, validateVippsSettings } from './vipps-settings.js';
 export type { VippsTokenProvider } from './vipps-token-provider.js';
+export { createVippsProvider, vippsProviderName } from './vipps-token-provider.js';

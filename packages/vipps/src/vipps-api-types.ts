@@ -78,9 +78,7 @@ export interface VippsPartnerTokenResponse {
  * shape (`error`, `error_description`) for wrong client credentials, and the API gateway's shape (`statusCode`,
  * `message`) for a missing or wrong subscription key.
  */
-export type VippsTokenErrorResponse =
-  | { error: string; error_description?: string }
-  | { statusCode: number; message: string };
+export type VippsTokenErrorResponse = { error: string; error_description?: string } | { statusCode: number; message: string };
 
 /** A non-negative whole number sent as a string (`"86398"`) or, leniently, as a JSON number. */
 const wholeSeconds = v.pipe(

@@ -1,17 +1,19 @@
-import {
-  createAuthFetch,
-  createTokenCache,
-  isTokenRequestError,
-  isTokenResponseError,
-  type Clock,
-  type TokenEvent,
-} from '@x/core';
 import { inspect } from 'node:util';
+import { type Clock, createAuthFetch, createTokenCache, isTokenRequestError, isTokenResponseError, type TokenEvent } from '@x/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createVippsProvider, type VippsProviderSettings } from './index.js';
 import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator } from './testing/index.js';
 
-const transportHeaders = new Set(['host', 'connection', 'content-length', 'accept', 'accept-encoding', 'accept-language', 'sec-fetch-mode', 'user-agent']);
+const transportHeaders = new Set([
+  'host',
+  'connection',
+  'content-length',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'sec-fetch-mode',
+  'user-agent',
+]);
 
 const merchant = {
   clientId: defaultVippsMerchant.clientId,
@@ -56,7 +58,13 @@ afterEach(async () => {
 describe('createAuthFetch with a Vipps provider', () => {
   it('should send the bearer token with the subscription key, MSN and Vipps-System-* headers on API calls', async () => {
     const provider = createVippsProvider(
-      settings({ merchantSerialNumber: '123456', systemName: 'acme', systemVersion: '3.1.2', pluginName: 'acme-webshop', pluginVersion: '4.5.6' }),
+      settings({
+        merchantSerialNumber: '123456',
+        systemName: 'acme',
+        systemVersion: '3.1.2',
+        pluginName: 'acme-webshop',
+        pluginVersion: '4.5.6',
+      }),
     );
     const vipps = createAuthFetch(provider, { clock });
     const response = await vipps('/epayment/v1/payments/order-1');
@@ -120,9 +128,12 @@ describe('createAuthFetch with a Vipps provider', () => {
 
   it('should work with a partner token and no subscription key', async () => {
     const { subscriptionKey: _, ...partner } = merchant;
-    const vipps = createAuthFetch(createVippsProvider({ ...partner, baseUrl: emulator.url, tokenEndpoint: 'partner', merchantSerialNumber: '123456' }), {
-      clock,
-    });
+    const vipps = createAuthFetch(
+      createVippsProvider({ ...partner, baseUrl: emulator.url, tokenEndpoint: 'partner', merchantSerialNumber: '123456' }),
+      {
+        clock,
+      },
+    );
     const response = await vipps('/epayment/v1/payments/order-5');
     expect(response.status).toBe(200);
     expect(emulator.stats.partner.requests).toBe(1);

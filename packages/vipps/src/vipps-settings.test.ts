@@ -1,7 +1,7 @@
-import { isConfigurationError } from '@x/core';
 import { inspect } from 'node:util';
+import { isConfigurationError } from '@x/core';
 import { describe, expect, it } from 'vitest';
-import { createVippsProvider, validateVippsSettings, type VippsProviderSettings } from './index.js';
+import { createVippsProvider, type VippsProviderSettings, validateVippsSettings } from './index.js';
 
 const valid: VippsProviderSettings = {
   clientId: 'fb492b5e-7907-4d83-ba20-c7fb60ca35de',

@@ -1,13 +1,13 @@
 import { ConfigurationError, type ConfigurationIssue } from '@x/core';
 import * as v from 'valibot';
 import {
-  VippsHeader,
   merchantSerialNumberPattern,
+  type VippsEnvironment,
+  VippsHeader,
+  type VippsTokenEndpoint,
   vippsBaseUrls,
   vippsSystemHeaderMaxLength,
   vippsTokenPaths,
-  type VippsEnvironment,
-  type VippsTokenEndpoint,
 } from './vipps-api-types.js';
 
 /** Settings of {@link createVippsProvider}. Set `environment` or `baseUrl`: there is no default host. */

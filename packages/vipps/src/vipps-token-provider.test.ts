@@ -1,14 +1,23 @@
-import { isTokenRequestError, isTokenResponseError, type TokenRequestContext } from '@x/core';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
+import { isTokenRequestError, isTokenResponseError, type TokenRequestContext } from '@x/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVippsProvider, type VippsProviderSettings } from './index.js';
 import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator } from './testing/index.js';
 
 /** Headers Node's fetch adds to every request by itself. */
-const transportHeaders = new Set(['host', 'connection', 'content-length', 'accept', 'accept-encoding', 'accept-language', 'sec-fetch-mode', 'user-agent']);
+const transportHeaders = new Set([
+  'host',
+  'connection',
+  'content-length',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'sec-fetch-mode',
+  'user-agent',
+]);
 
 const merchant = {
   clientId: defaultVippsMerchant.clientId,
@@ -37,7 +46,12 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 }
 
 function expectNoSecret(value: unknown, secrets: readonly string[]): void {
-  const texts = [value instanceof Error ? value.message : '', JSON.stringify(value), inspect(value, { depth: 10 }), inspect(value, { showHidden: true, depth: 10 })];
+  const texts = [
+    value instanceof Error ? value.message : '',
+    JSON.stringify(value),
+    inspect(value, { depth: 10 }),
+    inspect(value, { showHidden: true, depth: 10 }),
+  ];
   for (const text of texts) for (const secret of secrets) expect(text).not.toContain(secret);
 }
 
@@ -69,9 +83,17 @@ describe('createVippsProvider token request', () => {
 
   it('should add Merchant-Serial-Number and the four Vipps-System-* headers when set', async () => {
     await createVippsProvider(
-      settings({ merchantSerialNumber: '123456', systemName: 'acme', systemVersion: '3.1.2', pluginName: 'acme-webshop', pluginVersion: '4.5.6' }),
+      settings({
+        merchantSerialNumber: '123456',
+        systemName: 'acme',
+        systemVersion: '3.1.2',
+        pluginName: 'acme-webshop',
+        pluginVersion: '4.5.6',
+      }),
     ).requestToken(context());
-    const own = Object.fromEntries(Object.entries(emulator.stats.accesstoken.seen[0]?.headers ?? {}).filter(([name]) => !transportHeaders.has(name)));
+    const own = Object.fromEntries(
+      Object.entries(emulator.stats.accesstoken.seen[0]?.headers ?? {}).filter(([name]) => !transportHeaders.has(name)),
+    );
     expect(own).toEqual({
       client_id: merchant.clientId,
       client_secret: merchant.clientSecret,
@@ -88,7 +110,12 @@ describe('createVippsProvider token request', () => {
     const token = await createVippsProvider(settings()).requestToken(context());
     expect(token.accessToken).toMatch(/^eyJ/);
     expect(token.expiresAt).toBe(clock + 3_600_000);
-    expect(token.diagnostics).toMatchObject({ tokenEndpoint: 'accesstoken', expiresInSeconds: 3600, clockSkewMs: 0, notBeforeToExpirySeconds: 3600 });
+    expect(token.diagnostics).toMatchObject({
+      tokenEndpoint: 'accesstoken',
+      expiresInSeconds: 3600,
+      clockSkewMs: 0,
+      notBeforeToExpirySeconds: 3600,
+    });
   });
 
   it.each([
@@ -174,11 +201,21 @@ describe('createVippsProvider errors', () => {
   it('should report a 400 as rejected', async () => {
     emulator.fault({ kind: 'body', status: 400, body: { error: 'invalid_request', error_description: 'Bad header.' } });
     const error = await failure(createVippsProvider(settings()).requestToken(context()));
-    expect(error).toMatchObject({ reason: 'rejected', retryable: false, status: 400, providerCode: 'invalid_request', providerMessage: 'Bad header.' });
+    expect(error).toMatchObject({
+      reason: 'rejected',
+      retryable: false,
+      status: 400,
+      providerCode: 'invalid_request',
+      providerMessage: 'Bad header.',
+    });
   });
 
   it('should redact a secret the gateway echoes in its error', async () => {
-    emulator.fault({ kind: 'body', status: 403, body: { error: 'forbidden', error_description: `client ${merchant.clientSecret} is blocked` } });
+    emulator.fault({
+      kind: 'body',
+      status: 403,
+      body: { error: 'forbidden', error_description: `client ${merchant.clientSecret} is blocked` },
+    });
     const error = await failure(createVippsProvider(settings()).requestToken(context()));
     expect(error).toMatchObject({ reason: 'rejected', status: 403, providerMessage: 'client [redacted] is blocked' });
     expectNoSecret(error, secrets);
@@ -229,11 +266,20 @@ describe('createVippsProvider secrets', () => {
   it('should keep secrets out of JSON.stringify and util.inspect while apiHeaders still carries the key', () => {
     const provider = createVippsProvider(settings({ merchantSerialNumber: '123456' }));
     expect(provider.apiHeaders['Ocp-Apim-Subscription-Key']).toBe(merchant.subscriptionKey);
-    for (const text of [JSON.stringify(provider), inspect(provider), inspect(provider, { showHidden: true }), String(Object.keys(provider))]) {
+    for (const text of [
+      JSON.stringify(provider),
+      inspect(provider),
+      inspect(provider, { showHidden: true }),
+      String(Object.keys(provider)),
+    ]) {
       expect(text).not.toContain(merchant.clientSecret);
       expect(text).not.toContain(merchant.subscriptionKey);
     }
-    expect(JSON.parse(JSON.stringify(provider))).toMatchObject({ provider: 'vipps', clientId: merchant.clientId, merchantSerialNumber: '123456' });
+    expect(JSON.parse(JSON.stringify(provider))).toMatchObject({
+      provider: 'vipps',
+      clientId: merchant.clientId,
+      merchantSerialNumber: '123456',
+    });
     expect(provider.cacheKey).toMatch(/^vipps:[0-9a-f]{32}$/);
   });
 
@@ -295,7 +341,9 @@ describe('createVippsProvider partner endpoint', () => {
   });
 
   it('should report wrong partner credentials as rejected', async () => {
-    const error = await failure(createVippsProvider(settings({ tokenEndpoint: 'partner', clientSecret: 'wrong-secret-value' })).requestToken(context()));
+    const error = await failure(
+      createVippsProvider(settings({ tokenEndpoint: 'partner', clientSecret: 'wrong-secret-value' })).requestToken(context()),
+    );
     expect(error).toMatchObject({ reason: 'rejected', retryable: false, status: 401, providerCode: 'invalid_client' });
     expectNoSecret(error, ['wrong-secret-value']);
   });

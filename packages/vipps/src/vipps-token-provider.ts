@@ -1,27 +1,27 @@
 import {
-  TokenRequestError,
   cacheKeyOf,
+  type ProviderToken,
   parseTokenBody,
   sendTokenRequest,
-  type ProviderToken,
   type TokenHttpResponse,
   type TokenProvider,
   type TokenRequestContext,
+  TokenRequestError,
 } from '@x/core';
 import * as v from 'valibot';
 import {
+  type VippsEnvironment,
   VippsHeader,
+  type VippsTokenEndpoint,
   vippsTokenErrorSchema,
   vippsTokenResponseSchema,
-  type VippsEnvironment,
-  type VippsTokenEndpoint,
 } from './vipps-api-types.js';
 import {
+  type ResolvedVippsSettings,
   resolveVippsSettings,
   tokenUrlOf,
-  validateVippsSettings,
-  type ResolvedVippsSettings,
   type VippsProviderSettings,
+  validateVippsSettings,
 } from './vipps-settings.js';
 
 /** The provider name in errors, events and cache keys. */
@@ -80,7 +80,14 @@ class VippsMobilePayTokenProvider implements VippsTokenProvider {
 
   constructor(resolved: ResolvedVippsSettings) {
     const { baseUrl, clientId, clientSecret, subscriptionKey, merchantSerialNumber, tokenEndpoint } = resolved;
-    this.cacheKey = cacheKeyOf(vippsProviderName, [baseUrl, tokenEndpoint, clientId, clientSecret, subscriptionKey ?? '', merchantSerialNumber ?? '']);
+    this.cacheKey = cacheKeyOf(vippsProviderName, [
+      baseUrl,
+      tokenEndpoint,
+      clientId,
+      clientSecret,
+      subscriptionKey ?? '',
+      merchantSerialNumber ?? '',
+    ]);
     this.baseUrl = baseUrl;
     this.environment = resolved.environment;
     this.tokenEndpoint = tokenEndpoint;
@@ -178,7 +185,11 @@ function requestError(http: TokenHttpResponse, tokenUrl: string, secrets: readon
   const retryable = status >= 500 || status === 408 || status === 429;
   const statusText = http.response.statusText === '' ? '' : ` ${http.response.statusText}`;
   const said = [details.code, details.message].filter((part) => part !== undefined).join(': ');
-  const hint = rejected ? ' (check clientId, clientSecret and subscriptionKey)' : status >= 300 && status < 400 ? ' (redirects are not followed)' : '';
+  const hint = rejected
+    ? ' (check clientId, clientSecret and subscriptionKey)'
+    : status >= 300 && status < 400
+      ? ' (redirects are not followed)'
+      : '';
   return new TokenRequestError(
     `Token request failed with status code ${status}${statusText}: POST ${tokenUrl}${said === '' ? '' : ` — ${said}`}${hint}`,
     {
@@ -200,7 +211,10 @@ function errorDetails(json: unknown, secrets: readonly string[]): { code?: strin
   const body = parsed.output;
   const code = body.error ?? body.title;
   const message = body.error_description ?? body.message ?? body.detail;
-  return { code: code === undefined ? undefined : redact(code, secrets), message: message === undefined ? undefined : redact(message, secrets) };
+  return {
+    code: code === undefined ? undefined : redact(code, secrets),
+    message: message === undefined ? undefined : redact(message, secrets),
+  };
 }
 
 function redact(text: string, secrets: readonly string[]): string {

@@ -1,2 +1,2 @@
-export { listenOnLoopback } from './loopback-server.js';
 export type { LoopbackServer } from './loopback-server.js';
+export { listenOnLoopback } from './loopback-server.js';

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
-import { Agent, fetch, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher, fetch, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ForeignOriginError, TokenRequestError, isForeignOriginError, isTokenRequestError } from '../errors.js';
-import { startTestTokenServer, testProvider, type TestTokenServer } from '../test-token-server.js';
+import { ForeignOriginError, isForeignOriginError, isTokenRequestError, TokenRequestError } from '../errors.js';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '../test-token-server.js';
 import { createTokenCache, type TokenCache } from '../token-cache.js';
 import type { TokenProvider } from '../token-provider.js';
-import { createAuthInterceptor, type AuthInterceptorOptions } from './auth-interceptor.js';
+import { type AuthInterceptorOptions, createAuthInterceptor } from './auth-interceptor.js';
 
 const apiHeaders = { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Merchant-Serial-Number': '123456' };
 
@@ -140,7 +140,12 @@ describe('createAuthInterceptor', () => {
     it("should pass a request to another origin through untouched with foreignOrigins: 'pass-through'", async () => {
       const dispatcher = dispatcherFor(provider(), { foreignOrigins: 'pass-through' });
 
-      const response = await request(`${foreign.url}/api/other`, { dispatcher, method: 'POST', body: 'hello', headers: { 'x-own': 'kept' } });
+      const response = await request(`${foreign.url}/api/other`, {
+        dispatcher,
+        method: 'POST',
+        body: 'hello',
+        headers: { 'x-own': 'kept' },
+      });
 
       // The other server knows no token of ours: it answers 401, and no retry follows.
       expect(response.statusCode).toBe(401);
@@ -226,7 +231,9 @@ describe('createAuthInterceptor', () => {
       const { cache } = await cacheWithRevokedToken();
       server.mode = 500;
 
-      const error: unknown = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(cache) }).catch((caught: unknown) => caught);
+      const error: unknown = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(cache) }).catch(
+        (caught: unknown) => caught,
+      );
 
       expect(isTokenRequestError(error)).toBe(true);
       expect(error).toMatchObject({ status: 500 });
@@ -238,7 +245,9 @@ describe('createAuthInterceptor', () => {
     it('should reject with a TokenRequestError when there is no token and the server answers 500', async () => {
       server.mode = 500;
 
-      const error: unknown = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(provider()) }).catch((caught: unknown) => caught);
+      const error: unknown = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(provider()) }).catch(
+        (caught: unknown) => caught,
+      );
 
       expect(error).toBeInstanceOf(TokenRequestError);
       expect(isTokenRequestError(error)).toBe(true);

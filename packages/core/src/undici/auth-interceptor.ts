@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { assertSameOrigin, createAuthTarget, type AuthTarget } from '../auth-target.js';
+import { type AuthTarget, assertSameOrigin, createAuthTarget } from '../auth-target.js';
 import type { AccessToken, TokenCache, TokenCacheOptions } from '../token-cache.js';
 import type { TokenProvider } from '../token-provider.js';
 
@@ -62,7 +62,10 @@ export function createAuthInterceptor(
           return true;
         }
       }
-      target.cache.getToken({ signal: signalOf(dispatchOptions) }).then(send).catch(fail);
+      target.cache
+        .getToken({ signal: signalOf(dispatchOptions) })
+        .then(send)
+        .catch(fail);
       return true;
     };
 }
@@ -83,7 +86,12 @@ class RetryOn401Handler implements Handler {
     this.handler.onRequestStart?.(controller, context);
   }
 
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Record<string, string | string[]>, socket: import('node:stream').Duplex): void {
+  onRequestUpgrade(
+    controller: Controller,
+    statusCode: number,
+    headers: Record<string, string | string[]>,
+    socket: import('node:stream').Duplex,
+  ): void {
     this.handler.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 

@@ -1,2 +1,2 @@
-export { createAuthInterceptor } from './auth-interceptor.js';
 export type { AuthInterceptorOptions } from './auth-interceptor.js';
+export { createAuthInterceptor } from './auth-interceptor.js';

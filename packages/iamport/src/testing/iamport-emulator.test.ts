@@ -1,6 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { iamportRejectedCredentialsMessage } from '../iamport-api-types.js';
-import { createIamportEmulator, iamportEmulatorDefaultMerchant, type IamportEmulator, type IamportEmulatorOptions } from './iamport-emulator.js';
+import {
+  createIamportEmulator,
+  type IamportEmulator,
+  type IamportEmulatorOptions,
+  iamportEmulatorDefaultMerchant,
+} from './iamport-emulator.js';
 
 const start = Date.UTC(2024, 0, 15, 3, 0, 0);
 
@@ -18,6 +23,13 @@ async function startEmulator(options: IamportEmulatorOptions = {}): Promise<Iamp
   return emulator;
 }
 
+/** The token envelope as these tests read it; error answers leave `response` null. */
+interface TokenBody {
+  code: number;
+  message: string | null;
+  response: { access_token: string; now: number; expired_at: number };
+}
+
 async function getToken(server: IamportEmulator, credentials: object = server.defaultMerchant) {
   const { impKey, impSecret } = credentials as { impKey?: string; impSecret?: string };
   const response = await fetch(`${server.url}/users/getToken`, {
@@ -25,7 +37,7 @@ async function getToken(server: IamportEmulator, credentials: object = server.de
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ imp_key: impKey, imp_secret: impSecret }),
   });
-  return { status: response.status, body: (await response.json()) as any };
+  return { status: response.status, body: (await response.json()) as TokenBody };
 }
 
 describe('createIamportEmulator', () => {
@@ -65,7 +77,9 @@ describe('createIamportEmulator', () => {
     const server = await startEmulator();
     const first = await getToken(server);
     time += 30 * 60_000;
-    const oldCall = await fetch(`${server.url}/payments/imp_1`, { headers: { authorization: `Bearer ${first.body.response.access_token}` } });
+    const oldCall = await fetch(`${server.url}/payments/imp_1`, {
+      headers: { authorization: `Bearer ${first.body.response.access_token}` },
+    });
     expect(oldCall.status).toBe(401);
     const second = await getToken(server);
     expect(second.body.response.access_token).not.toBe(first.body.response.access_token);
@@ -118,7 +132,7 @@ describe('createIamportEmulator', () => {
     const token = (await getToken(server)).body.response.access_token as string;
     const ok = await fetch(`${server.url}/payments/imp_448280090638`, { headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
-    const body = (await ok.json()) as any;
+    const body = (await ok.json()) as { code: number; response: { amount: number; imp_uid: string } };
     expect(body).toMatchObject({ code: 0, message: null, response: { imp_uid: 'imp_448280090638', amount: 50_000, status: 'paid' } });
     const none = await fetch(`${server.url}/payments/imp_448280090638`);
     expect(none.status).toBe(401);

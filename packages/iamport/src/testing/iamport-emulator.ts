@@ -3,14 +3,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { listenOnLoopback } from '@x/core/testing';
 import * as v from 'valibot';
 import {
-  iamportPaymentPathPrefix,
-  iamportRejectedCredentialsMessage,
-  iamportTokenPath,
-  iamportTokenRequestSchema,
   type IamportEnvelope,
   type IamportPayment,
   type IamportPaymentResponse,
   type IamportTokenResponse,
+  iamportPaymentPathPrefix,
+  iamportRejectedCredentialsMessage,
+  iamportTokenPath,
+  iamportTokenRequestSchema,
 } from '../iamport-api-types.js';
 
 /** One merchant's REST API credentials. */

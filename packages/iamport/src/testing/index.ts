@@ -1,4 +1,3 @@
-export { createIamportEmulator, iamportEmulatorDefaultMerchant } from './iamport-emulator.js';
 export type {
   IamportEmulator,
   IamportEmulatorCounters,
@@ -8,3 +7,4 @@ export type {
   IamportFaultKind,
   IamportMerchantCredentials,
 } from './iamport-emulator.js';
+export { createIamportEmulator, iamportEmulatorDefaultMerchant } from './iamport-emulator.js';

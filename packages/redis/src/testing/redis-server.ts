@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -81,7 +81,10 @@ async function launch(command: string, port: number, startTimeoutMs: number): Pr
   let output = '';
   try {
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server did not start within ${startTimeoutMs} ms:\n${output}`)), startTimeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`redis-server did not start within ${startTimeoutMs} ms:\n${output}`)),
+        startTimeoutMs,
+      );
       const onData = (chunk: Buffer): void => {
         output += chunk.toString('utf8');
         if (output.includes('Ready to accept connections')) {
@@ -93,9 +96,7 @@ async function launch(command: string, port: number, startTimeoutMs: number): Pr
       child.stderr?.on('data', onData);
       child.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(
-          error.code === 'ENOENT' ? new Error(`${command} was not found on PATH: ${redisInstallHint}`, { cause: error }) : error,
-        );
+        reject(error.code === 'ENOENT' ? new Error(`${command} was not found on PATH: ${redisInstallHint}`, { cause: error }) : error);
       });
       child.once('exit', (code) => {
         clearTimeout(timer);

@@ -1,4 +1,3 @@
-export { createVippsEmulator, defaultVippsMerchant } from './vipps-emulator.js';
 export type {
   VippsEmulator,
   VippsEmulatorMerchant,
@@ -8,3 +7,4 @@ export type {
   VippsFaultTarget,
   VippsSeenRequest,
 } from './vipps-emulator.js';
+export { createVippsEmulator, defaultVippsMerchant } from './vipps-emulator.js';

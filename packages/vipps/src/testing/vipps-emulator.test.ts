@@ -70,18 +70,46 @@ describe('createVippsEmulator token endpoint', () => {
 
   it('should answer each merchant with its own credentials', async () => {
     expect((await post('/accesstoken/get', credentials(second))).status).toBe(200);
-    const mixed = await post('/accesstoken/get', { ...credentials(second), 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey });
+    const mixed = await post('/accesstoken/get', {
+      ...credentials(second),
+      'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey,
+    });
     expect(mixed.status).toBe(401);
   });
 
   it.each([
-    ['a missing subscription key', { 'Ocp-Apim-Subscription-Key': '' }, 401, { statusCode: 401, message: expect.stringMatching(/missing subscription key/) }],
-    ['a wrong subscription key', { 'Ocp-Apim-Subscription-Key': 'nope-key' }, 401, { statusCode: 401, message: expect.stringMatching(/invalid subscription key/) }],
-    ['a wrong secret', { client_secret: 'nope-secret' }, 401, { error: 'invalid_client', error_description: 'Invalid client secret provided.' }],
+    [
+      'a missing subscription key',
+      { 'Ocp-Apim-Subscription-Key': '' },
+      401,
+      { statusCode: 401, message: expect.stringMatching(/missing subscription key/) },
+    ],
+    [
+      'a wrong subscription key',
+      { 'Ocp-Apim-Subscription-Key': 'nope-key' },
+      401,
+      { statusCode: 401, message: expect.stringMatching(/invalid subscription key/) },
+    ],
+    [
+      'a wrong secret',
+      { client_secret: 'nope-secret' },
+      401,
+      { error: 'invalid_client', error_description: 'Invalid client secret provided.' },
+    ],
     ['an unknown client id', { client_id: 'nope-client' }, 401, { error: 'unauthorized_client', error_description: expect.any(String) }],
     ['a missing client secret', { client_secret: '' }, 400, { error: 'invalid_request', error_description: expect.any(String) }],
-    ['a malformed Merchant-Serial-Number', { 'Merchant-Serial-Number': '12' }, 400, { error: 'invalid_request', error_description: expect.stringMatching(/Merchant-Serial-Number/) }],
-    ['a too long Vipps-System-Name', { 'Vipps-System-Name': 'x'.repeat(31) }, 400, { error: 'invalid_request', error_description: expect.stringMatching(/Vipps-System-Name/) }],
+    [
+      'a malformed Merchant-Serial-Number',
+      { 'Merchant-Serial-Number': '12' },
+      400,
+      { error: 'invalid_request', error_description: expect.stringMatching(/Merchant-Serial-Number/) },
+    ],
+    [
+      'a too long Vipps-System-Name',
+      { 'Vipps-System-Name': 'x'.repeat(31) },
+      400,
+      { error: 'invalid_request', error_description: expect.stringMatching(/Vipps-System-Name/) },
+    ],
   ])('should refuse %s without echoing a secret', async (_, override, status, expected) => {
     const headers = Object.fromEntries(Object.entries({ ...credentials(), ...override }).filter(([, value]) => value !== ''));
     const response = await post('/accesstoken/get', headers);
@@ -99,7 +127,12 @@ describe('createVippsEmulator token endpoint', () => {
     await post('/accesstoken/get', credentials());
     await post('/miami/v1/token', { client_id: defaultVippsMerchant.clientId, client_secret: defaultVippsMerchant.clientSecret });
     expect(emulator.stats.accesstoken.requests).toBe(2);
-    expect(emulator.stats.accesstoken.headers).toMatchObject({ client_id: 2, client_secret: 2, 'ocp-apim-subscription-key': 2, 'merchant-serial-number': 1 });
+    expect(emulator.stats.accesstoken.headers).toMatchObject({
+      client_id: 2,
+      client_secret: 2,
+      'ocp-apim-subscription-key': 2,
+      'merchant-serial-number': 1,
+    });
     expect(emulator.stats.partner.requests).toBe(1);
     expect(emulator.stats.partner.headers['ocp-apim-subscription-key']).toBeUndefined();
     emulator.resetStats();
@@ -166,7 +199,10 @@ describe('createVippsEmulator payment endpoint', () => {
   });
 
   it('should accept a partner token without a subscription key', async () => {
-    const response = await post('/miami/v1/token', { client_id: defaultVippsMerchant.clientId, client_secret: defaultVippsMerchant.clientSecret });
+    const response = await post('/miami/v1/token', {
+      client_id: defaultVippsMerchant.clientId,
+      client_secret: defaultVippsMerchant.clientSecret,
+    });
     const { access_token: token } = (await response.json()) as VippsPartnerTokenResponse;
     expect((await getPayment({ authorization: `Bearer ${token}`, 'Merchant-Serial-Number': '123456' })).status).toBe(200);
   });

@@ -7,15 +7,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { listenOnLoopback } from '@x/core/testing';
 import {
-  VippsHeader,
   merchantSerialNumberPattern,
-  vippsPaymentPathPrefix,
-  vippsSystemHeaderMaxLength,
-  vippsTokenPaths,
   type VippsAccessTokenResponse,
+  VippsHeader,
   type VippsPartnerTokenResponse,
   type VippsTokenEndpoint,
   type VippsTokenErrorResponse,
+  vippsPaymentPathPrefix,
+  vippsSystemHeaderMaxLength,
+  vippsTokenPaths,
 } from '../vipps-api-types.js';
 
 /** One set of credentials the emulator accepts. */
@@ -62,13 +62,17 @@ interface FaultBase {
 /** A fault of the token endpoints. */
 export type VippsFault = FaultBase &
   (
-    | /** An HTTP error with a JSON error body. */ { kind: 'status'; /** @default 500 */ status?: number | undefined }
+    | /** An HTTP error with a JSON error body. */ { kind: 'status' /** @default 500 */; status?: number | undefined }
     | /** Answers normally, after a delay. */ { kind: 'slow'; delayMs: number }
     | /** `200` with JSON cut off mid-way, the body properly ended. */ { kind: 'malformed' }
-    | /** An HTML error page, as a proxy would send. */ { kind: 'html'; /** @default 502 */ status?: number | undefined }
+    | /** An HTML error page, as a proxy would send. */ { kind: 'html' /** @default 502 */; status?: number | undefined }
     | /** `200` announcing the whole body, sending half, then closing the connection. */ { kind: 'truncated' }
     | /** Closes the connection without an answer. */ { kind: 'drop' }
-    | /** Any JSON body, e.g. a token with a wrong field. */ { kind: 'body'; body: unknown; /** @default 200 */ status?: number | undefined }
+    | /** Any JSON body, e.g. a token with a wrong field. */ {
+        kind: 'body';
+        body: unknown /** @default 200 */;
+        status?: number | undefined;
+      }
   );
 
 /** One request as the emulator received it. Holds credentials: for assertions, not for logs. */
@@ -187,7 +191,10 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     return queued.fault;
   };
 
-  const issueToken = (merchant: VippsEmulatorMerchant, endpoint: VippsTokenEndpoint): VippsAccessTokenResponse | VippsPartnerTokenResponse => {
+  const issueToken = (
+    merchant: VippsEmulatorMerchant,
+    endpoint: VippsTokenEndpoint,
+  ): VippsAccessTokenResponse | VippsPartnerTokenResponse => {
     const lifetimeSeconds = endpoint === 'partner' ? emulator.partnerTokenLifetimeSeconds : emulator.tokenLifetimeSeconds;
     const issuedSeconds = Math.floor(gatewayNow() / 1000);
     const accessToken = fakeJwt({ sub: merchant.clientId, iat: issuedSeconds, exp: issuedSeconds + lifetimeSeconds });
@@ -215,7 +222,9 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     if (endpoint === 'accesstoken') {
       // The API gateway checks the subscription key before the identity service sees the client credentials.
       if (subscriptionKey === undefined || subscriptionKey === '') {
-        return apimError('Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.');
+        return apimError(
+          'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.',
+        );
       }
       if (!merchants.some((merchant) => merchant.subscriptionKey === subscriptionKey)) {
         return apimError('Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.');
@@ -259,7 +268,12 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     if (fault === undefined) return answer();
     switch (fault.kind) {
       case 'status':
-        return send(response, fault.status ?? 500, jsonType, JSON.stringify({ error: 'server_error', error_description: 'The service is temporarily unavailable.' }));
+        return send(
+          response,
+          fault.status ?? 500,
+          jsonType,
+          JSON.stringify({ error: 'server_error', error_description: 'The service is temporarily unavailable.' }),
+        );
       case 'slow': {
         const timer = setTimeout(() => {
           timers.delete(timer);
@@ -271,7 +285,12 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       case 'malformed':
         return send(response, 200, jsonType, '{"token_type":"Bearer","expires_in":"3600","access_token":"eyJ');
       case 'html':
-        return send(response, fault.status ?? 502, 'text/html; charset=utf-8', '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>');
+        return send(
+          response,
+          fault.status ?? 502,
+          'text/html; charset=utf-8',
+          '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>',
+        );
       case 'truncated': {
         const checked = checkTokenRequest(endpoint, headers);
         const body = Buffer.from(JSON.stringify('merchant' in checked ? issueToken(checked.merchant, endpoint) : checked.body));
