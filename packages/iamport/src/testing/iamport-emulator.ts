@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback } from '@x/core/testing';
+import { listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import * as v from 'valibot';
 import {
   type IamportEnvelope,
@@ -40,6 +40,11 @@ export interface IamportEmulatorOptions {
   now?: (() => number) | undefined;
   /** Payments `GET /payments/{imp_uid}` returns; other `imp_…` ids get a generated payment. @default {} */
   payments?: Readonly<Record<string, Partial<IamportPayment>>> | undefined;
+  /**
+   * Asked about every request no queued fault answers; a fault it returns answers that request (its `target` and
+   * `count` are ignored). For soaks: return a random fault for a share of the requests.
+   */
+  injectFault?: ((target: 'token' | 'api', request: IncomingMessage) => IamportFault | undefined) | undefined;
 }
 
 /** A failure the emulator produces instead of (or before) its normal answer. */
@@ -61,7 +66,13 @@ export type IamportFaultKind =
   /** Sends the headers and half the body, then closes the connection. */
   | 'truncated'
   /** Closes the connection without answering. */
-  | 'drop';
+  | 'drop'
+  /** Resets the connection (TCP RST) without answering. */
+  | 'reset'
+  /** Never answers, not even headers: the request hangs until the client gives up or the emulator closes. */
+  | 'stall'
+  /** Answers with the exact status, content type and bytes of `raw`, possibly truncated, chunked or stalled. */
+  | 'raw';
 
 export interface IamportFault {
   kind: IamportFaultKind;
@@ -77,6 +88,8 @@ export interface IamportFault {
   code?: number | undefined;
   /** i'mport `message` for `server-error` and `error-code`. */
   message?: string | undefined;
+  /** The answer of a `raw` fault. @default {} (200, JSON content type, empty body) */
+  raw?: RawResponse | undefined;
 }
 
 /** What the emulator received and answered. */
@@ -130,7 +143,7 @@ export interface IamportEmulator {
   revoke(accessToken?: string): number;
   /** A merchant's current token, if one is live. @default merchant: the default merchant */
   currentToken(impKey?: string): IamportEmulatorToken | undefined;
-  /** Stops the server and drops open connections and pending slow answers. */
+  /** Stops the server and drops open connections, stalled requests and pending slow answers. */
   close(): Promise<void>;
 }
 
@@ -267,6 +280,14 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
       case 'drop':
         request.socket.destroy();
         return;
+      case 'reset':
+        request.socket.resetAndDestroy();
+        return;
+      case 'stall':
+        return;
+      case 'raw':
+        writeRawResponse(response, request.socket, fault.raw ?? {}, timers);
+        return;
       case 'slow':
         return;
     }
@@ -368,7 +389,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
         totals.apiCalls += 1;
       }
       const normal = (): void => (isToken ? handleToken(response, merchant) : handleApi(request, response));
-      const fault = takeFault(target);
+      const fault = takeFault(target) ?? options.injectFault?.(target, request);
       if (fault === undefined) {
         normal();
         return;
@@ -408,6 +429,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
     fault(fault) {
       const remaining = fault.count ?? 1;
       if (!(remaining > 0)) throw new RangeError('fault.count must be at least 1');
+      if (fault.kind === 'raw') validateRawResponse(fault.raw ?? {});
       faults.push({ ...fault, target: fault.target ?? 'token', count: remaining });
     },
     clearFaults() {

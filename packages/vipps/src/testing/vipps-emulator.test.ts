@@ -247,6 +247,52 @@ describe('createVippsEmulator faults', () => {
     await expect(truncated.text()).rejects.toThrow();
   });
 
+  it('should reset the connection, or stall until the emulator closes', async () => {
+    emulator.fault({ kind: 'reset', count: 1 });
+    await expect(post('/accesstoken/get', credentials())).rejects.toMatchObject({ cause: { code: 'ECONNRESET' } });
+    emulator.fault({ kind: 'stall' });
+    let settled = false;
+    const pending = post('/accesstoken/get', credentials()).then(
+      () => 'answered',
+      (error: unknown) => error,
+    );
+    void pending.finally(() => {
+      settled = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(settled).toBe(false);
+    const closing = performance.now();
+    await emulator.close();
+    expect(performance.now() - closing).toBeLessThan(1_000);
+    expect(await pending).toBeInstanceOf(TypeError);
+  });
+
+  it('should send a raw answer byte for byte, chunked, truncated or stalled', async () => {
+    const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0x7b]);
+    emulator.fault({ kind: 'raw', status: 418, contentType: null, body: bytes, count: 1 });
+    const raw = await post('/accesstoken/get', credentials());
+    expect(raw.status).toBe(418);
+    expect(raw.headers.get('content-type')).toBeNull();
+    expect(new Uint8Array(await raw.arrayBuffer())).toEqual(bytes);
+
+    emulator.fault({ kind: 'raw', body: 'x'.repeat(10_000), chunkSize: 1_000, count: 1 });
+    const chunked = await post('/accesstoken/get', credentials());
+    expect(chunked.headers.get('transfer-encoding')).toBe('chunked');
+    expect(await chunked.text()).toBe('x'.repeat(10_000));
+
+    emulator.fault({ kind: 'raw', body: '{"access_token":"', chunkSize: 4, ending: 'reset', count: 1 });
+    const reset = await post('/accesstoken/get', credentials());
+    await expect(reset.text()).rejects.toThrow();
+
+    emulator.fault({ kind: 'raw', body: '{', declaredLength: 100 * 1024 * 1024, ending: 'stall', count: 1 });
+    const stalled = await post('/accesstoken/get', credentials());
+    expect(stalled.headers.get('content-length')).toBe(String(100 * 1024 * 1024));
+    const body = stalled.text().catch((error: unknown) => error);
+    await emulator.close();
+    expect(await body).toBeInstanceOf(Error);
+    expect(() => emulator.fault({ kind: 'raw', chunkSize: 0 })).toThrow(RangeError);
+  });
+
   it('should answer slowly, and close without waiting for a slow answer', async () => {
     emulator.fault({ kind: 'slow', delayMs: 80, count: 1 });
     const started = performance.now();

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { listenOnLoopback } from '@x/core/testing';
+import { listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import {
   merchantSerialNumberPattern,
   type VippsAccessTokenResponse,
@@ -52,6 +52,7 @@ export interface VippsEmulatorOptions {
 /** Which token endpoint a fault applies to: one of them, or both (`token`). */
 export type VippsFaultTarget = VippsTokenEndpoint | 'token';
 
+/** @inline Options every fault takes; inlined so the docs show them on {@link VippsFault} itself. */
 interface FaultBase {
   /** How many token requests the fault answers; then the emulator behaves again. @default Infinity */
   count?: number | undefined;
@@ -68,6 +69,9 @@ export type VippsFault = FaultBase &
     | /** An HTML error page, as a proxy would send. */ { kind: 'html' /** @default 502 */; status?: number | undefined }
     | /** `200` announcing the whole body, sending half, then closing the connection. */ { kind: 'truncated' }
     | /** Closes the connection without an answer. */ { kind: 'drop' }
+    | /** Resets the connection (TCP RST) without an answer. */ { kind: 'reset' }
+    | /** Never answers, not even headers, until the client gives up or the emulator closes. */ { kind: 'stall' }
+    | /** Exactly this status, content type and bytes, possibly truncated, chunked or stalled. */ ({ kind: 'raw' } & RawResponse)
     | /** Any JSON body, e.g. a token with a wrong field. */ {
         kind: 'body';
         body: unknown /** @default 200 */;
@@ -118,7 +122,7 @@ export interface VippsEmulator {
   revoke(accessToken?: string): void;
   /** Zeroes the stats. */
   resetStats(): void;
-  /** Stops the server, dropping open connections and pending slow answers. */
+  /** Stops the server, dropping open connections, stalled requests and pending slow answers. */
   close(): Promise<void>;
 }
 
@@ -301,6 +305,13 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       case 'drop':
         socket.destroy();
         return;
+      case 'reset':
+        socket.resetAndDestroy();
+        return;
+      case 'stall':
+        return;
+      case 'raw':
+        return writeRawResponse(response, socket, fault, timers);
       case 'body':
         return send(response, fault.status ?? 200, jsonType, JSON.stringify(fault.body));
     }
@@ -366,6 +377,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       return tokens.size;
     },
     fault(fault) {
+      if (fault.kind === 'raw') validateRawResponse(fault);
       faults.push({ fault, remaining: fault.count ?? Number.POSITIVE_INFINITY });
     },
     clearFaults() {
