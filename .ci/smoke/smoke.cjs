@@ -1,0 +1,49 @@
+// Installed-package smoke test, CommonJS side: the same checks as smoke.mjs through require().
+const assert = require('node:assert/strict');
+const core = require('@x/core');
+const coreTesting = require('@x/core/testing');
+const { createAuthInterceptor } = require('@x/core/undici');
+const { createIamportProvider } = require('@x/iamport');
+const { createIamportEmulator } = require('@x/iamport/testing');
+const { createRedisTokenStore } = require('@x/redis');
+const { isRedisServerAvailable } = require('@x/redis/testing');
+const { createVippsProvider } = require('@x/vipps');
+const { createVippsEmulator, defaultVippsMerchant } = require('@x/vipps/testing');
+const { Agent, request } = require('undici');
+
+async function main() {
+  assert.equal(typeof core.createTokenCache, 'function');
+  assert.equal(typeof coreTesting.listenOnLoopback, 'function');
+  assert.equal(typeof createRedisTokenStore, 'function');
+  assert.equal(typeof isRedisServerAvailable, 'function');
+
+  const iamportEmulator = await createIamportEmulator();
+  const vippsEmulator = await createVippsEmulator();
+  try {
+    const iamportProvider = createIamportProvider({ ...iamportEmulator.defaultMerchant, baseUrl: iamportEmulator.url });
+    const agent = new Agent().compose(createAuthInterceptor(iamportProvider));
+    const viaInterceptor = await request(new URL('/payments/imp_448280090638', iamportEmulator.url), { dispatcher: agent });
+    assert.equal(viaInterceptor.statusCode, 200);
+    assert.equal((await viaInterceptor.body.json()).code, 0);
+    await agent.close();
+
+    const vipps = core.createAuthFetch(createVippsProvider({ ...defaultVippsMerchant, baseUrl: vippsEmulator.url }));
+    const payment = await vipps('/epayment/v1/payments/order-1');
+    assert.equal(payment.status, 200);
+    await payment.json();
+
+    const error = await core
+      .createTokenCache(createVippsProvider({ ...defaultVippsMerchant, clientSecret: 'wrong', baseUrl: vippsEmulator.url }))
+      .getToken()
+      .catch((caught) => caught);
+    assert.ok(core.isTokenRequestError(error), 'a rejected credential is a TokenRequestError');
+  } finally {
+    await Promise.all([iamportEmulator.close(), vippsEmulator.close()]);
+  }
+  console.log(`cjs: ok on Node ${process.versions.node}`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

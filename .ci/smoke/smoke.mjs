@@ -1,0 +1,44 @@
+// Installed-package smoke test, ESM side: every entry point imports, and each gateway makes one authenticated call
+// against its emulator, through the bearer fetch and through the undici interceptor. Run by .ci/pack-smoke in a
+// scratch project that installed the packed tarballs with plain npm.
+import assert from 'node:assert/strict';
+import * as core from '@x/core';
+import * as coreTesting from '@x/core/testing';
+import { createAuthInterceptor } from '@x/core/undici';
+import { createIamportProvider } from '@x/iamport';
+import { createIamportEmulator } from '@x/iamport/testing';
+import { createRedisTokenStore } from '@x/redis';
+import { isRedisServerAvailable } from '@x/redis/testing';
+import { createVippsProvider } from '@x/vipps';
+import { createVippsEmulator, defaultVippsMerchant } from '@x/vipps/testing';
+import { Agent, request } from 'undici';
+
+assert.equal(typeof core.createTokenCache, 'function');
+assert.equal(typeof coreTesting.listenOnLoopback, 'function');
+assert.equal(typeof createRedisTokenStore, 'function');
+assert.equal(typeof isRedisServerAvailable, 'function');
+
+const iamportEmulator = await createIamportEmulator();
+const vippsEmulator = await createVippsEmulator();
+try {
+  const iamport = core.createAuthFetch(createIamportProvider({ ...iamportEmulator.defaultMerchant, baseUrl: iamportEmulator.url }));
+  const payment = await iamport('/payments/imp_448280090638');
+  assert.equal(payment.status, 200);
+  assert.equal((await payment.json()).code, 0);
+
+  const vippsProvider = createVippsProvider({ ...defaultVippsMerchant, baseUrl: vippsEmulator.url });
+  const agent = new Agent().compose(createAuthInterceptor(vippsProvider));
+  const viaInterceptor = await request(new URL('/epayment/v1/payments/order-1', vippsEmulator.url), { dispatcher: agent });
+  assert.equal(viaInterceptor.statusCode, 200);
+  await viaInterceptor.body.json();
+  await agent.close();
+
+  const error = await core
+    .createTokenCache(createIamportProvider({ impKey: 'wrong', impSecret: 'wrong', baseUrl: iamportEmulator.url }))
+    .getToken()
+    .catch((caught) => caught);
+  assert.ok(core.isTokenRequestError(error), 'a rejected credential is a TokenRequestError');
+} finally {
+  await Promise.all([iamportEmulator.close(), vippsEmulator.close()]);
+}
+console.log(`esm: ok on Node ${process.versions.node}`);
