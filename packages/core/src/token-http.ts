@@ -2,6 +2,18 @@ import * as v from 'valibot';
 import { TokenRequestError, TokenResponseError } from './errors.js';
 import type { TokenRequestContext } from './token-provider.js';
 
+/**
+ * The most bytes of a token response body that are read: a token answer is a few hundred bytes, a proxy's error page a
+ * few kilobytes; a body beyond this is refused unread instead of being held in memory whole.
+ */
+export const defaultMaxTokenResponseBytes = 1_048_576;
+
+/** Options of {@link sendTokenRequest}. */
+export interface SendTokenRequestOptions {
+  /** Largest response body read, in bytes; a larger declared `content-length` is refused before reading. @default 1_048_576 (1 MiB) */
+  maxResponseBytes?: number | undefined;
+}
+
 /** A token endpoint's answer, read in full. */
 export interface TokenHttpResponse {
   /** The raw response; its body has been read. */
@@ -16,8 +28,10 @@ export interface TokenHttpResponse {
 }
 
 /**
- * Sends a token request and reads the whole answer. Connection failures become retryable `TokenRequestError`s
- * with reason `network`; an abort (the cache's timeout) is rethrown as is, for the cache to report.
+ * Sends a token request and reads the whole answer, up to `maxResponseBytes`. Connection failures, before or during
+ * the body, become retryable `TokenRequestError`s with reason `network`; a body over the limit (declared or
+ * streamed) is a `TokenResponseError`, and the connection is cancelled rather than drained; an abort (the cache's
+ * timeout) is rethrown as is, for the cache to report. A body that is not UTF-8 counts as not JSON.
  * Used by provider packages; the request's own headers are never copied into an error.
  */
 export async function sendTokenRequest(
@@ -25,27 +39,47 @@ export async function sendTokenRequest(
   context: TokenRequestContext,
   url: string,
   init: RequestInit,
+  options: SendTokenRequestOptions = {},
 ): Promise<TokenHttpResponse> {
+  const maxResponseBytes = options.maxResponseBytes ?? defaultMaxTokenResponseBytes;
+  const origin = new URL(url).origin;
   let response: Response;
-  let text: string;
   let receivedAt: number;
   try {
     response = await context.fetch(url, { ...init, signal: context.signal });
     receivedAt = context.now();
-    text = await response.text();
   } catch (error) {
-    if (context.signal.aborted) throw context.signal.reason ?? error;
-    throw new TokenRequestError(`Token request to ${new URL(url).origin} failed: ${describe(error)}`, {
-      provider,
-      reason: 'network',
-      retryable: true,
-      cause: error,
-    });
+    throw networkFailure(provider, context, `Token request to ${origin} failed`, error);
   }
+  const tooLarge = (detail: string): TokenResponseError =>
+    new TokenResponseError(`Token response from ${origin} is larger than the limit of ${maxResponseBytes} bytes (${detail})`, {
+      provider,
+      field: '',
+      status: response.status,
+      response,
+    });
+  const declaredLength = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declaredLength > maxResponseBytes) {
+    // Refused unread: cancelling the body closes the connection instead of receiving what was announced.
+    response.body?.cancel().catch(ignore);
+    throw tooLarge(`content-length ${declaredLength}`);
+  }
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await readAtMost(response, maxResponseBytes);
+  } catch (error) {
+    throw networkFailure(provider, context, `Token response from ${origin} broke off`, error, response);
+  }
+  if (bytes === undefined) throw tooLarge('more bytes received');
+
   let json: unknown;
   let notJsonReason: string | undefined;
-  const contentType = response.headers.get('content-type') ?? 'no content type';
-  if (text.trim() === '') {
+  // Header values are the server's text: keep them short in a message.
+  const contentType = (response.headers.get('content-type') ?? 'no content type').slice(0, 100);
+  const text = decodeUtf8(bytes);
+  if (text === undefined) {
+    notJsonReason = `not valid UTF-8 (${contentType}, ${bytes.byteLength} bytes)`;
+  } else if (text.trim() === '') {
     notJsonReason = `empty body (${contentType})`;
   } else {
     try {
@@ -58,6 +92,57 @@ export async function sendTokenRequest(
   }
   return { response, status: response.status, json, notJsonReason, receivedAt };
 }
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** JSON is UTF-8 (RFC 8259); a token decoded with replacement characters would not be the token that was sent. */
+function decodeUtf8(bytes: Uint8Array): string | undefined {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The body's bytes, or `undefined` (the stream cancelled) as soon as more than `limit` bytes have arrived. */
+async function readAtMost(response: Response, limit: number): Promise<Uint8Array | undefined> {
+  if (response.body === null) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      reader.cancel().catch(ignore);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/** A failed connection as a retryable `TokenRequestError`; an abort (the cache's timeout) passes through as is. */
+function networkFailure(provider: string, context: TokenRequestContext, what: string, error: unknown, response?: Response): unknown {
+  if (context.signal.aborted) return context.signal.reason ?? error;
+  return new TokenRequestError(`${what}: ${describe(error)}`, {
+    provider,
+    reason: 'network',
+    retryable: true,
+    status: response?.status,
+    cause: error,
+    response,
+  });
+}
+
+function ignore(): void {}
 
 /**
  * Validates a token response body with a valibot schema. On failure throws a `TokenResponseError` naming the first
