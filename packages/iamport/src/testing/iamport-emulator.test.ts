@@ -227,4 +227,22 @@ describe('createIamportEmulator', () => {
     expect(failed.status).toBe(500);
     expect((await getToken(server)).status).toBe(200);
   });
+
+  it('should ask injectFault about each request no queued fault answers, and answer with the fault it returns', async () => {
+    const asked: string[] = [];
+    const server = await startEmulator({
+      injectFault: (target, request) => {
+        asked.push(`${target} ${request.method} ${request.url}`);
+        return request.url === '/payments/imp_faulted' ? { kind: 'server-error', status: 503 } : undefined;
+      },
+    });
+    const token = (await getToken(server)).body.response.access_token;
+    const headers = { authorization: `Bearer ${token}` };
+    expect((await fetch(`${server.url}/payments/imp_faulted`, { headers })).status).toBe(503);
+    expect((await fetch(`${server.url}/payments/imp_fine`, { headers })).status).toBe(200);
+    server.fault({ kind: 'server-error', status: 500 });
+    expect((await getToken(server)).status).toBe(500);
+    expect(asked).toEqual(['token POST /users/getToken', 'api GET /payments/imp_faulted', 'api GET /payments/imp_fine']);
+    expect(server.counters.faults).toBe(2);
+  });
 });

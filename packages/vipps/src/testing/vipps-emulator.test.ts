@@ -224,6 +224,49 @@ describe('createVippsEmulator faults', () => {
     expect((await post('/miami/v1/token', credentials())).status).toBe(200);
   });
 
+  it('should apply a fault to the payment API only when it names payments as its endpoint', async () => {
+    const token = await tokenFor();
+    const headers = { authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    emulator.fault({ kind: 'status', status: 503, endpoint: 'payments', count: 1 });
+    expect((await post('/accesstoken/get', credentials())).status).toBe(200);
+    expect((await getPayment(headers)).status).toBe(503);
+    expect((await getPayment(headers)).status).toBe(200);
+    emulator.fault({ kind: 'status', status: 500, count: 1 });
+    expect((await getPayment(headers)).status).toBe(200);
+    expect((await post('/accesstoken/get', credentials())).status).toBe(500);
+
+    emulator.fault({ kind: 'truncated', endpoint: 'payments', count: 1 });
+    const truncated = await getPayment(headers);
+    expect(truncated.status).toBe(200);
+    await expect(truncated.text()).rejects.toThrow();
+    emulator.fault({ kind: 'reset', endpoint: 'payments', count: 1 });
+    await expect(getPayment(headers)).rejects.toMatchObject({ cause: { code: 'ECONNRESET' } });
+    emulator.fault({ kind: 'slow', delayMs: 10, endpoint: 'payments', count: 1 });
+    expect(await (await getPayment(headers)).json()).toMatchObject({ reference: 'order-1', state: 'AUTHORIZED' });
+  });
+
+  it('should ask injectFault about each request no queued fault answers, and answer with the fault it returns', async () => {
+    await emulator.close();
+    const asked: string[] = [];
+    emulator = await createVippsEmulator({
+      now: () => clock,
+      injectFault: (endpoint, request) => {
+        asked.push(`${endpoint} ${request.method} ${request.url}`);
+        return request.url?.endsWith('/faulted') ? { kind: 'status', status: 503 } : undefined;
+      },
+    });
+    const headers = { authorization: `Bearer ${await tokenFor()}`, 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    expect((await getPayment(headers, 'faulted')).status).toBe(503);
+    expect((await getPayment(headers, 'fine')).status).toBe(200);
+    emulator.fault({ kind: 'status', status: 500, endpoint: 'payments', count: 1 });
+    expect((await getPayment(headers, 'queued')).status).toBe(500);
+    expect(asked).toEqual([
+      'accesstoken POST /accesstoken/get',
+      'payments GET /epayment/v1/payments/faulted',
+      'payments GET /epayment/v1/payments/fine',
+    ]);
+  });
+
   it('should send an HTML page, malformed JSON or a custom body', async () => {
     emulator.fault({ kind: 'html', count: 1 });
     emulator.fault({ kind: 'malformed', count: 1 });

@@ -47,20 +47,25 @@ export interface VippsEmulatorOptions {
   now?: (() => number) | undefined;
   /** How far the gateway's clock is ahead of `now` (negative: behind), in milliseconds. @default 0 */
   clockOffsetMs?: number | undefined;
+  /**
+   * Asked about every request no queued fault answers; a fault it returns answers that request (its `endpoint` and
+   * `count` are ignored). For soaks: return a random fault for a share of the requests.
+   */
+  injectFault?: ((endpoint: VippsTokenEndpoint | 'payments', request: IncomingMessage) => VippsFault | undefined) | undefined;
 }
 
-/** Which token endpoint a fault applies to: one of them, or both (`token`). */
-export type VippsFaultTarget = VippsTokenEndpoint | 'token';
+/** Which endpoint a fault applies to: one token endpoint, both (`token`), or the payment API (`payments`). */
+export type VippsFaultTarget = VippsTokenEndpoint | 'token' | 'payments';
 
 /** @inline Options every fault takes; inlined so the docs show them on {@link VippsFault} itself. */
 interface FaultBase {
-  /** How many token requests the fault answers; then the emulator behaves again. @default Infinity */
+  /** How many requests the fault answers; then the emulator behaves again. @default Infinity */
   count?: number | undefined;
   /** @default 'token' (both token endpoints) */
   endpoint?: VippsFaultTarget | undefined;
 }
 
-/** A fault of the token endpoints. */
+/** A fault of the token endpoints or the payment API. */
 export type VippsFault = FaultBase &
   (
     | /** An HTTP error with a JSON error body. */ { kind: 'status' /** @default 500 */; status?: number | undefined }
@@ -186,9 +191,12 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     return headers;
   };
 
-  const takeFault = (endpoint: VippsTokenEndpoint): VippsFault | undefined => {
-    const index = faults.findIndex(({ fault }) => (fault.endpoint ?? 'token') === 'token' || fault.endpoint === endpoint);
-    if (index === -1) return undefined;
+  const takeFault = (endpoint: VippsTokenEndpoint | 'payments', request: IncomingMessage): VippsFault | undefined => {
+    const index = faults.findIndex(({ fault }) => {
+      const target = fault.endpoint ?? 'token';
+      return target === endpoint || (target === 'token' && endpoint !== 'payments');
+    });
+    if (index === -1) return options.injectFault?.(endpoint, request);
     const queued = faults[index]!;
     queued.remaining -= 1;
     if (queued.remaining <= 0) faults.splice(index, 1);
@@ -262,14 +270,27 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     return { merchant };
   };
 
-  const answerToken = (endpoint: VippsTokenEndpoint, headers: Record<string, string>, response: ServerResponse, socket: Socket): void => {
-    const fault = takeFault(endpoint);
+  const answerToken = (
+    endpoint: VippsTokenEndpoint,
+    headers: Record<string, string>,
+    response: ServerResponse,
+    request: IncomingMessage,
+  ): void => {
+    const fault = takeFault(endpoint, request);
     const answer = (): void => {
       const checked = checkTokenRequest(endpoint, headers);
       if ('status' in checked) send(response, checked.status, jsonType, JSON.stringify(checked.body));
       else send(response, 200, jsonType, JSON.stringify(issueToken(checked.merchant, endpoint)));
     };
     if (fault === undefined) return answer();
+    answerFault(fault, response, request.socket, answer, () => {
+      const checked = checkTokenRequest(endpoint, headers);
+      return JSON.stringify('merchant' in checked ? issueToken(checked.merchant, endpoint) : checked.body);
+    });
+  };
+
+  /** Answers with `fault` instead of `answer` (`slow`: `answer`, later); `truncated` sends half of `body()`. */
+  const answerFault = (fault: VippsFault, response: ServerResponse, socket: Socket, answer: () => void, body: () => string): void => {
     switch (fault.kind) {
       case 'status':
         return send(
@@ -296,10 +317,9 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
           '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>',
         );
       case 'truncated': {
-        const checked = checkTokenRequest(endpoint, headers);
-        const body = Buffer.from(JSON.stringify('merchant' in checked ? issueToken(checked.merchant, endpoint) : checked.body));
-        response.writeHead(200, { 'content-type': jsonType, 'content-length': body.length });
-        response.write(body.subarray(0, Math.floor(body.length / 2)), () => socket.destroy());
+        const bytes = Buffer.from(body());
+        response.writeHead(200, { 'content-type': jsonType, 'content-length': bytes.length });
+        response.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => socket.destroy());
         return;
       }
       case 'drop':
@@ -330,17 +350,8 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       return send(response, 401, jsonType, JSON.stringify(apimError(`Access denied due to ${said} subscription key.`).body));
     }
     if (reference === '' || reference.includes('/')) return problem(response, 404, 'No such payment.');
-    send(
-      response,
-      200,
-      jsonType,
-      JSON.stringify({
-        reference,
-        state: 'AUTHORIZED',
-        amount: { currency: 'NOK', value: 1000 },
-        merchantSerialNumber: headers[VippsHeader.MerchantSerialNumber.toLowerCase()] ?? token.merchant.merchantSerialNumber ?? null,
-      }),
-    );
+    const merchantSerialNumber = headers[VippsHeader.MerchantSerialNumber.toLowerCase()] ?? token.merchant.merchantSerialNumber;
+    send(response, 200, jsonType, JSON.stringify(paymentOf(reference, merchantSerialNumber)));
   };
 
   const server: Server = createServer((request, response) => {
@@ -354,12 +365,20 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       if (tokenEndpoint !== undefined) {
         const headers = record(tokenEndpoint, request, bodyLength);
         if (request.method !== 'POST') return send(response, 405, jsonType, JSON.stringify({ error: 'method_not_allowed' }));
-        return answerToken(tokenEndpoint, headers, response, request.socket);
+        return answerToken(tokenEndpoint, headers, response, request);
       }
       if (path.startsWith(vippsPaymentPathPrefix)) {
         const headers = record('payments', request, bodyLength);
         if (request.method !== 'GET') return problem(response, 405, 'Method not allowed.');
-        return answerPayment(path, headers, response);
+        const fault = takeFault('payments', request);
+        if (fault === undefined) return answerPayment(path, headers, response);
+        return answerFault(
+          fault,
+          response,
+          request.socket,
+          () => answerPayment(path, headers, response),
+          () => JSON.stringify(paymentOf(decodeURIComponent(path.slice(vippsPaymentPathPrefix.length)), undefined)),
+        );
       }
       problem(response, 404, 'Not found.');
     });
@@ -406,6 +425,11 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
 
 function send(response: ServerResponse, status: number, contentType: string, body: string): void {
   response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(body);
+}
+
+/** The payment `GET /epayment/v1/payments/:reference` answers with. */
+function paymentOf(reference: string, merchantSerialNumber: string | undefined): Record<string, unknown> {
+  return { reference, state: 'AUTHORIZED', amount: { currency: 'NOK', value: 1000 }, merchantSerialNumber: merchantSerialNumber ?? null };
 }
 
 function problem(response: ServerResponse, status: number, detail: string): void {
