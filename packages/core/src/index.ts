@@ -44,7 +44,7 @@ export type { AccessToken, GetTokenOptions, TokenCache, TokenCacheOptions } from
 export { createTokenCache, isTokenCache } from './token-cache.js';
 export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 export type { SendTokenRequestOptions, TokenHttpResponse } from './token-http.js';
-export { defaultMaxTokenResponseBytes, parseTokenBody, sendTokenRequest } from './token-http.js';
+export { accessTokenSchema, defaultMaxTokenResponseBytes, parseTokenBody, sendTokenRequest } from './token-http.js';
 export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
 export { isTokenProvider } from './token-provider.js';
 export type { MemoryTokenStoreOptions, StoredToken, TokenStore, TokenStoreLock } from './token-store.js';

@@ -84,6 +84,8 @@ const unchangedToleranceMs = 5_000;
 const minimumRetryDelayMs = 100;
 /** How often a process waiting on another holder's lock looks in the store. */
 const lockPollMs = 50;
+/** Node's longest timer; a longer delay fires after 1 ms with a `TimeoutOverflowWarning`. */
+const maxTimerDelayMs = 2_147_483_647;
 
 const cacheBrand = Symbol.for('@x/core.token-cache');
 
@@ -228,7 +230,8 @@ class ProviderTokenCache implements TokenCache {
         self.#fresh = undefined;
         self.#freshTimer = undefined;
       }
-    }, freshForMs);
+      // A token fresh for longer than a timer can wait (about 24.8 days) leaves the fast path early, which is harmless.
+    }, Math.min(freshForMs, maxTimerDelayMs));
     this.#freshTimer.unref?.();
   }
 

@@ -8,6 +8,13 @@ import type { TokenRequestContext } from './token-provider.js';
  */
 export const defaultMaxTokenResponseBytes = 1_048_576;
 
+/**
+ * An access token as a token response must carry it: non-empty visible ASCII without spaces, so it can go into an
+ * `Authorization: Bearer` header as received (a control character or a non-Latin-1 character would make `fetch`
+ * throw a `TypeError` on the first API call instead of failing at the token response).
+ */
+export const accessTokenSchema = v.pipe(v.string(), v.regex(/^[\x21-\x7e]+$/));
+
 /** Options of {@link sendTokenRequest}. */
 export interface SendTokenRequestOptions {
   /** Largest response body read, in bytes; a larger declared `content-length` is refused before reading. @default 1_048_576 (1 MiB) */
@@ -18,6 +25,7 @@ export interface SendTokenRequestOptions {
 export interface TokenHttpResponse {
   /** The raw response; its body has been read. */
   response: Response;
+  /** HTTP status of the response, kept apart so errors can report it after the body is consumed. */
   status: number;
   /** The body parsed as JSON, or `undefined` when it is not JSON (an HTML error page, a truncated body). */
   json: unknown;

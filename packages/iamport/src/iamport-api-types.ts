@@ -2,6 +2,7 @@
  * i'mport's (PortOne V1) wire formats, shared by the token provider (which validates what it receives) and the
  * emulator in `@x/iamport/testing` (which produces it), so the two cannot drift apart.
  */
+import { accessTokenSchema } from '@x/core';
 import * as v from 'valibot';
 
 /** Path of the token endpoint, relative to the API origin. */
@@ -20,7 +21,7 @@ export type IamportTokenRequest = v.InferOutput<typeof iamportTokenRequestSchema
 
 /** The `response` of a successful token request. `now` and `expired_at` are UNIX seconds on i'mport's clock. */
 export const iamportTokenSchema = v.object({
-  access_token: v.pipe(v.string(), v.nonEmpty()),
+  access_token: accessTokenSchema,
   now: v.pipe(v.number(), v.integer(), v.minValue(0)),
   expired_at: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });

@@ -2,6 +2,7 @@
  * The Vipps MobilePay access token API on the wire, shared by the provider and the emulator: paths, header names,
  * the response shapes and their valibot schemas. Source: the published OpenAPI description (Access token v2.0.0).
  */
+import { accessTokenSchema } from '@x/core';
 import * as v from 'valibot';
 
 /** The two documented hosts. */
@@ -91,7 +92,7 @@ const wholeSeconds = v.pipe(
  * any case) and `expires_in`; `expires_on` and `not_before`, when present, must be epoch seconds.
  */
 export const vippsTokenResponseSchema = v.object({
-  access_token: v.pipe(v.string(), v.nonEmpty()),
+  access_token: accessTokenSchema,
   token_type: v.pipe(v.string(), v.regex(/^bearer$/i)),
   expires_in: v.pipe(wholeSeconds, v.minValue(1)),
   expires_on: v.optional(wholeSeconds),
