@@ -1,0 +1,107 @@
+/** The soak's printed report: outcomes, their causes, faults injected, one row per merchant, heap and time. */
+import { type SoakFaultKind, type SoakFaultTarget, soakFaultWeights } from './soak-faults.js';
+import type { SoakReport } from './soak-run.js';
+
+/** Whether the run passed: every call settled, and every failure was one a retry can fix. */
+export function soakPassed(report: SoakReport): boolean {
+  return report.lost === 0 && report.failedOther === 0;
+}
+
+/** The report as text, one table after another. */
+export function formatSoakReport(report: SoakReport): string {
+  const share = (count: number): string => (report.calls === 0 ? '' : `${((100 * count) / report.calls).toFixed(1)} %`);
+  const causes = (byCause: Record<string, number>): string[][] =>
+    Object.entries(byCause)
+      .sort(([, a], [, b]) => b - a)
+      .map(([cause, count]) => [`    ${cause}`, String(count), share(count)]);
+  const outcomes = table(
+    ['outcome', 'calls', 'share'],
+    [
+      ['calls', String(report.calls), ''],
+      ['  succeeded', String(report.succeeded), share(report.succeeded)],
+      ['  failed, retryable', String(report.failedRetryable), share(report.failedRetryable)],
+      ...causes(report.retryableCauses),
+      ['  failed, other (expected 0)', String(report.failedOther), share(report.failedOther)],
+      ...causes(report.otherCauses),
+      ['  lost (expected 0)', String(report.lost), share(report.lost)],
+    ],
+  );
+
+  const targets: SoakFaultTarget[] = ['token', 'api'];
+  const kinds: SoakFaultKind[] = ['5xx', 'reset', 'stall', 'revoke'];
+  const cell = (target: SoakFaultTarget, kind: SoakFaultKind): string =>
+    soakFaultWeights[target][kind] !== undefined ? String(report.faults[target].faults[kind]) : '-';
+  const injected = (target: SoakFaultTarget): number => Object.values(report.faults[target].faults).reduce((sum, count) => sum + count, 0);
+  const faults = table(
+    ['faults injected', ...targets.map((target) => `${target} requests`)],
+    [
+      ['requests received', ...targets.map((target) => String(report.faults[target].requests))],
+      ...kinds.map((kind) => [`  ${kind}`, ...targets.map((target) => cell(target, kind))]),
+      [
+        '  all faults',
+        ...targets.map((target) => {
+          const requests = report.faults[target].requests;
+          return `${injected(target)} (${requests === 0 ? 0 : ((100 * injected(target)) / requests).toFixed(1)} %)`;
+        }),
+      ],
+    ],
+  );
+
+  const merchants = table(
+    [
+      'merchant',
+      'gateway',
+      'calls',
+      'succeeded',
+      'failed retryable',
+      'failed other',
+      'lost',
+      'token requests',
+      "(gateway's count)",
+      'new tokens',
+      'extended',
+      'served stale',
+    ],
+    report.merchants.map((row) => [
+      row.merchant,
+      row.gateway,
+      ...[
+        row.calls,
+        row.succeeded,
+        row.failedRetryable,
+        row.failedOther,
+        row.lost,
+        row.tokenRequests,
+        row.gatewayTokenRequests,
+        row.newTokens,
+        row.extended,
+        row.servedStale,
+      ].map(String),
+    ]),
+    2,
+  );
+
+  const megabytes = (bytes: number): string => `${(bytes / 1_048_576).toFixed(1)} MB`;
+  const heapDelta = report.heap.endBytes - report.heap.startBytes;
+  const summary = [
+    `heap used   start ${megabytes(report.heap.startBytes)}, end ${megabytes(report.heap.endBytes)} (${heapDelta >= 0 ? '+' : '-'}${megabytes(Math.abs(heapDelta))}); ` +
+      `under load at 1/4, 1/2, 3/4 of the run: ${report.heap.quarterBytes.map(megabytes).join(', ')}` +
+      `${report.heap.collected ? '; each after a full GC' : ' (no --expose-gc: not collected first)'}`,
+    `duration    ${(report.elapsed.callsMs / 1000).toFixed(1)} s of calls, then ${(report.elapsed.settleMs / 1000).toFixed(2)} s until every call settled (grace ${report.graceMs / 1000} s)`,
+    `result      ${soakPassed(report) ? 'PASS: every call settled; every failure was retryable' : 'FAIL: calls lost or failed in a way a retry cannot fix'}`,
+  ];
+  const explained = Object.keys(report.otherCauses).map((cause) => `  ${cause}: ${report.examples[cause] ?? '(no message)'}`);
+  const examples = explained.length === 0 ? [] : [`failed, other: the first error of each cause\n${explained.join('\n')}`];
+  return [outcomes, faults, merchants, ...examples, summary.join('\n')].join('\n\n');
+}
+
+/** Left-aligned first columns (`textColumns`), numbers right-aligned, two spaces apart. */
+function table(header: readonly string[], rows: readonly (readonly string[])[], textColumns = 1): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
+  const line = (values: readonly string[]): string =>
+    values
+      .map((value, column) => (column < textColumns ? value.padEnd(widths[column]!) : value.padStart(widths[column]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
+}
