@@ -134,6 +134,10 @@ export interface ConfigurationIssue {
   path: string;
   /** What is wrong with it, e.g. `required`. */
   message: string;
+  /** The merchant whose settings these are, in a registry or merchant configuration. */
+  merchant?: string | undefined;
+  /** The provider the merchant's settings are for, when it is known. */
+  provider?: string | undefined;
 }
 
 export interface ConfigurationErrorOptions extends AuthErrorOptions {

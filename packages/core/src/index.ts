@@ -40,6 +40,15 @@ export type {
   ProviderFactory,
 } from './merchant-registry.js';
 export { createMerchantRegistry } from './merchant-registry.js';
+export {
+  baseUrlProblem,
+  hasControlCharacter,
+  isLoopbackHostname,
+  isReservedKey,
+  ownSettings,
+  reservedKeyIssues,
+  settingLimits,
+} from './settings-checks.js';
 export type { AccessToken, GetTokenOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
 export { createTokenCache, isTokenCache } from './token-cache.js';
 export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';

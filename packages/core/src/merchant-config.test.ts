@@ -1,6 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type ConfigurationError, isConfigurationError, loadMerchantConfig } from './index.js';
 
@@ -28,8 +29,18 @@ describe('loadMerchantConfig', () => {
     ).catch((caught: unknown) => caught);
     expect(isConfigurationError(error)).toBe(true);
     expect((error as ConfigurationError).issues).toEqual([
-      { path: 'merchants.shop-kr.impSecret', message: 'environment variable SHOP_KR_SECRET is not set' },
-      { path: 'merchants.shop-no.clientSecret', message: 'environment variable SHOP_NO_SECRET is not set' },
+      {
+        path: 'merchants.shop-kr.impSecret',
+        message: 'environment variable SHOP_KR_SECRET is not set',
+        merchant: 'shop-kr',
+        provider: 'iamport',
+      },
+      {
+        path: 'merchants.shop-no.clientSecret',
+        message: 'environment variable SHOP_NO_SECRET is not set',
+        merchant: 'shop-no',
+        provider: 'vipps',
+      },
     ]);
   });
 
@@ -40,5 +51,104 @@ describe('loadMerchantConfig', () => {
     await writeFile(file, '{ "merchants": ');
     await expect(loadMerchantConfig(file)).rejects.toThrow(/is not valid JSON/);
     await expect(loadMerchantConfig({ merchants: [] })).rejects.toThrow(/merchants: required/);
+  });
+});
+
+describe('loadMerchantConfig with hostile input', () => {
+  const errorOf = async (input: string | { merchants: unknown }, env: Record<string, string> = {}): Promise<ConfigurationError> => {
+    let file = input;
+    if (typeof input === 'string') {
+      file = join(await mkdtemp(join(tmpdir(), 'x-config-')), 'merchants.json');
+      await writeFile(file, input);
+    }
+    const error = await loadMerchantConfig(file, { env }).catch((caught: unknown) => caught);
+    if (!isConfigurationError(error)) throw new Error(`expected a ConfigurationError, got ${String(error)}`);
+    return error;
+  };
+
+  it('should refuse __proto__, constructor and prototype keys at every depth and pollute nothing', async () => {
+    const error = await errorOf(`{
+      "__proto__": { "polluted": "top" },
+      "merchants": {
+        "__proto__": { "provider": "iamport", "polluted": "merchant" },
+        "constructor": { "prototype": { "polluted": "constructor" } },
+        "shop-kr": {
+          "provider": "iamport",
+          "impKey": "key",
+          "__proto__": { "polluted": "setting" },
+          "nested": { "prototype": { "polluted": "deep" }, "list": [{ "__proto__": { "polluted": "array" } }] }
+        }
+      }
+    }`);
+    expect(error.issues.map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
+      'merchants.__proto__: merchant id is a reserved name (__proto__, constructor, prototype, …)',
+      'merchants.constructor: merchant id is a reserved name (__proto__, constructor, prototype, …)',
+      'merchants.shop-kr.__proto__: is a reserved name (__proto__, constructor, prototype, …), not a setting',
+      'merchants.shop-kr.nested.prototype: is a reserved name (__proto__, constructor, prototype, …), not a setting',
+      'merchants.shop-kr.nested.list.0.__proto__: is a reserved name (__proto__, constructor, prototype, …), not a setting',
+    ]);
+    expect(error.issues[2]).toMatchObject({ merchant: 'shop-kr', provider: 'iamport' });
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('polluted');
+  });
+
+  it('should resolve $env only from own, well-formed variable names', async () => {
+    const env = Object.create({ INHERITED: 'xcanary-inherited' }) as Record<string, string>;
+    env.SET = 'value';
+    const error = await errorOf(
+      {
+        merchants: {
+          m: {
+            provider: 'iamport',
+            a: { $env: 'constructor' },
+            b: { $env: '__proto__' },
+            c: { $env: 'INHERITED' },
+            d: { $env: 'NAME\nINJECTED' },
+            e: { $env: 'N'.repeat(1_000_000) },
+            f: { $env: 42 },
+            g: { $env: 'SET' },
+          },
+        },
+      },
+      env,
+    );
+    expect(error.issues.map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
+      'merchants.m.a: environment variable constructor is not set',
+      'merchants.m.b: environment variable __proto__ is not set',
+      'merchants.m.c: environment variable INHERITED is not set',
+      'merchants.m.d: "$env" must name an environment variable (letters, digits and _, at most 256 characters)',
+      'merchants.m.e: "$env" must name an environment variable (letters, digits and _, at most 256 characters)',
+      'merchants.m.f: "$env" must name an environment variable (letters, digits and _, at most 256 characters)',
+    ]);
+    expect(error.message.length).toBeLessThan(2_000);
+  });
+
+  it('should refuse nesting deeper than the limit instead of overflowing the stack', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const error = await errorOf(`{"merchants": {"m": {"provider": "iamport", "deep": ${deep}}}}`);
+    expect(error.issues).toEqual([
+      { path: `merchants.m.deep${'.0'.repeat(15)}`, message: 'nested more than 16 levels deep', merchant: 'm', provider: 'iamport' },
+    ]);
+  });
+
+  it('should report invalid JSON by line and column, never quoting the text', async () => {
+    const error = await errorOf('{"merchants": {"m": {"impSecret": "xcanary-secret" oops}}}');
+    expect(error.message).toMatch(/is not valid JSON at line 1, column \d+$/);
+    const unquoted = await errorOf('{"merchants": {"m": {"impSecret": xcanary-secret}}}');
+    expect(unquoted.message).toMatch(/is not valid JSON$/);
+    for (const text of [error.message, unquoted.message, JSON.stringify(unquoted), inspect(unquoted, { depth: Infinity })]) {
+      expect(text).not.toContain('xcanary');
+    }
+  });
+
+  it('should refuse merchant ids the registry would refuse, and merchants inherited from a prototype', async () => {
+    const error = await errorOf({ merchants: { '': {}, 'shop\nkr': {}, ['m'.repeat(129)]: {} } });
+    expect(error.issues.map((issue) => issue.message)).toEqual([
+      'merchant id must not be empty',
+      'merchant id must not contain control characters',
+      'merchant id must be at most 128 characters',
+    ]);
+    const inherited = await errorOf(Object.create({ merchants: { m: { provider: 'iamport' } } }) as { merchants: unknown });
+    expect(inherited.issues).toEqual([{ path: 'merchants', message: 'required: an object of merchant id to settings' }]);
   });
 });

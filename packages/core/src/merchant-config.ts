@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigurationError, type ConfigurationIssue } from './errors.js';
 import type { MerchantSettings } from './merchant-registry.js';
+import { isReservedKey, merchantIdProblem, printableName, reservedKeyMessage, settingLimits } from './settings-checks.js';
 
 /** A merchant configuration as `createMerchantRegistry` takes it. */
 export interface MerchantConfig {
+  /** Merchants by id, every `$env` reference replaced by the variable's value. */
   merchants: Record<string, MerchantSettings>;
 }
 
+/** Options of {@link loadMerchantConfig}. */
 export interface LoadMerchantConfigOptions {
   /** Where `{ "$env": "NAME" }` references are looked up. @default process.env */
   env?: Readonly<Record<string, string | undefined>> | undefined;
@@ -17,10 +20,18 @@ export interface LoadMerchantConfigOptions {
  * `{ "$env": "NAME" }` reference from the environment, so secrets stay out of files. Every missing variable is
  * reported at once, with the merchant, the path and the variable's name.
  *
+ * A hostile file is a `ConfigurationError`, never a polluted prototype: keys named like `Object.prototype`'s
+ * properties (`__proto__`, `constructor`, …) or `prototype` are refused at any depth, as are merchant ids the
+ * registry would refuse, nesting deeper than 16 levels, and JSON errors are reported by line and column only (the
+ * parser's own message quotes the text, which may hold a secret).
+ *
  * @example
  * // merchants.json: { "merchants": { "shop-kr": { "provider": "iamport", "impKey": "…",
  * //                   "impSecret": { "$env": "SHOP_KR_IMP_SECRET" } } } }
  * const { merchants } = await loadMerchantConfig('merchants.json');
+ *
+ * @throws {@link ConfigurationError} when the file cannot be read or parsed, or names a variable that is not set,
+ * with every problem found (merchant, path and variable name; never a value).
  */
 export async function loadMerchantConfig(
   pathOrObject: string | URL | { merchants: unknown },
@@ -42,40 +53,77 @@ export async function loadMerchantConfig(
     try {
       raw = JSON.parse(text);
     } catch (error) {
-      throw new ConfigurationError({ issues: [{ path: where, message: `is not valid JSON: ${(error as Error).message}` }] });
+      throw new ConfigurationError({ issues: [{ path: where, message: `is not valid JSON${jsonErrorPosition(error, text)}` }] });
     }
   }
-  const merchants = typeof raw === 'object' && raw !== null ? (raw as { merchants?: unknown }).merchants : undefined;
+  const merchants =
+    typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'merchants') ? (raw as { merchants: unknown }).merchants : undefined;
   if (typeof merchants !== 'object' || merchants === null || Array.isArray(merchants)) {
     throw new ConfigurationError({ issues: [{ path: 'merchants', message: 'required: an object of merchant id to settings' }] });
   }
   const issues: ConfigurationIssue[] = [];
-  const resolved = resolveReferences(merchants, 'merchants', env, issues) as Record<string, MerchantSettings>;
+  const resolved: Record<string, MerchantSettings> = {};
+  for (const merchantId of Object.keys(merchants)) {
+    const path = `merchants.${printableName(merchantId)}`;
+    const idProblem = merchantIdProblem(merchantId);
+    if (idProblem !== undefined) {
+      issues.push({ path, message: idProblem });
+      continue;
+    }
+    const entry: unknown = (merchants as Record<string, unknown>)[merchantId];
+    const provider = typeof entry === 'object' && entry !== null && typeof (entry as { provider?: unknown }).provider === 'string';
+    const about = { merchant: merchantId, provider: provider ? printableName((entry as { provider: string }).provider, 64) : undefined };
+    const walk: Walk = { env, issues, about };
+    resolved[merchantId] = resolveReferences(entry, path, 0, walk) as MerchantSettings;
+  }
   if (issues.length > 0) throw new ConfigurationError({ issues });
   return { merchants: resolved };
 }
 
-function resolveReferences(
-  value: unknown,
-  path: string,
-  env: LoadMerchantConfigOptions['env'] & object,
-  issues: ConfigurationIssue[],
-): unknown {
-  if (Array.isArray(value)) return value.map((item, index) => resolveReferences(item, `${path}.${index}`, env, issues));
+interface Walk {
+  env: LoadMerchantConfigOptions['env'] & object;
+  issues: ConfigurationIssue[];
+  /** The merchant (and its provider) every issue found on this walk concerns. */
+  about: Pick<ConfigurationIssue, 'merchant' | 'provider'>;
+}
+
+const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function resolveReferences(value: unknown, path: string, depth: number, walk: Walk): unknown {
+  const report = (message: string): undefined => {
+    walk.issues.push({ path, message, ...walk.about });
+    return undefined;
+  };
   if (typeof value !== 'object' || value === null) return value;
+  // Recursion is bounded, so a hostile file gets an issue and not a stack overflow.
+  if (depth >= settingLimits.configMaxDepth) return report(`nested more than ${settingLimits.configMaxDepth} levels deep`);
+  if (Array.isArray(value)) return value.map((item, index) => resolveReferences(item, `${path}.${index}`, depth + 1, walk));
   const keys = Object.keys(value);
   if (keys.length === 1 && keys[0] === '$env') {
     const name = (value as { $env: unknown }).$env;
-    if (typeof name !== 'string' || name === '') {
-      issues.push({ path, message: '"$env" must name an environment variable' });
-      return undefined;
+    if (typeof name !== 'string' || name.length > settingLimits.envNameMaxLength || !envNamePattern.test(name)) {
+      return report(
+        `"$env" must name an environment variable (letters, digits and _, at most ${settingLimits.envNameMaxLength} characters)`,
+      );
     }
-    const resolved = env[name];
-    if (resolved === undefined || resolved === '') {
-      issues.push({ path, message: `environment variable ${name} is not set` });
-      return undefined;
-    }
+    // Own properties only: `{ "$env": "constructor" }` must not resolve to Object.
+    const resolved = Object.hasOwn(walk.env, name) ? walk.env[name] : undefined;
+    if (typeof resolved !== 'string' || resolved === '') return report(`environment variable ${name} is not set`);
     return resolved;
   }
-  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolveReferences(item, `${path}.${key}`, env, issues)]));
+  const copy: Record<string, unknown> = {};
+  for (const key of keys) {
+    const keyPath = `${path}.${printableName(key, 64)}`;
+    if (isReservedKey(key)) walk.issues.push({ path: keyPath, message: reservedKeyMessage, ...walk.about });
+    else copy[key] = resolveReferences((value as Record<string, unknown>)[key], keyPath, depth + 1, walk);
+  }
+  return copy;
+}
+
+/** Where a JSON syntax error is, as ` at line L, column C`; never the parser's message, which quotes the text. */
+function jsonErrorPosition(error: unknown, text: string): string {
+  const position = /at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+  if (position === undefined) return '';
+  const before = text.slice(0, Number(position)).split('\n');
+  return ` at line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
 }

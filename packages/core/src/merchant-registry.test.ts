@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ConfigurationError,
@@ -8,6 +9,7 @@ import {
   isConfigurationError,
   isTokenRequestError,
   isUnknownMerchantError,
+  type MerchantSettings,
   type MerchantTokenEvent,
   type ProviderFactory,
 } from './index.js';
@@ -171,5 +173,140 @@ describe('createMerchantRegistry', () => {
     await registry.tokens('shop-a').getToken();
     expect(events.map((event) => event.type)).toEqual(['token-requested', 'token-refreshed']);
     expect(events[0]?.merchants).toEqual(['shop-a']);
+  });
+});
+
+describe('createMerchantRegistry with hostile configuration', () => {
+  const configurationErrorOf = (merchants: unknown): ConfigurationError => {
+    try {
+      createMerchantRegistry({ providers: { test: testFactory() }, merchants: merchants as Record<string, MerchantSettings> });
+    } catch (error) {
+      if (isConfigurationError(error)) return error;
+      throw error;
+    }
+    throw new Error('expected a ConfigurationError');
+  };
+  const valid = { provider: 'test', apiKey: 'key', apiSecret: 'secret-xcanary' };
+
+  it('should refuse prototype-pollution names as merchant ids, also as own keys from JSON.parse', () => {
+    const merchants = JSON.parse(
+      `{"__proto__": {"provider": "test", "polluted": true}, "constructor": ${JSON.stringify(valid)},
+        "prototype": ${JSON.stringify(valid)}, "hasOwnProperty": ${JSON.stringify(valid)}, "ok": ${JSON.stringify(valid)}}`,
+    );
+    const error = configurationErrorOf(merchants);
+    expect(error.issues.map((issue) => issue.path)).toEqual([
+      'merchants.__proto__',
+      'merchants.constructor',
+      'merchants.prototype',
+      'merchants.hasOwnProperty',
+    ]);
+    for (const issue of error.issues) expect(issue.message).toMatch(/reserved name/);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it('should not find prototype names as merchants in a valid registry', () => {
+    const registry = createMerchantRegistry({ providers: { test: testFactory() }, merchants: { ok: valid } });
+    for (const name of ['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString']) {
+      expect(registry.has(name)).toBe(false);
+      expect(() => registry.fetch(name)).toThrowError(expect.objectContaining({ code: 'X_UNKNOWN_MERCHANT' }));
+    }
+    expect(() => registry.tokens(undefined as unknown as string)).toThrowError(expect.objectContaining({ code: 'X_UNKNOWN_MERCHANT' }));
+  });
+
+  it('should refuse reserved settings keys with the merchant, the provider and the path, and pollute nothing', () => {
+    const entry = JSON.parse(
+      `{"provider": "test", "apiKey": "key", "apiSecret": "s", "__proto__": {"polluted": 1}, "constructor": {"prototype": {"polluted": 2}}}`,
+    );
+    const error = configurationErrorOf({ 'shop-kr': entry });
+    expect(error.issues).toEqual([
+      { path: 'merchants.shop-kr.__proto__', message: expect.stringMatching(/reserved name/), merchant: 'shop-kr', provider: 'test' },
+      { path: 'merchants.shop-kr.constructor', message: expect.stringMatching(/reserved name/), merchant: 'shop-kr', provider: 'test' },
+    ]);
+    expect(error.merchant).toBe('shop-kr');
+    expect(error.provider).toBe('test');
+    expect(error.message).toMatch(/^\[test, merchant shop-kr\] Invalid configuration:/);
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+  });
+
+  it('should accept objects without a prototype and ignore inherited settings', async () => {
+    const bare = Object.assign(Object.create(null) as Record<string, unknown>, valid);
+    const merchants = Object.assign(Object.create(null) as Record<string, MerchantSettings>, { bare });
+    const registry = createMerchantRegistry({ providers: { test: testFactory() }, merchants });
+    expect((await registry.fetch('bare')('/api/payments/1')).status).toBe(200);
+
+    const inherits = Object.assign(Object.create({ apiSecret: 'inherited' }) as Record<string, unknown>, { provider: 'test', apiKey: 'k' });
+    expect(configurationErrorOf({ inherits }).issues.map((issue) => issue.path)).toEqual(['merchants.inherits.apiSecret']);
+  });
+
+  it('should refuse empty, over-long and control-character merchant ids without printing them whole', () => {
+    const long = 'm'.repeat(1_000_000);
+    const error = configurationErrorOf({ '': valid, [long]: valid, 'shop\r\nkr': valid, ' shop': valid });
+    expect(error.issues.map((issue) => issue.message)).toEqual([
+      'merchant id must not be empty',
+      'merchant id must be at most 128 characters',
+      'merchant id must not contain control characters',
+      'merchant id must not start or end with whitespace',
+    ]);
+    expect(error.issues[2]?.path).toBe('merchants.shop\\u000d\\u000akr');
+    expect(error.message.length).toBeLessThan(1_000);
+    expect(error.message).not.toMatch(/\r/);
+  });
+
+  it('should refuse merchants that are not objects, and unknown or reserved provider names', () => {
+    const error = configurationErrorOf({ a: 'secret-xcanary', b: ['x'], c: null, d: { provider: 'constructor' }, e: { provider: 42 } });
+    expect(error.issues.map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
+      'merchants.a: must be an object with a "provider" and its settings',
+      'merchants.b: must be an object with a "provider" and its settings',
+      'merchants.c: must be an object with a "provider" and its settings',
+      'merchants.d.provider: unknown provider "constructor"; known: test',
+      'merchants.e.provider: required; one of: test',
+    ]);
+    expect(JSON.stringify(error)).not.toContain('xcanary');
+    expect(() => createMerchantRegistry({ providers: { test: testFactory() }, merchants: [] as never })).toThrowError(
+      /merchants: must be an object/,
+    );
+  });
+
+  it("should not pass on a factory's error message, which may quote a secret", () => {
+    const factory: ProviderFactory = (settings: { secret: string }) => {
+      throw new TypeError(`bad secret ${settings.secret}`);
+    };
+    let caught: unknown;
+    try {
+      createMerchantRegistry({ providers: { leaky: factory }, merchants: { m: { provider: 'leaky', secret: 'xcanary-1' } } });
+    } catch (error) {
+      caught = error;
+    }
+    expect(isConfigurationError(caught)).toBe(true);
+    expect((caught as ConfigurationError).issues).toEqual([
+      { path: 'merchants.m', message: "the provider's validation threw TypeError", merchant: 'm', provider: 'leaky' },
+    ]);
+    expect(`${inspect(caught, { depth: Infinity })}${JSON.stringify(caught)}`).not.toContain('xcanary');
+  });
+
+  it('should answer any merchants value with a registry or a ConfigurationError, never another error', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.anything({ withNullPrototype: true, withObjectString: true, withBigInt: true, withDate: true, withMap: true }),
+          fc.dictionary(
+            fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'prototype', 'hasOwnProperty')),
+            fc.oneof(
+              fc.record({ provider: fc.constantFrom('test', 'constructor', '__proto__'), apiKey: fc.anything(), apiSecret: fc.anything() }),
+              fc.anything({ withNullPrototype: true }),
+            ),
+          ),
+        ),
+        (merchants) => {
+          try {
+            createMerchantRegistry({ providers: { test: testFactory() }, merchants: merchants as Record<string, MerchantSettings> });
+          } catch (error) {
+            if (!isConfigurationError(error)) throw error;
+          }
+          expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('polluted');
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });

@@ -2,6 +2,7 @@ import { type AuthFetch, createAuthFetch } from './bearer-fetch.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
 import { ConfigurationError, type ConfigurationIssue, isAuthError, UnknownMerchantError } from './errors.js';
+import { isReservedKey, merchantIdProblem, ownSettings, printableName, reservedKeyMessage } from './settings-checks.js';
 import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { TokenProvider } from './token-provider.js';
@@ -27,8 +28,9 @@ export interface MerchantSettings {
 }
 
 /** What the registry reports: a cache's event and the merchants that use that cache (they share one token). */
-export type MerchantTokenEvent = TokenEvent & { merchants: readonly string[] };
+export type MerchantTokenEvent = TokenEvent & { /** Ids of the merchants that share the cache. */ merchants: readonly string[] };
 
+/** Options of {@link createMerchantRegistry}. */
 export interface MerchantRegistryOptions {
   /** Provider factories by name: `{ iamport: createIamportProvider, vipps: createVippsProvider }`. */
   providers: Readonly<Record<string, ProviderFactory>>;
@@ -65,17 +67,24 @@ export interface MerchantRegistry {
  * checked now and all problems reported in one `ConfigurationError`; providers and caches are created on first use,
  * so 100,000 merchants cost nothing until called. Merchants with the same credentials share one token.
  *
+ * Merchant ids are 1–128 characters without control characters or surrounding whitespace, and never a name of
+ * `Object.prototype` (`__proto__`, `constructor`, …) or `prototype`; no settings key may be such a name either.
+ * Only a merchant's own properties are read, so a polluted `Object.prototype` cannot add a setting.
+ *
  * @example
  * const registry = createMerchantRegistry({
  *   providers: { iamport: createIamportProvider, vipps: createVippsProvider },
  *   merchants: (await loadMerchantConfig('merchants.json')).merchants,
  * });
  * const response = await registry.fetch('shop-kr')('/payments/imp_448280090638');
+ *
+ * @throws {@link ConfigurationError} with every problem of every merchant (unknown provider, bad id, bad settings),
+ * each naming the merchant and the path of the setting.
  */
 export function createMerchantRegistry(options: MerchantRegistryOptions): MerchantRegistry {
   const { providers, merchants } = options;
   const issues = validateMerchants(providers, merchants);
-  if (issues.length > 0) throw new ConfigurationError({ issues });
+  if (issues.length > 0) throw configurationError(issues);
 
   const store = options.store ?? createMemoryTokenStore(options.clock === undefined ? {} : { clock: options.clock });
   /** One cache per credential (`cacheKey`), with the merchants that use it. */
@@ -98,9 +107,10 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
   const tokens = (merchantId: string): TokenCache => {
     const known = tokensOf.get(merchantId);
     if (known !== undefined) return known;
-    const entry = Object.hasOwn(merchants, merchantId) ? merchants[merchantId] : undefined;
-    if (entry === undefined) throw new UnknownMerchantError(merchantId);
-    const { provider: name, ...settings } = entry;
+    const entry = typeof merchantId === 'string' && Object.hasOwn(merchants, merchantId) ? merchants[merchantId] : undefined;
+    if (entry === undefined) throw new UnknownMerchantError(printableName(String(merchantId)));
+    // The same own-property copy that was validated; `provider` is the registry's, not the gateway's setting.
+    const { provider: name, ...settings } = ownSettings(entry) as MerchantSettings;
     const provider = providers[name]!(settings);
     let shared = caches.get(provider.cacheKey);
     if (shared === undefined) {
@@ -135,49 +145,79 @@ function validateMerchants(
   merchants: Readonly<Record<string, MerchantSettings>>,
 ): ConfigurationIssue[] {
   const issues: ConfigurationIssue[] = [];
-  const known = Object.keys(providers);
+  const known = typeof providers === 'object' && providers !== null ? Object.keys(providers) : [];
   if (known.length === 0) issues.push({ path: 'providers', message: 'at least one provider factory is required' });
-  if (typeof merchants !== 'object' || merchants === null) {
+  for (const name of known) {
+    if (typeof providers[name] !== 'function') {
+      issues.push({ path: `providers.${printableName(name)}`, message: 'must be a provider factory (a function)' });
+    }
+  }
+  if (typeof merchants !== 'object' || merchants === null || Array.isArray(merchants)) {
     issues.push({ path: 'merchants', message: 'must be an object of merchant id to settings' });
     return issues;
   }
-  for (const [merchantId, entry] of Object.entries(merchants)) {
-    const path = `merchants.${merchantId}`;
-    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
-      issues.push({ path, message: 'must be an object with a "provider" and its settings' });
+  for (const merchantId of Object.keys(merchants)) {
+    const path = `merchants.${printableName(merchantId)}`;
+    const idProblem = merchantIdProblem(merchantId);
+    if (idProblem !== undefined) {
+      issues.push({ path, message: idProblem });
       continue;
     }
-    const { provider: name, ...settings } = entry;
+    const entry: unknown = merchants[merchantId];
+    const own = ownSettings(entry);
+    if (own === undefined) {
+      issues.push({ path, message: 'must be an object with a "provider" and its settings', merchant: merchantId });
+      continue;
+    }
+    const { provider: name, ...settings } = own;
     if (typeof name !== 'string' || name === '') {
-      issues.push({ path: `${path}.provider`, message: `required; one of: ${known.join(', ')}` });
+      issues.push({ path: `${path}.provider`, message: `required; one of: ${known.join(', ')}`, merchant: merchantId });
       continue;
     }
-    const factory = Object.hasOwn(providers, name) ? providers[name] : undefined;
-    if (factory === undefined) {
-      issues.push({ path: `${path}.provider`, message: `unknown provider "${name}"; known: ${known.join(', ')}` });
+    const factory = Object.hasOwn(providers, name) && !isReservedKey(name) ? providers[name] : undefined;
+    if (typeof factory !== 'function') {
+      issues.push({
+        path: `${path}.provider`,
+        message: `unknown provider "${printableName(name, 64)}"; known: ${known.join(', ')}`,
+        merchant: merchantId,
+      });
       continue;
+    }
+    const about = { merchant: merchantId, provider: name };
+    for (const key of Object.keys(entry as object).filter(isReservedKey)) {
+      issues.push({ path: `${path}.${key}`, message: reservedKeyMessage, ...about });
     }
     for (const issue of settingsIssues(factory, settings)) {
-      issues.push({ path: issue.path === '' ? path : `${path}.${issue.path}`, message: issue.message });
+      issues.push({ path: issue.path === '' ? path : `${path}.${issue.path}`, message: issue.message, ...about });
     }
   }
   return issues;
 }
 
 function settingsIssues(factory: ProviderFactory, settings: Record<string, unknown>): readonly ConfigurationIssue[] {
-  if (factory.validateSettings !== undefined) return factory.validateSettings(settings);
-  // A factory without a validator is checked by creating its provider once.
   try {
+    if (factory.validateSettings !== undefined) return factory.validateSettings(settings);
+    // A factory without a validator is checked by creating its provider once.
     factory(settings);
     return [];
   } catch (error) {
     if (isAuthError(error) && 'issues' in error) return (error as ConfigurationError).issues;
-    return [{ path: '', message: error instanceof Error ? error.message : String(error) }];
+    // Only the error's name: a third-party factory's message may quote the value it refused.
+    return [{ path: '', message: `the provider's validation threw ${error instanceof Error ? error.name : typeof error}` }];
   }
 }
 
+/** One `ConfigurationError` for all issues, naming the merchant and provider when every issue concerns the same one. */
+function configurationError(issues: ConfigurationIssue[]): ConfigurationError {
+  const only = (field: 'merchant' | 'provider'): string | undefined => {
+    const values = new Set(issues.map((issue) => issue[field]));
+    return values.size === 1 ? [...values][0] : undefined;
+  };
+  return new ConfigurationError({ issues, merchant: only('merchant'), provider: only('provider') });
+}
+
 /**
- * A copy of an @x error that names the merchant(s); other errors, and errors that name a merchant already, pass
+ * A copy of an `@x` error that names the merchant(s); other errors, and errors that name a merchant already, pass
  * through. A copy, because a cache's error goes to every caller waiting on it.
  */
 function annotate(error: unknown, merchantIds: string | readonly string[]): unknown {

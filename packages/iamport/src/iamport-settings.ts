@@ -1,4 +1,12 @@
-import { ConfigurationError, type ConfigurationIssue } from '@x/core';
+import {
+  baseUrlProblem,
+  ConfigurationError,
+  type ConfigurationIssue,
+  hasControlCharacter,
+  ownSettings,
+  reservedKeyIssues,
+  settingLimits,
+} from '@x/core';
 import * as v from 'valibot';
 
 /** The i'mport API origin merchants call in production. */
@@ -6,12 +14,13 @@ export const iamportDefaultBaseUrl = 'https://api.iamport.kr';
 
 /** Settings of {@link createIamportProvider}. */
 export interface IamportProviderSettings {
-  /** The REST API key from the i'mport admin console (`imp_key`). */
+  /** The REST API key from the i'mport admin console (`imp_key`). At most 1024 characters. */
   impKey: string;
-  /** The REST API secret from the i'mport admin console (`imp_secret`). Never logged or shown in errors. */
+  /** The REST API secret from the i'mport admin console (`imp_secret`). At most 1024 characters. Never logged or shown in errors. */
   impSecret: string;
   /**
-   * The API origin. `https` is required, except for `localhost`/`127.0.0.1`/`[::1]` (an emulator).
+   * The API origin, without credentials, path, query or fragment. `https` is required, except on a loopback host
+   * (`localhost`, 127.0.0.0/8, `[::1]`: an emulator).
    * @default 'https://api.iamport.kr'
    */
   baseUrl?: string | undefined;
@@ -24,33 +33,20 @@ export interface ResolvedIamportSettings {
   baseUrl: string;
 }
 
-const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-function parseUrl(value: string): URL | undefined {
-  try {
-    return new URL(value);
-  } catch {
-    return undefined;
-  }
-}
-
 const credentialSchema = v.pipe(
   v.string('must be a string'),
   v.nonEmpty('required'),
+  v.maxLength(settingLimits.credentialMaxLength, `must be at most ${settingLimits.credentialMaxLength} characters`),
+  v.check((value) => !hasControlCharacter(value), 'must not contain control characters (line breaks, NUL, …)'),
   v.check((value) => value.trim() === value, 'must not start or end with whitespace'),
 );
 
 const baseUrlSchema = v.pipe(
   v.string('must be a string'),
-  v.check((value) => parseUrl(value) !== undefined, 'must be an absolute URL'),
-  v.check((value) => {
-    const url = parseUrl(value)!;
-    return url.protocol === 'https:' || (url.protocol === 'http:' && loopbackHosts.has(url.hostname));
-  }, 'must use https (http is allowed for localhost only)'),
-  v.check((value) => {
-    const url = parseUrl(value)!;
-    return url.username === '' && url.password === '' && url.search === '' && url.hash === '' && /^\/?$/.test(url.pathname);
-  }, 'must be an origin, e.g. https://api.iamport.kr, without path, query or credentials'),
+  v.rawCheck(({ dataset, addIssue }) => {
+    const problem = dataset.typed ? baseUrlProblem(dataset.value) : undefined;
+    if (problem !== undefined) addIssue({ message: problem });
+  }),
 );
 
 /**
@@ -59,8 +55,11 @@ const baseUrlSchema = v.pipe(
  */
 export const iamportSettingsSchema = v.object(
   {
+    /** Non-empty, at most 1024 characters, no control characters or surrounding whitespace. */
     impKey: credentialSchema,
+    /** Checked like `impKey`. */
     impSecret: credentialSchema,
+    /** An origin without credentials, path, query or fragment; `https` except on a loopback host. */
     baseUrl: v.optional(baseUrlSchema),
   },
   'must be an object',
@@ -74,20 +73,33 @@ export const iamportSettingsSchema = v.object(
  * validateIamportSettings({ impKey: 'imp_apikey' }) // [{ path: 'impSecret', message: 'required' }]
  */
 export function validateIamportSettings(settings: unknown): ConfigurationIssue[] {
-  const result = v.safeParse(iamportSettingsSchema, settings, { abortPipeEarly: true });
-  if (result.success) return [];
-  return result.issues.map((issue) => {
-    const path = v.getDotPath(issue) ?? '';
-    // A missing key is reported by the object schema with the object's message; say what the user must do.
-    const message = path !== '' && issue.input === undefined ? 'required' : issue.message;
-    return { path, message };
-  });
+  return check(settings).issues;
 }
 
 /** Validates the settings and fills the defaults; throws a `ConfigurationError` naming every bad setting. */
 export function resolveIamportSettings(settings: IamportProviderSettings): ResolvedIamportSettings {
-  const issues = validateIamportSettings(settings);
-  if (issues.length > 0) throw new ConfigurationError({ provider: 'iamport', issues });
-  const baseUrl = settings.baseUrl === undefined ? iamportDefaultBaseUrl : new URL(settings.baseUrl).origin;
-  return { impKey: settings.impKey, impSecret: settings.impSecret, baseUrl };
+  const { issues, valid } = check(settings);
+  if (valid === undefined) throw new ConfigurationError({ provider: 'iamport', issues });
+  const baseUrl = valid.baseUrl === undefined ? iamportDefaultBaseUrl : new URL(valid.baseUrl).origin;
+  return { impKey: valid.impKey, impSecret: valid.impSecret, baseUrl };
+}
+
+/**
+ * Validates a copy of the own properties and hands back the schema's output, so what was checked is what is used:
+ * an inherited `baseUrl` (a polluted `Object.prototype`) or a getter answering differently the second time cannot
+ * slip past validation.
+ */
+function check(settings: unknown): { issues: ConfigurationIssue[]; valid?: IamportProviderSettings } {
+  const own = ownSettings(settings);
+  if (own === undefined) return { issues: [{ path: '', message: 'must be an object' }] };
+  const issues = reservedKeyIssues(settings);
+  const result = v.safeParse(iamportSettingsSchema, own, { abortPipeEarly: true });
+  if (!result.success) {
+    for (const issue of result.issues) {
+      const path = v.getDotPath(issue) ?? '';
+      // A missing key is reported by the object schema with the object's message; say what the user must do.
+      issues.push({ path, message: path !== '' && issue.input === undefined ? 'required' : issue.message });
+    }
+  }
+  return issues.length > 0 || !result.success ? { issues } : { issues, valid: result.output };
 }

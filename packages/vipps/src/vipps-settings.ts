@@ -1,4 +1,4 @@
-import { ConfigurationError, type ConfigurationIssue } from '@x/core';
+import { baseUrlProblem, ConfigurationError, type ConfigurationIssue, ownSettings, reservedKeyIssues, settingLimits } from '@x/core';
 import * as v from 'valibot';
 import {
   merchantSerialNumberPattern,
@@ -47,13 +47,19 @@ export interface VippsProviderSettings {
 
 /** Settings after validation, defaults filled. */
 export interface ResolvedVippsSettings {
+  /** The `client_id`. */
   clientId: string;
+  /** The `client_secret`. A secret: never log this object. */
   clientSecret: string;
+  /** The `Ocp-Apim-Subscription-Key`, when set. A secret. */
   subscriptionKey: string | undefined;
+  /** The `Merchant-Serial-Number`, when set. */
   merchantSerialNumber: string | undefined;
+  /** The environment, when it was given by name (not derived from `baseUrl`). */
   environment: VippsEnvironment | undefined;
   /** An origin, without a trailing slash. */
   baseUrl: string;
+  /** Which token endpoint to call, `accesstoken` unless set. */
   tokenEndpoint: VippsTokenEndpoint;
   /** The `Vipps-System-*` headers that are set, under their documented names. */
   systemHeaders: Readonly<Record<string, string>>;
@@ -77,15 +83,21 @@ const headerValue = (emptyMessage: string) =>
 
 const optionalEmpty = 'must not be empty (leave the setting out instead)';
 
+const credential = (emptyMessage: string) =>
+  v.pipe(
+    headerValue(emptyMessage),
+    v.maxLength(settingLimits.credentialMaxLength, `must be at most ${settingLimits.credentialMaxLength} characters`),
+  );
+
 const systemHeader = v.pipe(
   headerValue(optionalEmpty),
   v.maxLength(vippsSystemHeaderMaxLength, `must be at most ${vippsSystemHeaderMaxLength} characters`),
 );
 
 const settingsSchema = v.object({
-  clientId: headerValue('must not be empty'),
-  clientSecret: headerValue('must not be empty'),
-  subscriptionKey: v.optional(headerValue(optionalEmpty)),
+  clientId: credential('must not be empty'),
+  clientSecret: credential('must not be empty'),
+  subscriptionKey: v.optional(credential(optionalEmpty)),
   merchantSerialNumber: v.optional(
     v.pipe(v.string('must be a string of 4 to 6 digits'), v.regex(merchantSerialNumberPattern, 'must be 4 to 6 digits')),
   ),
@@ -97,8 +109,6 @@ const settingsSchema = v.object({
   baseUrl: v.optional(v.string('must be a string')),
   tokenEndpoint: v.optional(v.picklist(['accesstoken', 'partner'], "must be 'accesstoken' or 'partner'")),
 });
-
-const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
  * Checks Vipps settings and returns every problem at once, paths relative to the settings object (e.g.
@@ -112,7 +122,11 @@ export function validateVippsSettings(settings: unknown): ConfigurationIssue[] {
   return check(settings).issues;
 }
 
-/** Validates settings and fills defaults; throws a `ConfigurationError` naming every bad setting. */
+/**
+ * Validates settings and fills defaults.
+ *
+ * @throws {@link "@x/core"!index.ConfigurationError} naming every bad setting, never its value.
+ */
 export function resolveVippsSettings(settings: VippsProviderSettings): ResolvedVippsSettings {
   const { issues, resolved } = check(settings);
   if (resolved === undefined) throw new ConfigurationError({ provider: 'vipps', issues });
@@ -120,14 +134,13 @@ export function resolveVippsSettings(settings: VippsProviderSettings): ResolvedV
 }
 
 function check(settings: unknown): { issues: ConfigurationIssue[]; resolved?: ResolvedVippsSettings } {
-  if (typeof settings !== 'object' || settings === null) {
-    return { issues: [{ path: '', message: 'settings must be an object' }] };
-  }
-  const result = v.safeParse(settingsSchema, settings);
-  const issues: ConfigurationIssue[] = result.success
-    ? []
-    : result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? '', message: issue.message }));
-  const input = settings as Record<string, unknown>;
+  // Own properties only, read once: an inherited `baseUrl` (a polluted `Object.prototype`) is never a setting, and
+  // what is validated is what is used.
+  const input = ownSettings(settings);
+  if (input === undefined) return { issues: [{ path: '', message: 'settings must be an object' }] };
+  const result = v.safeParse(settingsSchema, input, { abortPipeEarly: true });
+  const issues: ConfigurationIssue[] = reservedKeyIssues(settings);
+  if (!result.success) issues.push(...result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? '', message: issue.message })));
   const has = (key: string): boolean => input[key] !== undefined;
   const failed = (key: string): boolean => issues.some((issue) => issue.path === key);
 
@@ -145,9 +158,9 @@ function check(settings: unknown): { issues: ConfigurationIssue[]; resolved?: Re
     issues.push({ path: 'environment', message: "required: set 'test' or 'production' (or set baseUrl)" });
   }
   if (has('baseUrl') && !failed('baseUrl')) {
-    const parsed = parseBaseUrl(input.baseUrl as string);
-    if (typeof parsed === 'string') issues.push({ path: 'baseUrl', message: parsed });
-    else baseUrl = parsed.origin;
+    const problem = baseUrlProblem(input.baseUrl as string);
+    if (problem !== undefined) issues.push({ path: 'baseUrl', message: problem });
+    else baseUrl = new URL(input.baseUrl as string).origin;
   }
   if (environment !== undefined && !failed('environment')) {
     const expected = vippsBaseUrls[environment];
@@ -158,7 +171,7 @@ function check(settings: unknown): { issues: ConfigurationIssue[]; resolved?: Re
   }
 
   if (issues.length > 0 || baseUrl === undefined) return { issues };
-  const valid = settings as VippsProviderSettings;
+  const valid = input as unknown as VippsProviderSettings;
   const systemHeaders: Record<string, string> = {};
   for (const [key, header] of systemSettings) {
     const value = valid[key];
@@ -183,24 +196,6 @@ function replaceIssue(issues: ConfigurationIssue[], path: string, message: strin
   const index = issues.findIndex((issue) => issue.path === path);
   if (index === -1) issues.push({ path, message });
   else issues[index] = { path, message };
-}
-
-function parseBaseUrl(value: string): URL | string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return 'must be an absolute URL';
-  }
-  if (url.username !== '' || url.password !== '') return 'must not contain credentials';
-  // API calls resolve paths such as `/epayment/v1/…` against the origin, so a path prefix would not be honoured.
-  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') {
-    return 'must be an origin without path, query or fragment (e.g. https://apitest.vipps.no)';
-  }
-  if (url.protocol === 'https:') return url;
-  // client_secret travels in a header: plain HTTP is for a local emulator only.
-  if (url.protocol === 'http:' && loopbackHosts.has(url.hostname)) return url;
-  return url.protocol === 'http:' ? 'must use https (http is allowed for localhost only)' : 'must be an http(s) URL';
 }
 
 /** The URL of the token endpoint for resolved settings. */
