@@ -510,6 +510,44 @@ describe('createTokenCache', () => {
       const fresh = await cache.getToken();
       expect(fresh.accessToken).not.toBe(old.accessToken);
     });
+
+    // Found by the model-based test (token-cache.model.test.ts): the extension was compared with the held expiry on
+    // the wall clock, so after the clock jumped back it looked earlier, was taken for "unchanged", and callers were
+    // refused the token while the gateway kept extending it.
+    it('should accept an extended expiry after the wall clock jumped back', async () => {
+      const cache = cacheFor({ policy: { refreshAheadJitter: 0 } });
+      const old = await cache.getToken();
+      server.mode = 'extend';
+      server.lifetimeMs = 10 * minute;
+      clock.jumpWall(-3 * hour);
+
+      await advance(hour - 5 * minute);
+      expect(await cache.getToken()).toBe(old);
+      await until(() => server.tokenRequests === 2, 'the refresh-ahead request');
+      await until(() => ofType('token-refreshed').length + ofType('token-unchanged').length === 2, 'its answer');
+      expect(ofType('token-unchanged')).toEqual([]);
+      expect(ofType('token-refreshed')[1]).toMatchObject({ extended: true, expiresInMs: 10 * minute });
+
+      await advance(5 * minute);
+      const extended = await cache.getToken();
+      expect(extended.accessToken).toBe(old.accessToken);
+      expect(extended.expiresAt).toBe(clock.now() + 5 * minute);
+    });
+
+    it('should take the same expiry restated after the wall clock jumped ahead for unchanged, not for an extension', async () => {
+      const cache = cacheFor({ policy: { refreshAheadJitter: 0 } });
+      const old = await cache.getToken();
+      await advance(hour - 5 * minute);
+      // A provider that corrects for the gateway's clock restates the same expiry on the jumped local clock.
+      clock.jumpWall(3 * hour);
+      server.lifetimeMs = 5 * minute;
+      server.mode = 'extend';
+
+      expect(await cache.getToken()).toBe(old);
+      await until(() => ofType('token-refreshed').length + ofType('token-unchanged').length === 2, 'the answer');
+      expect(ofType('token-unchanged')).toHaveLength(1);
+      expect(ofType('token-refreshed')).toHaveLength(1);
+    });
   });
 
   describe('invalidate', () => {

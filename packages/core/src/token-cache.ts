@@ -348,10 +348,10 @@ class ProviderTokenCache implements TokenCache {
     if (
       current !== undefined &&
       current.token.accessToken === result.accessToken &&
-      result.expiresAt - current.token.expiresAt < unchangedToleranceMs
+      entry.deadline - current.deadline < unchangedToleranceMs
     ) {
       // i'mport answers "same token, same expiry" outside its extension window: not an error, not a reason to ask
-      // again at once.
+      // again at once. Compared on the monotonic clock: after a wall-clock jump the same expiry reads differently.
       const nextAttemptInMs = this.#backoffDelay();
       this.#nextAttemptAt = clock.monotonic() + nextAttemptInMs;
       this.#emit({

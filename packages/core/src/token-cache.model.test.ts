@@ -1,0 +1,596 @@
+/**
+ * Model-based tests of the token cache: fast-check generates sequences of commands (calls, aborts, invalidations,
+ * changes of what the gateway answers, virtual time) and every invariant is checked after every command.
+ *
+ * The gateway is a scripted in-process provider whose answers the commands choose: the thing under test is the
+ * cache, and the HTTP layer has its own tests. The provider also keeps the ground truth the cache cannot see (when
+ * each token really expires, in monotonic time), which is what the invariants are checked against. Time is vitest's
+ * fake time, so a run covers hours in milliseconds.
+ *
+ * Runs are deterministic: a fixed seed and number of runs, overridable for longer hunts with
+ * `FC_SEED=… FC_NUM_RUNS=… pnpm vitest run --config vitest.workspace.ts packages/core/src/token-cache.model`.
+ */
+import { inspect } from 'node:util';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { type CachePolicy, resolveCachePolicy } from './cache-policy.js';
+import type { Clock } from './clock.js';
+import { isAuthError, isTokenResponseError, TokenRequestError } from './errors.js';
+import { fingerprint } from './fingerprint.js';
+import { type AccessToken, createTokenCache, type TokenCache } from './token-cache.js';
+import type { TokenEvent } from './token-events.js';
+import type { ProviderToken, TokenRequestContext } from './token-provider.js';
+
+const second = 1_000;
+const minute = 60_000;
+const hour = 3_600_000;
+const start = Date.UTC(2025, 0, 1);
+/** The cache's own floor between two refresh attempts (see `minimumRetryDelayMs` in token-cache.ts). */
+const minimumRetryDelayMs = 100;
+/** Two expiries closer than this count as "unchanged" for the cache (see `unchangedToleranceMs` in token-cache.ts). */
+const unchangedToleranceMs = 5_000;
+
+const numRuns = Number(process.env.FC_NUM_RUNS ?? 200);
+const seed = Number(process.env.FC_SEED ?? 20_251_122);
+const maxCommands = 40;
+
+/** What the gateway does with the token requests that arrive from now on. */
+type GatewayResponse =
+  /** A new token living `lifetimeMs`. */
+  | { kind: 'new'; lifetimeMs: number; delayMs: number; honoursSignal: boolean }
+  /** The last token again with its expiry unchanged (i'mport outside its extension window). */
+  | { kind: 'same'; delayMs: number; honoursSignal: boolean }
+  /** The last token again with its expiry moved to now + `lifetimeMs` (i'mport inside its extension window). */
+  | { kind: 'extend'; lifetimeMs: number; delayMs: number; honoursSignal: boolean }
+  | { kind: 'fail'; retryable: boolean; delayMs: number; honoursSignal: boolean }
+  /** A response that fails validation (no token, no expiry). */
+  | { kind: 'invalid'; delayMs: number; honoursSignal: boolean }
+  /** Never answers; with `honoursSignal` it rejects once the cache aborts the request, as `fetch` does. */
+  | { kind: 'hang'; honoursSignal: boolean };
+
+/** A token the gateway answered with, and when it really expires. */
+interface Answer {
+  readonly accessToken: string;
+  /** Monotonic; `NaN` for an answer that is no token at all. */
+  readonly deadline: number;
+}
+
+interface Caller {
+  readonly id: number;
+  /** Monotonic time of the call. */
+  readonly startedAt: number;
+  /** Position of the call in the sequence of operations (calls, invalidations, gateway answers). */
+  readonly operation: number;
+  readonly controller: AbortController | undefined;
+  readonly forceRefresh: boolean;
+  settled: boolean;
+  settledAt?: number;
+  value?: AccessToken;
+  error?: unknown;
+  checked: boolean;
+}
+
+/** Both clocks follow vitest's fake time; `jumpWall` moves only the wall clock, as an NTP correction would. */
+interface ModelClock extends Clock {
+  jumpWall(milliseconds: number): void;
+}
+
+function createModelClock(): ModelClock {
+  const origin = Date.now();
+  let wallOffset = 0;
+  return {
+    now: () => Date.now() + wallOffset,
+    monotonic: () => Date.now() - origin,
+    jumpWall(milliseconds) {
+      wallOffset += milliseconds;
+    },
+  };
+}
+
+/** Lets every pending promise callback run (the provider and store here do no I/O), without moving fake time. */
+async function flush(): Promise<void> {
+  // Node reports an unhandled rejection after the macrotask in which it happened: three turns are plenty.
+  for (let turn = 0; turn < 3; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Totals over every run of the property, for the summary line. */
+interface RunStatistics {
+  runs: number;
+  commands: number;
+  lastRunCommands: number;
+  calls: number;
+  tokenRequests: number;
+}
+
+/**
+ * The system under test (one cache over a scripted gateway) and what the invariants need to know about it.
+ * Every command goes through {@link World.callStep} or {@link World.timeStep}, which end with {@link World.check}.
+ */
+class World {
+  readonly clock = createModelClock();
+  readonly policy: Readonly<CachePolicy>;
+  readonly cache: TokenCache;
+  readonly callers: Caller[] = [];
+  /** Every token a caller received, in order. */
+  readonly handedOut: string[] = [];
+  /** Ground truth: monotonic deadline of each answer the gateway gave, keyed by token and the expiry it reported. */
+  readonly deadlines = new Map<string, number>();
+  /** Operation at which the gateway last answered with each token. */
+  readonly lastAnswered = new Map<string, number>();
+  /** Operation at which each token was last passed to `invalidate`. */
+  readonly invalidatedAt = new Map<string, number>();
+  readonly invalidations: Array<{ settled: boolean; error?: unknown }> = [];
+  readonly events: TokenEvent[] = [];
+  /** Found in callbacks (the provider, the event listener); thrown by the next check. */
+  readonly violations: string[] = [];
+  commands = 0;
+  response: GatewayResponse = { kind: 'new', lifetimeMs: hour, delayMs: 0, honoursSignal: true };
+  requestsStarted = 0;
+  /** Requests the cache has neither seen answered nor aborted. */
+  requestsInFlight = 0;
+
+  #phase: 'call' | 'time' = 'call';
+  #operation = 0;
+  #issuedTokens = 0;
+  #last: Answer | undefined;
+  /** The last answer the cache was still waiting for (not one to a request it had timed out). */
+  #lastAccepted: Answer | undefined;
+  /** The token the cache holds (from its events), and the background requests made while it was held. */
+  #tenure: { held: Answer | undefined; firstBackgroundRequestAt?: number; backgroundRequests: number } | undefined;
+  /** After rejected credentials with no token to serve: no request (but forced ones) before this monotonic time. */
+  #cooldownUntil: number | undefined;
+  /** Errors already checked against the answer that caused them (callers in a cooldown get the same object). */
+  readonly #seenErrors = new WeakSet<object>();
+  readonly #draw: number;
+  readonly #unhandled: unknown[];
+
+  constructor(policy: CachePolicy, draw: number, unhandled: unknown[]) {
+    this.policy = resolveCachePolicy('model', policy);
+    this.#draw = draw;
+    this.#unhandled = unhandled;
+    this.cache = createTokenCache(
+      {
+        provider: 'model',
+        cacheKey: 'model:one',
+        baseUrl: 'https://gateway.test',
+        requestToken: (context) => this.#requestToken(context),
+      },
+      { clock: this.clock, policy, random: () => draw, onEvent: (event) => this.#observe(event) },
+    );
+  }
+
+  /** Runs a command that calls the cache, lets it settle without moving time, then checks the invariants. */
+  async callStep(what: string, action: () => void): Promise<void> {
+    const requestsBefore = this.requestsStarted;
+    action();
+    await flush();
+    if (this.requestsStarted - requestsBefore > 1) {
+      this.violations.push(`${what} started ${this.requestsStarted - requestsBefore} token requests`);
+    }
+    this.check();
+  }
+
+  /** Moves virtual time (firing the gateway's answers and the cache's timeouts), then checks the invariants. */
+  async timeStep(milliseconds: number): Promise<void> {
+    this.#phase = 'time';
+    await vi.advanceTimersByTimeAsync(milliseconds);
+    await flush();
+    this.#phase = 'call';
+    this.check();
+  }
+
+  /** The token the cache holds and must hand out at once, if there is one with more than `minValidityMs` left. */
+  servableToken(): Answer | undefined {
+    const held = this.#tenure?.held;
+    if (held === undefined || !(held.deadline - this.clock.monotonic() > this.policy.minValidityMs)) return undefined;
+    return held;
+  }
+
+  getToken(options: { forceRefresh: boolean; abortable: boolean }): Caller {
+    const controller = options.abortable ? new AbortController() : undefined;
+    const caller: Caller = {
+      id: this.callers.length,
+      startedAt: this.clock.monotonic(),
+      operation: this.#nextOperation(),
+      controller,
+      forceRefresh: options.forceRefresh,
+      settled: false,
+      checked: false,
+    };
+    this.callers.push(caller);
+    this.cache.getToken({ signal: controller?.signal, forceRefresh: options.forceRefresh }).then(
+      (value) => {
+        Object.assign(caller, { settled: true, settledAt: this.clock.monotonic(), value });
+        this.handedOut.push(value.accessToken);
+      },
+      (error: unknown) => Object.assign(caller, { settled: true, settledAt: this.clock.monotonic(), error }),
+    );
+    return caller;
+  }
+
+  peekToken(): void {
+    const token = this.cache.peekToken();
+    if (token !== undefined) this.#checkHandedOut('peekToken()', token, this.clock.monotonic(), this.#nextOperation());
+  }
+
+  invalidate(accessToken: string): void {
+    this.invalidatedAt.set(accessToken, this.#nextOperation());
+    const invalidation: { settled: boolean; error?: unknown } = { settled: false };
+    this.invalidations.push(invalidation);
+    this.cache.invalidate(accessToken).then(
+      () => Object.assign(invalidation, { settled: true }),
+      (error: unknown) => Object.assign(invalidation, { settled: true, error }),
+    );
+  }
+
+  /** Every invariant, on everything that happened since the last check. Throws the first violation. */
+  check(): void {
+    const now = this.clock.monotonic();
+    const { requestTimeoutMs } = this.policy;
+    if (this.violations.length > 0) throw new Error(this.violations.join('\n'));
+    if (this.#unhandled.length > 0) throw new Error(`Unhandled rejection: ${inspect(this.#unhandled[0])}`);
+    if (this.requestsInFlight > 1) throw new Error(`${this.requestsInFlight} token requests in flight at once`);
+    for (const caller of this.callers) {
+      if (!caller.settled) {
+        // A caller waits for at most one attempt, which the request timeout bounds.
+        if (now - caller.startedAt >= requestTimeoutMs) {
+          throw new Error(
+            `caller #${caller.id} still waits ${now - caller.startedAt} ms after its call (requestTimeoutMs ${requestTimeoutMs})`,
+          );
+        }
+        continue;
+      }
+      if (caller.checked) continue;
+      caller.checked = true;
+      if (caller.value !== undefined) {
+        this.#checkHandedOut(`caller #${caller.id}`, caller.value, caller.settledAt!, caller.operation);
+        continue;
+      }
+      const signal = caller.controller?.signal;
+      if (signal?.aborted === true && caller.error === signal.reason) continue;
+      if (!isAuthError(caller.error)) throw new Error(`caller #${caller.id} got an untyped error: ${inspect(caller.error)}`);
+      if (isTokenResponseError(caller.error) && !this.#seenErrors.has(caller.error)) {
+        // A token refused as too short-lived must really have been: the answer behind it (the last one the cache
+        // awaited) has at most minValidityMs left, give or take the cache's tolerance for unchanged expiries.
+        this.#seenErrors.add(caller.error);
+        const answer = this.#lastAccepted;
+        const left = answer === undefined ? Number.NaN : answer.deadline - caller.settledAt!;
+        if (left > this.policy.minValidityMs + unchangedToleranceMs) {
+          throw new Error(`caller #${caller.id} was refused a token with ${left} ms left: ${caller.error.message}`);
+        }
+      }
+      const message = caller.error.message;
+      for (const token of this.lastAnswered.keys()) {
+        if (message.includes(token)) throw new Error(`caller #${caller.id} got an error naming a token: ${message}`);
+      }
+    }
+    for (const invalidation of this.invalidations) {
+      if (!invalidation.settled) throw new Error('invalidate() has not settled without any time passing');
+      if ('error' in invalidation) throw new Error(`invalidate() rejected: ${inspect(invalidation.error)}`);
+    }
+    const tenure = this.#tenure;
+    if (tenure?.firstBackgroundRequestAt !== undefined) {
+      const elapsed = now - tenure.firstBackgroundRequestAt;
+      const allowed = this.#backgroundRequestBound(elapsed);
+      if (tenure.backgroundRequests > allowed) {
+        throw new Error(
+          `${tenure.backgroundRequests} background requests for one token within ${elapsed} ms; the backoff allows ${allowed}`,
+        );
+      }
+    }
+  }
+
+  /** Invariants over the whole run that are too costly for every step. */
+  checkRun(): void {
+    const shown = inspect(this.events, { depth: 6 });
+    for (const token of this.lastAnswered.keys()) {
+      if (shown.includes(token)) throw new Error('an event holds a token');
+    }
+  }
+
+  #checkHandedOut(who: string, token: AccessToken, at: number, operation: number): void {
+    const deadline = this.deadlines.get(`${token.accessToken}@${token.expiresAt}`);
+    if (deadline === undefined) throw new Error(`${who} got a token or an expiry the gateway never issued`);
+    if (deadline - at < this.policy.minValidityMs) {
+      throw new Error(`${who} got a token with ${deadline - at} ms left (minValidityMs ${this.policy.minValidityMs})`);
+    }
+    const invalidatedAt = this.invalidatedAt.get(token.accessToken);
+    if (invalidatedAt !== undefined && operation > invalidatedAt && this.lastAnswered.get(token.accessToken)! < invalidatedAt) {
+      throw new Error(`${who} got a token invalidated before the call, which the gateway has not issued again since`);
+    }
+  }
+
+  /**
+   * The most background refresh attempts one token may see within `elapsed` ms of the first: each failed or
+   * unchanged attempt pushes the next one back by the capped exponential backoff (random draw × ceiling, at least
+   * the cache's floor).
+   */
+  #backgroundRequestBound(elapsed: number): number {
+    const { retryBaseDelayMs, retryMaxDelayMs } = this.policy;
+    let attempts = 1;
+    let spent = 0;
+    for (let failures = 0; ; failures += 1) {
+      const ceiling = Math.min(retryMaxDelayMs, retryBaseDelayMs * 2 ** failures);
+      const delay = Math.max(this.#draw * ceiling, Math.min(ceiling, minimumRetryDelayMs));
+      if (ceiling === retryMaxDelayMs) return attempts + Math.floor((elapsed - spent) / delay);
+      if (spent + delay > elapsed) return attempts;
+      spent += delay;
+      attempts += 1;
+    }
+  }
+
+  /** The latest ground-truth deadline the gateway gave `accessToken`. */
+  lastDeadline(accessToken: string): number | undefined {
+    return this.#last?.accessToken === accessToken ? this.#last.deadline : undefined;
+  }
+
+  #nextOperation(): number {
+    this.#operation += 1;
+    return this.#operation;
+  }
+
+  #observe(event: TokenEvent): void {
+    this.events.push(event);
+    const now = this.clock.monotonic();
+    switch (event.type) {
+      case 'token-refreshed': {
+        const answer = this.#lastAccepted;
+        // Only the gateway's answers are known here; a token from the store has no ground truth to check.
+        const held =
+          event.source === 'provider' && answer !== undefined && fingerprint(answer.accessToken) === event.fingerprint ? answer : undefined;
+        if (event.source === 'provider' && held === undefined) this.violations.push('the cache adopted a token that was not the answer');
+        if (held !== undefined && !(held.deadline - now > this.policy.minValidityMs)) {
+          this.violations.push(`the cache adopted a token with ${held.deadline - now} ms left, which it may not hand out`);
+        }
+        this.#tenure = { held, backgroundRequests: 0 };
+        this.#cooldownUntil = undefined;
+        break;
+      }
+      case 'token-invalidated':
+        this.#tenure = undefined;
+        break;
+      case 'token-request-failed':
+        if (!event.retryable && this.servableToken() === undefined) this.#cooldownUntil = now + this.policy.failureCooldownMs;
+        break;
+      case 'token-requested':
+        if (event.reason === 'refresh-ahead' && this.#tenure !== undefined) {
+          this.#tenure.firstBackgroundRequestAt ??= now;
+          this.#tenure.backgroundRequests += 1;
+        }
+        if (event.reason !== 'forced' && this.#cooldownUntil !== undefined && now < this.#cooldownUntil) {
+          this.violations.push(`a ${event.reason} token request ${this.#cooldownUntil - now} ms before the failure cooldown ends`);
+        }
+        break;
+    }
+  }
+
+  #requestToken({ signal, now }: TokenRequestContext): Promise<ProviderToken> {
+    // The cache has no timer-driven refresh: a request that starts while only time passes is a refresh loop.
+    if (this.#phase === 'time') this.violations.push('a token request started while no caller was calling');
+    const response = this.response;
+    this.requestsStarted += 1;
+    this.requestsInFlight += 1;
+    if (this.requestsInFlight > 1) this.violations.push(`${this.requestsInFlight} token requests in flight at once`);
+    let open = true;
+    const close = (): void => {
+      if (open) this.requestsInFlight -= 1;
+      open = false;
+    };
+    signal.addEventListener('abort', close, { once: true });
+    return new Promise((resolve, reject) => {
+      if (response.honoursSignal) signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      if (response.kind === 'hang') return;
+      const answer = (): void => {
+        if (response.honoursSignal && signal.aborted) return;
+        const accepted = !signal.aborted;
+        close();
+        try {
+          resolve(this.#answer(response, now, accepted));
+        } catch (error) {
+          reject(error);
+        }
+      };
+      if (response.delayMs === 0) answer();
+      else setTimeout(answer, response.delayMs);
+    });
+  }
+
+  #answer(response: Exclude<GatewayResponse, { kind: 'hang' }>, now: () => number, accepted: boolean): ProviderToken {
+    const monotonic = this.clock.monotonic();
+    if (accepted) this.#lastAccepted = undefined;
+    if (response.kind === 'fail') {
+      throw new TokenRequestError(`Token request failed with status ${response.retryable ? 503 : 401}`, {
+        provider: 'model',
+        reason: response.retryable ? 'http' : 'rejected',
+        retryable: response.retryable,
+        status: response.retryable ? 503 : 401,
+      });
+    }
+    if (response.kind === 'invalid') {
+      if (accepted) this.#lastAccepted = { accessToken: '', deadline: Number.NaN };
+      return { accessToken: '', expiresAt: Number.NaN };
+    }
+    let last = this.#last;
+    if (response.kind === 'new' || last === undefined) {
+      this.#issuedTokens += 1;
+      last = {
+        accessToken: `secret-token-${this.#issuedTokens}`,
+        deadline: monotonic + ('lifetimeMs' in response ? response.lifetimeMs : hour),
+      };
+    } else if (response.kind === 'extend') {
+      last = { accessToken: last.accessToken, deadline: monotonic + response.lifetimeMs };
+    }
+    this.#last = last;
+    if (accepted) this.#lastAccepted = last;
+    // The gateway's clock does not jump with ours: like a provider correcting for skew, it reports the expiry on the
+    // local wall clock as it reads now.
+    const expiresAt = now() + (last.deadline - monotonic);
+    this.deadlines.set(`${last.accessToken}@${expiresAt}`, last.deadline);
+    this.lastAnswered.set(last.accessToken, this.#nextOperation());
+    return { accessToken: last.accessToken, expiresAt };
+  }
+}
+
+type ModelCommand = fc.AsyncCommand<object, World>;
+
+/** A command: `run` counts itself and acts on the world; every step checks the invariants. */
+function command(name: string, run: (world: World) => Promise<void>): ModelCommand {
+  return {
+    check: () => true,
+    run: async (_model, world) => {
+      world.commands += 1;
+      await run(world);
+    },
+    toString: () => name,
+  };
+}
+
+const lifetimeArbitrary = fc.constantFrom(5 * second, 15 * second, minute, 10 * minute, hour);
+const delayArbitrary = fc.constantFrom(0, 1, 500, 3 * second, 9_999, 15 * second);
+
+const responseArbitrary: fc.Arbitrary<GatewayResponse> = fc.oneof(
+  fc.record({ kind: fc.constant('new' as const), lifetimeMs: lifetimeArbitrary, delayMs: delayArbitrary, honoursSignal: fc.boolean() }),
+  fc.record({ kind: fc.constant('same' as const), delayMs: delayArbitrary, honoursSignal: fc.boolean() }),
+  fc.record({ kind: fc.constant('extend' as const), lifetimeMs: lifetimeArbitrary, delayMs: delayArbitrary, honoursSignal: fc.boolean() }),
+  fc.record({ kind: fc.constant('fail' as const), retryable: fc.boolean(), delayMs: delayArbitrary, honoursSignal: fc.boolean() }),
+  fc.record({ kind: fc.constant('invalid' as const), delayMs: delayArbitrary, honoursSignal: fc.boolean() }),
+  fc.record({ kind: fc.constant('hang' as const), honoursSignal: fc.boolean() }),
+);
+
+const durationArbitrary = fc.oneof(
+  fc.constantFrom(1, 99, 100, second, 9_999, 10 * second, minute, 5 * minute, hour),
+  fc.integer({ min: 1, max: 2 * hour }),
+);
+
+const commandArbitraries: Array<fc.Arbitrary<ModelCommand>> = [
+  fc.record({ forceRefresh: fc.constantFrom(false, false, false, true), abortable: fc.boolean() }).map((options) =>
+    command(`getToken(${JSON.stringify(options)})`, async (world) => {
+      const servable = options.forceRefresh ? undefined : world.servableToken();
+      let caller: Caller | undefined;
+      await world.callStep('getToken()', () => {
+        caller = world.getToken(options);
+      });
+      // Stale-while-failing: a valid token is handed out at once, whatever the gateway is doing.
+      if (servable !== undefined && caller!.value?.accessToken !== servable.accessToken) {
+        throw new Error(`caller #${caller!.id} was not handed the held token with ${servable.deadline - caller!.startedAt} ms left`);
+      }
+    }),
+  ),
+  fc.constant(command('peekToken()', (world) => world.callStep('peekToken()', () => world.peekToken()))),
+  fc.nat().map((index) =>
+    command(`abort(${index})`, async (world) => {
+      const waiting = world.callers.filter((caller) => !caller.settled && caller.controller !== undefined);
+      const caller = waiting[index % Math.max(1, waiting.length)];
+      if (caller === undefined) return;
+      await world.callStep('abort', () => caller.controller!.abort());
+      // Promptly: without any time passing, and with the abort as the reason, while others keep waiting.
+      if (!caller.settled || caller.error !== caller.controller!.signal.reason) {
+        throw new Error(`aborted caller #${caller.id} did not settle at once with its abort reason`);
+      }
+    }),
+  ),
+  fc.record({ which: fc.constantFrom('latest' as const, 'oldest' as const), thenCall: fc.boolean() }).map(({ which, thenCall }) =>
+    command(`invalidate(${which}${thenCall ? ', then getToken() at once' : ''})`, async (world) => {
+      const token = which === 'latest' ? world.handedOut.at(-1) : world.handedOut[0];
+      if (token === undefined) return;
+      await world.callStep('invalidate()', () => {
+        world.invalidate(token);
+        // Another caller that does not wait for invalidate() to finish (the store's delete may still be under way).
+        if (thenCall) world.getToken({ forceRefresh: false, abortable: false });
+      });
+    }),
+  ),
+  fc.constantFrom('window' as const, 'edge' as const, 'past-edge' as const, 'expiry' as const).map((point) =>
+    command(`advanceTo(${point})`, async (world) => {
+      // Time to the points where behaviour changes for the token handed out last: its refresh window, the last
+      // moment it may be handed out, just past it, its expiry.
+      const token = world.handedOut.at(-1);
+      const deadline = token === undefined ? undefined : world.lastDeadline(token);
+      if (deadline === undefined) return;
+      const { minValidityMs, refreshAheadMs } = world.policy;
+      const left = { window: minValidityMs + refreshAheadMs / 4, edge: minValidityMs + 1, 'past-edge': minValidityMs, expiry: 0 }[point];
+      const milliseconds = Math.floor(deadline - left - world.clock.monotonic());
+      if (milliseconds > 0) await world.timeStep(milliseconds);
+    }),
+  ),
+  responseArbitrary.map((response) =>
+    command(`gateway(${JSON.stringify(response)})`, async (world) => {
+      world.response = response;
+    }),
+  ),
+  durationArbitrary.map((milliseconds) => command(`advance(${milliseconds})`, (world) => world.timeStep(milliseconds))),
+  fc
+    .record({ calls: fc.integer({ min: 2, max: 60 }), everyMs: fc.constantFrom(10, 100, second, 30 * second, minute) })
+    .map(({ calls, everyMs }) =>
+      command(`traffic(${calls} calls every ${everyMs} ms)`, async (world) => {
+        for (let call = 0; call < calls; call += 1) {
+          await world.callStep('getToken()', () => world.getToken({ forceRefresh: false, abortable: false }));
+          await world.timeStep(everyMs);
+        }
+      }),
+    ),
+  fc
+    .constantFrom(-3 * hour, -minute, minute, 3 * hour)
+    .map((milliseconds) => command(`jumpWall(${milliseconds})`, async (world) => world.clock.jumpWall(milliseconds))),
+];
+
+const policyArbitrary: fc.Arbitrary<CachePolicy> = fc.record({
+  refreshAheadMs: fc.constantFrom(0, 30 * second, 5 * minute),
+  refreshAheadJitter: fc.constantFrom(0, 0.2),
+  minValidityMs: fc.constantFrom(0, 10 * second),
+  requestTimeoutMs: fc.constantFrom(2 * second, 10 * second),
+  retryBaseDelayMs: fc.constantFrom(50, second),
+  retryMaxDelayMs: fc.constantFrom(8 * second, minute),
+  failureCooldownMs: fc.constantFrom(0, 10 * second),
+  lockWaitMs: fc.constant(5 * second),
+});
+
+/** The cache's source of randomness (jitter of the refresh window and of the backoff) returns this every time. */
+const drawArbitrary = fc.constantFrom(0, 0.5, 0.999);
+
+describe('token cache (model-based)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('should keep every invariant over random calls, aborts, invalidations, gateway answers and time', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const statistics: RunStatistics = { runs: 0, commands: 0, lastRunCommands: 0, calls: 0, tokenRequests: 0 };
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          policyArbitrary,
+          drawArbitrary,
+          fc.commands(commandArbitraries, { maxCommands, size: 'max' }),
+          async (policy, draw, commands) => {
+            vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+            unhandled.length = 0;
+            const world = new World(policy, draw, unhandled);
+            try {
+              await fc.asyncModelRun(() => ({ model: {}, real: world }), commands);
+              world.checkRun();
+            } finally {
+              statistics.runs += 1;
+              statistics.commands += world.commands;
+              statistics.lastRunCommands = world.commands;
+              statistics.calls += world.callers.length;
+              statistics.tokenRequests += world.requestsStarted;
+              vi.clearAllTimers();
+              vi.useRealTimers();
+            }
+          },
+        ),
+        { numRuns, seed },
+      );
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      console.log(
+        `token-cache model: seed ${seed}, ${statistics.runs} runs, ${statistics.commands} commands ` +
+          `(${statistics.lastRunCommands} in the last run), ${statistics.calls} getToken calls, ${statistics.tokenRequests} token requests`,
+      );
+    }
+    expect(statistics.runs).toBeGreaterThanOrEqual(numRuns);
+  }, 120_000);
+});
