@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import * as v from 'valibot';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTokenRequestError, isTokenResponseError } from './errors.js';
@@ -75,6 +76,25 @@ describe('sendTokenRequest', () => {
     await expect.poll(() => closedConnections).toBe(1);
   });
 
+  it('should count the decoded bytes of a compressed body, so a small gzip bomb is refused too', async () => {
+    const bomb = gzipSync(Buffer.alloc(20 * mebibyte, 0x20));
+    expect(bomb.length).toBeLessThan(mebibyte);
+    const url = await serve({ headers: { 'content-encoding': 'gzip' }, body: bomb });
+    const error = await failure(sendTokenRequest('acme', contextWith(), url, { method: 'POST' }));
+    expect(isTokenResponseError(error)).toBe(true);
+    expect((error as Error).message).toContain(`larger than the limit of ${mebibyte} bytes (more bytes received)`);
+  });
+
+  it('should read a gzip body, and report one that does not decompress as a network failure', async () => {
+    const good = await serve({ headers: { 'content-encoding': 'gzip' }, body: gzipSync('{"access_token":"abc","expires_in":60}') });
+    expect((await sendTokenRequest('acme', contextWith(), good, { method: 'POST' })).json).toEqual({ access_token: 'abc', expires_in: 60 });
+    await server!.close();
+    const broken = await serve({ headers: { 'content-encoding': 'gzip' }, body: 'not gzip at all' });
+    const error = await failure(sendTokenRequest('acme', contextWith(), broken, { method: 'POST' }));
+    expect(error).toMatchObject({ reason: 'network', status: 200 });
+    expect((error as Error).message).toContain('could not be read: terminated (Z_DATA_ERROR)');
+  });
+
   it('should accept a body of exactly the limit and refuse one byte more, with a custom limit', async () => {
     const exact = await serve({ body: `"${'a'.repeat(98)}"`, chunkSize: 7 });
     const http = await sendTokenRequest('acme', contextWith(), exact, { method: 'POST' }, { maxResponseBytes: 100 });
@@ -101,7 +121,7 @@ describe('sendTokenRequest', () => {
     const url = await serve({ body: '{"access_token":"abc"', chunkSize: 4, ending: 'close' });
     const error = await failure(sendTokenRequest('acme', contextWith(), url, { method: 'POST' }));
     expect(error).toMatchObject({ reason: 'network', status: 200 });
-    expect((error as Error).message).toMatch(/^\[acme\] Token response from http:\/\/127\.0\.0\.1:\d+ broke off: /);
+    expect((error as Error).message).toMatch(/^\[acme\] Token response body from http:\/\/127\.0\.0\.1:\d+ could not be read: /);
   });
 
   it('should pass the abort reason on when the signal fires while the body is read', async () => {

@@ -76,7 +76,7 @@ export async function sendTokenRequest(
   try {
     bytes = await readAtMost(response, maxResponseBytes);
   } catch (error) {
-    throw networkFailure(provider, context, `Token response from ${origin} broke off`, error, response);
+    throw networkFailure(provider, context, `Token response body from ${origin} could not be read`, error, response);
   }
   if (bytes === undefined) throw tooLarge('more bytes received');
 

@@ -70,6 +70,8 @@ class IamportTokenProvider implements IamportProvider {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ imp_key: this.#impKey, imp_secret: this.#impSecret }),
+      // Following a redirect would resend imp_secret (307/308) or take another origin's answer for a token (301–303).
+      redirect: 'manual',
     });
     if (isIamportTokenFailure(http)) throw createIamportRequestError(http, [this.#impSecret]);
     const { response } = parseTokenBody('iamport', iamportTokenResponseSchema, http);

@@ -5,9 +5,11 @@
  * error of the `AuthError` hierarchy that shows neither the secret nor the token the server sent.
  * `FC_NUM_RUNS` overrides the number of cases; the seed is fixed so a failure replays.
  */
+import { createServer } from 'node:http';
 import { inspect } from 'node:util';
-import { type AccessToken, createTokenCache, isAuthError, isTokenResponseError } from '@x/core';
-import type { RawResponse } from '@x/core/testing';
+import { gzipSync } from 'node:zlib';
+import { type AccessToken, createTokenCache, isAuthError, isTokenRequestError, isTokenResponseError } from '@x/core';
+import { listenOnLoopback, type RawResponse } from '@x/core/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIamportProvider } from './iamport-token-provider.js';
@@ -36,6 +38,8 @@ interface FuzzCase {
 }
 
 let emulator: IamportEmulator;
+let foreign: ForeignOrigin;
+const foreignToken = `foreign${'f'.repeat(33)}`;
 const ran = { cases: 0, tokens: 0, errors: 0, byLabel: new Map<string, number>() };
 /** Process warnings (e.g. `TimeoutOverflowWarning`) are bugs too: each says something was done wrong. */
 const warnings: Error[] = [];
@@ -45,12 +49,16 @@ const onWarning = (warning: Error): void => {
 
 beforeAll(async () => {
   emulator = await createIamportEmulator();
+  foreign = await startForeignOrigin(
+    JSON.stringify({ code: 0, message: null, response: { access_token: foreignToken, now: 1_700_000_000, expired_at: 1_700_001_800 } }),
+  );
   process.on('warning', onWarning);
 });
 
 afterAll(async () => {
   process.off('warning', onWarning);
   await emulator.close();
+  await foreign.close();
   console.info(
     `iamport token response fuzz: ${ran.cases} cases (${ran.tokens} tokens, ${ran.errors} typed errors); ${[...ran.byLabel].map(([label, count]) => `${label} ${count}`).join(', ')}`,
   );
@@ -198,6 +206,37 @@ const hugeCase = fc.constantFrom<FuzzCase>(
   raw('huge', { body: '{', declaredLength: 100 * mebibyte, ending: 'stall' }, { outcome: 'too-large' }),
 );
 
+/** A redirect to another origin: following it would send the secret there, or take that origin's token. */
+const redirectCase = fc
+  .record({ status: fc.constantFrom(301, 302, 303, 307, 308), path: fc.constantFrom('/users/getToken', '/steal') })
+  .map(({ status, path }) => raw('redirect', { status, headers: { location: `${foreign.url}${path}` }, body: '' }));
+
+const gzipBomb = gzipSync(Buffer.alloc(4 * mebibyte, 0x20));
+/** Compressed bodies: a good one must still give its token, a bomb must be refused, a lie must be an error. */
+const encodedCase = fc.oneof(
+  fc.record({ token, now: serverSeconds }).map(({ token, now }) =>
+    raw(
+      'gzip',
+      {
+        headers: { 'content-encoding': 'gzip' },
+        body: gzipSync(JSON.stringify({ code: 0, message: null, response: { access_token: token, now, expired_at: now + 1800 } })),
+      },
+      { sentToken: token, outcome: 'token' },
+    ),
+  ),
+  fc.constant(raw('gzip bomb', { headers: { 'content-encoding': 'gzip' }, body: gzipBomb }, { outcome: 'too-large' })),
+  fc
+    .record({
+      encoding: fc.constantFrom('gzip', 'deflate', 'br', 'x-unknown', 'gzip, br', 'identity'),
+      body: fc.oneof(
+        fc.uint8Array({ maxLength: 512 }),
+        fc.jsonValue().map((value) => JSON.stringify(value) ?? 'null'),
+      ),
+      status: fc.oneof(fc.constant(200), status),
+    })
+    .map(({ encoding, body, status }) => raw('wrong encoding', { status, headers: { 'content-encoding': encoding }, body })),
+);
+
 const fuzzCase: fc.Arbitrary<FuzzCase> = fc.oneof(
   { weight: 3, arbitrary: validCase },
   { weight: 10, arbitrary: mutatedCase },
@@ -207,7 +246,32 @@ const fuzzCase: fc.Arbitrary<FuzzCase> = fc.oneof(
   { weight: 4, arbitrary: transportCase },
   { weight: 1, arbitrary: hugeCase },
   { weight: 1, arbitrary: stalledCase },
+  { weight: 1, arbitrary: redirectCase },
+  { weight: 2, arbitrary: encodedCase },
 );
+
+/** Another origin that redirects point to: whatever reaches it has left the gateway, so no secret may. */
+interface ForeignOrigin {
+  url: string;
+  /** Every request it received: method, path, headers and body. */
+  received: string[];
+  close(): Promise<void>;
+}
+
+/** Starts the other origin; it answers every request with `body`, a token a provider must not take for its own. */
+async function startForeignOrigin(body: string): Promise<ForeignOrigin> {
+  const received: string[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      received.push(`${request.method} ${request.url} ${JSON.stringify(request.headers)} ${Buffer.concat(chunks).toString('utf8')}`);
+      response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+  });
+  const loopback = await listenOnLoopback(server);
+  return { url: loopback.url, received, close: () => loopback.close() };
+}
 
 /** Settles `promise` or fails the case: a hang is a bug, however it happens. */
 async function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
@@ -228,10 +292,12 @@ async function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: u
 async function check(fuzz: FuzzCase): Promise<void> {
   emulator.clearFaults();
   emulator.fault(fuzz.fault);
+  foreign.received.length = 0;
   const provider = createIamportProvider({ ...emulator.defaultMerchant, baseUrl: emulator.url });
   const cache = createTokenCache(provider, { policy: { requestTimeoutMs: fuzz.stalls === true ? stallTimeoutMs : requestTimeoutMs } });
   const result = await settle<AccessToken>(cache.getToken());
   ran.cases += 1;
+  for (const request of foreign.received) expect(request).not.toContain(emulator.defaultMerchant.impSecret);
   ran.byLabel.set(fuzz.label, (ran.byLabel.get(fuzz.label) ?? 0) + 1);
   if ('value' in result) {
     ran.tokens += 1;
@@ -297,6 +363,23 @@ describe("i'mport token responses, regressions found by fuzzing", () => {
       );
       expect(isTokenResponseError(error), JSON.stringify(accessToken)).toBe(true);
       expect(error).toMatchObject({ provider: 'iamport', field: 'response.access_token' });
+    }
+  });
+
+  it('should not follow a redirect, neither resending the secret nor taking the other origin’s token', async () => {
+    // Shrunk counterexample: a 301 to another origin gave that origin's token; a 307 or 308 re-POSTs imp_secret there.
+    for (const status of [301, 302, 303, 307, 308]) {
+      emulator.clearFaults();
+      emulator.fault({ kind: 'raw', raw: { status, headers: { location: `${foreign.url}/users/getToken` }, body: '' } });
+      foreign.received.length = 0;
+      const cache = createTokenCache(createIamportProvider({ ...emulator.defaultMerchant, baseUrl: emulator.url }));
+      const error = await cache.getToken().then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(isTokenRequestError(error), String(status)).toBe(true);
+      expect(error).toMatchObject({ provider: 'iamport', status });
+      expect(foreign.received).toEqual([]);
     }
   });
 

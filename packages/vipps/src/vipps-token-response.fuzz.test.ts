@@ -6,9 +6,11 @@
  * hierarchy that shows neither a secret nor the token the server sent.
  * `FC_NUM_RUNS` overrides the number of cases; the seed is fixed so a failure replays.
  */
+import { createServer } from 'node:http';
 import { inspect } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { type AccessToken, createTokenCache, isAuthError, isTokenResponseError } from '@x/core';
-import type { RawResponse } from '@x/core/testing';
+import { listenOnLoopback, type RawResponse } from '@x/core/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type VippsFault } from './testing/index.js';
@@ -40,6 +42,8 @@ interface FuzzCase {
 }
 
 let emulator: VippsEmulator;
+let foreign: ForeignOrigin;
+const foreignToken = `foreign.${'f'.repeat(20)}.${'f'.repeat(20)}`;
 const ran = { cases: 0, tokens: 0, errors: 0, byLabel: new Map<string, number>() };
 /** Process warnings (e.g. `TimeoutOverflowWarning`) are bugs too: each says something was done wrong. */
 const warnings: Error[] = [];
@@ -49,12 +53,14 @@ const onWarning = (warning: Error): void => {
 
 beforeAll(async () => {
   emulator = await createVippsEmulator();
+  foreign = await startForeignOrigin(JSON.stringify({ access_token: foreignToken, token_type: 'Bearer', expires_in: '900' }));
   process.on('warning', onWarning);
 });
 
 afterAll(async () => {
   process.off('warning', onWarning);
   await emulator.close();
+  await foreign.close();
   console.info(
     `vipps token response fuzz: ${ran.cases} cases (${ran.tokens} tokens, ${ran.errors} typed errors); ${[...ran.byLabel].map(([label, count]) => `${label} ${count}`).join(', ')}`,
   );
@@ -235,6 +241,42 @@ const hugeCase = fc.record({ endpoint, index: fc.nat(3) }).map(({ endpoint, inde
   return raw('huge', endpoint, responses[index]!, { outcome: 'too-large' });
 });
 
+/** A redirect to another origin: following it would send the secrets there, or take that origin's token. */
+const redirectCase = fc
+  .record({ endpoint, status: fc.constantFrom(301, 302, 303, 307, 308), path: fc.constantFrom('/accesstoken/get', '/steal') })
+  .map(({ endpoint, status, path }) => raw('redirect', endpoint, { status, headers: { location: `${foreign.url}${path}` }, body: '' }));
+
+const gzipBomb = gzipSync(Buffer.alloc(4 * mebibyte, 0x20));
+/** Compressed bodies: a good one must still give its token, a bomb must be refused, a lie must be an error. */
+const encodedCase = fc.oneof(
+  fc
+    .record({ endpoint, token: jwt, now: gatewaySeconds })
+    .map(({ endpoint, token, now }) =>
+      raw(
+        'gzip',
+        endpoint,
+        { headers: { 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify(tokenBody(endpoint, token, now, 3600))) },
+        { sentToken: token, outcome: 'token' },
+      ),
+    ),
+  endpoint.map((endpoint) =>
+    raw('gzip bomb', endpoint, { headers: { 'content-encoding': 'gzip' }, body: gzipBomb }, { outcome: 'too-large' }),
+  ),
+  fc
+    .record({
+      endpoint,
+      encoding: fc.constantFrom('gzip', 'deflate', 'br', 'x-unknown', 'gzip, br', 'identity'),
+      body: fc.oneof(
+        fc.uint8Array({ maxLength: 512 }),
+        fc.jsonValue().map((value) => JSON.stringify(value) ?? 'null'),
+      ),
+      status: fc.oneof(fc.constant(200), status),
+    })
+    .map(({ endpoint, encoding, body, status }) =>
+      raw('wrong encoding', endpoint, { status, headers: { 'content-encoding': encoding }, body }),
+    ),
+);
+
 const fuzzCase: fc.Arbitrary<FuzzCase> = fc.oneof(
   { weight: 3, arbitrary: validCase },
   { weight: 10, arbitrary: mutatedCase },
@@ -244,7 +286,32 @@ const fuzzCase: fc.Arbitrary<FuzzCase> = fc.oneof(
   { weight: 4, arbitrary: transportCase },
   { weight: 1, arbitrary: hugeCase },
   { weight: 1, arbitrary: stalledCase },
+  { weight: 1, arbitrary: redirectCase },
+  { weight: 2, arbitrary: encodedCase },
 );
+
+/** Another origin that redirects point to: whatever reaches it has left the gateway, so no secret may. */
+interface ForeignOrigin {
+  url: string;
+  /** Every request it received: method, path, headers and body. */
+  received: string[];
+  close(): Promise<void>;
+}
+
+/** Starts the other origin; it answers every request with `body`, a token a provider must not take for its own. */
+async function startForeignOrigin(body: string): Promise<ForeignOrigin> {
+  const received: string[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      received.push(`${request.method} ${request.url} ${JSON.stringify(request.headers)} ${Buffer.concat(chunks).toString('utf8')}`);
+      response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+  });
+  const loopback = await listenOnLoopback(server);
+  return { url: loopback.url, received, close: () => loopback.close() };
+}
 
 /** Settles `promise` or fails the case: a hang is a bug, however it happens. */
 async function settle<T>(promise: Promise<T>): Promise<{ value: T } | { error: unknown }> {
@@ -270,8 +337,10 @@ function cacheFor(fuzz: FuzzCase) {
 async function check(fuzz: FuzzCase): Promise<void> {
   emulator.clearFaults();
   emulator.fault(fuzz.fault);
+  foreign.received.length = 0;
   const result = await settle<AccessToken>(cacheFor(fuzz).getToken());
   ran.cases += 1;
+  for (const request of foreign.received) for (const secret of secrets) expect(request).not.toContain(secret);
   ran.byLabel.set(fuzz.label, (ran.byLabel.get(fuzz.label) ?? 0) + 1);
   if ('value' in result) {
     ran.tokens += 1;

@@ -18,6 +18,8 @@ export interface RawResponse {
   status?: number | undefined;
   /** The `content-type` header; `null` sends none. @default 'application/json; charset=utf-8' */
   contentType?: string | null | undefined;
+  /** More headers, e.g. `location` or `content-encoding` (whose value the body is then expected to honour). @default {} */
+  headers?: Readonly<Record<string, string>> | undefined;
   /** The body bytes (a string is sent as UTF-8). @default '' */
   body?: string | Uint8Array | undefined;
   /**
@@ -50,7 +52,7 @@ export function validateRawResponse(raw: RawResponse): void {
  */
 export function writeRawResponse(response: ServerResponse, socket: Socket, raw: RawResponse, timers: Set<NodeJS.Timeout>): void {
   const body = bodyBytes(raw);
-  const headers: Record<string, string | number> = {};
+  const headers: Record<string, string | number> = { ...raw.headers };
   const contentType = raw.contentType === undefined ? 'application/json; charset=utf-8' : raw.contentType;
   if (contentType !== null) headers['content-type'] = contentType;
   if (raw.declaredLength !== undefined) headers['content-length'] = raw.declaredLength;
