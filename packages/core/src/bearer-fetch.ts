@@ -4,18 +4,26 @@ import type { TokenProvider } from './token-provider.js';
 
 /** A `Request` from Node's fetch, undici's, or any other implementation. */
 export interface RequestLike {
+  /** Absolute, or relative to the provider's `baseUrl`. */
   readonly url: string;
+  /** HTTP method, copied to the call. */
   readonly method: string;
+  /** The request's headers; the provider's API headers are added, `Authorization` is always replaced. */
   readonly headers: Iterable<[string, string]>;
+  /** Read once into bytes, so the call can be sent again after a 401. */
   readonly body: unknown;
+  /** Aborts this call and its wait for a token; a token request others wait on goes on. */
   readonly signal?: AbortSignal | null;
+  /** Redirect mode, copied to the call. */
   readonly redirect?: string;
+  /** Reads the body; called only when the request has one. */
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 /** `fetch`'s signature, with relative URLs resolved against the provider's `baseUrl`. */
 export type AuthFetch = (input: string | URL | RequestLike, init?: RequestInit) => Promise<Response>;
 
+/** Options of {@link createAuthFetch}: the cache's options (used when given a provider) and the fetch. */
 export interface AuthFetchOptions extends Omit<TokenCacheOptions, 'fetch'> {
   /**
    * The fetch every call (API and token requests alike) goes through: Node's global fetch, undici's, or any other.
@@ -32,6 +40,11 @@ export interface AuthFetchOptions extends Omit<TokenCacheOptions, 'fetch'> {
  * @example
  * const iamport = createAuthFetch(createIamportProvider({ impKey, impSecret }));
  * const response = await iamport('/payments/imp_448280090638');
+ *
+ * @throws {@link ConfigurationError} when the provider's `baseUrl` is not an absolute http: or https: URL, or
+ * `options.policy` has a bad field. The returned fetch rejects with a {@link ForeignOriginError} for a request to
+ * another origin (nothing is sent), and with the cache's {@link TokenRequestError} or {@link TokenResponseError}
+ * when no token can be had.
  */
 export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, options: AuthFetchOptions = {}): AuthFetch {
   const target = createAuthTarget(providerOrCache, options);

@@ -1,5 +1,5 @@
 /**
- * One error hierarchy for every package of @x. Each error has a stable `code`, the `provider` it concerns, the
+ * One error hierarchy for every package of `@x`. Each error has a stable `code`, the `provider` it concerns, the
  * merchant where there is one, and the standard `cause`. Nothing here ever holds a secret or an access token in an
  * enumerable property, so `JSON.stringify`, `util.inspect` and loggers cannot leak one.
  */
@@ -8,30 +8,47 @@ const brand = Symbol.for('@x/core.error');
 
 /** Stable error codes. Compare against these, never against messages. */
 export const ErrorCode = {
+  /** {@link TokenRequestError}: the token endpoint failed, timed out or refused the credentials. */
   TokenRequestFailed: 'X_TOKEN_REQUEST_FAILED',
+  /** {@link TokenResponseError}: the token endpoint answered with something that is not a usable token. */
   TokenResponseInvalid: 'X_TOKEN_RESPONSE_INVALID',
+  /** {@link ConfigurationError}: settings that cannot work. */
   ConfigurationInvalid: 'X_CONFIGURATION_INVALID',
+  /** {@link ForeignOriginError}: a request pointed at another origin than the token's. */
   ForeignOrigin: 'X_FOREIGN_ORIGIN',
+  /** {@link UnknownMerchantError}: a merchant id the registry does not know. */
   UnknownMerchant: 'X_UNKNOWN_MERCHANT',
 } as const;
 
+/** One of the {@link ErrorCode} values; `error.code` is typed with it so a `switch` can be exhaustive. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** What every {@link AuthError} constructor takes besides its message. */
 export interface AuthErrorOptions {
   /** Short name of the gateway, e.g. `iamport`. */
   provider?: string | undefined;
   /** Merchant id from the registry, where the error concerns one merchant. */
   merchant?: string | undefined;
+  /** The underlying error, kept as the standard `cause` so stack traces and loggers show it. */
   cause?: unknown;
 }
 
-/** Base class of every error thrown by @x packages. */
+/** Base class of every error thrown by `@x` packages. */
 export class AuthError extends Error {
+  /** The class name, set on the instance so it survives minification and shows in logs. */
   override name = 'AuthError';
+  /** Stable code of the error class: compare against {@link ErrorCode}, never against the message. */
   readonly code: ErrorCode;
+  /** Short name of the gateway, e.g. `iamport`; undefined when the error concerns no single provider. */
   readonly provider: string | undefined;
+  /** Merchant id from the registry, where the error concerns one merchant. */
   readonly merchant: string | undefined;
 
+  /**
+   * @param code - One of {@link ErrorCode}.
+   * @param message - What went wrong; prefixed with the provider and merchant, and never given a secret.
+   * @param options - Provider, merchant and cause.
+   */
   constructor(code: ErrorCode, message: string, options: AuthErrorOptions = {}) {
     super(prefix(options) + message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -67,7 +84,9 @@ export type TokenRequestFailure =
   /** No response within `requestTimeoutMs`. */
   | 'timeout';
 
+/** What a {@link TokenRequestError} is built from. */
 export interface TokenRequestErrorOptions extends AuthErrorOptions {
+  /** Why the request failed, in one word. */
   reason: TokenRequestFailure;
   /** Whether asking again later can succeed. */
   retryable: boolean;
@@ -83,12 +102,19 @@ export interface TokenRequestErrorOptions extends AuthErrorOptions {
 
 /** The token endpoint could not be reached, timed out, or answered with an error. */
 export class TokenRequestError extends AuthError {
+  /** The class name, for logs. */
   override name = 'TokenRequestError';
+  /** Why the request failed: an HTTP error, rejected credentials, a network failure or a timeout. */
   readonly reason: TokenRequestFailure;
+  /** Whether asking again later can succeed; false when the gateway rejected the credentials. */
   readonly retryable: boolean;
+  /** HTTP status of the token response, when one arrived. */
   readonly status: number | undefined;
+  /** The gateway's own error code (i'mport's `code`, Vipps' `error`), verbatim. */
   readonly providerCode: string | number | undefined;
+  /** The gateway's own error message, verbatim, for the gateway's support. */
   readonly providerMessage: string | undefined;
+  /** The raw response, when one arrived. Non-enumerable, so it never reaches a log or `JSON.stringify`. */
   declare readonly response: Response | undefined;
 
   constructor(message: string, options: TokenRequestErrorOptions) {
@@ -102,6 +128,7 @@ export class TokenRequestError extends AuthError {
   }
 }
 
+/** What a {@link TokenResponseError} is built from. */
 export interface TokenResponseErrorOptions extends AuthErrorOptions {
   /** Dotted path of the field that was wrong, e.g. `response.expired_at`; empty for the body as a whole. */
   field: string;
@@ -113,11 +140,15 @@ export interface TokenResponseErrorOptions extends AuthErrorOptions {
 
 /** The token endpoint answered, but not with a token this library can trust (HTML, truncated JSON, wrong fields). */
 export class TokenResponseError extends AuthError {
+  /** The class name, for logs. */
   override name = 'TokenResponseError';
+  /** Dotted path of the field that was wrong, e.g. `response.expired_at`; empty for the body as a whole. */
   readonly field: string;
+  /** HTTP status of the response. */
   readonly status: number | undefined;
   /** Token responses are never worth retrying at once, but a proxy's HTML page may go away: retry with backoff. */
   readonly retryable = true;
+  /** The raw response. Non-enumerable, so it never reaches a log or `JSON.stringify`. */
   declare readonly response: Response | undefined;
 
   constructor(message: string, options: TokenResponseErrorOptions) {
@@ -140,13 +171,17 @@ export interface ConfigurationIssue {
   provider?: string | undefined;
 }
 
+/** What a {@link ConfigurationError} is built from. */
 export interface ConfigurationErrorOptions extends AuthErrorOptions {
+  /** Every problem found, so a user can fix them all in one go; at least one. */
   issues: readonly ConfigurationIssue[];
 }
 
 /** Settings that cannot work: reported when the provider or registry is created, every problem at once. */
 export class ConfigurationError extends AuthError {
+  /** The class name, for logs. */
   override name = 'ConfigurationError';
+  /** Every problem found, each with the path of the setting; never a setting's value. */
   readonly issues: readonly ConfigurationIssue[];
 
   constructor(options: ConfigurationErrorOptions) {
@@ -165,6 +200,7 @@ export class ConfigurationError extends AuthError {
   }
 }
 
+/** What a {@link ForeignOriginError} is built from. */
 export interface ForeignOriginErrorOptions extends AuthErrorOptions {
   /** The origin the request pointed at. */
   origin: string;
@@ -174,8 +210,11 @@ export interface ForeignOriginErrorOptions extends AuthErrorOptions {
 
 /** A request pointed at a host the token was not issued for; it was refused before anything was sent. */
 export class ForeignOriginError extends AuthError {
+  /** The class name, for logs. */
   override name = 'ForeignOriginError';
+  /** The origin the request pointed at. */
   readonly origin: string;
+  /** The origin the token was issued for (the provider's `baseUrl`). */
   readonly expectedOrigin: string;
 
   constructor(options: ForeignOriginErrorOptions) {
@@ -191,8 +230,10 @@ export class ForeignOriginError extends AuthError {
 
 /** A merchant id the registry does not know. */
 export class UnknownMerchantError extends AuthError {
+  /** The class name, for logs. */
   override name = 'UnknownMerchantError';
 
+  /** @param merchant - The id that was asked for; ids are not secret, so the message names it. */
   constructor(merchant: string) {
     super(ErrorCode.UnknownMerchant, `Unknown merchant id "${merchant}"`, { merchant });
   }
@@ -204,7 +245,7 @@ function hasCode(value: unknown, code?: ErrorCode): boolean {
   return typeof branded === 'string' && (code === undefined || branded === code);
 }
 
-/** True for any @x error, even one thrown by another copy of the package. */
+/** True for any `@x` error, even one thrown by another copy of the package. */
 export function isAuthError(value: unknown): value is AuthError {
   return hasCode(value);
 }

@@ -1,3 +1,9 @@
+/**
+ * The access-token engine: the {@link TokenProvider} contract that gateway packages implement, the token cache,
+ * the bearer fetch, the error hierarchy, token stores and the merchant registry.
+ *
+ * @module \@x/core
+ */
 export type { AuthFetch, AuthFetchOptions, RequestLike } from './bearer-fetch.js';
 export { createAuthFetch } from './bearer-fetch.js';
 export type { CachePolicy } from './cache-policy.js';

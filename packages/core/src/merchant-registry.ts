@@ -28,7 +28,10 @@ export interface MerchantSettings {
 }
 
 /** What the registry reports: a cache's event and the merchants that use that cache (they share one token). */
-export type MerchantTokenEvent = TokenEvent & { /** Ids of the merchants that share the cache. */ merchants: readonly string[] };
+export type MerchantTokenEvent = TokenEvent & {
+  /** Ids of the merchants that share the cache, and so its token. */
+  merchants: readonly string[];
+};
 
 /** Options of {@link createMerchantRegistry}. */
 export interface MerchantRegistryOptions {

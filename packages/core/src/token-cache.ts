@@ -15,12 +15,15 @@ import {
 
 /** A token ready to put in an `Authorization` header. */
 export interface AccessToken {
+  /** The token itself: a secret, so never log it; {@link fingerprint} identifies it safely. */
   readonly accessToken: string;
+  /** Always `Bearer`: every supported gateway issues bearer tokens. */
   readonly tokenType: 'Bearer';
   /** Epoch milliseconds on the local clock. */
   readonly expiresAt: number;
 }
 
+/** Options of {@link TokenCache.getToken}. */
 export interface GetTokenOptions {
   /** Aborts this caller's wait only; a shared request others wait on goes on. */
   signal?: AbortSignal | undefined;
@@ -28,6 +31,7 @@ export interface GetTokenOptions {
   forceRefresh?: boolean | undefined;
 }
 
+/** Options of {@link createTokenCache}. */
 export interface TokenCacheOptions {
   /** Overrides of the provider's cache policy, field by field. */
   policy?: Partial<CachePolicy> | undefined;
@@ -50,6 +54,7 @@ export interface TokenCacheOptions {
 
 /** Caches one provider's token: single flight, refresh ahead, stale-while-failing, backoff. */
 export interface TokenCache {
+  /** The provider whose token this cache holds. */
   readonly provider: TokenProvider;
   /** The current token, or a fresh one when there is none worth handing out. */
   getToken(options?: GetTokenOptions): Promise<AccessToken>;
@@ -100,6 +105,8 @@ export function isTokenCache(value: unknown): value is TokenCache {
  * @example
  * const tokens = createTokenCache(createIamportProvider({ impKey, impSecret }));
  * const { accessToken } = await tokens.getToken();
+ *
+ * @throws {@link ConfigurationError} when `options.policy` has a bad field (negative, not finite, jitter above 1).
  */
 export function createTokenCache(provider: TokenProvider, options: TokenCacheOptions = {}): TokenCache {
   return new ProviderTokenCache(provider, options);

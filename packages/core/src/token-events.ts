@@ -11,6 +11,7 @@ export type TokenRequestReason =
   /** The current token was invalidated (e.g. after a 401). */
   | 'invalidated';
 
+/** @inline Fields every event has; inlined so the docs show them on {@link TokenEvent} itself. */
 interface EventBase {
   /** Short name of the gateway. */
   provider: string;
@@ -23,8 +24,14 @@ interface EventBase {
 /** Something the token cache did, for logs and metrics. Never holds a token or a secret. */
 export type TokenEvent = EventBase &
   (
-    | { type: 'token-requested'; reason: TokenRequestReason }
     | {
+        /** The cache asked the provider for a token. */
+        type: 'token-requested';
+        /** Why it asked. */
+        reason: TokenRequestReason;
+      }
+    | {
+        /** A new token is current, from the gateway or the store. */
         type: 'token-refreshed';
         /** Where the token came from: the gateway, or a store another process wrote. */
         source: 'provider' | 'store';
@@ -32,6 +39,7 @@ export type TokenEvent = EventBase &
         extended: boolean;
         /** Short hash of the token, to tell tokens apart in logs. */
         fingerprint: string;
+        /** Time left until the new token expires. */
         expiresInMs: number;
         /** Time the request took; 0 for a store hit. */
         durationMs: number;
@@ -41,15 +49,23 @@ export type TokenEvent = EventBase &
     | {
         /** The gateway returned the current token with the same expiry; the next attempt is scheduled. */
         type: 'token-unchanged';
+        /** Short hash of the current token. */
         fingerprint: string;
+        /** Time left until the current token expires. */
         expiresInMs: number;
+        /** Time the request took. */
         durationMs: number;
+        /** Backoff before the next refresh attempt, so an unchanged answer is not asked for again at once. */
         nextAttemptInMs: number;
       }
     | {
+        /** A token request failed; callers waiting on it get `error`. */
         type: 'token-request-failed';
+        /** An `AuthError`; anything else the provider threw arrives wrapped in a `TokenRequestError`. */
         error: unknown;
+        /** Whether asking again later can succeed (see {@link isRetryable}). */
         retryable: boolean;
+        /** Time the request took before failing. */
         durationMs: number;
         /** For failures retrying cannot fix: how long callers get this error without a new request. */
         cooldownMs?: number;
@@ -57,20 +73,31 @@ export type TokenEvent = EventBase &
     | {
         /** A refresh failed but the current token is still valid: it keeps being served. */
         type: 'token-served-stale';
+        /** Short hash of the token still being served. */
         fingerprint: string;
+        /** Time left until that token expires. */
         remainingMs: number;
+        /** Backoff before the next refresh attempt. */
         nextAttemptInMs: number;
       }
-    | { type: 'token-invalidated'; fingerprint: string }
+    | {
+        /** The current token was dropped, e.g. after a 401; the next caller waits for a new one. */
+        type: 'token-invalidated';
+        /** Short hash of the dropped token. */
+        fingerprint: string;
+      }
     | {
         /** The store failed; the cache carries on with its own copy and the gateway. */
         type: 'store-error';
+        /** The store method that failed. */
         operation: 'get' | 'set' | 'delete' | 'lock';
+        /** What the store threw, as it threw it. */
         error: unknown;
       }
     | {
         /** Another holder had the store's lock; this process waited for its token. */
         type: 'lock-waited';
+        /** How long this process waited. */
         waitedMs: number;
         /** Whether the other holder's token arrived in time; if not, this process requested one itself. */
         received: boolean;

@@ -26,6 +26,7 @@ export interface TokenStore {
   lock?(key: string, ttlMilliseconds: number): Promise<TokenStoreLock | undefined>;
 }
 
+/** Options of {@link createMemoryTokenStore}. */
 export interface MemoryTokenStoreOptions {
   /** Clock used for expiry; only `monotonic` is read. @default systemClock */
   clock?: Clock;
@@ -78,6 +79,7 @@ export function createMemoryTokenStore(options: MemoryTokenStoreOptions = {}): T
 
 /** A token as the cache writes it to a store: wall-clock expiry, so other processes can read it. */
 export interface StoredToken {
+  /** The bearer token. The store holds it as is: use an encrypting store (e.g. Redis with a key) where that matters. */
   accessToken: string;
   /** Epoch milliseconds. */
   expiresAt: number;

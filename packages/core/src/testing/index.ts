@@ -1,3 +1,9 @@
+/**
+ * What the gateway emulators are built on: a loopback server and byte-exact raw answers for fault injection. For
+ * tests only.
+ *
+ * @module \@x/core/testing
+ */
 export type { LoopbackServer } from './loopback-server.js';
 export { listenOnLoopback } from './loopback-server.js';
 export type { RawResponse, RawResponseEnding } from './raw-response.js';

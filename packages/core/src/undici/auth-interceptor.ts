@@ -3,6 +3,7 @@ import { type AuthTarget, assertSameOrigin, createAuthTarget } from '../auth-tar
 import type { AccessToken, TokenCache, TokenCacheOptions } from '../token-cache.js';
 import type { TokenProvider } from '../token-provider.js';
 
+/** Options of {@link createAuthInterceptor}: the cache's options (used when given a provider) and the origin rule. */
 export interface AuthInterceptorOptions extends TokenCacheOptions {
   /**
    * What to do with a request to an origin other than the provider's `baseUrl`: refuse it with a
@@ -27,6 +28,12 @@ type Controller = Dispatcher.DispatchController;
  * import { Agent, request } from 'undici';
  * const dispatcher = new Agent().compose(createAuthInterceptor(provider));
  * await request(new URL('/payments/imp_1', provider.baseUrl), { dispatcher });
+ *
+ * @throws {@link "@x/core".ConfigurationError | ConfigurationError} when the provider's `baseUrl` is not an absolute
+ * http: or https: URL, or `options.policy` has a bad field. Requests fail with a
+ * {@link "@x/core".ForeignOriginError | ForeignOriginError} for another origin (unless `foreignOrigins` is
+ * `'pass-through'`), and with the cache's {@link "@x/core".TokenRequestError | TokenRequestError} or
+ * {@link "@x/core".TokenResponseError | TokenResponseError} when no token can be had.
  */
 export function createAuthInterceptor(
   providerOrCache: TokenProvider | TokenCache,
