@@ -4,7 +4,9 @@ import { iamportEnvelopeSchema } from './iamport-api-types.js';
 
 /** i'mport's own `code` and `message` from an error envelope, when the body is one. */
 export interface IamportErrorDetails {
+  /** i'mport's `code`; `undefined` when the body is not an envelope. */
   code: number | undefined;
+  /** i'mport's `message`, often in Korean; `undefined` when there is none. */
   message: string | undefined;
 }
 

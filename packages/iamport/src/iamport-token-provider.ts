@@ -40,6 +40,10 @@ export const iamportCachePolicy: Readonly<Partial<CachePolicy>> = Object.freeze(
  * @example
  * const iamport = createAuthFetch(createIamportProvider({ impKey, impSecret }));
  * const response = await iamport('/payments/imp_448280090638');
+ *
+ * @throws {@link @x/core!"@x/core".ConfigurationError | ConfigurationError} naming every bad setting, never its value.
+ * Its `requestToken` throws a {@link @x/core!"@x/core".TokenRequestError | TokenRequestError} (not retryable when
+ * i'mport rejects the credentials) or a {@link @x/core!"@x/core".TokenResponseError | TokenResponseError}.
  */
 export function createIamportProvider(settings: IamportProviderSettings): IamportProvider {
   const { impKey, impSecret, baseUrl } = resolveIamportSettings(settings);

@@ -1,3 +1,8 @@
+/**
+ * i'mport (PortOne V1) access tokens: the provider, its settings, the wire schemas and the error mapping.
+ *
+ * @module \@x/iamport
+ */
 export type {
   IamportEnvelope,
   IamportPayment,

@@ -15,7 +15,9 @@ import {
 
 /** One merchant's REST API credentials. */
 export interface IamportMerchantCredentials {
+  /** The REST API key, `imp_key`; also the merchant's name in the emulator's counters. */
   impKey: string;
+  /** The REST API secret, `imp_secret`. */
   impSecret: string;
 }
 
@@ -25,6 +27,7 @@ export const iamportEmulatorDefaultMerchant: Readonly<IamportMerchantCredentials
   impSecret: 'emulator-secret-ekKoeW8RyKuT0zgaZsUtXXTLQ4AhPFW3ZGseDA6bkA5lamv9',
 });
 
+/** Options of {@link createIamportEmulator}. Every duration defaults to i'mport's own. */
 export interface IamportEmulatorOptions {
   /** Credentials the token endpoint accepts. @default [iamportEmulatorDefaultMerchant] */
   merchants?: readonly IamportMerchantCredentials[] | undefined;
@@ -74,7 +77,9 @@ export type IamportFaultKind =
   /** Answers with the exact status, content type and bytes of `raw`, possibly truncated, chunked or stalled. */
   | 'raw';
 
+/** A failure to inject with {@link IamportEmulator.fault} or `injectFault`. */
 export interface IamportFault {
+  /** What goes wrong. */
   kind: IamportFaultKind;
   /** Which endpoint fails: the token endpoint or the payment API. @default 'token' */
   target?: 'token' | 'api' | undefined;
@@ -114,6 +119,7 @@ export interface IamportEmulatorCounters {
 
 /** The current token of a merchant, as the emulated server sees it. */
 export interface IamportEmulatorToken {
+  /** The token the emulator accepts on API calls. */
   accessToken: string;
   /** Epoch milliseconds on the emulated i'mport clock. */
   expiresAt: number;
@@ -129,6 +135,7 @@ export interface IamportEmulator {
   readonly counters: Readonly<IamportEmulatorCounters>;
   /** One merchant's counters, by `impKey`. */
   countersFor(impKey: string): Readonly<IamportEmulatorCounters>;
+  /** Sets every counter, total and per merchant, back to zero. */
   resetCounters(): void;
   /** Accepts one more merchant's credentials. */
   addMerchant(credentials: IamportMerchantCredentials): void;
@@ -138,6 +145,7 @@ export interface IamportEmulator {
   setClockOffset(milliseconds: number): void;
   /** Queues a fault: the next `count` matching requests fail this way. */
   fault(fault: IamportFault): void;
+  /** Drops every queued fault; `injectFault` still applies. */
   clearFaults(): void;
   /** Revokes one token, or every current token: API calls with it get 401 and the next token request issues a new one. Returns how many were revoked. */
   revoke(accessToken?: string): number;
