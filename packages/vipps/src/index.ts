@@ -1,3 +1,8 @@
+/**
+ * Vipps MobilePay access tokens: the provider, its settings and the wire formats of both token endpoints.
+ *
+ * @module \@x/vipps
+ */
 export type {
   VippsAccessTokenResponse,
   VippsEnvironment,

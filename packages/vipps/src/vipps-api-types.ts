@@ -7,7 +7,9 @@ import * as v from 'valibot';
 
 /** The two documented hosts. */
 export const vippsBaseUrls = {
+  /** The test environment, where merchants develop against test accounts. */
   test: 'https://apitest.vipps.no',
+  /** Production: real money. */
   production: 'https://api.vipps.no',
 } as const;
 
@@ -30,13 +32,21 @@ export const vippsPaymentPathPrefix = '/epayment/v1/payments/';
 
 /** Header names exactly as documented. HTTP header names are case-insensitive; Node's fetch sends them lower-cased. */
 export const VippsHeader = {
+  /** The client id ("the username"); token endpoints only. */
   ClientId: 'client_id',
+  /** The client secret ("the password"); token endpoints only. */
   ClientSecret: 'client_secret',
+  /** The API gateway's subscription key; sent on the merchant token call and every API call. */
   SubscriptionKey: 'Ocp-Apim-Subscription-Key',
+  /** The sales unit, 4 to 6 digits. */
   MerchantSerialNumber: 'Merchant-Serial-Number',
+  /** The e-commerce solution making the calls, for Vipps MobilePay's support. */
   SystemName: 'Vipps-System-Name',
+  /** Its version. */
   SystemVersion: 'Vipps-System-Version',
+  /** The plugin making the calls, if any. */
   SystemPluginName: 'Vipps-System-Plugin-Name',
+  /** Its version. */
   SystemPluginVersion: 'Vipps-System-Plugin-Version',
 } as const;
 
@@ -79,7 +89,19 @@ export interface VippsPartnerTokenResponse {
  * shape (`error`, `error_description`) for wrong client credentials, and the API gateway's shape (`statusCode`,
  * `message`) for a missing or wrong subscription key.
  */
-export type VippsTokenErrorResponse = { error: string; error_description?: string } | { statusCode: number; message: string };
+export type VippsTokenErrorResponse =
+  | {
+      /** OAuth error code, e.g. `invalid_client`. */
+      error: string;
+      /** What was wrong, in English. */
+      error_description?: string;
+    }
+  | {
+      /** The HTTP status again, e.g. `401`. */
+      statusCode: number;
+      /** What was wrong, e.g. a missing subscription key. */
+      message: string;
+    };
 
 /** A non-negative whole number sent as a string (`"86398"`) or, leniently, as a JSON number. */
 const wholeSeconds = v.pipe(
@@ -92,10 +114,15 @@ const wholeSeconds = v.pipe(
  * any case) and `expires_in`; `expires_on` and `not_before`, when present, must be epoch seconds.
  */
 export const vippsTokenResponseSchema = v.object({
+  /** The JWT: visible ASCII only, so it can go into a header as received. */
   access_token: accessTokenSchema,
+  /** `Bearer`, in any case. */
   token_type: v.pipe(v.string(), v.regex(/^bearer$/i)),
+  /** Lifetime in seconds, at least 1. */
   expires_in: v.pipe(wholeSeconds, v.minValue(1)),
+  /** Expiry in epoch seconds on the gateway's clock, used to measure the clock skew. */
   expires_on: v.optional(wholeSeconds),
+  /** Creation time in epoch seconds on the gateway's clock. */
   not_before: v.optional(wholeSeconds),
 });
 
@@ -104,10 +131,16 @@ export type VippsTokenResponse = v.InferOutput<typeof vippsTokenResponseSchema>;
 
 /** The fields of an error body the provider reports, whichever shape it came in. */
 export const vippsTokenErrorSchema = v.object({
+  /** OAuth error code (identity service shape), e.g. `invalid_client`. */
   error: v.optional(v.string()),
+  /** OAuth error description. */
   error_description: v.optional(v.string()),
+  /** HTTP status (API gateway shape). */
   statusCode: v.optional(v.number()),
+  /** The API gateway's message. */
   message: v.optional(v.string()),
+  /** Problem summary (`application/problem+json` shape). */
   title: v.optional(v.string()),
+  /** Problem detail (`application/problem+json` shape). */
   detail: v.optional(v.string()),
 });

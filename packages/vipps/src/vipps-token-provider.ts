@@ -32,10 +32,13 @@ export interface VippsTokenProvider extends TokenProvider {
   readonly provider: 'vipps';
   /** The environment, when it was given by name. */
   readonly environment: VippsEnvironment | undefined;
+  /** Which token endpoint the provider calls. */
   readonly tokenEndpoint: VippsTokenEndpoint;
   /** The full URL of the token endpoint. */
   readonly tokenUrl: string;
+  /** The `client_id`: not secret, so it may identify the merchant in logs. */
   readonly clientId: string;
+  /** The `Merchant-Serial-Number`, when set. */
   readonly merchantSerialNumber: string | undefined;
   /**
    * `Ocp-Apim-Subscription-Key`, `Merchant-Serial-Number` and `Vipps-System-*`, as set. Holds the subscription key,
@@ -56,6 +59,10 @@ const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
  * @example
  * const vipps = createAuthFetch(createVippsProvider({ clientId, clientSecret, subscriptionKey, environment: 'test' }));
  * const response = await vipps(`/epayment/v1/payments/${reference}`);
+ *
+ * @throws {@link @x/core!"@x/core".ConfigurationError | ConfigurationError} naming every bad setting, never its value.
+ * Its `requestToken` throws a {@link @x/core!"@x/core".TokenRequestError | TokenRequestError} (not retryable when
+ * the gateway rejects the credentials) or a {@link @x/core!"@x/core".TokenResponseError | TokenResponseError}.
  */
 export function createVippsProvider(settings: VippsProviderSettings): VippsTokenProvider {
   return Object.freeze(new VippsMobilePayTokenProvider(resolveVippsSettings(settings)));

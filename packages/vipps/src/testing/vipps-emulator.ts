@@ -20,7 +20,9 @@ import {
 
 /** One set of credentials the emulator accepts. */
 export interface VippsEmulatorMerchant {
+  /** The `client_id` header the token endpoints accept. */
   clientId: string;
+  /** The `client_secret` header the token endpoints accept. */
   clientSecret: string;
   /** Required on `/accesstoken/get` and on API calls made with its tokens; unused by the partner endpoint. */
   subscriptionKey?: string | undefined;
@@ -36,6 +38,7 @@ export const defaultVippsMerchant: Readonly<Required<VippsEmulatorMerchant>> = O
   merchantSerialNumber: '123456',
 });
 
+/** Options of {@link createVippsEmulator}. Every lifetime defaults to Vipps MobilePay's test environment. */
 export interface VippsEmulatorOptions {
   /** Credentials accepted by both token endpoints. @default [defaultVippsMerchant] */
   merchants?: readonly VippsEmulatorMerchant[] | undefined;
@@ -61,32 +64,70 @@ export type VippsFaultTarget = VippsTokenEndpoint | 'token' | 'payments';
 interface FaultBase {
   /** How many requests the fault answers; then the emulator behaves again. @default Infinity */
   count?: number | undefined;
-  /** @default 'token' (both token endpoints) */
+  /** Where the fault applies. @default 'token' (both token endpoints) */
   endpoint?: VippsFaultTarget | undefined;
 }
 
 /** A fault of the token endpoints or the payment API. */
 export type VippsFault = FaultBase &
   (
-    | /** An HTTP error with a JSON error body. */ { kind: 'status' /** @default 500 */; status?: number | undefined }
-    | /** Answers normally, after a delay. */ { kind: 'slow'; delayMs: number }
-    | /** `200` with JSON cut off mid-way, the body properly ended. */ { kind: 'malformed' }
-    | /** An HTML error page, as a proxy would send. */ { kind: 'html' /** @default 502 */; status?: number | undefined }
-    | /** `200` announcing the whole body, sending half, then closing the connection. */ { kind: 'truncated' }
-    | /** Closes the connection without an answer. */ { kind: 'drop' }
-    | /** Resets the connection (TCP RST) without an answer. */ { kind: 'reset' }
-    | /** Never answers, not even headers, until the client gives up or the emulator closes. */ { kind: 'stall' }
-    | /** Exactly this status, content type and bytes, possibly truncated, chunked or stalled. */ ({ kind: 'raw' } & RawResponse)
-    | /** Any JSON body, e.g. a token with a wrong field. */ {
+    | {
+        /** An HTTP error with a JSON error body. */
+        kind: 'status';
+        /** HTTP status. @default 500 */
+        status?: number | undefined;
+      }
+    | {
+        /** Answers normally, after a delay. */
+        kind: 'slow';
+        /** The delay in milliseconds. */
+        delayMs: number;
+      }
+    | {
+        /** `200` with JSON cut off mid-way, the body properly ended. */
+        kind: 'malformed';
+      }
+    | {
+        /** An HTML error page, as a proxy would send. */
+        kind: 'html';
+        /** HTTP status. @default 502 */
+        status?: number | undefined;
+      }
+    | {
+        /** `200` announcing the whole body, sending half, then closing the connection. */
+        kind: 'truncated';
+      }
+    | {
+        /** Closes the connection without an answer. */
+        kind: 'drop';
+      }
+    | {
+        /** Resets the connection (TCP RST) without an answer. */
+        kind: 'reset';
+      }
+    | {
+        /** Never answers, not even headers, until the client gives up or the emulator closes. */
+        kind: 'stall';
+      }
+    | ({
+        /** Exactly this status, content type and bytes, possibly truncated, chunked or stalled. */
+        kind: 'raw';
+      } & RawResponse)
+    | {
+        /** Any JSON body, e.g. a token with a wrong field. */
         kind: 'body';
-        body: unknown /** @default 200 */;
+        /** The body, sent as JSON. */
+        body: unknown;
+        /** HTTP status. @default 200 */
         status?: number | undefined;
       }
   );
 
 /** One request as the emulator received it. Holds credentials: for assertions, not for logs. */
 export interface VippsSeenRequest {
+  /** HTTP method. */
   method: string;
+  /** Path and query, as received. */
   path: string;
   /** Header names in lower case, as Node reports them. */
   headers: Readonly<Record<string, string>>;
@@ -108,6 +149,7 @@ export interface VippsEndpointStats {
 export interface VippsEmulator {
   /** `http://127.0.0.1:<port>`: use it as the provider's `baseUrl`. */
   readonly url: string;
+  /** The credentials the emulator accepts. */
   readonly merchants: readonly VippsEmulatorMerchant[];
   /** Lifetime of `/accesstoken/get` tokens issued from now on, in seconds. */
   tokenLifetimeSeconds: number;
