@@ -1,3 +1,9 @@
+/**
+ * A Redis {@link @x/core!"@x/core".TokenStore | TokenStore}: one token per credential across a fleet of servers,
+ * optionally encrypted.
+ *
+ * @module \@x/redis
+ */
 export type { RedisDecryptFailure } from './redis-encryption.js';
 export type { RedisCommandClient, RedisTokenStoreEvent, RedisTokenStoreOptions } from './redis-token-store.js';
 export { createRedisTokenStore } from './redis-token-store.js';

@@ -14,6 +14,7 @@ import { RedisTokenStoreError, type RedisTokenStoreOperation } from './redis-tok
  * are sent with `sendCommand`, so modules, scripts and type mappings of the client do not matter.
  */
 export interface RedisCommandClient {
+  /** Sends one raw command, e.g. `['SET', key, value, 'PX', '1000', 'NX']`; the store aborts it at its timeout. */
   sendCommand(args: string[], options?: { abortSignal?: AbortSignal }): Promise<unknown>;
 }
 
@@ -24,6 +25,7 @@ export type RedisTokenStoreEvent =
       type: 'store-decrypt-failed';
       /** The provider's non-secret cache key. */
       cacheKey: string;
+      /** Why the value could not be decrypted. */
       reason: RedisDecryptFailure;
       /** Wall-clock time of the event, epoch milliseconds. */
       time: number;
@@ -31,11 +33,15 @@ export type RedisTokenStoreEvent =
   | {
       /** Releasing a lock failed; it expires on its own after its TTL. */
       type: 'store-lock-release-failed';
+      /** The provider's non-secret cache key. */
       cacheKey: string;
+      /** What the release threw. */
       error: unknown;
+      /** Wall-clock time of the event, epoch milliseconds. */
       time: number;
     };
 
+/** Options of {@link createRedisTokenStore}. */
 export interface RedisTokenStoreOptions {
   /** A node-redis 5 client (connected, or connecting); see the README for the recommended client options. */
   client: RedisCommandClient;
@@ -66,6 +72,10 @@ const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then re
  * await client.connect();
  * const store = createRedisTokenStore({ client, encryptionKey: process.env.TOKEN_STORE_KEY });
  * const iamport = createAuthFetch(createIamportProvider({ impKey, impSecret }), { store });
+ *
+ * @throws {@link @x/core!"@x/core".ConfigurationError | ConfigurationError} naming every bad option (no client, a bad
+ * `operationTimeoutMs`, an `encryptionKey` that is not 32 bytes), never the key. Store methods reject with a
+ * {@link RedisTokenStoreError}.
  */
 export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenStore & Required<Pick<TokenStore, 'lock'>> {
   const issues: ConfigurationIssue[] = [];

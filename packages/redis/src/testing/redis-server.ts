@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+/** Options of {@link startRedisServer}. */
 export interface RedisServerOptions {
   /** The `redis-server` executable. @default 'redis-server' (from PATH) */
   command?: string | undefined;
@@ -18,6 +19,7 @@ export interface RedisServerOptions {
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>` */
   readonly url: string;
+  /** The port on 127.0.0.1; pass it to `startRedisServer` to restart in the same place after a kill. */
   readonly port: number;
   /** Process id of `redis-server`. */
   readonly pid: number;
