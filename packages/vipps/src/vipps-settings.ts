@@ -125,7 +125,7 @@ export function validateVippsSettings(settings: unknown): ConfigurationIssue[] {
 /**
  * Validates settings and fills defaults.
  *
- * @throws {@link "@x/core"!index.ConfigurationError} naming every bad setting, never its value.
+ * @throws {@link @x/core!"@x/core".ConfigurationError | ConfigurationError} naming every bad setting, never its value.
  */
 export function resolveVippsSettings(settings: VippsProviderSettings): ResolvedVippsSettings {
   const { issues, resolved } = check(settings);
