@@ -3,5 +3,10 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   resolve: { conditions: ['@x/source'] },
   ssr: { resolve: { conditions: ['@x/source'] } },
-  test: { name: 'example-undici-interceptor', include: ['src/**/*.test.ts'], testTimeout: 60_000 },
+  test: {
+    name: 'example-undici-interceptor',
+    include: ['src/**/*.test.ts'],
+    setupFiles: ['../../packages/core/src/canary-guard.ts'],
+    testTimeout: 60_000,
+  },
 });

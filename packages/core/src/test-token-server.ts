@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { type TokenProvider, TokenRequestError } from './index.js';
-import { listenOnLoopback } from './testing/index.js';
+import { createCanary, listenOnLoopback } from './testing/index.js';
 
 export interface TestTokenServerOptions {
   /** Token lifetime in ms. @default 3_600_000 */
@@ -73,7 +73,8 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
           }
           if (mode === 'ok' || last === undefined) {
             counter += 1;
-            last = { token: `token-${counter}-${Math.random().toString(36).slice(2)}`, expiresAt: now() + state.lifetimeMs };
+            // Canary-shaped, so the canary guard catches a token that reaches any output.
+            last = { token: `token-${counter}-${createCanary()}`, expiresAt: now() + state.lifetimeMs };
             state.validTokens.add(last.token);
           } else if (mode === 'extend') {
             last = { token: last.token, expiresAt: now() + state.lifetimeMs };

@@ -4,6 +4,8 @@
  *
  * @module \@x/core/testing
  */
+export type { CanaryLeak } from './canary.js';
+export { CanaryScanner, canaryMarker, containsCanary, createCanary, maskCanaries } from './canary.js';
 export type { LoopbackServer } from './loopback-server.js';
 export { listenOnLoopback } from './loopback-server.js';
 export type { RawResponse, RawResponseEnding } from './raw-response.js';

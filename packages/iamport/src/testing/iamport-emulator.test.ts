@@ -47,7 +47,7 @@ describe('createIamportEmulator', () => {
     expect(status).toBe(200);
     expect(body.code).toBe(0);
     expect(body.message).toBeNull();
-    expect(body.response.access_token).toMatch(/^[0-9a-f]{40}$/);
+    expect(body.response.access_token).toMatch(/^xcanary[0-9a-f]{33}$/);
     expect(body.response.now).toBe(Math.floor(start / 1000));
     expect(body.response.expired_at - body.response.now).toBe(1800);
     expect(server.counters).toMatchObject({ tokenRequests: 1, tokensIssued: 1 });

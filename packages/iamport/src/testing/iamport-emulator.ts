@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
+import { createCanary, listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import * as v from 'valibot';
 import {
   type IamportEnvelope,
@@ -21,10 +20,13 @@ export interface IamportMerchantCredentials {
   impSecret: string;
 }
 
-/** The credentials every emulator accepts unless `merchants` says otherwise. Not a real i'mport secret. */
+/**
+ * The credentials every emulator accepts unless `merchants` says otherwise. Not a real i'mport secret: it holds the
+ * canary marker (`xcanary`, as do the tokens the emulator issues), so a test that finds it in output found a leak.
+ */
 export const iamportEmulatorDefaultMerchant: Readonly<IamportMerchantCredentials> = Object.freeze({
   impKey: 'imp_apikey',
-  impSecret: 'emulator-secret-ekKoeW8RyKuT0zgaZsUtXXTLQ4AhPFW3ZGseDA6bkA5lamv9',
+  impSecret: 'emulator-secret-xcanary-ekKoeW8RyKuT0zgaZsUtXXTLQ4AhPFW3ZGseDA6bkA5lamv9',
 });
 
 /** Options of {@link createIamportEmulator}. Every duration defaults to i'mport's own. */
@@ -466,6 +468,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
   return emulator;
 }
 
+/** 40 characters like i'mport's, starting with the canary marker so a leaked token is found. */
 function randomToken(): string {
-  return randomBytes(20).toString('hex');
+  return createCanary('', 33);
 }

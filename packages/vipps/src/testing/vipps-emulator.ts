@@ -2,10 +2,9 @@
  * A local Vipps MobilePay: both token endpoints and one API call, with the documented header rules, string-typed
  * numbers, and a menu of faults. For tests and examples; never a stand-in for the real gateway's business logic.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
+import { createCanary, listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import {
   merchantSerialNumberPattern,
   type VippsAccessTokenResponse,
@@ -30,11 +29,15 @@ export interface VippsEmulatorMerchant {
   merchantSerialNumber?: string | undefined;
 }
 
-/** The sample credentials of the Vipps MobilePay guide; the emulator's only merchant unless `merchants` is given. */
+/**
+ * The sample credentials of the Vipps MobilePay guide, the secrets prefixed with the canary marker `xcanary` (as
+ * are the tokens the emulator issues), so a test that finds them in output found a leak. The emulator's only
+ * merchant unless `merchants` is given.
+ */
 export const defaultVippsMerchant: Readonly<Required<VippsEmulatorMerchant>> = Object.freeze({
   clientId: 'fb492b5e-7907-4d83-ba20-c7fb60ca35de',
-  clientSecret: 'Y8Kteew6GE2ZmeycEt6egg==',
-  subscriptionKey: '0f14ebcab0ec4b29ae0cb90d91b4a84a',
+  clientSecret: 'xcanary-Y8Kteew6GE2ZmeycEt6egg==',
+  subscriptionKey: 'xcanary0f14ebcab0ec4b29ae0cb90d91b4a84a',
   merchantSerialNumber: '123456',
 });
 
@@ -490,5 +493,6 @@ function invalidRequest(description: string): { status: number; body: VippsToken
 /** A token shaped like a JWT (header.payload.signature); the signature is random, nothing verifies it. */
 function fakeJwt(claims: Record<string, unknown>): string {
   const encode = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-  return `${encode({ typ: 'JWT', alg: 'RS256' })}.${encode({ iss: 'vipps-emulator', ...claims })}.${randomBytes(32).toString('base64url')}`;
+  // The signature starts with the canary marker, so a leaked token is found by the canary tests.
+  return `${encode({ typ: 'JWT', alg: 'RS256' })}.${encode({ iss: 'vipps-emulator', ...claims })}.${createCanary('', 43)}`;
 }

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { takeGuardLeaks } from '../canary-guard.js';
+import { CanaryScanner, canaryMarker, containsCanary, createCanary, maskCanaries } from './canary.js';
+
+describe('createCanary', () => {
+  it('should make fresh values holding the marker', () => {
+    const first = createCanary('token-', 33);
+    expect(first).toMatch(/^token-xcanary[0-9a-f]{33}$/);
+    expect(createCanary()).not.toBe(createCanary());
+    expect(containsCanary(`Bearer ${first}`)).toBe(true);
+    expect(maskCanaries(`Bearer ${first} ok`)).toBe('Bearer token-[canary] ok');
+  });
+});
+
+describe('CanaryScanner', () => {
+  it('should find a canary anywhere an error can be logged: message, stack, cause chain, hidden fields, JSON', () => {
+    const token = createCanary();
+    const found = (value: unknown): string[] => {
+      const scanner = new CanaryScanner();
+      scanner.scan('value', value);
+      return [...new Set(scanner.leaks.map((leak) => leak.form))];
+    };
+    expect(found(new Error(`token ${token}`))).toContain('cause[0].message');
+    expect(found(new Error('outer', { cause: new Error('middle', { cause: new Error(token) }) }))).toContain('cause[2].message');
+    expect(found(new AggregateError([new Error(token)], 'many'))).toContain('cause[0].errors[0] cause[0].message');
+    const hidden = new Error('hidden');
+    Object.defineProperty(hidden, 'token', { value: token, enumerable: false });
+    expect(found(hidden)).toEqual(['util.inspect']);
+    expect(found({ toJSON: () => ({ token }) })).toEqual(['JSON.stringify']);
+    expect(found({ deep: { deeper: { deepest: { token } } } })).toContain('util.inspect');
+    expect(found(new Error('clean'))).toEqual([]);
+  });
+
+  it('should find secrets given by value, count items and mask every canary in its report', () => {
+    const scanner = new CanaryScanner(['plain-secret']);
+    scanner.scan('a', { header: 'Bearer plain-secret' });
+    scanner.scan('b', `${canaryMarker}abc and plain-secret`);
+    scanner.scan('c', 'nothing here');
+    expect(scanner.count).toBe(3);
+    expect(scanner.forms).toBeGreaterThanOrEqual(9);
+    expect(new Set(scanner.leaks.map((leak) => leak.label))).toEqual(new Set(['a', 'b']));
+    for (const leak of scanner.leaks) {
+      expect(leak.excerpt).not.toContain('plain-secret');
+      expect(leak.excerpt).not.toContain(canaryMarker);
+    }
+  });
+});
+
+describe('the canary guard (setup file of every test project)', () => {
+  it('should catch a canary written to the console, stdout or stderr, and nothing else', () => {
+    const token = createCanary();
+    takeGuardLeaks();
+    console.info('no secret here');
+    console.warn({ nested: { value: token } });
+    process.stderr.write(`token=${token}\n`);
+    const leaks = takeGuardLeaks();
+    expect(leaks.map((leak) => leak.label)).toEqual(['console.warn', 'process.stderr.write']);
+    expect(JSON.stringify(leaks)).not.toContain(token);
+  });
+});

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { inspect } from 'node:util';
+
+/**
+ * The marker in every canary secret and token: the emulators' default credentials and every token they issue hold
+ * it, so a test that finds it in an error, an event, a log line or `util.inspect` output has found a leak.
+ */
+export const canaryMarker = 'xcanary';
+
+/** A fresh canary: `prefix`, the marker and `hexLength` random hex digits, e.g. `xcanary3f9a…`. */
+export function createCanary(prefix = '', hexLength = 32): string {
+  return `${prefix}${canaryMarker}${randomBytes(Math.ceil(hexLength / 2))
+    .toString('hex')
+    .slice(0, hexLength)}`;
+}
+
+/** True when `text` holds the canary marker or any of `secrets` (for secrets that cannot carry the marker). */
+export function containsCanary(text: string, secrets: readonly string[] = []): boolean {
+  return text.includes(canaryMarker) || secrets.some((secret) => secret !== '' && text.includes(secret));
+}
+
+/** `text` with every canary replaced, so a report of a leak does not leak again. */
+export function maskCanaries(text: string, secrets: readonly string[] = []): string {
+  let masked = text.replace(/xcanary[\w.~+/=-]*/g, '[canary]');
+  for (const secret of secrets) if (secret !== '') masked = masked.split(secret).join('[canary]');
+  return masked;
+}
+
+/** Every way a value can reach a log: its text forms, and for errors the whole `cause` chain. */
+function renderings(value: unknown): Array<[form: string, text: string]> {
+  const forms: Array<[string, string]> = [
+    ['util.inspect', inspect(value, { depth: Number.POSITIVE_INFINITY, showHidden: true })],
+    ['util.inspect (default)', inspect(value)],
+  ];
+  try {
+    forms.push(['JSON.stringify', JSON.stringify(value) ?? 'undefined']);
+  } catch (error) {
+    forms.push(['JSON.stringify threw', String(error)]);
+  }
+  try {
+    forms.push(['String', String(value)]);
+  } catch {
+    // An object without a prototype has no toString: nothing to render.
+  }
+  const seen = new Set<unknown>();
+  let error = value;
+  for (let depth = 0; error instanceof Error && !seen.has(error) && depth < 32; depth += 1) {
+    seen.add(error);
+    forms.push([`cause[${depth}].message`, error.message], [`cause[${depth}].stack`, String(error.stack)]);
+    if (error instanceof AggregateError) {
+      error.errors.forEach((inner: unknown, index) => {
+        for (const [form, text] of renderings(inner)) forms.push([`cause[${depth}].errors[${index}] ${form}`, text]);
+      });
+    }
+    error = error.cause;
+  }
+  return forms;
+}
+
+/** A leak a {@link CanaryScanner} found: what was scanned and in which form, the canary masked. */
+export interface CanaryLeak {
+  /** The label given to `scan` or `scanText`: which observed item leaked. */
+  label: string;
+  /** How it was rendered when the canary showed, e.g. `util.inspect` or `cause[1].message`. */
+  form: string;
+  /** The text around the canary, with every canary masked. */
+  excerpt: string;
+}
+
+/**
+ * Collects everything a test can observe (errors, events, public objects, console lines) and checks each text
+ * form for canaries. `count` says how many items were scanned, so a test can show it scanned something.
+ *
+ * @example
+ * const scanner = new CanaryScanner([emulator.defaultMerchant.impSecret]);
+ * scanner.scan('error', await cache.getToken().catch((error) => error));
+ * expect(scanner.leaks).toEqual([]);
+ */
+export class CanaryScanner {
+  readonly #secrets: readonly string[];
+  #count = 0;
+  #forms = 0;
+  /** Every leak found so far, in order; a test expects it to be empty. */
+  readonly leaks: CanaryLeak[] = [];
+
+  /** `secrets`: values to look for besides the marker (e.g. a secret set by a test). */
+  constructor(secrets: readonly string[] = []) {
+    this.#secrets = secrets;
+  }
+
+  /** Items scanned so far. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Text forms scanned so far (an error gives several: message, stack, inspect, JSON, each cause). */
+  get forms(): number {
+    return this.#forms;
+  }
+
+  /** Scans one observed value in every form it can be logged in. Returns the value, for chaining. */
+  scan<T>(label: string, value: T): T {
+    this.#count += 1;
+    for (const [form, text] of renderings(value)) this.scanText(label, text, form);
+    return value;
+  }
+
+  /** Scans text that was already produced (a console line, a written chunk). Does not count as an item. */
+  scanText(label: string, text: string, form = 'text'): void {
+    this.#forms += 1;
+    if (!containsCanary(text, this.#secrets)) return;
+    const positions = [canaryMarker, ...this.#secrets].map((needle) => (needle === '' ? -1 : text.indexOf(needle)));
+    const index = Math.min(...positions.filter((position) => position >= 0));
+    const excerpt = maskCanaries(text.slice(Math.max(0, index - 120), index + 160), this.#secrets);
+    this.leaks.push({ label, form, excerpt });
+  }
+}
