@@ -8,7 +8,7 @@ export interface RequestLike {
   readonly url: string;
   /** HTTP method, copied to the call. */
   readonly method: string;
-  /** The request's headers; the provider's API headers are added, `Authorization` is always replaced. */
+  /** Win over the provider's API headers, except `Authorization`, which is always replaced; ignored when `init.headers` is given. */
   readonly headers: Iterable<[string, string]>;
   /** Read once into bytes, so the call can be sent again after a 401. */
   readonly body: unknown;

@@ -30,8 +30,9 @@ export interface LoadMerchantConfigOptions {
  * //                   "impSecret": { "$env": "SHOP_KR_IMP_SECRET" } } } }
  * const { merchants } = await loadMerchantConfig('merchants.json');
  *
- * @throws {@link ConfigurationError} when the file cannot be read or parsed, or names a variable that is not set,
- * with every problem found (merchant, path and variable name; never a value).
+ * @throws {@link ConfigurationError} when the file cannot be read or is not JSON, or with every problem found in it
+ * (bad merchant ids, reserved keys, `$env` variables that are not set), each with its merchant and path; never a
+ * value.
  */
 export async function loadMerchantConfig(
   pathOrObject: string | URL | { merchants: unknown },

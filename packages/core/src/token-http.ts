@@ -25,7 +25,7 @@ export interface SendTokenRequestOptions {
 export interface TokenHttpResponse {
   /** The raw response; its body has been read. */
   response: Response;
-  /** HTTP status of the response, kept apart so errors can report it after the body is consumed. */
+  /** HTTP status of the response. */
   status: number;
   /** The body parsed as JSON, or `undefined` when it is not JSON (an HTML error page, a truncated body). */
   json: unknown;

@@ -1,6 +1,6 @@
 /**
- * What the gateway emulators are built on: a loopback server and byte-exact raw answers for fault injection. For
- * tests only.
+ * What the gateway emulators and leak tests are built on: a loopback server, byte-exact raw answers for fault
+ * injection, and canary secrets to look for in everything a test can observe. For tests only.
  *
  * @module \@x/core/testing
  */
