@@ -7,6 +7,17 @@
  * each token really expires, in monotonic time), which is what the invariants are checked against. Time is vitest's
  * fake time, so a run covers hours in milliseconds.
  *
+ * Invariants, after every command: no caller (nor peekToken) gets a token with less than minValidityMs left, or one
+ * the gateway never issued, or one invalidated before the call and not issued again; a forced caller gets what the
+ * gateway answered after its call; a held valid token is handed out at once (stale-while-failing) and only one that
+ * may be handed out is ever adopted; a token is refused as too short-lived only when it was; at most one token request
+ * in flight, at most one started per call and none while only time passes; every caller settles within
+ * requestTimeoutMs; an aborted caller settles at once with its abort reason and the shared request goes on; background
+ * refreshes keep to the announced backoff (with its floor) and their number per token stays within what the capped
+ * exponential backoff allows; no request within failureCooldownMs of rejected credentials; errors are typed and,
+ * like events, never hold a token; invalidate() never rejects; no unhandled rejection. A smaller property checks the
+ * core of these over the loopback token server (real sockets, fetch, aborts).
+ *
  * Runs are deterministic: a fixed seed and number of runs, overridable for longer hunts with
  * `FC_SEED=… FC_NUM_RUNS=… pnpm vitest run --config vitest.workspace.ts packages/core/src/token-cache.model`.
  */
@@ -17,6 +28,8 @@ import { type CachePolicy, resolveCachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
 import { isAuthError, isTokenResponseError, TokenRequestError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
+import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
+import { canaryMarker, containsCanary } from './testing/index.js';
 import { type AccessToken, createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { ProviderToken, TokenRequestContext } from './token-provider.js';
@@ -33,8 +46,9 @@ const unchangedToleranceMs = 5_000;
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 500);
 const seed = Number(process.env.FC_SEED ?? 20_251_122);
 const maxCommands = 40;
-/** Every token the scripted gateway issues matches this, so a leak is easy to spot. */
-const tokenPattern = /secret-token-/;
+/** The loopback property pays for real sockets: fewer, shorter runs. */
+const loopbackRuns = Math.max(1, Math.round(numRuns / 20));
+const loopbackMaxCommands = 15;
 
 /** What the gateway does with the token requests that arrive from now on. */
 type GatewayResponse =
@@ -273,7 +287,7 @@ class World {
           throw new Error(`caller #${caller.id} was refused a token with ${left} ms left: ${caller.error.message}`);
         }
       }
-      if (tokenPattern.test(caller.error.message)) throw new Error(`caller #${caller.id} got an error naming a token`);
+      if (containsCanary(caller.error.message)) throw new Error(`caller #${caller.id} got an error naming a token`);
     }
     this.#unchecked = waiting;
     for (const invalidation of this.invalidations) {
@@ -336,7 +350,7 @@ class World {
 
   #observe(event: TokenEvent): void {
     const error = 'error' in event && event.error instanceof Error ? `${event.error.message} ${String(event.error.cause)}` : '';
-    if (tokenPattern.test(JSON.stringify(event) + error)) this.violations.push(`a ${event.type} event holds a token`);
+    if (containsCanary(JSON.stringify(event) + error)) this.violations.push(`a ${event.type} event holds a token`);
     const now = this.clock.monotonic();
     switch (event.type) {
       case 'token-refreshed': {
@@ -432,7 +446,8 @@ class World {
     if (response.kind === 'new' || last === undefined) {
       this.#issuedTokens += 1;
       last = {
-        accessToken: `secret-token-${this.#issuedTokens}`,
+        // Canary-shaped, so a leak is easy to spot here and the canary guard catches one that reaches any output.
+        accessToken: `${canaryMarker}-model-token-${this.#issuedTokens}`,
         deadline: monotonic + ('lifetimeMs' in response ? response.lifetimeMs : hour),
       };
     } else if (response.kind === 'extend') {
@@ -501,10 +516,17 @@ const abortCommand = fc.nat().map((index) =>
     const waiting = world.callers.filter((caller) => !caller.settled && caller.controller !== undefined);
     const caller = waiting[index % Math.max(1, waiting.length)];
     if (caller === undefined) return;
+    const inFlight = world.requestsInFlight;
+    const othersWaiting = waiting.filter((other) => other !== caller).length;
     await world.callStep('abort', () => caller.controller!.abort());
-    // Promptly: without any time passing, and with the abort as the reason, while others keep waiting.
+    // Promptly: without any time passing, and with the abort as the reason.
     if (!caller.settled || caller.error !== caller.controller!.signal.reason) {
       throw new Error(`aborted caller #${caller.id} did not settle at once with its abort reason`);
+    }
+    // The shared request goes on for the others.
+    const stillWaiting = world.callers.filter((other) => !other.settled && other.controller !== undefined).length;
+    if (world.requestsInFlight !== inFlight || stillWaiting !== othersWaiting) {
+      throw new Error(`aborting caller #${caller.id} cancelled the shared request or another caller's wait`);
     }
   }),
 );
@@ -533,7 +555,9 @@ const advanceToCommand = fc
       const deadline = token === undefined ? undefined : world.lastDeadline(token);
       if (deadline === undefined) return;
       const { minValidityMs, refreshAheadMs } = world.policy;
-      const left = { window: minValidityMs + refreshAheadMs / 4, edge: minValidityMs + 1, 'past-edge': minValidityMs, expiry: 0 }[point];
+      const left = { window: minValidityMs + refreshAheadMs / 4, edge: minValidityMs + 1, 'past-edge': minValidityMs - 1, expiry: 0 }[
+        point
+      ];
       const milliseconds = Math.floor(deadline - left - world.clock.monotonic());
       if (milliseconds > 0) await world.timeStep(milliseconds);
     }),
@@ -595,6 +619,114 @@ const policyArbitrary: fc.Arbitrary<CachePolicy> = fc.record({
 /** The cache's source of randomness (jitter of the refresh window and of the backoff) returns this every time. */
 const drawArbitrary = fc.constantFrom(0, 0.5, 0.999);
 
+/** Lets real I/O (the loopback sockets) run, without moving fake time, until `condition` holds or time is up. */
+async function waitFor(condition: () => boolean, milliseconds: number): Promise<boolean> {
+  const deadline = performance.now() + milliseconds;
+  while (!condition()) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return true;
+}
+
+/** One cache over the loopback token server, one call at a time. */
+interface LoopbackWorld {
+  readonly server: TestTokenServer;
+  readonly cache: TokenCache;
+  readonly clock: ModelClock;
+  readonly policy: Readonly<CachePolicy>;
+  readonly unhandled: unknown[];
+  readonly handedOut: AccessToken[];
+  /** Token requests the provider started, counted client side. */
+  requestsStarted: number;
+  commands: number;
+}
+
+type LoopbackCommand = fc.AsyncCommand<object, LoopbackWorld>;
+
+function loopbackCommand(name: string, run: (world: LoopbackWorld) => Promise<void>): LoopbackCommand {
+  return {
+    check: () => true,
+    run: async (_model, world) => {
+      world.commands += 1;
+      await run(world);
+      if (world.unhandled.length > 0) throw new Error(`Unhandled rejection: ${inspect(world.unhandled[0])}`);
+    },
+    toString: () => name,
+  };
+}
+
+/** Calls getToken, lets the sockets and (in steps) fake time run until it settles, and checks what it got. */
+async function callOverLoopback(world: LoopbackWorld): Promise<void> {
+  const { cache, clock, policy, server } = world;
+  const requestsBefore = world.requestsStarted;
+  const startedAt = clock.monotonic();
+  const caller: { settled: boolean; settledAt?: number; value?: AccessToken; error?: unknown } = { settled: false };
+  cache.getToken().then(
+    (value) => Object.assign(caller, { settled: true, settledAt: clock.monotonic(), value }),
+    (error: unknown) => Object.assign(caller, { settled: true, settledAt: clock.monotonic(), error }),
+  );
+  const step = 500;
+  // A held request (the server's delay, a hang) only moves on with fake time; the rest with real I/O.
+  while (!(await waitFor(() => caller.settled, 20)) && clock.monotonic() - startedAt < policy.requestTimeoutMs) {
+    await vi.advanceTimersByTimeAsync(step);
+  }
+  if (!(await waitFor(() => caller.settled, 2_000))) throw new Error('getToken() did not settle after requestTimeoutMs');
+  if (caller.settledAt! - startedAt > policy.requestTimeoutMs + step) {
+    throw new Error(`getToken() settled ${caller.settledAt! - startedAt} ms after the call (requestTimeoutMs ${policy.requestTimeoutMs})`);
+  }
+  if (world.requestsStarted - requestsBefore > 1)
+    throw new Error(`one call started ${world.requestsStarted - requestsBefore} token requests`);
+  if (caller.value !== undefined) {
+    const left = caller.value.expiresAt - clock.now();
+    if (!server.validTokens.has(caller.value.accessToken)) throw new Error('getToken() returned a token the server never issued');
+    if (left < policy.minValidityMs) throw new Error(`getToken() returned a token with ${left} ms left`);
+    world.handedOut.push(caller.value);
+    return;
+  }
+  if (!isAuthError(caller.error)) throw new Error(`getToken() failed with an untyped error: ${inspect(caller.error)}`);
+  if (containsCanary(caller.error.message)) throw new Error('getToken() failed with an error naming a token');
+}
+
+const loopbackCommands: Array<fc.Arbitrary<LoopbackCommand>> = [
+  fc.constant(loopbackCommand('getToken()', callOverLoopback)),
+  fc.constant(loopbackCommand('getToken()', callOverLoopback)),
+  fc
+    .record({
+      mode: fc.constantFrom<TestTokenServer['mode']>('ok', 'same', 'extend', 503, 401, 'reset', 'hang'),
+      delayMs: fc.constantFrom(0, 0, 500, 3_000),
+      lifetimeMs: fc.constantFrom(15 * second, minute, hour),
+    })
+    .map((settings) =>
+      loopbackCommand(`server(${JSON.stringify(settings)})`, async ({ server }) => {
+        Object.assign(server, settings);
+      }),
+    ),
+  durationArbitrary.map((milliseconds) =>
+    loopbackCommand(`advance(${milliseconds})`, async () => {
+      await vi.advanceTimersByTimeAsync(milliseconds);
+    }),
+  ),
+  fc.constantFrom('window' as const, 'edge' as const, 'past-edge' as const).map((point) =>
+    loopbackCommand(`advanceTo(${point})`, async ({ clock, handedOut, policy }) => {
+      // Without wall-clock jumps the server's expiry is the truth: time to where the cache's behaviour changes.
+      const token = handedOut.at(-1);
+      if (token === undefined) return;
+      const left = { window: policy.minValidityMs + 2 * second, edge: policy.minValidityMs + 1, 'past-edge': policy.minValidityMs - 1 }[
+        point
+      ];
+      const milliseconds = token.expiresAt - left - clock.now();
+      if (milliseconds > 0) await vi.advanceTimersByTimeAsync(milliseconds);
+    }),
+  ),
+  fc.constant(
+    loopbackCommand('invalidate(latest)', async ({ cache, handedOut }) => {
+      const token = handedOut.at(-1);
+      if (token !== undefined) await cache.invalidate(token.accessToken);
+    }),
+  ),
+];
+
 describe('token cache (model-based)', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -638,5 +770,57 @@ describe('token cache (model-based)', () => {
       );
     }
     expect(statistics.runs).toBeGreaterThanOrEqual(numRuns);
+  }, 120_000);
+
+  it('should keep its invariants over the loopback token server', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    let runs = 0;
+    let commandsRun = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.commands(loopbackCommands, { maxCommands: loopbackMaxCommands, size: 'max' }), async (commands) => {
+          vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+          unhandled.length = 0;
+          const clock = createModelClock();
+          const server = await startTestTokenServer({ now: () => clock.now() });
+          const provider = testProvider(server);
+          const policy = { requestTimeoutMs: 2 * second, refreshAheadJitter: 0 };
+          const world: LoopbackWorld = {
+            server,
+            clock,
+            policy: resolveCachePolicy('test', policy),
+            unhandled,
+            handedOut: [],
+            requestsStarted: 0,
+            commands: 0,
+            cache: createTokenCache(
+              {
+                ...provider,
+                requestToken: (context) => {
+                  world.requestsStarted += 1;
+                  return provider.requestToken(context);
+                },
+              },
+              { clock, policy, random: () => 0.5 },
+            ),
+          };
+          try {
+            await fc.asyncModelRun(() => ({ model: {}, real: world }), commands);
+          } finally {
+            runs += 1;
+            commandsRun += world.commands;
+            vi.clearAllTimers();
+            vi.useRealTimers();
+            await server.close();
+          }
+        }),
+        { numRuns: loopbackRuns, seed },
+      );
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      console.log(`token-cache loopback model: seed ${seed}, ${runs} runs, ${commandsRun} commands`);
+    }
   }, 120_000);
 });
