@@ -27,9 +27,9 @@ export const iamportTokenSchema = v.object({
   /** The bearer token: visible ASCII only, so it can go into a header as received. */
   access_token: accessTokenSchema,
   /** i'mport's clock when it answered, so the expiry can be corrected for clock skew. */
-  now: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  now: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
   /** When the token stops working, on i'mport's clock (a UNIX time has no time zone, whatever the docs say about KST). */
-  expired_at: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  expired_at: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
 });
 
 /** The token in a successful token response, as {@link iamportTokenSchema} checks it. */

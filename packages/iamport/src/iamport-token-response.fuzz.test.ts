@@ -76,7 +76,7 @@ const contentType = fc.oneof(
 /** A value of the wrong kind for any field, including numbers JSON can carry but a clock cannot use. */
 const oddValue = fc.oneof(
   fc.jsonValue(),
-  fc.constantFrom(-1, 0, 1.5, 1e300, -1e300, Number.MAX_SAFE_INTEGER + 2, '1800', '', ' ', null, [], {}, true),
+  fc.constantFrom(-1, 0, 1.5, 1e300, -1e300, 1e306, Number.MAX_VALUE, Number.MAX_SAFE_INTEGER + 2, '1800', '', ' ', null, [], {}, true),
 );
 /** How the bytes travel: whole, chunked, or cut off by a close or a reset. */
 const delivery = fc.constantFrom<Pick<RawResponse, 'chunkSize' | 'ending'>>(
@@ -111,7 +111,9 @@ const mutatedCase = fc
     mutation: fc.oneof(
       fc.record({ remove: fc.constantFrom(...fieldPaths) }),
       fc.record({ set: fc.constantFrom(...fieldPaths), value: oddValue }),
-      fc.record({ expiredAtOffset: fc.oneof(fc.integer({ min: -100_000, max: 1 }), fc.constantFrom(1e12, 1e15, 1e20, 0.5)) }),
+      fc.record({
+        expiredAtOffset: fc.oneof(fc.integer({ min: -100_000, max: 1 }), fc.constantFrom(1e12, 1e15, 1e20, 1e306, Number.MAX_VALUE, 0.5)),
+      }),
       fc.record({ accessToken: fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 20 })) }),
       fc.record({ numberText: fc.constantFrom('1e400', '-0', '1E3', '00', '.5', '0x10', 'NaN', 'Infinity') }),
     ),
@@ -396,6 +398,22 @@ describe("i'mport token responses, regressions found by fuzzing", () => {
       expect(isTokenRequestError(error), String(status)).toBe(true);
       expect(error).toMatchObject({ provider: 'iamport', status });
       expect(foreign.received).toEqual([]);
+    }
+  });
+
+  it('should refuse an expiry too large to count in milliseconds', async () => {
+    // Shrunk counterexample: `"expired_at":1e+306` is a whole number, and the provider returned `expiresAt: Infinity`.
+    for (const expiredAt of ['1e+306', '9007199254740993']) {
+      emulator.clearFaults();
+      const body = `{"code":0,"message":null,"response":{"access_token":"${'a'.repeat(40)}","now":1600000000,"expired_at":${expiredAt}}}`;
+      emulator.fault({ kind: 'raw', raw: { body } });
+      const provider = createIamportProvider({ ...emulator.defaultMerchant, baseUrl: emulator.url });
+      const error = await provider.requestToken({ signal: AbortSignal.timeout(5_000), fetch: globalThis.fetch, now: Date.now }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(isTokenResponseError(error), expiredAt).toBe(true);
+      expect(error).toMatchObject({ provider: 'iamport', field: 'response.expired_at' });
     }
   });
 

@@ -105,7 +105,7 @@ export type VippsTokenErrorResponse =
 
 /** A non-negative whole number sent as a string (`"86398"`) or, leniently, as a JSON number. */
 const wholeSeconds = v.pipe(
-  v.union([v.pipe(v.string(), v.regex(/^[0-9]{1,15}$/)), v.pipe(v.number(), v.integer(), v.minValue(0))]),
+  v.union([v.pipe(v.string(), v.regex(/^[0-9]{1,15}$/)), v.pipe(v.number(), v.safeInteger(), v.minValue(0))]),
   v.transform(Number),
 );
 

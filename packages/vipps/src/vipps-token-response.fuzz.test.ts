@@ -87,7 +87,7 @@ const oddNumberString = fc.oneof(
 const oddValue = fc.oneof(
   fc.jsonValue(),
   oddNumberString,
-  fc.constantFrom(-1, 0, 1.5, 1e300, -1e300, Number.MAX_SAFE_INTEGER + 2, null, [], {}, true),
+  fc.constantFrom(-1, 0, 1.5, 1e300, -1e300, 1e306, Number.MAX_VALUE, Number.MAX_SAFE_INTEGER + 2, null, [], {}, true),
 );
 /** How the bytes travel: whole, chunked, or cut off by a close or a reset. */
 const delivery = fc.constantFrom<Pick<RawResponse, 'chunkSize' | 'ending'>>(
@@ -138,7 +138,9 @@ const mutatedCase = fc
       fc.record({ expiry: fc.constantFrom('expires_in', 'expires_on', 'not_before'), value: oddNumberString }),
       fc.record({ tokenType: fc.oneof(fc.constantFrom('bearer', 'BEARER', 'Bearer ', 'MAC', 'Basic', ''), fc.string({ maxLength: 8 })) }),
       fc.record({ accessToken: fc.oneof(fc.constant(''), fc.string({ unit: 'binary', maxLength: 20 })) }),
-      fc.record({ numberText: fc.constantFrom('1e400', '-0', '1E3', '00', '.5', '0x10', 'NaN', '-1', '3600.5') }),
+      fc.record({
+        numberText: fc.constantFrom('1e400', '1e306', '1.7976931348623157e308', '-0', '1E3', '00', '.5', '0x10', 'NaN', '-1', '3600.5'),
+      }),
     ),
     status: fc.oneof(fc.constant(200), status),
     contentType,
@@ -423,6 +425,26 @@ describe('Vipps token responses, regressions found by fuzzing', () => {
         expect(isTokenResponseError(error), `${tokenEndpoint} ${JSON.stringify(accessToken)}`).toBe(true);
         expect(error).toMatchObject({ provider: 'vipps', field: 'access_token' });
       }
+    }
+  });
+
+  it('should refuse a numeric expiry too large to count in milliseconds', async () => {
+    // The i'mport fuzzer's counterexample (`1e+306` seconds) applies here too: `expires_in` and `expires_on` may be
+    // JSON numbers, and `expires_in: 1e306` made the provider return `expiresAt: Infinity`.
+    for (const field of ['expires_in', 'expires_on'] as const) {
+      emulator.clearFaults();
+      const body = JSON.stringify(tokenBody('accesstoken', 'eyJ0eXAi.eyJpc3Mi.c2lnbmF0dXJl', 1_700_000_000, 3600)).replace(
+        new RegExp(`"${field}":"[0-9]+"`),
+        `"${field}":1e306`,
+      );
+      emulator.fault({ kind: 'raw', body, count: 1 });
+      const provider = createVippsProvider({ ...defaultVippsMerchant, baseUrl: emulator.url });
+      const error = await provider.requestToken({ signal: AbortSignal.timeout(5_000), fetch: globalThis.fetch, now: Date.now }).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(isTokenResponseError(error), field).toBe(true);
+      expect(error).toMatchObject({ provider: 'vipps', field });
     }
   });
 });
