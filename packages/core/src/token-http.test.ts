@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import * as v from 'valibot';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isTokenRequestError, isTokenResponseError } from './errors.js';
+import { isConfigurationError, isTokenRequestError, isTokenResponseError } from './errors.js';
 import { type LoopbackServer, listenOnLoopback, type RawResponse, writeRawResponse } from './testing/index.js';
 import { defaultMaxTokenResponseBytes, parseTokenBody, sendTokenRequest } from './token-http.js';
 import type { TokenRequestContext } from './token-provider.js';
@@ -104,6 +104,15 @@ describe('sendTokenRequest', () => {
     const error = await failure(sendTokenRequest('acme', contextWith(), over, { method: 'POST' }, { maxResponseBytes: 100 }));
     expect(isTokenResponseError(error)).toBe(true);
     expect((error as Error).message).toContain('limit of 100 bytes');
+  });
+
+  it('should refuse a limit that would switch the limit off', async () => {
+    const url = await serve({ body: '{}' });
+    for (const maxResponseBytes of [Number.NaN, 0, -1, 1.5, Number.POSITIVE_INFINITY]) {
+      const error = await failure(sendTokenRequest('acme', contextWith(), url, { method: 'POST' }, { maxResponseBytes }));
+      expect(isConfigurationError(error), String(maxResponseBytes)).toBe(true);
+      expect(error).toMatchObject({ provider: 'acme', path: 'maxResponseBytes' });
+    }
   });
 
   it('should report a body cut short by a closed or reset connection as a retryable network failure', async () => {

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { TokenRequestError, TokenResponseError } from './errors.js';
+import { ConfigurationError, TokenRequestError, TokenResponseError } from './errors.js';
 import type { TokenRequestContext } from './token-provider.js';
 
 /**
@@ -50,6 +50,10 @@ export async function sendTokenRequest(
   options: SendTokenRequestOptions = {},
 ): Promise<TokenHttpResponse> {
   const maxResponseBytes = options.maxResponseBytes ?? defaultMaxTokenResponseBytes;
+  // NaN or a negative limit would compare false against every size and silently switch the limit off.
+  if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1) {
+    throw new ConfigurationError({ provider, issues: [{ path: 'maxResponseBytes', message: 'must be a whole number of at least 1' }] });
+  }
   const origin = new URL(url).origin;
   let response: Response;
   let receivedAt: number;
