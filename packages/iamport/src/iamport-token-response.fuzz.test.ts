@@ -358,7 +358,7 @@ describe("i'mport token responses, fuzzed", () => {
     expect(ran.cases).toBeGreaterThanOrEqual(numRuns);
     await new Promise((resolve) => setImmediate(resolve));
     expect(warnings.map(String)).toEqual([]);
-  }, 120_000);
+  }, Math.max(120_000, numRuns * 100));
 });
 
 describe("i'mport token responses, regressions found by fuzzing", () => {
