@@ -155,8 +155,8 @@ describe('sendTokenRequest', () => {
     expect(http.notJsonReason).toBe(`malformed or truncated JSON (text/${'z'.repeat(95)}, 4 characters)`);
   });
 
-  it('should turn JSON of the wrong shape into a TokenResponseError', async () => {
-    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  it('should turn JSON of the wrong shape, up to a million levels deep, into a TokenResponseError', async () => {
+    const deep = `${'['.repeat(500_000)}${']'.repeat(500_000)}`;
     for (const body of ['null', '42', '[1,2]', '"text"', 'true', '{}', deep, '{"access_token":{"a":[[[]]]},"expires_in":1}']) {
       const url = await serve({ body });
       const http = await sendTokenRequest('acme', contextWith(), url, { method: 'POST' });
