@@ -57,12 +57,13 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   const started = performance.now();
   const at = (): string => `[${((performance.now() - started) / 1000).toFixed(2).padStart(6)}s]`;
 
-  // The secrets would come from your secret manager; here they are made up per run, and never printed.
+  // The secrets would come from your secret manager; here they are made up per run, and never printed. The
+  // `xcanary` mark lets the repository's leak tests find one that is.
   const secrets = {
-    SHOP_SEOUL_IMP_SECRET: randomBytes(24).toString('base64url'),
-    SHOP_BUSAN_IMP_SECRET: randomBytes(24).toString('base64url'),
-    SHOP_OSLO_CLIENT_SECRET: randomBytes(16).toString('base64'),
-    SHOP_OSLO_SUBSCRIPTION_KEY: randomBytes(16).toString('hex'),
+    SHOP_SEOUL_IMP_SECRET: `xcanary${randomBytes(24).toString('base64url')}`,
+    SHOP_BUSAN_IMP_SECRET: `xcanary${randomBytes(24).toString('base64url')}`,
+    SHOP_OSLO_CLIENT_SECRET: `xcanary${randomBytes(16).toString('base64')}`,
+    SHOP_OSLO_SUBSCRIPTION_KEY: `xcanary${randomBytes(16).toString('hex')}`,
   };
   const iamport = await createIamportEmulator({
     ...iamportRules,

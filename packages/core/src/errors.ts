@@ -96,8 +96,20 @@ export interface TokenRequestErrorOptions extends AuthErrorOptions {
   providerCode?: string | number | undefined;
   /** The gateway's own error message, verbatim (i'mport's is often Korean: keep it for their support). */
   providerMessage?: string | undefined;
-  /** The raw response. Kept non-enumerable: it never reaches a log. */
+  /** The raw response. Held outside the error object: it never reaches a log, even `util.inspect` with `showHidden`. */
   response?: Response | undefined;
+}
+
+/**
+ * The raw responses of token errors, held outside the error objects: a gateway's (or proxy's) response headers may
+ * echo what was sent, and not even `util.inspect(error, { showHidden: true })` reaches into a WeakMap.
+ */
+const rawResponses = new WeakMap<object, Response>();
+
+/** Lets a copy of an error (one that names the merchant) answer `response` like the original. Not in the package API. */
+export function shareRawResponse(original: object, copy: object): void {
+  const response = rawResponses.get(original);
+  if (response !== undefined) rawResponses.set(copy, response);
 }
 
 /** The token endpoint could not be reached, timed out, or answered with an error. */
@@ -114,9 +126,6 @@ export class TokenRequestError extends AuthError {
   readonly providerCode: string | number | undefined;
   /** The gateway's own error message, verbatim, for the gateway's support. */
   readonly providerMessage: string | undefined;
-  /** The raw response, when one arrived. Non-enumerable, so it never reaches a log or `JSON.stringify`. */
-  declare readonly response: Response | undefined;
-
   constructor(message: string, options: TokenRequestErrorOptions) {
     super(ErrorCode.TokenRequestFailed, message, options);
     this.reason = options.reason;
@@ -124,7 +133,12 @@ export class TokenRequestError extends AuthError {
     this.status = options.status;
     this.providerCode = options.providerCode;
     this.providerMessage = options.providerMessage;
-    Object.defineProperty(this, 'response', { value: options.response, enumerable: false });
+    if (options.response !== undefined) rawResponses.set(this, options.response);
+  }
+
+  /** The raw response, when one arrived. Held outside the error, so no log, `JSON.stringify` or `util.inspect` shows it. */
+  get response(): Response | undefined {
+    return rawResponses.get(this);
   }
 }
 
@@ -134,7 +148,7 @@ export interface TokenResponseErrorOptions extends AuthErrorOptions {
   field: string;
   /** HTTP status of the response. */
   status?: number | undefined;
-  /** The raw response. Kept non-enumerable: it never reaches a log. */
+  /** The raw response. Held outside the error object: it never reaches a log, even `util.inspect` with `showHidden`. */
   response?: Response | undefined;
 }
 
@@ -148,14 +162,16 @@ export class TokenResponseError extends AuthError {
   readonly status: number | undefined;
   /** Token responses are never worth retrying at once, but a proxy's HTML page may go away: retry with backoff. */
   readonly retryable = true;
-  /** The raw response. Non-enumerable, so it never reaches a log or `JSON.stringify`. */
-  declare readonly response: Response | undefined;
-
   constructor(message: string, options: TokenResponseErrorOptions) {
     super(ErrorCode.TokenResponseInvalid, message, options);
     this.field = options.field;
     this.status = options.status;
-    Object.defineProperty(this, 'response', { value: options.response, enumerable: false });
+    if (options.response !== undefined) rawResponses.set(this, options.response);
+  }
+
+  /** The raw response. Held outside the error, so no log, `JSON.stringify` or `util.inspect` shows it. */
+  get response(): Response | undefined {
+    return rawResponses.get(this);
   }
 }
 

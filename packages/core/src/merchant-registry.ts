@@ -1,7 +1,7 @@
 import { type AuthFetch, createAuthFetch } from './bearer-fetch.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
-import { ConfigurationError, type ConfigurationIssue, isAuthError, UnknownMerchantError } from './errors.js';
+import { ConfigurationError, type ConfigurationIssue, isAuthError, shareRawResponse, UnknownMerchantError } from './errors.js';
 import { isReservedKey, merchantIdProblem, ownSettings, printableName, reservedKeyMessage } from './settings-checks.js';
 import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
@@ -229,6 +229,7 @@ function annotate(error: unknown, merchantIds: string | readonly string[]): unkn
   if (ids.length === 0) return error;
   const merchant = ids.join(', ');
   const copy = Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as typeof error;
+  shareRawResponse(error, copy);
   const prefix = error.provider === undefined ? '' : `[${error.provider}] `;
   const body = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
   const who = `${ids.length === 1 ? 'merchant' : 'merchants'} ${merchant}`;

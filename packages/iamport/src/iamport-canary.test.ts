@@ -13,6 +13,7 @@ import {
   loadMerchantConfig,
   type TokenCache,
   type TokenCacheOptions,
+  type TokenRequestError,
   type TokenStore,
 } from '@x/core';
 import { CanaryScanner, createCanary } from '@x/core/testing';
@@ -68,11 +69,15 @@ function scannedCache(label: string, options: TokenCacheOptions & { impSecret?: 
   return cache;
 }
 
-/** Settles `promise` and scans what it failed with; a value is scanned unless it is the token itself. */
-async function settle(label: string, promise: Promise<unknown>, { isToken = false } = {}): Promise<unknown> {
+/**
+ * Settles `promise` and scans what it failed with, and what it resolved to unless that is the token itself or the
+ * gateway's own answer (an API body is the caller's data, verbatim: whatever the gateway put there is not ours).
+ */
+async function settle(label: string, promise: Promise<unknown>, { isToken = false, isGatewayData = false } = {}): Promise<unknown> {
   try {
     const value = await promise;
-    if (!isToken) scanner.scan(`${label}: value`, value);
+    // A Response is the gateway's answer to the caller's own API call, headers and all: the caller's data.
+    if (!isToken && !isGatewayData && !(value instanceof Response)) scanner.scan(`${label}: value`, value);
     return value;
   } catch (error) {
     return scanner.scan(`${label}: error`, error);
@@ -134,7 +139,7 @@ describe("i'mport secret canaries", () => {
       await (await authFetch('/payments/imp_0')).arrayBuffer();
       emulator.fault({ ...fault, target: 'api', count: 2 });
       const response = await settle(`api ${name}: call`, authFetch('/payments/imp_1', { signal: AbortSignal.timeout(500) }));
-      if (response instanceof Response) await settle(`api ${name}: body`, response.text());
+      if (response instanceof Response) await settle(`api ${name}: body`, response.text(), { isGatewayData: true });
     },
   );
 
@@ -152,7 +157,7 @@ describe("i'mport secret canaries", () => {
     expect(emulator.revoke()).toBe(1);
     const response = (await settle('revoked: call', authFetch('/payments/imp_2'))) as Response;
     expect(response.status).toBe(200);
-    await settle('revoked: body', response.text());
+    await settle('revoked: body', response.text(), { isGatewayData: true });
     await settle('revoked: invalidate', cache.invalidate('not-the-token'));
   });
 
@@ -217,7 +222,10 @@ describe("i'mport secret canaries", () => {
       onEvent: (event) => scanner.scan(`registry: event ${event.type}`, event),
     });
     await (await registry.fetch('good')('/payments/imp_1')).arrayBuffer();
-    await settle('registry: wrong', registry.fetch('wrong')('/payments/imp_1'));
+    const wrong = (await settle('registry: wrong', registry.fetch('wrong')('/payments/imp_1'))) as TokenRequestError;
+    // The copy that names the merchant still has the raw response, for debugging; inspect does not show it.
+    expect(wrong.merchant).toBe('wrong');
+    expect(wrong.response?.status).toBe(401);
     await settle(
       'registry: unknown',
       Promise.resolve().then(() => registry.fetch('shop-unknown')),
@@ -235,7 +243,7 @@ describe("i'mport secret canaries", () => {
     const dispatcher = new Agent().compose(interceptor);
     try {
       const answer = await request(new URL('/payments/imp_1', emulator.url), { dispatcher });
-      await settle('interceptor: body', answer.body.text());
+      await settle('interceptor: body', answer.body.text(), { isGatewayData: true });
       await settle('interceptor: foreign', request('https://evil.example/payments/imp_1', { dispatcher }));
       emulator.fault({ kind: 'reset', count: 3 });
       await settle('interceptor: forced', cache.getToken({ forceRefresh: true }), { isToken: true });
@@ -250,9 +258,11 @@ describe("i'mport secret canaries", () => {
     }
   });
 
-  it('should leak nothing from the emulator handle itself', () => {
+  it('should leak nothing from the emulator handle itself, after it has seen requests', async () => {
+    await createAuthFetch(scannedCache('emulator'))('/payments/imp_1').then((response) => response.arrayBuffer());
+    scanner.scan('emulator', emulator);
     scanner.scan('emulator counters', emulator.counters);
-    scanner.scan('emulator url', emulator.url);
+    expect(JSON.parse(JSON.stringify(emulator))).toMatchObject({ url: emulator.url, counters: { tokenRequests: expect.any(Number) } });
   });
 
   it('should have scanned every item', () => {

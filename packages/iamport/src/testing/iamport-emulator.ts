@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { inspect } from 'node:util';
 import { createCanary, listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import * as v from 'valibot';
 import {
@@ -465,6 +466,10 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
       await loopback.close();
     },
   };
+  // The handle holds credentials (and, as requests arrive, what was sent): a log of it shows where it is and counts.
+  const summary = () => ({ url: emulator.url, counters: emulator.counters });
+  Object.defineProperty(emulator, 'toJSON', { value: summary });
+  Object.defineProperty(emulator, inspect.custom, { value: () => `IamportEmulator ${inspect(summary())}` });
   return emulator;
 }
 

@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { inspect } from 'node:util';
 import { createCanary, listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import {
   merchantSerialNumberPattern,
@@ -465,6 +466,10 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       await loopback.close();
     },
   };
+  // The handle holds credentials (and, as requests arrive, what was sent): a log of it shows where it is and counts.
+  const summary = () => ({ url: emulator.url, issuedTokens: emulator.issuedTokens });
+  Object.defineProperty(emulator, 'toJSON', { value: summary });
+  Object.defineProperty(emulator, inspect.custom, { value: () => `VippsEmulator ${inspect(summary())}` });
   return emulator;
 }
 
