@@ -155,7 +155,7 @@ describe('sendTokenRequest', () => {
     expect(http.notJsonReason).toBe(`malformed or truncated JSON (text/${'z'.repeat(95)}, 4 characters)`);
   });
 
-  it('should turn JSON of the wrong shape, up to a million levels deep, into a TokenResponseError', async () => {
+  it('should turn JSON of the wrong shape, half a million levels deep included, into a TokenResponseError', async () => {
     const deep = `${'['.repeat(500_000)}${']'.repeat(500_000)}`;
     for (const body of ['null', '42', '[1,2]', '"text"', 'true', '{}', deep, '{"access_token":{"a":[[[]]]},"expires_in":1}']) {
       const url = await serve({ body });
