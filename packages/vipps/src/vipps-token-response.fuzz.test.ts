@@ -397,15 +397,19 @@ async function check(fuzz: FuzzCase, via: Asker): Promise<void> {
 }
 
 describe('Vipps token responses, fuzzed', () => {
-  it('should end every answer in a valid token or a typed error, in bounded time, without leaking', async () => {
-    await fc.assert(
-      fc.asyncProperty(fuzzCase, fc.constantFrom<Asker>('provider', 'cache'), (fuzz, via) => check(fuzz, via)),
-      { seed, numRuns },
-    );
-    expect(ran.cases).toBeGreaterThanOrEqual(numRuns);
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(warnings.map(String)).toEqual([]);
-  }, Math.max(120_000, numRuns * 100));
+  it(
+    'should end every answer in a valid token or a typed error, in bounded time, without leaking',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fuzzCase, fc.constantFrom<Asker>('provider', 'cache'), (fuzz, via) => check(fuzz, via)),
+        { seed, numRuns },
+      );
+      expect(ran.cases).toBeGreaterThanOrEqual(numRuns);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map(String)).toEqual([]);
+    },
+    Math.max(120_000, numRuns * 100),
+  );
 });
 
 describe('Vipps token responses, regressions found by fuzzing', () => {
