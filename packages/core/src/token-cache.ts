@@ -231,14 +231,15 @@ class ProviderTokenCache implements TokenCache {
     this.#fresh = entry;
     // A weak reference: a pending timer must not keep a cache nobody uses alive until its token's refresh time.
     const cache = new WeakRef(this);
+    // A token fresh for longer than a timer can wait (about 24.8 days) leaves the fast path early, which is harmless.
+    const delayMs = Math.min(freshForMs, maxTimerDelayMs);
     this.#freshTimer = setTimeout(() => {
       const self = cache.deref();
       if (self !== undefined && self.#fresh === entry) {
         self.#fresh = undefined;
         self.#freshTimer = undefined;
       }
-      // A token fresh for longer than a timer can wait (about 24.8 days) leaves the fast path early, which is harmless.
-    }, Math.min(freshForMs, maxTimerDelayMs));
+    }, delayMs);
     this.#freshTimer.unref?.();
   }
 
