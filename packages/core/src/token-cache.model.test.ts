@@ -49,6 +49,8 @@ const maxCommands = 40;
 /** The loopback property pays for real sockets: fewer, shorter runs. */
 const loopbackRuns = Math.max(1, Math.round(numRuns / 20));
 const loopbackMaxCommands = 15;
+const refreshWindowRuns = Math.max(1, Math.round((numRuns * 3) / 5));
+const refreshWindowMaxCommands = 8;
 
 /** What the gateway does with the token requests that arrive from now on. */
 type GatewayResponse =
@@ -619,6 +621,98 @@ const policyArbitrary: fc.Arbitrary<CachePolicy> = fc.record({
 /** The cache's source of randomness (jitter of the refresh window and of the backoff) returns this every time. */
 const drawArbitrary = fc.constantFrom(0, 0.5, 0.999);
 
+/** In the refresh window the gateway answers anything but a new token; calls come fast; time moves little. */
+const refreshWindowGatewayCommand = fc
+  .oneof(
+    responseArbitrary.filter((response) => response.kind !== 'new'),
+    // Extensions twice as often: with wall-clock jumps they are where expiries are easiest to misread.
+    fc.record({
+      kind: fc.constant('extend' as const),
+      lifetimeMs: lifetimeArbitrary,
+      delayMs: fc.constantFrom(0, 500),
+      honoursSignal: fc.boolean(),
+    }),
+  )
+  .map((response) =>
+    command(`gateway(${JSON.stringify(response)})`, async (world) => {
+      world.response = response;
+    }),
+  );
+
+/** In the refresh window the gateway answers anything but a new token; calls come fast; time moves little. */
+const refreshWindowCommandArbitraries: Array<fc.Arbitrary<ModelCommand>> = [
+  getTokenCommand,
+  refreshWindowGatewayCommand,
+  refreshWindowGatewayCommand,
+  fc.record({ calls: fc.integer({ min: 2, max: 100 }), everyMs: fc.constantFrom(10, 100, second) }).map(({ calls, everyMs }) =>
+    command(`traffic(${calls} calls every ${everyMs} ms)`, async (world) => {
+      for (let call = 0; call < calls; call += 1) {
+        await world.callStep('getToken()', () => world.getToken({ forceRefresh: false, abortable: false }));
+        await world.timeStep(everyMs);
+      }
+    }),
+  ),
+  fc
+    .integer({ min: 1, max: 10 * second })
+    .map((milliseconds) => command(`advance(${milliseconds})`, (world) => world.timeStep(milliseconds))),
+  jumpWallCommand,
+  jumpWallCommand,
+];
+
+/**
+ * Runs the model over generated policies, random draws and command sequences (after `prefix`, if any), and prints
+ * one summary line: the lead's RELIABILITY.md quotes these numbers.
+ */
+async function checkModel(
+  name: string,
+  options: {
+    policy: fc.Arbitrary<CachePolicy>;
+    commands: fc.Arbitrary<Iterable<ModelCommand>>;
+    numRuns: number;
+    prefix?: (world: World, lifetimeMs: number) => Promise<void>;
+  },
+): Promise<RunStatistics> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  const statistics: RunStatistics = { runs: 0, commands: 0, lastRunCommands: 0, calls: 0, tokenRequests: 0 };
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        options.policy,
+        drawArbitrary,
+        fc.constantFrom(minute, 10 * minute, hour),
+        options.commands,
+        async (policy, draw, lifetimeMs, commands) => {
+          vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+          unhandled.length = 0;
+          const world = new World(policy, draw, unhandled);
+          try {
+            await options.prefix?.(world, lifetimeMs);
+            await fc.asyncModelRun(() => ({ model: {}, real: world }), commands);
+          } finally {
+            statistics.runs += 1;
+            statistics.commands += world.commands;
+            statistics.lastRunCommands = world.commands;
+            statistics.calls += world.callers.length;
+            statistics.tokenRequests += world.requestsStarted;
+            vi.clearAllTimers();
+            vi.useRealTimers();
+          }
+        },
+      ),
+      { numRuns: options.numRuns, seed },
+    );
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+    console.log(
+      `${name}: seed ${seed}, ${statistics.runs} runs, ${statistics.commands} commands ` +
+        `(${statistics.lastRunCommands} in the last run), ${statistics.calls} getToken calls, ${statistics.tokenRequests} token requests`,
+    );
+  }
+  return statistics;
+}
+
 /** Lets real I/O (the loopback sockets) run, without moving fake time, until `condition` holds or time is up. */
 async function waitFor(condition: () => boolean, milliseconds: number): Promise<boolean> {
   const deadline = performance.now() + milliseconds;
@@ -733,43 +827,28 @@ describe('token cache (model-based)', () => {
   });
 
   it('should keep every invariant over random calls, aborts, invalidations, gateway answers and time', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    const statistics: RunStatistics = { runs: 0, commands: 0, lastRunCommands: 0, calls: 0, tokenRequests: 0 };
-    try {
-      await fc.assert(
-        fc.asyncProperty(
-          policyArbitrary,
-          drawArbitrary,
-          fc.commands(commandArbitraries, { maxCommands, size: 'max' }),
-          async (policy, draw, commands) => {
-            vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-            unhandled.length = 0;
-            const world = new World(policy, draw, unhandled);
-            try {
-              await fc.asyncModelRun(() => ({ model: {}, real: world }), commands);
-            } finally {
-              statistics.runs += 1;
-              statistics.commands += world.commands;
-              statistics.lastRunCommands = world.commands;
-              statistics.calls += world.callers.length;
-              statistics.tokenRequests += world.requestsStarted;
-              vi.clearAllTimers();
-              vi.useRealTimers();
-            }
-          },
-        ),
-        { numRuns, seed },
-      );
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-      console.log(
-        `token-cache model: seed ${seed}, ${statistics.runs} runs, ${statistics.commands} commands ` +
-          `(${statistics.lastRunCommands} in the last run), ${statistics.calls} getToken calls, ${statistics.tokenRequests} token requests`,
-      );
-    }
+    const statistics = await checkModel('token-cache model', {
+      policy: policyArbitrary,
+      commands: fc.commands(commandArbitraries, { maxCommands, size: 'max' }),
+      numRuns,
+    });
     expect(statistics.runs).toBeGreaterThanOrEqual(numRuns);
+  }, 120_000);
+
+  it('should keep background refreshes within the backoff while a held token is refreshed in vain', async () => {
+    // Starts every run in the refresh window of a held token, where refresh loops would show.
+    const statistics = await checkModel('token-cache refresh-window model', {
+      policy: policyArbitrary.filter((policy) => policy.refreshAheadMs > 0),
+      commands: fc.commands(refreshWindowCommandArbitraries, { maxCommands: refreshWindowMaxCommands, size: 'max' }),
+      numRuns: refreshWindowRuns,
+      prefix: async (world, lifetimeMs) => {
+        world.response = { kind: 'new', lifetimeMs, delayMs: 0, honoursSignal: true };
+        await world.callStep('getToken()', () => world.getToken({ forceRefresh: false, abortable: false }));
+        const { minValidityMs, refreshAheadMs } = world.policy;
+        await world.timeStep(Math.max(1, lifetimeMs - minValidityMs - Math.min(refreshAheadMs, lifetimeMs / 2) / 4));
+      },
+    });
+    expect(statistics.runs).toBeGreaterThanOrEqual(refreshWindowRuns);
   }, 120_000);
 
   it('should keep its invariants over the loopback token server', async () => {
