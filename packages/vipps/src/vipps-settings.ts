@@ -12,9 +12,9 @@ import {
 
 /** Settings of {@link createVippsProvider}. Set `environment` or `baseUrl`: there is no default host. */
 export interface VippsProviderSettings {
-  /** The `client_id` from portal.vippsmobilepay.com ("the username"). */
+  /** The `client_id` from portal.vippsmobilepay.com ("the username"). Printable Latin-1, at most 1024 characters. */
   clientId: string;
-  /** The `client_secret` ("the password"). Never logged. */
+  /** The `client_secret` ("the password"). Printable Latin-1 (it is sent in a header), at most 1024 characters. Never logged. */
   clientSecret: string;
   /**
    * The `Ocp-Apim-Subscription-Key`, sent on the token call and on every API call. Never logged.
@@ -35,7 +35,8 @@ export interface VippsProviderSettings {
   environment?: VippsEnvironment | undefined;
   /**
    * The API origin, e.g. an emulator or a proxy. Required unless `environment` is set; when both are set they must
-   * agree. Plain `http:` is only allowed for loopback hosts.
+   * agree. An origin without credentials, path, query or fragment; plain `http:` only on a loopback host
+   * (`localhost`, 127.0.0.0/8, `[::1]`).
    */
   baseUrl?: string | undefined;
   /**
