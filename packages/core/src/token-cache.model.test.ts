@@ -49,7 +49,7 @@ const maxCommands = 40;
 /** The loopback property pays for real sockets: fewer, shorter runs. */
 const loopbackRuns = Math.max(1, Math.round(numRuns / 20));
 const loopbackMaxCommands = 15;
-const refreshWindowRuns = Math.max(1, Math.round((numRuns * 3) / 5));
+const refreshWindowRuns = numRuns * 2;
 const refreshWindowMaxCommands = 8;
 
 /** What the gateway does with the token requests that arrive from now on. */
