@@ -45,7 +45,9 @@ const policy = {
   retryBaseDelayMs: 250,
   retryMaxDelayMs: 1_000,
 };
-const outageMs = 3_000;
+// The outage starts 4.5 s before the first extended token expires and ends 2 s before: the refreshes due in between
+// fail, and the token still has 1.5 s beyond `minValidityMs` to spare, so a loaded machine's late timers cost nothing.
+const outageMs = 2_500;
 const workersPerMerchant = 4;
 const pauseBetweenCallsMs = 25;
 const tickMs = 2_000;
@@ -151,7 +153,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
             : `${at()} ${who} new token ${event.fingerprint}, ${expires}${clock}`,
         );
         // Once the first extension has shown, take i'mport's token endpoint down just before the next refresh.
-        if (event.extended && outage === undefined) startOutage(Math.max(0, event.expiresInMs - policy.refreshAheadMs - 700));
+        if (event.extended && outage === undefined) startOutage(Math.max(0, event.expiresInMs - policy.refreshAheadMs - 1_000));
         break;
       }
       case 'token-unchanged':
