@@ -208,8 +208,10 @@ class World {
   /** The token the cache holds and must hand out at once, if there is one with more than `minValidityMs` left. */
   servableToken(): Answer | undefined {
     const held = this.#tenure?.held;
-    if (held === undefined || !(held.deadline - this.clock.monotonic() > this.policy.minValidityMs)) return undefined;
-    return held;
+    if (held === undefined) return undefined;
+    // What the cache was told, unless the gateway has since said the token ends sooner (heard by the cache or not).
+    const deadline = this.#last?.accessToken === held.accessToken ? Math.min(held.deadline, this.#last.deadline) : held.deadline;
+    return deadline - this.clock.monotonic() > this.policy.minValidityMs ? held : undefined;
   }
 
   getToken(options: { forceRefresh: boolean; abortable: boolean }): Caller {

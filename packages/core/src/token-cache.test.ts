@@ -427,6 +427,49 @@ describe('createTokenCache', () => {
       await flush();
       expect(server.tokenRequests).toBe(4);
     });
+
+    // Found by the model-based test (token-cache.model.test.ts): an earlier expiry restated for the held token was
+    // taken for "unchanged", and the token was handed out after the gateway had said it ends.
+    it('should believe the gateway when it restates the held token with an earlier expiry', async () => {
+      const cache = cacheFor({ policy: { refreshAheadJitter: 0 } });
+      const old = await cache.getToken();
+      server.mode = 'extend';
+      server.lifetimeMs = 30_000;
+      await advance(hour - 5 * minute);
+
+      expect(await cache.getToken()).toBe(old);
+      await until(() => ofType('token-refreshed').length + ofType('token-unchanged').length === 2, 'the answer');
+      expect(ofType('token-refreshed')[1]).toMatchObject({ extended: false, expiresInMs: 30_000 });
+      const shortened = await cache.getToken();
+      expect(shortened.accessToken).toBe(old.accessToken);
+      expect(shortened.expiresAt).toBe(clock.now() + 30_000);
+
+      // 10 s left on the gateway's word: no longer handed out.
+      await advance(20_000);
+      server.mode = 'ok';
+      server.lifetimeMs = hour;
+      const fresh = await cache.getToken();
+      expect(fresh.accessToken).not.toBe(old.accessToken);
+    });
+
+    it('should stop handing out the held token when the gateway restates it with less than minValidityMs left', async () => {
+      const cache = cacheFor({ policy: { refreshAheadJitter: 0 } });
+      const old = await cache.getToken();
+      server.mode = 'extend';
+      server.lifetimeMs = 5_000;
+      await advance(hour - 5 * minute);
+
+      expect(await cache.getToken()).toBe(old);
+      await until(() => server.tokenRequests === 2, 'the refresh-ahead request');
+      await until(() => cache.peekToken() === undefined, 'the answer');
+      await expect(cache.getToken()).rejects.toMatchObject({ code: 'X_TOKEN_RESPONSE_INVALID', field: 'expiresAt' });
+      expect(server.tokenRequests).toBe(3);
+
+      server.mode = 'ok';
+      server.lifetimeMs = hour;
+      const fresh = await cache.getToken();
+      expect(fresh.accessToken).not.toBe(old.accessToken);
+    });
   });
 
   describe('timeouts and aborts', () => {

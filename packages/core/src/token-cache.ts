@@ -294,7 +294,7 @@ class ProviderTokenCache implements TokenCache {
 
   #adopt(entry: Entry, source: 'provider' | 'store', durationMs: number, diagnostics?: ProviderToken['diagnostics']): Entry {
     const current = this.#current;
-    const extended = current !== undefined && current.token.accessToken === entry.token.accessToken;
+    const extended = current !== undefined && current.token.accessToken === entry.token.accessToken && entry.deadline > current.deadline;
     this.#setCurrent(entry);
     this.#invalidated = undefined;
     this.#nextAttemptAt = 0;
@@ -353,11 +353,8 @@ class ProviderTokenCache implements TokenCache {
     const lifetimeMs = result.expiresAt - clock.now();
     const entry = this.#makeEntry({ accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs });
     const current = this.#current;
-    if (
-      current !== undefined &&
-      current.token.accessToken === result.accessToken &&
-      entry.deadline - current.deadline < unchangedToleranceMs
-    ) {
+    const sameToken = current !== undefined && current.token.accessToken === result.accessToken;
+    if (sameToken && Math.abs(entry.deadline - current.deadline) < unchangedToleranceMs) {
       // i'mport answers "same token, same expiry" outside its extension window: not an error, not a reason to ask
       // again at once. Compared on the monotonic clock: after a wall-clock jump the same expiry reads differently.
       const nextAttemptInMs = this.#backoffDelay();
@@ -372,6 +369,12 @@ class ProviderTokenCache implements TokenCache {
       return current;
     }
     if (clock.monotonic() >= entry.staleAt) {
+      // The gateway says the token we hold ends sooner than we thought: stop handing it out (an earlier expiry that
+      // leaves enough life is simply adopted below), and never take it back from the store.
+      if (sameToken) {
+        this.#setCurrent(undefined);
+        this.#invalidated = result.accessToken;
+      }
       throw new TokenResponseError(
         `The token expires in ${Math.round(entry.deadline - clock.monotonic())} ms, less than minValidityMs (${policy.minValidityMs} ms)`,
         { provider: provider.provider, field: 'expiresAt' },
