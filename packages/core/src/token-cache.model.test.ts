@@ -149,6 +149,8 @@ class World {
   #operation = 0;
   #issuedTokens = 0;
   #last: Answer | undefined;
+  /** The latest deadline of each token in an answer the cache was still waiting for, and its operation. */
+  readonly #heard = new Map<string, { deadline: number; operation: number }>();
   /** The last answer the cache was still waiting for (not one to a request it had timed out). */
   #lastAccepted: Answer | undefined;
   /** The token the cache holds (from its events), and the background requests made while it was held. */
@@ -317,6 +319,12 @@ class World {
     if (deadline - at < this.policy.minValidityMs) {
       throw new Error(`${who} got a token with ${deadline - at} ms left (minValidityMs ${this.policy.minValidityMs})`);
     }
+    // Once the cache has heard the gateway's latest word on a token, it hands it out with no later expiry than that
+    // (give or take its tolerance for unchanged expiries).
+    const heard = this.#heard.get(token.accessToken);
+    if (heard !== undefined && heard.operation < operation && deadline > heard.deadline + unchangedToleranceMs) {
+      throw new Error(`${who} got a token with an expiry ${deadline - heard.deadline} ms later than the gateway's latest word`);
+    }
     const invalidatedAt = this.invalidatedAt.get(token.accessToken);
     if (invalidatedAt !== undefined && operation > invalidatedAt && this.lastAnswered.get(token.accessToken)! < invalidatedAt) {
       throw new Error(`${who} got a token invalidated before the call, which the gateway has not issued again since`);
@@ -463,7 +471,9 @@ class World {
     // local wall clock as it reads now.
     const expiresAt = now() + (last.deadline - monotonic);
     this.deadlines.set(`${last.accessToken}@${expiresAt}`, last.deadline);
-    this.lastAnswered.set(last.accessToken, this.#nextOperation());
+    const operation = this.#nextOperation();
+    this.lastAnswered.set(last.accessToken, operation);
+    if (accepted) this.#heard.set(last.accessToken, { deadline: last.deadline, operation });
     return { accessToken: last.accessToken, expiresAt };
   }
 }
