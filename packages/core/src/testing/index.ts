@@ -1,6 +1,7 @@
 /**
  * What the gateway emulators and leak tests are built on: a loopback server, byte-exact raw answers for fault
- * injection, and canary secrets to look for in everything a test can observe. For tests only.
+ * injection, canary secrets to look for in everything a test can observe, and a kit for fuzzing a provider's token
+ * responses (it takes the test's own fast-check). For tests only.
  *
  * @module \@x/core/testing
  */
@@ -10,3 +11,18 @@ export type { LoopbackServer } from './loopback-server.js';
 export { listenOnLoopback } from './loopback-server.js';
 export type { RawResponse, RawResponseEnding } from './raw-response.js';
 export { validateRawResponse, writeRawResponse } from './raw-response.js';
+export type {
+  FastCheck,
+  ForeignOrigin,
+  TokenResponseFuzzCase,
+  TokenResponseFuzzGateway,
+  TokenResponseFuzzKit,
+  TokenResponseFuzzOptions,
+  TokenResponseFuzzTally,
+} from './token-response-fuzz.js';
+export {
+  createTokenResponseFuzzKit,
+  createTokenResponseFuzzTally,
+  describeTokenResponseFuzzTally,
+  startForeignOrigin,
+} from './token-response-fuzz.js';
