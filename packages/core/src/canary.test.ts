@@ -4,7 +4,6 @@
  * header (a subscription key) is a canary too. Every error (message, stack, cause chain, `util.inspect` with hidden
  * fields, `JSON.stringify`), event and public object is scanned; no canary may appear.
  */
-import { appendFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -20,12 +19,11 @@ import {
   type TokenStore,
 } from './index.js';
 import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
-import { CanaryScanner, createCanary } from './testing/index.js';
+import { CanaryScanner, createCanary, createScannedTokenCache } from './testing/index.js';
 import { createAuthInterceptor } from './undici/index.js';
 
 const scanner = new CanaryScanner();
 let server: TestTokenServer;
-let checkedLeaks = 0;
 const apiKey = createCanary('key-');
 
 const policy: TokenCacheOptions['policy'] = { requestTimeoutMs: 300, retryBaseDelayMs: 1, retryMaxDelayMs: 5, failureCooldownMs: 50 };
@@ -36,14 +34,11 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await server.close();
-  const leaks = scanner.leaks.slice(checkedLeaks);
-  checkedLeaks = scanner.leaks.length;
-  expect(leaks).toEqual([]);
+  expect(scanner.takeLeaks()).toEqual([]);
 });
 
 afterAll(() => {
-  const report = process.env.X_CANARY_REPORT;
-  if (report) appendFileSync(report, `${JSON.stringify({ file: 'core-canary', items: scanner.count, forms: scanner.forms })}\n`);
+  scanner.report('core-canary');
 });
 
 /**
@@ -60,67 +55,52 @@ function provider(headers: Record<string, string> = { 'ocp-apim-subscription-key
 }
 
 function scannedCache(label: string, options: TokenCacheOptions = {}): TokenCache {
-  const cache = createTokenCache(provider(), {
-    policy,
-    ...options,
-    onEvent: (event) => scanner.scan(`${label}: event ${event.type}`, event),
-  });
-  scanner.scan(`${label}: cache`, cache);
-  scanner.scan(`${label}: provider`, cache.provider);
-  return cache;
-}
-
-async function settle(label: string, promise: Promise<unknown>, { isToken = false, isGatewayData = false } = {}): Promise<unknown> {
-  try {
-    const value = await promise;
-    // A Response is the gateway's answer to the caller's own API call, headers and all: the caller's data.
-    if (!isToken && !isGatewayData && !(value instanceof Response)) scanner.scan(`${label}: value`, value);
-    return value;
-  } catch (error) {
-    return scanner.scan(`${label}: error`, error);
-  }
+  return createScannedTokenCache(scanner, label, provider(), { policy, ...options });
 }
 
 describe('core secret canaries', () => {
   it.each([500, 401, 403, 429, 'hang', 'reset'] as const)('should leak nothing when the token endpoint answers %s', async (mode) => {
     server.mode = mode;
     const cache = scannedCache(`mode ${mode}`);
-    await settle(`mode ${mode}: getToken`, cache.getToken(), { isToken: true });
-    await settle(`mode ${mode}: again`, cache.getToken(), { isToken: true });
+    await scanner.scanSettled(`mode ${mode}: getToken`, cache.getToken(), { isToken: true });
+    await scanner.scanSettled(`mode ${mode}: again`, cache.getToken(), { isToken: true });
     const authFetch = createAuthFetch(cache);
     scanner.scan(`mode ${mode}: authFetch`, authFetch);
-    await settle(`mode ${mode}: call`, authFetch('/api/payments/1'));
+    await scanner.scanSettled(`mode ${mode}: call`, authFetch('/api/payments/1'));
   });
 
   it('should leak nothing through refreshes, unchanged answers, invalidation and 401 retries', async () => {
     const cache = scannedCache('lifecycle');
     const authFetch = createAuthFetch(cache);
     const first = (await authFetch('/api/payments/1')) as Response;
-    await settle('lifecycle: first body', first.text(), { isGatewayData: true });
+    await scanner.scanSettled('lifecycle: first body', first.text(), { isGatewayData: true });
     server.mode = 'same';
-    await settle('lifecycle: same', cache.getToken({ forceRefresh: true }), { isToken: true });
+    await scanner.scanSettled('lifecycle: same', cache.getToken({ forceRefresh: true }), { isToken: true });
     server.mode = 'extend';
-    await settle('lifecycle: extend', cache.getToken({ forceRefresh: true }), { isToken: true });
+    await scanner.scanSettled('lifecycle: extend', cache.getToken({ forceRefresh: true }), { isToken: true });
     server.mode = 'ok';
     server.validTokens.clear();
-    const retried = (await settle('lifecycle: after revoke', authFetch('/api/payments/2', { method: 'POST', body: 'x' }))) as Response;
+    const retried = (await scanner.scanSettled(
+      'lifecycle: after revoke',
+      authFetch('/api/payments/2', { method: 'POST', body: 'x' }),
+    )) as Response;
     expect(retried.status).toBe(200);
-    await settle('lifecycle: body', retried.text(), { isGatewayData: true });
-    await settle('lifecycle: foreign', authFetch('https://evil.example/api/payments/1'));
-    await settle('lifecycle: bad url', authFetch('http://[::1'));
+    await scanner.scanSettled('lifecycle: body', retried.text(), { isGatewayData: true });
+    await scanner.scanSettled('lifecycle: foreign', authFetch('https://evil.example/api/payments/1'));
+    await scanner.scanSettled('lifecycle: bad url', authFetch('http://[::1'));
     const token = await cache.getToken();
-    await settle('lifecycle: invalidate', cache.invalidate(token.accessToken));
+    await scanner.scanSettled('lifecycle: invalidate', cache.invalidate(token.accessToken));
   });
 
   it('should leak nothing when callers abort or the request times out', async () => {
     server.mode = 'hang';
     const cache = scannedCache('abort');
     const controller = new AbortController();
-    const waiting = settle('abort: getToken', cache.getToken({ signal: controller.signal }), { isToken: true });
+    const waiting = scanner.scanSettled('abort: getToken', cache.getToken({ signal: controller.signal }), { isToken: true });
     controller.abort(new Error('caller gave up'));
     await waiting;
-    await settle('abort: timeout', cache.getToken(), { isToken: true });
-    await settle('abort: fetch', createAuthFetch(cache)('/api/payments/1', { signal: AbortSignal.timeout(30) }));
+    await scanner.scanSettled('abort: timeout', cache.getToken(), { isToken: true });
+    await scanner.scanSettled('abort: fetch', createAuthFetch(cache)('/api/payments/1', { signal: AbortSignal.timeout(30) }));
   });
 
   it('should leak nothing when the store fails or holds garbage', async () => {
@@ -128,7 +108,7 @@ describe('core secret canaries', () => {
     const store: TokenStore = { get: failing('get'), set: failing('set'), delete: failing('delete'), lock: failing('lock') };
     const cache = scannedCache('store', { store });
     const token = await cache.getToken();
-    await settle('store: invalidate', cache.invalidate(token.accessToken));
+    await scanner.scanSettled('store: invalidate', cache.invalidate(token.accessToken));
     scanner.scan('store: store', store);
 
     const memory = createMemoryTokenStore();
@@ -136,7 +116,7 @@ describe('core secret canaries', () => {
     await healthy.getToken();
     scanner.scan('memory: store', memory);
     await memory.set(provider().cacheKey, '{"v":1,"accessToken":"xcanary-garbage"', 60_000);
-    await settle('memory: garbage', scannedCache('garbage', { store: memory }).getToken(), { isToken: true });
+    await scanner.scanSettled('memory: garbage', scannedCache('garbage', { store: memory }).getToken(), { isToken: true });
   });
 
   it('should leak nothing from a provider that throws something other than an AuthError', async () => {
@@ -145,7 +125,7 @@ describe('core secret canaries', () => {
       requestToken: () => Promise.reject(new TypeError('the provider broke')),
     });
     const cache = createTokenCache(throwing, { policy, onEvent: (event) => scanner.scan('throwing: event', event) });
-    await settle('throwing: getToken', cache.getToken(), { isToken: true });
+    await scanner.scanSettled('throwing: getToken', cache.getToken(), { isToken: true });
   });
 
   it('should leak nothing from a registry, its errors and events', async () => {
@@ -159,16 +139,16 @@ describe('core secret canaries', () => {
       policy,
       onEvent: (event) => scanner.scan(`registry: event ${event.type}`, event),
     });
-    await settle('registry: a', registry.fetch('a')('/api/payments/1'));
+    await scanner.scanSettled('registry: a', registry.fetch('a')('/api/payments/1'));
     server.mode = 500;
-    await settle('registry: b', registry.fetch('b')('/api/payments/1'));
-    await settle(
+    await scanner.scanSettled('registry: b', registry.fetch('b')('/api/payments/1'));
+    await scanner.scanSettled(
       'registry: unknown',
       Promise.resolve().then(() => registry.fetch('nobody')),
     );
     scanner.scan('registry', registry);
     scanner.scan('registry: provider', registry.provider('a'));
-    await settle(
+    await scanner.scanSettled(
       'registry: bad configuration',
       Promise.resolve().then(() =>
         createMerchantRegistry({
@@ -186,12 +166,12 @@ describe('core secret canaries', () => {
     const dispatcher = new Agent().compose(interceptor);
     try {
       const answer = await request(new URL('/api/payments/1', server.url), { dispatcher });
-      await settle('interceptor: body', answer.body.text(), { isGatewayData: true });
-      await settle('interceptor: foreign', request('https://evil.example/api/payments/1', { dispatcher }));
+      await scanner.scanSettled('interceptor: body', answer.body.text(), { isGatewayData: true });
+      await scanner.scanSettled('interceptor: foreign', request('https://evil.example/api/payments/1', { dispatcher }));
       server.validTokens.clear();
       server.mode = 500;
       const refused = request(new URL('/api/payments/2', server.url), { dispatcher, method: 'POST', body: 'x' });
-      await settle(
+      await scanner.scanSettled(
         'interceptor: revoked',
         refused.then((reply) => reply.body.text()),
         { isGatewayData: true },

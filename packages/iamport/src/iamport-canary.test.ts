@@ -4,19 +4,17 @@
  * observe — each error (message, stack, cause chain, `util.inspect` with hidden fields, `JSON.stringify`), each
  * event, each public object — is scanned, and no canary may appear.
  */
-import { appendFileSync } from 'node:fs';
 import {
   createAuthFetch,
   createMemoryTokenStore,
   createMerchantRegistry,
-  createTokenCache,
   loadMerchantConfig,
   type TokenCache,
   type TokenCacheOptions,
   type TokenRequestError,
   type TokenStore,
 } from '@x/core';
-import { CanaryScanner, createCanary } from '@x/core/testing';
+import { CanaryScanner, createCanary, createScannedTokenCache } from '@x/core/testing';
 import { createAuthInterceptor } from '@x/core/undici';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -26,7 +24,6 @@ import { createIamportEmulator, type IamportEmulator, type IamportFault } from '
 const scanner = new CanaryScanner();
 let emulator: IamportEmulator;
 let secret: string;
-let checkedLeaks = 0;
 
 /** Fast enough to run every path in milliseconds; a stalled answer times out in 300 ms. */
 const policy: TokenCacheOptions['policy'] = { requestTimeoutMs: 300, retryBaseDelayMs: 1, retryMaxDelayMs: 5, failureCooldownMs: 50 };
@@ -39,17 +36,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await emulator.close();
-  const report = process.env.X_CANARY_REPORT;
-  if (report) appendFileSync(report, `${JSON.stringify({ file: 'iamport-canary', items: scanner.count, forms: scanner.forms })}\n`);
+  scanner.report('iamport-canary');
 });
 
 afterEach(() => {
   emulator.clearFaults();
   emulator.revoke();
   // Each test shows only its own leaks, masked.
-  const leaks = scanner.leaks.slice(checkedLeaks);
-  checkedLeaks = scanner.leaks.length;
-  expect(leaks).toEqual([]);
+  expect(scanner.takeLeaks()).toEqual([]);
 });
 
 function provider(impSecret = secret, baseUrl = emulator.url): IamportProvider {
@@ -59,29 +53,7 @@ function provider(impSecret = secret, baseUrl = emulator.url): IamportProvider {
 /** A cache whose every event is scanned. */
 function scannedCache(label: string, options: TokenCacheOptions & { impSecret?: string } = {}): TokenCache {
   const { impSecret, ...cacheOptions } = options;
-  const cache = createTokenCache(provider(impSecret), {
-    policy,
-    ...cacheOptions,
-    onEvent: (event) => scanner.scan(`${label}: event ${event.type}`, event),
-  });
-  scanner.scan(`${label}: cache`, cache);
-  scanner.scan(`${label}: provider`, cache.provider);
-  return cache;
-}
-
-/**
- * Settles `promise` and scans what it failed with, and what it resolved to unless that is the token itself or the
- * gateway's own answer (an API body is the caller's data, verbatim: whatever the gateway put there is not ours).
- */
-async function settle(label: string, promise: Promise<unknown>, { isToken = false, isGatewayData = false } = {}): Promise<unknown> {
-  try {
-    const value = await promise;
-    // A Response is the gateway's answer to the caller's own API call, headers and all: the caller's data.
-    if (!isToken && !isGatewayData && !(value instanceof Response)) scanner.scan(`${label}: value`, value);
-    return value;
-  } catch (error) {
-    return scanner.scan(`${label}: error`, error);
-  }
+  return createScannedTokenCache(scanner, label, provider(impSecret), { policy, ...cacheOptions });
 }
 
 const tokenFaults: IamportFault[] = [
@@ -122,11 +94,11 @@ describe("i'mport secret canaries", () => {
     async (name, fault) => {
       emulator.fault({ ...withSecret(fault), count: 3 });
       const cache = scannedCache(name);
-      await settle(`${name}: getToken`, cache.getToken(), { isToken: true });
-      await settle(`${name}: forced getToken`, cache.getToken({ forceRefresh: true }), { isToken: true });
+      await scanner.scanSettled(`${name}: getToken`, cache.getToken(), { isToken: true });
+      await scanner.scanSettled(`${name}: forced getToken`, cache.getToken({ forceRefresh: true }), { isToken: true });
       const authFetch = createAuthFetch(cache);
       scanner.scan(`${name}: authFetch`, authFetch);
-      const response = await settle(`${name}: authFetch call`, authFetch('/payments/imp_1'));
+      const response = await scanner.scanSettled(`${name}: authFetch call`, authFetch('/payments/imp_1'));
       if (response instanceof Response) await response.arrayBuffer();
     },
   );
@@ -138,16 +110,16 @@ describe("i'mport secret canaries", () => {
       const authFetch = createAuthFetch(cache);
       await (await authFetch('/payments/imp_0')).arrayBuffer();
       emulator.fault({ ...fault, target: 'api', count: 2 });
-      const response = await settle(`api ${name}: call`, authFetch('/payments/imp_1', { signal: AbortSignal.timeout(500) }));
-      if (response instanceof Response) await settle(`api ${name}: body`, response.text(), { isGatewayData: true });
+      const response = await scanner.scanSettled(`api ${name}: call`, authFetch('/payments/imp_1', { signal: AbortSignal.timeout(500) }));
+      if (response instanceof Response) await scanner.scanSettled(`api ${name}: body`, response.text(), { isGatewayData: true });
     },
   );
 
   it('should leak nothing when the secret is wrong, also from the cool-down', async () => {
     const cache = scannedCache('wrong secret', { impSecret: createCanary('wrong-') });
-    await settle('wrong secret: first', cache.getToken(), { isToken: true });
-    await settle('wrong secret: cool-down', cache.getToken(), { isToken: true });
-    await settle('wrong secret: fetch', createAuthFetch(cache)('/payments/imp_1'));
+    await scanner.scanSettled('wrong secret: first', cache.getToken(), { isToken: true });
+    await scanner.scanSettled('wrong secret: cool-down', cache.getToken(), { isToken: true });
+    await scanner.scanSettled('wrong secret: fetch', createAuthFetch(cache)('/payments/imp_1'));
   });
 
   it('should leak nothing when a token is revoked and replaced after a 401', async () => {
@@ -155,30 +127,30 @@ describe("i'mport secret canaries", () => {
     const authFetch = createAuthFetch(cache);
     await (await authFetch('/payments/imp_1')).arrayBuffer();
     expect(emulator.revoke()).toBe(1);
-    const response = (await settle('revoked: call', authFetch('/payments/imp_2'))) as Response;
+    const response = (await scanner.scanSettled('revoked: call', authFetch('/payments/imp_2'))) as Response;
     expect(response.status).toBe(200);
-    await settle('revoked: body', response.text(), { isGatewayData: true });
-    await settle('revoked: invalidate', cache.invalidate('not-the-token'));
+    await scanner.scanSettled('revoked: body', response.text(), { isGatewayData: true });
+    await scanner.scanSettled('revoked: invalidate', cache.invalidate('not-the-token'));
   });
 
   it('should leak nothing when callers abort or time out', async () => {
     emulator.fault({ kind: 'stall', count: 2 });
     const cache = scannedCache('abort');
     const controller = new AbortController();
-    const waiting = settle('abort: getToken', cache.getToken({ signal: controller.signal }), { isToken: true });
+    const waiting = scanner.scanSettled('abort: getToken', cache.getToken({ signal: controller.signal }), { isToken: true });
     controller.abort(new Error('caller gave up'));
     await waiting;
-    await settle('abort: fetch', createAuthFetch(cache)('/payments/imp_1', { signal: AbortSignal.timeout(50) }));
-    await settle('abort: pre-aborted', cache.getToken({ signal: AbortSignal.abort() }), { isToken: true });
+    await scanner.scanSettled('abort: fetch', createAuthFetch(cache)('/payments/imp_1', { signal: AbortSignal.timeout(50) }));
+    await scanner.scanSettled('abort: pre-aborted', cache.getToken({ signal: AbortSignal.abort() }), { isToken: true });
   });
 
   it('should leak nothing when the store fails', async () => {
     const failing = (operation: string) => () => Promise.reject(new Error(`store ${operation} failed`));
     const store: TokenStore = { get: failing('get'), set: failing('set'), delete: failing('delete'), lock: failing('lock') };
     const cache = scannedCache('store', { store });
-    await settle('store: getToken', cache.getToken(), { isToken: true });
+    await scanner.scanSettled('store: getToken', cache.getToken(), { isToken: true });
     const token = await cache.getToken();
-    await settle('store: invalidate', cache.invalidate(token.accessToken));
+    await scanner.scanSettled('store: invalidate', cache.invalidate(token.accessToken));
     scanner.scan('store: store', store);
     const memory = createMemoryTokenStore();
     const shared = scannedCache('memory store', { store: memory });
@@ -199,7 +171,7 @@ describe("i'mport secret canaries", () => {
       JSON.parse(`{"impKey": "k", "impSecret": "${secret}", "__proto__": {"impSecret": "${secret}"}}`),
     ];
     for (const [index, settings] of badSettings.entries()) {
-      await settle(
+      await scanner.scanSettled(
         `configuration ${index}`,
         Promise.resolve().then(() => createIamportProvider(settings as never)),
       );
@@ -208,7 +180,7 @@ describe("i'mport secret canaries", () => {
       { merchants: { 'shop-kr': { provider: 'iamport', impKey: 'k', impSecret: { $env: 'SECRET' }, baseUrl: 'http://api.iamport.kr' } } },
       { env: { SECRET: secret } },
     ).then(({ merchants }) => createMerchantRegistry({ providers: { iamport: createIamportProvider }, merchants }));
-    await settle('configuration: registry', config);
+    await scanner.scanSettled('configuration: registry', config);
   });
 
   it('should leak nothing from a registry of merchants, failing or not', async () => {
@@ -222,15 +194,15 @@ describe("i'mport secret canaries", () => {
       onEvent: (event) => scanner.scan(`registry: event ${event.type}`, event),
     });
     await (await registry.fetch('good')('/payments/imp_1')).arrayBuffer();
-    const wrong = (await settle('registry: wrong', registry.fetch('wrong')('/payments/imp_1'))) as TokenRequestError;
+    const wrong = (await scanner.scanSettled('registry: wrong', registry.fetch('wrong')('/payments/imp_1'))) as TokenRequestError;
     // The copy that names the merchant still has the raw response, for debugging; inspect does not show it.
     expect(wrong.merchant).toBe('wrong');
     expect(wrong.response?.status).toBe(401);
-    await settle(
+    await scanner.scanSettled(
       'registry: unknown',
       Promise.resolve().then(() => registry.fetch('shop-unknown')),
     );
-    await settle('registry: foreign origin', registry.fetch('good')('https://evil.example/payments'));
+    await scanner.scanSettled('registry: foreign origin', registry.fetch('good')('https://evil.example/payments'));
     scanner.scan('registry', registry);
     scanner.scan('registry: provider', registry.provider('good'));
     scanner.scan('registry: cache', registry.tokens('good'));
@@ -243,13 +215,13 @@ describe("i'mport secret canaries", () => {
     const dispatcher = new Agent().compose(interceptor);
     try {
       const answer = await request(new URL('/payments/imp_1', emulator.url), { dispatcher });
-      await settle('interceptor: body', answer.body.text(), { isGatewayData: true });
-      await settle('interceptor: foreign', request('https://evil.example/payments/imp_1', { dispatcher }));
+      await scanner.scanSettled('interceptor: body', answer.body.text(), { isGatewayData: true });
+      await scanner.scanSettled('interceptor: foreign', request('https://evil.example/payments/imp_1', { dispatcher }));
       emulator.fault({ kind: 'reset', count: 3 });
-      await settle('interceptor: forced', cache.getToken({ forceRefresh: true }), { isToken: true });
+      await scanner.scanSettled('interceptor: forced', cache.getToken({ forceRefresh: true }), { isToken: true });
       emulator.revoke();
       emulator.fault({ kind: 'server-error', count: 10 });
-      await settle(
+      await scanner.scanSettled(
         'interceptor: revoked',
         request(new URL('/payments/imp_2', emulator.url), { dispatcher }).then((reply) => reply.body.text()),
       );

@@ -4,7 +4,6 @@
  * Every error, cache event, store event and public object is scanned, and so is what Redis holds when values are
  * encrypted: no canary may appear.
  */
-import { appendFileSync } from 'node:fs';
 import { createTokenCache, type TokenCache } from '@x/core';
 import { CanaryScanner } from '@x/core/testing';
 import { createClient, type RedisClientType } from 'redis';
@@ -17,7 +16,6 @@ import { type RedisServer, startRedisServer } from './testing/index.js';
 /** 32 bytes as 64 hex digits, carrying the marker in the only way hex allows: checked by value, not by marker. */
 const encryptionKey = 'ab'.repeat(32);
 const scanner = new CanaryScanner([encryptionKey, Buffer.from(encryptionKey, 'hex').toString('base64')]);
-let checkedLeaks = 0;
 const storeEvents: string[] = [];
 
 describeWithRedis('Redis store secret canaries', () => {
@@ -68,15 +66,12 @@ describeWithRedis('Redis store secret canaries', () => {
     for (const client of clients.splice(0)) client.destroy();
     await redis?.kill();
     await server?.close();
-    const report = process.env.X_CANARY_REPORT;
-    if (report) appendFileSync(report, `${JSON.stringify({ file: 'redis-canary', items: scanner.count, forms: scanner.forms })}\n`);
+    scanner.report('redis-canary');
   });
 
   afterEach(() => {
     redis.resume();
-    const leaks = scanner.leaks.slice(checkedLeaks);
-    checkedLeaks = scanner.leaks.length;
-    expect(leaks).toEqual([]);
+    expect(scanner.takeLeaks()).toEqual([]);
   });
 
   it('should keep canary tokens out of Redis when values are encrypted, and out of every event', async () => {

@@ -4,18 +4,16 @@
  * the marker `xcanary`. Everything a caller can observe — each error (message, stack, cause chain, `util.inspect`
  * with hidden fields, `JSON.stringify`), each event, each public object — is scanned, and no canary may appear.
  */
-import { appendFileSync } from 'node:fs';
 import {
   createAuthFetch,
   createMemoryTokenStore,
   createMerchantRegistry,
-  createTokenCache,
   loadMerchantConfig,
   type TokenCache,
   type TokenCacheOptions,
   type TokenStore,
 } from '@x/core';
-import { CanaryScanner, createCanary } from '@x/core/testing';
+import { CanaryScanner, createCanary, createScannedTokenCache } from '@x/core/testing';
 import { createAuthInterceptor } from '@x/core/undici';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +22,6 @@ import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type Vip
 
 const scanner = new CanaryScanner();
 let emulator: VippsEmulator;
-let checkedLeaks = 0;
 const { clientId, clientSecret, subscriptionKey } = defaultVippsMerchant;
 
 /** Fast enough to run every path in milliseconds; a stalled answer times out in 300 ms. */
@@ -37,17 +34,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await emulator.close();
-  const report = process.env.X_CANARY_REPORT;
-  if (report) appendFileSync(report, `${JSON.stringify({ file: 'vipps-canary', items: scanner.count, forms: scanner.forms })}\n`);
+  scanner.report('vipps-canary');
 });
 
 afterEach(() => {
   emulator.clearFaults();
   emulator.revoke();
   // Each test shows only its own leaks, masked.
-  const leaks = scanner.leaks.slice(checkedLeaks);
-  checkedLeaks = scanner.leaks.length;
-  expect(leaks).toEqual([]);
+  expect(scanner.takeLeaks()).toEqual([]);
 });
 
 function settings(overrides: Partial<VippsProviderSettings> = {}): VippsProviderSettings {
@@ -57,29 +51,7 @@ function settings(overrides: Partial<VippsProviderSettings> = {}): VippsProvider
 /** A cache whose every event is scanned. */
 function scannedCache(label: string, options: TokenCacheOptions & { settings?: Partial<VippsProviderSettings> } = {}): TokenCache {
   const { settings: overrides, ...cacheOptions } = options;
-  const cache = createTokenCache(createVippsProvider(settings(overrides)), {
-    policy,
-    ...cacheOptions,
-    onEvent: (event) => scanner.scan(`${label}: event ${event.type}`, event),
-  });
-  scanner.scan(`${label}: cache`, cache);
-  scanner.scan(`${label}: provider`, cache.provider);
-  return cache;
-}
-
-/**
- * Settles `promise` and scans what it failed with, and what it resolved to unless that is the token itself or the
- * gateway's own answer (an API body is the caller's data, verbatim: whatever the gateway put there is not ours).
- */
-async function settle(label: string, promise: Promise<unknown>, { isToken = false, isGatewayData = false } = {}): Promise<unknown> {
-  try {
-    const value = await promise;
-    // A Response is the gateway's answer to the caller's own API call, headers and all: the caller's data.
-    if (!isToken && !isGatewayData && !(value instanceof Response)) scanner.scan(`${label}: value`, value);
-    return value;
-  } catch (error) {
-    return scanner.scan(`${label}: error`, error);
-  }
+  return createScannedTokenCache(scanner, label, createVippsProvider(settings(overrides)), { policy, ...cacheOptions });
 }
 
 /** `SECRET` and `KEY` in a body stand for the real client secret and subscription key: a gateway echoing them. */
@@ -131,12 +103,12 @@ describe('Vipps secret canaries', () => {
       emulator.fault({ ...withEcho(fault), count: 3 });
       const label = `${tokenEndpoint} ${name}`;
       const cache = scannedCache(label, { settings: { tokenEndpoint } });
-      await settle(`${label}: getToken`, cache.getToken(), { isToken: true });
-      await settle(`${label}: forced getToken`, cache.getToken({ forceRefresh: true }), { isToken: true });
+      await scanner.scanSettled(`${label}: getToken`, cache.getToken(), { isToken: true });
+      await scanner.scanSettled(`${label}: forced getToken`, cache.getToken({ forceRefresh: true }), { isToken: true });
       const authFetch = createAuthFetch(cache);
       scanner.scan(`${label}: authFetch`, authFetch);
-      const response = await settle(`${label}: call`, authFetch('/epayment/v1/payments/order-1'));
-      if (response instanceof Response) await settle(`${label}: body`, response.text(), { isGatewayData: true });
+      const response = await scanner.scanSettled(`${label}: call`, authFetch('/epayment/v1/payments/order-1'));
+      if (response instanceof Response) await scanner.scanSettled(`${label}: body`, response.text(), { isGatewayData: true });
     });
   });
 
@@ -147,8 +119,11 @@ describe('Vipps secret canaries', () => {
       const authFetch = createAuthFetch(cache);
       await (await authFetch('/epayment/v1/payments/order-0')).arrayBuffer();
       emulator.fault({ ...withEcho(fault), endpoint: 'payments', count: 2 });
-      const response = await settle(`api ${name}: call`, authFetch('/epayment/v1/payments/order-1', { signal: AbortSignal.timeout(500) }));
-      if (response instanceof Response) await settle(`api ${name}: body`, response.text(), { isGatewayData: true });
+      const response = await scanner.scanSettled(
+        `api ${name}: call`,
+        authFetch('/epayment/v1/payments/order-1', { signal: AbortSignal.timeout(500) }),
+      );
+      if (response instanceof Response) await scanner.scanSettled(`api ${name}: body`, response.text(), { isGatewayData: true });
     },
   );
 
@@ -159,9 +134,9 @@ describe('Vipps secret canaries', () => {
     ['client secret on the partner endpoint', { clientSecret: createCanary('wrong-'), tokenEndpoint: 'partner' as const }],
   ])('should leak nothing when the %s is wrong, also from the cool-down', async (name, overrides) => {
     const cache = scannedCache(`wrong ${name}`, { settings: overrides });
-    await settle(`wrong ${name}: first`, cache.getToken(), { isToken: true });
-    await settle(`wrong ${name}: cool-down`, cache.getToken(), { isToken: true });
-    await settle(`wrong ${name}: fetch`, createAuthFetch(cache)('/epayment/v1/payments/order-1'));
+    await scanner.scanSettled(`wrong ${name}: first`, cache.getToken(), { isToken: true });
+    await scanner.scanSettled(`wrong ${name}: cool-down`, cache.getToken(), { isToken: true });
+    await scanner.scanSettled(`wrong ${name}: fetch`, createAuthFetch(cache)('/epayment/v1/payments/order-1'));
   });
 
   it('should leak nothing when a token is revoked and replaced after a 401', async () => {
@@ -169,19 +144,19 @@ describe('Vipps secret canaries', () => {
     const authFetch = createAuthFetch(cache);
     await (await authFetch('/epayment/v1/payments/order-1')).arrayBuffer();
     emulator.revoke();
-    const response = (await settle('revoked: call', authFetch('/epayment/v1/payments/order-2'))) as Response;
+    const response = (await scanner.scanSettled('revoked: call', authFetch('/epayment/v1/payments/order-2'))) as Response;
     expect(response.status).toBe(200);
-    await settle('revoked: body', response.text(), { isGatewayData: true });
+    await scanner.scanSettled('revoked: body', response.text(), { isGatewayData: true });
   });
 
   it('should leak nothing when callers abort or time out', async () => {
     emulator.fault({ kind: 'stall', count: 2 });
     const cache = scannedCache('abort');
     const controller = new AbortController();
-    const waiting = settle('abort: getToken', cache.getToken({ signal: controller.signal }), { isToken: true });
+    const waiting = scanner.scanSettled('abort: getToken', cache.getToken({ signal: controller.signal }), { isToken: true });
     controller.abort(new Error('caller gave up'));
     await waiting;
-    await settle('abort: fetch', createAuthFetch(cache)('/epayment/v1/payments/order-1', { signal: AbortSignal.timeout(50) }));
+    await scanner.scanSettled('abort: fetch', createAuthFetch(cache)('/epayment/v1/payments/order-1', { signal: AbortSignal.timeout(50) }));
   });
 
   it('should leak nothing when the store fails', async () => {
@@ -189,8 +164,8 @@ describe('Vipps secret canaries', () => {
     const store: TokenStore = { get: failing('get'), set: failing('set'), delete: failing('delete'), lock: failing('lock') };
     const cache = scannedCache('store', { store });
     const token = await cache.getToken();
-    await settle('store: invalidate', cache.invalidate(token.accessToken));
-    await settle('store: again', cache.getToken(), { isToken: true });
+    await scanner.scanSettled('store: invalidate', cache.invalidate(token.accessToken));
+    await scanner.scanSettled('store: again', cache.getToken(), { isToken: true });
     const memory = createMemoryTokenStore();
     await scannedCache('memory store', { store: memory }).getToken();
     scanner.scan('memory store: store', memory);
@@ -210,7 +185,7 @@ describe('Vipps secret canaries', () => {
       { merchantSerialNumber: clientSecret, systemName: subscriptionKey },
     ];
     for (const [index, overrides] of bad.entries()) {
-      await settle(
+      await scanner.scanSettled(
         `configuration ${index}`,
         Promise.resolve().then(() => createVippsProvider(settings(overrides as never))),
       );
@@ -219,7 +194,7 @@ describe('Vipps secret canaries', () => {
       { merchants: { oslo: { provider: 'vipps', clientId, clientSecret: { $env: 'SECRET' }, subscriptionKey: { $env: 'KEY' } } } },
       { env: { SECRET: `${clientSecret}\n`, KEY: subscriptionKey } },
     ).then(({ merchants }) => createMerchantRegistry({ providers: { vipps: createVippsProvider }, merchants }));
-    await settle('configuration: registry', registry);
+    await scanner.scanSettled('configuration: registry', registry);
   });
 
   it('should leak nothing from a registry of merchants, failing or not', async () => {
@@ -233,8 +208,8 @@ describe('Vipps secret canaries', () => {
       onEvent: (event) => scanner.scan(`registry: event ${event.type}`, event),
     });
     await (await registry.fetch('good')('/epayment/v1/payments/order-1')).arrayBuffer();
-    await settle('registry: wrong', registry.fetch('wrong')('/epayment/v1/payments/order-1'));
-    await settle('registry: foreign origin', registry.fetch('good')('https://evil.example/epayment/v1/payments/order-1'));
+    await scanner.scanSettled('registry: wrong', registry.fetch('wrong')('/epayment/v1/payments/order-1'));
+    await scanner.scanSettled('registry: foreign origin', registry.fetch('good')('https://evil.example/epayment/v1/payments/order-1'));
     scanner.scan('registry', registry);
     scanner.scan('registry: provider', registry.provider('good'));
     scanner.scan('registry: cache', registry.tokens('good'));
@@ -247,11 +222,11 @@ describe('Vipps secret canaries', () => {
     const dispatcher = new Agent().compose(interceptor);
     try {
       const answer = await request(new URL('/epayment/v1/payments/order-1', emulator.url), { dispatcher });
-      await settle('interceptor: body', answer.body.text(), { isGatewayData: true });
-      await settle('interceptor: foreign', request('https://evil.example/epayment/v1/payments/order-1', { dispatcher }));
+      await scanner.scanSettled('interceptor: body', answer.body.text(), { isGatewayData: true });
+      await scanner.scanSettled('interceptor: foreign', request('https://evil.example/epayment/v1/payments/order-1', { dispatcher }));
       emulator.revoke();
       emulator.fault({ kind: 'status', status: 500, count: 10 });
-      await settle(
+      await scanner.scanSettled(
         'interceptor: revoked',
         request(new URL('/epayment/v1/payments/order-2', emulator.url), { dispatcher }).then((reply) => reply.body.text()),
         { isGatewayData: true },

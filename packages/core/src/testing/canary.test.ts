@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { takeGuardLeaks } from '../canary-guard.js';
-import { CanaryScanner, canaryMarker, containsCanary, createCanary, maskCanaries } from './canary.js';
+import { type CanaryLeak, CanaryScanner, canaryMarker, containsCanary, createCanary, maskCanaries } from './canary.js';
 
 describe('createCanary', () => {
   it('should make fresh values holding the marker', () => {
@@ -43,6 +43,30 @@ describe('CanaryScanner', () => {
       expect(leak.excerpt).not.toContain('plain-secret');
       expect(leak.excerpt).not.toContain(canaryMarker);
     }
+  });
+
+  it('should scan what a promise settles with, except a token, gateway data or a Response, and never throw', async () => {
+    const token = createCanary();
+    const scanner = new CanaryScanner();
+    const failure = new Error(`failed with ${token}`);
+    expect(await scanner.scanSettled('rejected', Promise.reject(failure))).toBe(failure);
+    expect(await scanner.scanSettled('resolved', Promise.resolve({ token }))).toEqual({ token });
+    await scanner.scanSettled('token', Promise.resolve(token), { isToken: true });
+    await scanner.scanSettled('gateway data', Promise.resolve(token), { isGatewayData: true });
+    await scanner.scanSettled('response', Promise.resolve(new Response(token, { headers: { 'x-token': token } })));
+    expect(scanner.count).toBe(2);
+    expect(new Set(scanner.leaks.map((leak) => leak.label))).toEqual(new Set(['rejected: error', 'resolved: value']));
+  });
+
+  it('should hand out each leak once, so each test shows only its own', () => {
+    const scanner = new CanaryScanner();
+    const labels = (leaks: CanaryLeak[]): string[] => [...new Set(leaks.map((leak) => leak.label))];
+    scanner.scan('first', createCanary());
+    expect(labels(scanner.takeLeaks())).toEqual(['first']);
+    expect(scanner.takeLeaks()).toEqual([]);
+    scanner.scan('second', createCanary());
+    expect(labels(scanner.takeLeaks())).toEqual(['second']);
+    expect(labels(scanner.leaks)).toEqual(['first', 'second']);
   });
 });
 

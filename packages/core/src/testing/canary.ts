@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 
 /**
@@ -67,6 +68,14 @@ export interface CanaryLeak {
   excerpt: string;
 }
 
+/** What {@link CanaryScanner.scanSettled} leaves out of the scan when the promise resolves. */
+export interface ScanSettledOptions {
+  /** The value is the token itself, which the caller asked for: it is not scanned. @default false */
+  isToken?: boolean | undefined;
+  /** The value is the gateway's own answer to the caller (an API body, verbatim): it is not scanned. @default false */
+  isGatewayData?: boolean | undefined;
+}
+
 /**
  * Collects everything a test can observe (errors, events, public objects, console lines) and checks each text
  * form for canaries. `count` says how many items were scanned, so a test can show it scanned something.
@@ -80,6 +89,7 @@ export class CanaryScanner {
   readonly #secrets: readonly string[];
   #count = 0;
   #forms = 0;
+  #leaksTaken = 0;
   /** Every leak found so far, in order; a test expects it to be empty. */
   readonly leaks: CanaryLeak[] = [];
 
@@ -113,5 +123,36 @@ export class CanaryScanner {
     const index = Math.min(...positions.filter((position) => position >= 0));
     const excerpt = maskCanaries(text.slice(Math.max(0, index - 120), index + 160), this.#secrets);
     this.leaks.push({ label, form, excerpt });
+  }
+
+  /**
+   * Settles `promise` and scans what it failed with, and what it resolved to unless that is the token or the
+   * gateway's own answer (see `options`); a `Response` is never scanned, as it is the gateway's answer to the
+   * caller's own API call, headers and all. Returns the value or the error, and never throws.
+   */
+  async scanSettled(label: string, promise: Promise<unknown>, options: ScanSettledOptions = {}): Promise<unknown> {
+    try {
+      const value = await promise;
+      if (options.isToken !== true && options.isGatewayData !== true && !(value instanceof Response)) this.scan(`${label}: value`, value);
+      return value;
+    } catch (error) {
+      return this.scan(`${label}: error`, error);
+    }
+  }
+
+  /** The leaks found since the last call, so each test (in an `afterEach`) shows only its own. */
+  takeLeaks(): CanaryLeak[] {
+    const leaks = this.leaks.slice(this.#leaksTaken);
+    this.#leaksTaken = this.leaks.length;
+    return leaks;
+  }
+
+  /**
+   * When the environment variable `X_CANARY_REPORT` names a file, appends one JSON line to it: `file` and how many
+   * items and text forms were scanned.
+   */
+  report(file: string): void {
+    const report = process.env.X_CANARY_REPORT;
+    if (report) appendFileSync(report, `${JSON.stringify({ file, items: this.count, forms: this.forms })}\n`);
   }
 }

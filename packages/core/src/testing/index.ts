@@ -5,12 +5,13 @@
  *
  * @module \@x/core/testing
  */
-export type { CanaryLeak } from './canary.js';
+export type { CanaryLeak, ScanSettledOptions } from './canary.js';
 export { CanaryScanner, canaryMarker, containsCanary, createCanary, maskCanaries } from './canary.js';
 export type { LoopbackServer } from './loopback-server.js';
 export { listenOnLoopback } from './loopback-server.js';
 export type { RawResponse, RawResponseEnding } from './raw-response.js';
 export { validateRawResponse, writeRawResponse } from './raw-response.js';
+export { createScannedTokenCache } from './scanned-token-cache.js';
 export type {
   FastCheck,
   ForeignOrigin,
