@@ -33,6 +33,7 @@ import { canaryMarker, containsCanary } from './testing/index.js';
 import { type AccessToken, createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { ProviderToken, TokenRequestContext } from './token-provider.js';
+import { createMemoryTokenStore } from './token-store.js';
 
 const second = 1_000;
 const minute = 60_000;
@@ -51,6 +52,8 @@ const loopbackRuns = Math.max(1, Math.round(numRuns / 20));
 const loopbackMaxCommands = 15;
 const refreshWindowRuns = numRuns * 2;
 const refreshWindowMaxCommands = 8;
+const sharedStoreRuns = Math.max(1, Math.round(numRuns / 5));
+const sharedStoreMaxCommands = 25;
 
 /** What the gateway does with the token requests that arrive from now on. */
 type GatewayResponse =
@@ -833,6 +836,214 @@ const loopbackCommands: Array<fc.Arbitrary<LoopbackCommand>> = [
   ),
 ];
 
+/** What the gateway does in the shared-store property: new tokens, failures, hangs. */
+type SharedGatewayResponse = { kind: 'new'; lifetimeMs: number; delayMs: number } | { kind: 'fail'; delayMs: number } | { kind: 'hang' };
+
+/** One process: a cache on the shared store, and what its callers got. */
+interface SharedProcess {
+  readonly index: number;
+  readonly cache: TokenCache;
+  readonly callers: Array<{ startedAt: number; settled: boolean; settledAt?: number; value?: AccessToken; error?: unknown }>;
+  readonly handedOut: string[];
+  requestsInFlight: number;
+  /** Set when this process's wait for the lock holder ended without a token (or the lock failed). */
+  gaveUpWaiting: boolean;
+  /** Whether the request in flight was made without the lock, after giving up on the holder. */
+  askingWithoutLock: boolean;
+}
+
+/**
+ * Two processes sharing one token through one in-memory store with its lock, over one scripted gateway. No
+ * wall-clock jumps here: the store holds wall-clock expiries, which no process can read right across a jump.
+ */
+class SharedStoreWorld {
+  readonly clock = createModelClock();
+  readonly policy: Readonly<CachePolicy>;
+  readonly processes: SharedProcess[];
+  /** Ground truth: monotonic deadline of every token the gateway issued. */
+  readonly deadlines = new Map<string, number>();
+  readonly violations: string[] = [];
+  response: SharedGatewayResponse = { kind: 'new', lifetimeMs: hour, delayMs: 0 };
+  commands = 0;
+  #issuedTokens = 0;
+  readonly #unhandled: unknown[];
+
+  constructor(policy: CachePolicy, unhandled: unknown[]) {
+    this.policy = resolveCachePolicy('model', policy);
+    this.#unhandled = unhandled;
+    const store = createMemoryTokenStore({ clock: this.clock });
+    this.processes = [0, 1].map((index) => {
+      const process: SharedProcess = {
+        index,
+        callers: [],
+        handedOut: [],
+        requestsInFlight: 0,
+        gaveUpWaiting: false,
+        askingWithoutLock: false,
+        cache: createTokenCache(
+          {
+            provider: 'model',
+            cacheKey: 'model:shared',
+            baseUrl: 'https://gateway.test',
+            requestToken: (context) => this.#requestToken(process, context),
+          },
+          {
+            clock: this.clock,
+            store,
+            policy,
+            random: () => 0.5,
+            onEvent: (event) => {
+              if ((event.type === 'lock-waited' && !event.received) || (event.type === 'store-error' && event.operation === 'lock')) {
+                process.gaveUpWaiting = true;
+              }
+            },
+          },
+        ),
+      };
+      return process;
+    });
+  }
+
+  getToken(process: SharedProcess): void {
+    const caller: SharedProcess['callers'][number] = { startedAt: this.clock.monotonic(), settled: false };
+    process.callers.push(caller);
+    process.cache.getToken().then(
+      (value) => {
+        Object.assign(caller, { settled: true, settledAt: this.clock.monotonic(), value });
+        process.handedOut.push(value.accessToken);
+      },
+      (error: unknown) => Object.assign(caller, { settled: true, settledAt: this.clock.monotonic(), error }),
+    );
+  }
+
+  async step(action: () => Promise<void> | void): Promise<void> {
+    await action();
+    await flush();
+    this.check();
+  }
+
+  check(): void {
+    const now = this.clock.monotonic();
+    const { lockWaitMs, minValidityMs, requestTimeoutMs } = this.policy;
+    if (this.violations.length > 0) throw new Error(this.violations.join('\n'));
+    if (this.#unhandled.length > 0) throw new Error(`Unhandled rejection: ${inspect(this.#unhandled[0])}`);
+    for (const process of this.processes) {
+      for (const [id, caller] of process.callers.entries()) {
+        const who = `process ${process.index}, caller #${id}`;
+        if (!caller.settled) {
+          // At worst the process waits out the lock holder, then makes its own request.
+          if (now - caller.startedAt > lockWaitMs + requestTimeoutMs)
+            throw new Error(`${who} still waits ${now - caller.startedAt} ms after its call`);
+          continue;
+        }
+        if (caller.value !== undefined) {
+          const deadline = this.deadlines.get(caller.value.accessToken);
+          if (deadline === undefined) throw new Error(`${who} got a token the gateway never issued`);
+          if (deadline - caller.settledAt! < minValidityMs)
+            throw new Error(`${who} got a token with ${deadline - caller.settledAt!} ms left`);
+        } else if (!isAuthError(caller.error)) {
+          throw new Error(`${who} got an untyped error: ${inspect(caller.error)}`);
+        }
+      }
+      process.callers.splice(0, process.callers.length, ...process.callers.filter((caller) => !caller.settled));
+    }
+  }
+
+  #requestToken(process: SharedProcess, { signal, now }: TokenRequestContext): Promise<ProviderToken> {
+    if (process.requestsInFlight > 0) this.violations.push(`process ${process.index} has two token requests in flight`);
+    const other = this.processes.find((candidate) => candidate !== process);
+    // The store's lock lets one process ask at a time; only a process that gave up waiting for the holder (after
+    // lockWaitMs, or on a failing store) asks without it, so two requests at once need one of those.
+    if (other !== undefined && other.requestsInFlight > 0 && !process.gaveUpWaiting && !other.askingWithoutLock) {
+      this.violations.push(`processes ${other.index} and ${process.index} asked the gateway at once, both under the lock`);
+    }
+    process.askingWithoutLock = process.gaveUpWaiting;
+    process.gaveUpWaiting = false;
+    process.requestsInFlight += 1;
+    let open = true;
+    const close = (): void => {
+      if (open) process.requestsInFlight -= 1;
+      open = false;
+    };
+    signal.addEventListener('abort', close, { once: true });
+    const response = this.response;
+    return new Promise((resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+      if (response.kind === 'hang') return;
+      setTimeout(() => {
+        if (signal.aborted) return;
+        close();
+        if (response.kind === 'fail') {
+          reject(
+            new TokenRequestError('Token request failed with status 503', {
+              provider: 'model',
+              reason: 'http',
+              retryable: true,
+              status: 503,
+            }),
+          );
+          return;
+        }
+        this.#issuedTokens += 1;
+        const accessToken = `${canaryMarker}-shared-token-${this.#issuedTokens}`;
+        this.deadlines.set(accessToken, this.clock.monotonic() + response.lifetimeMs);
+        resolve({ accessToken, expiresAt: now() + response.lifetimeMs });
+      }, response.delayMs);
+    });
+  }
+}
+
+type SharedStoreCommand = fc.AsyncCommand<object, SharedStoreWorld>;
+
+function sharedStoreCommand(name: string, run: (world: SharedStoreWorld) => Promise<void>): SharedStoreCommand {
+  return {
+    check: () => true,
+    run: async (_model, world) => {
+      world.commands += 1;
+      await run(world);
+    },
+    toString: () => name,
+  };
+}
+
+const sharedStoreGetTokenCommand = fc
+  .constantFrom(0, 1)
+  .map((index) => sharedStoreCommand(`getToken(process ${index})`, (world) => world.step(() => world.getToken(world.processes[index]!))));
+
+const sharedStoreCommands: Array<fc.Arbitrary<SharedStoreCommand>> = [
+  sharedStoreGetTokenCommand,
+  sharedStoreGetTokenCommand,
+  fc
+    .oneof(
+      fc.record({
+        kind: fc.constant('new' as const),
+        lifetimeMs: lifetimeArbitrary,
+        delayMs: fc.constantFrom(0, 500, 3 * second, 7 * second),
+      }),
+      fc.record({ kind: fc.constant('fail' as const), delayMs: fc.constantFrom(0, 500) }),
+      fc.record({ kind: fc.constant('hang' as const) }),
+    )
+    .map((response) =>
+      sharedStoreCommand(`gateway(${JSON.stringify(response)})`, async (world) => {
+        world.response = response;
+      }),
+    ),
+  fc
+    .oneof(durationArbitrary, fc.integer({ min: 1, max: 6 * second }))
+    .map((milliseconds) =>
+      sharedStoreCommand(`advance(${milliseconds})`, (world) =>
+        world.step(() => vi.advanceTimersByTimeAsync(milliseconds).then(() => undefined)),
+      ),
+    ),
+  fc.constantFrom(0, 1).map((index) =>
+    sharedStoreCommand(`invalidate(process ${index}, latest)`, async (world) => {
+      const process = world.processes[index]!;
+      const token = process.handedOut.at(-1);
+      if (token !== undefined) await world.step(() => process.cache.invalidate(token));
+    }),
+  ),
+];
+
 describe('token cache (model-based)', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -861,6 +1072,40 @@ describe('token cache (model-based)', () => {
       },
     });
     expect(statistics.runs).toBeGreaterThanOrEqual(refreshWindowRuns);
+  }, 120_000);
+
+  it('should keep its invariants when two processes share one token through a store with a lock', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    let runs = 0;
+    let commandsRun = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          policyArbitrary,
+          fc.commands(sharedStoreCommands, { maxCommands: sharedStoreMaxCommands, size: 'max' }),
+          async (policy, commands) => {
+            vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+            unhandled.length = 0;
+            const world = new SharedStoreWorld(policy, unhandled);
+            try {
+              await fc.asyncModelRun(() => ({ model: {}, real: world }), commands);
+            } finally {
+              runs += 1;
+              commandsRun += world.commands;
+              vi.clearAllTimers();
+              vi.useRealTimers();
+            }
+          },
+        ),
+        { numRuns: sharedStoreRuns, seed },
+      );
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      console.log(`token-cache shared-store model: seed ${seed}, ${runs} runs, ${commandsRun} commands`);
+    }
+    expect(runs).toBeGreaterThanOrEqual(sharedStoreRuns);
   }, 120_000);
 
   it('should keep its invariants over the loopback token server', async () => {
