@@ -15,8 +15,11 @@
  * requestTimeoutMs; an aborted caller settles at once with its abort reason and the shared request goes on; background
  * refreshes keep to the announced backoff (with its floor) and their number per token stays within what the capped
  * exponential backoff allows; no request within failureCooldownMs of rejected credentials; errors are typed and,
- * like events, never hold a token; invalidate() never rejects; no unhandled rejection. A smaller property checks the
- * core of these over the loopback token server (real sockets, fetch, aborts).
+ * like events, never hold a token; invalidate() never rejects; no unhandled rejection. A refresh-window property
+ * starts every run in a held token's refresh window, where refresh loops would show. A shared-store property runs two
+ * processes on one store with its lock: valid tokens only, callers settle within lockWaitMs + requestTimeoutMs, one
+ * request per process, and two at once only when one of them gave up waiting for the lock. A loopback property checks
+ * the core invariants over the loopback token server (real sockets, fetch, aborts).
  *
  * Runs are deterministic: a fixed seed and number of runs, overridable for longer hunts with
  * `FC_SEED=… FC_NUM_RUNS=… pnpm vitest run --config vitest.workspace.ts packages/core/src/token-cache.model`.
