@@ -140,18 +140,36 @@ class World {
   readonly deadlines = new Map<string, number>();
   /** Operation at which the gateway last answered with each token. */
   readonly lastAnswered = new Map<string, number>();
+  /**
+   * Operation at which the latest request that brought each token back had *started*: an answer that arrives after an
+   * invalidation but was asked for before it does not count as the gateway issuing the token again.
+   */
+  readonly lastAskedFor = new Map<string, number>();
   /** Operation at which each token was last passed to `invalidate`. */
   readonly invalidatedAt = new Map<string, number>();
+  /** Operation at which the cache last acted on an `invalidate` of each token (it held it, and said so). */
+  readonly droppedAt = new Map<string, number>();
+  /** The token being passed to `invalidate`, while the cache's synchronous part runs. */
+  #invalidating: { accessToken: string; operation: number } | undefined;
   readonly invalidations: Array<{ settled: boolean; error?: unknown }> = [];
   /** Found in callbacks (the provider, the event listener); thrown by the next check. */
   readonly violations: string[] = [];
   commands = 0;
   response: GatewayResponse = { kind: 'new', lifetimeMs: hour, delayMs: 0, honoursSignal: true };
   requestsStarted = 0;
+  /** Second requests made because an answer carried a token invalidated while it was on the wire. */
+  reasks = 0;
   /** Requests the cache has neither seen answered nor aborted. */
   requestsInFlight = 0;
 
   #phase: 'call' | 'time' = 'call';
+  /**
+   * Set when the cache awaited an answer carrying a token invalidated after that request started: the cache asks once
+   * more at once, so its next request may start without a caller, and callers waiting then wait for it too.
+   */
+  #reaskExpected = false;
+  /** When the last such second request started (monotonic), for the callers' wait bound. */
+  #lastReaskAt: number | undefined;
   #operation = 0;
   #issuedTokens = 0;
   #last: Answer | undefined;
@@ -196,11 +214,11 @@ class World {
   /** Runs a command that calls the cache, lets it settle without moving time, then checks the invariants. */
   async callStep(what: string, action: () => void): Promise<void> {
     const requestsBefore = this.requestsStarted;
+    const reasksBefore = this.reasks;
     action();
     await flush();
-    if (this.requestsStarted - requestsBefore > 1) {
-      this.violations.push(`${what} started ${this.requestsStarted - requestsBefore} token requests`);
-    }
+    const started = this.requestsStarted - requestsBefore - (this.reasks - reasksBefore);
+    if (started > 1) this.violations.push(`${what} started ${started} token requests`);
     this.check();
   }
 
@@ -250,10 +268,14 @@ class World {
   }
 
   invalidate(accessToken: string): void {
-    this.invalidatedAt.set(accessToken, this.#nextOperation());
+    const operation = this.#nextOperation();
+    this.invalidatedAt.set(accessToken, operation);
     const invalidation: { settled: boolean; error?: unknown } = { settled: false };
     this.invalidations.push(invalidation);
-    this.cache.invalidate(accessToken).then(
+    this.#invalidating = { accessToken, operation };
+    const done = this.cache.invalidate(accessToken);
+    this.#invalidating = undefined;
+    done.then(
       () => Object.assign(invalidation, { settled: true }),
       (error: unknown) => Object.assign(invalidation, { settled: true, error }),
     );
@@ -270,8 +292,12 @@ class World {
     for (const caller of this.#unchecked) {
       if (!caller.settled) {
         waiting.push(caller);
-        // A caller waits for at most one attempt, which the request timeout bounds.
-        if (now - caller.startedAt >= requestTimeoutMs) {
+        // A caller waits for at most one attempt, which the request timeout bounds, plus the wait for an answer that
+        // brought back a token invalidated meanwhile, after which the cache asks once more.
+        const reaskAt = this.#lastReaskAt;
+        const bound =
+          reaskAt !== undefined && reaskAt >= caller.startedAt ? reaskAt - caller.startedAt + requestTimeoutMs : requestTimeoutMs;
+        if (now - caller.startedAt >= bound) {
           throw new Error(
             `caller #${caller.id} still waits ${now - caller.startedAt} ms after its call (requestTimeoutMs ${requestTimeoutMs})`,
           );
@@ -335,6 +361,12 @@ class World {
     if (invalidatedAt !== undefined && operation > invalidatedAt && this.lastAnswered.get(token.accessToken)! < invalidatedAt) {
       throw new Error(`${who} got a token invalidated before the call, which the gateway has not issued again since`);
     }
+    // Stricter for the invalidations the cache acted on: an answer that arrived afterwards but was asked for before
+    // (the gateway decided it before the token was revoked) does not count as issuing the token again.
+    const droppedAt = this.droppedAt.get(token.accessToken);
+    if (droppedAt !== undefined && operation > droppedAt && (this.lastAskedFor.get(token.accessToken) ?? 0) < droppedAt) {
+      throw new Error(`${who} got a token dropped by invalidate() before the call, from a request asked for before the drop`);
+    }
   }
 
   /**
@@ -386,6 +418,7 @@ class World {
       }
       case 'token-invalidated':
         this.#tenure = undefined;
+        if (this.#invalidating !== undefined) this.droppedAt.set(this.#invalidating.accessToken, this.#invalidating.operation);
         break;
       case 'token-served-stale':
       case 'token-unchanged': {
@@ -416,7 +449,14 @@ class World {
 
   #requestToken({ signal, now }: TokenRequestContext): Promise<ProviderToken> {
     // The cache has no timer-driven refresh: a request that starts while only time passes is a refresh loop.
-    if (this.#phase === 'time') this.violations.push('a token request started while no caller was calling');
+    const reask = this.#reaskExpected;
+    this.#reaskExpected = false;
+    if (reask) {
+      this.reasks += 1;
+      this.#lastReaskAt = this.clock.monotonic();
+    }
+    if (this.#phase === 'time' && !reask) this.violations.push('a token request started while no caller was calling');
+    const startedOperation = this.#nextOperation();
     const response = this.response;
     this.requestsStarted += 1;
     this.requestsInFlight += 1;
@@ -435,7 +475,10 @@ class World {
         const accepted = !signal.aborted;
         close();
         try {
-          resolve(this.#answer(response, now, accepted));
+          const result = this.#answer(response, now, accepted);
+          this.lastAskedFor.set(result.accessToken, Math.max(this.lastAskedFor.get(result.accessToken) ?? 0, startedOperation));
+          if (accepted && (this.droppedAt.get(result.accessToken) ?? 0) > startedOperation) this.#reaskExpected = true;
+          resolve(result);
         } catch (error) {
           reject(error);
         }

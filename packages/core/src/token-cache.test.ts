@@ -628,6 +628,40 @@ describe('createTokenCache', () => {
       expect(server.tokenRequests).toBe(2);
     });
 
+    it('should not hand the invalidating caller the same token from a request that was on the wire before', async () => {
+      // The gateway decided the refresh's answer (the held token, extended) before it revoked that token; the bytes
+      // arrive after an API call's 401 invalidated it. The caller that invalidated must get a token asked for later.
+      let answerRefresh: ((token: { accessToken: string; expiresAt: number }) => void) | undefined;
+      const answers = [
+        async () => ({ accessToken: 'token-1', expiresAt: clock.now() + hour }),
+        () => new Promise<{ accessToken: string; expiresAt: number }>((resolve) => (answerRefresh = resolve)),
+        async () => ({ accessToken: 'token-2', expiresAt: clock.now() + hour }),
+      ];
+      provider = testProvider(server, { requestToken: () => answers.shift()!() });
+      const cache = cacheFor();
+      expect((await cache.getToken()).accessToken).toBe('token-1');
+      await advance(hour - 4 * minute);
+      expect((await cache.getToken()).accessToken).toBe('token-1'); // starts the refresh ahead
+      await flush();
+      expect(answerRefresh).toBeDefined();
+      await cache.invalidate('token-1');
+      const retry = track(cache.getToken());
+      answerRefresh!({ accessToken: 'token-1', expiresAt: clock.now() + hour });
+      await flush();
+      expect(retry).toMatchObject({ settled: true, value: { accessToken: 'token-2' } });
+      expect(ofType('token-requested').map((event) => event.reason)).toEqual(['initial', 'refresh-ahead', 'invalidated']);
+    });
+
+    it('should believe a request started after the invalidation that brings the same token back', async () => {
+      // A 401 for another reason (a resource of another merchant): i'mport answers with the still-valid token again.
+      provider = testProvider(server, { requestToken: async () => ({ accessToken: 'token-1', expiresAt: clock.now() + hour }) });
+      const cache = cacheFor();
+      await cache.getToken();
+      await cache.invalidate('token-1');
+      expect((await cache.getToken()).accessToken).toBe('token-1');
+      expect(ofType('token-requested')).toHaveLength(2);
+    });
+
     it('should delete the invalidated token from the store', async () => {
       const store = createMemoryTokenStore({ clock });
       const cache = cacheFor({ store });

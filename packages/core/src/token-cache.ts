@@ -141,6 +141,8 @@ class ProviderTokenCache implements TokenCache {
   #cooldown: { error: unknown; until: number } | undefined;
   /** The last token invalidated here: never taken back from the store, whose delete may still be under way. */
   #invalidated: string | undefined;
+  /** Counts invalidations, so a token request can tell whether one happened while it was on the wire. */
+  #invalidations = 0;
   #storeFailures = 0;
 
   constructor(provider: TokenProvider, options: TokenCacheOptions) {
@@ -195,6 +197,7 @@ class ProviderTokenCache implements TokenCache {
     if (entry === undefined || entry.token.accessToken !== accessToken) return;
     this.#setCurrent(undefined);
     this.#invalidated = accessToken;
+    this.#invalidations += 1;
     this.#nextAttemptAt = 0;
     this.#emit({ type: 'token-invalidated', fingerprint: entry.fingerprint });
     const stored = await this.#storeCall('get', () => this.#store.get(this.provider.cacheKey));
@@ -318,6 +321,7 @@ class ProviderTokenCache implements TokenCache {
     const policy = this.#policy;
     this.#emit({ type: 'token-requested', reason });
     const started = clock.monotonic();
+    const invalidationsBefore = this.#invalidations;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), policy.requestTimeoutMs);
     timer.unref?.();
@@ -348,6 +352,12 @@ class ProviderTokenCache implements TokenCache {
       throw failure;
     } finally {
       clearTimeout(timer);
+    }
+    if (result.accessToken === this.#invalidated && this.#invalidations !== invalidationsBefore) {
+      // The gateway chose this answer before the token was invalidated (a 401 came back while the request was on the
+      // wire): ask once more, so the callers who invalidated it do not retry with it. A request started after the
+      // invalidation is believed, even if it brings the same token back.
+      return this.#requestFromProvider('invalidated');
     }
     const durationMs = Math.round(clock.monotonic() - started);
     const lifetimeMs = result.expiresAt - clock.now();
