@@ -8,11 +8,13 @@
  * fake time, so a run covers hours in milliseconds.
  *
  * Invariants, after every command: no caller (nor peekToken) gets a token with less than minValidityMs left, or one
- * the gateway never issued, or one invalidated before the call and not issued again; a forced caller gets what the
- * gateway answered after its call; a held valid token is handed out at once (stale-while-failing) and only one that
- * may be handed out is ever adopted; a token is refused as too short-lived only when it was; at most one token request
- * in flight, at most one started per call and none while only time passes; every caller settles within
- * requestTimeoutMs; an aborted caller settles at once with its abort reason and the shared request goes on; background
+ * the gateway never issued, or one invalidated before the call and not issued again (for a token the cache dropped:
+ * not brought back by a request asked for before the drop); a forced caller gets what the gateway answered after its
+ * call; a held valid token is handed out at once (stale-while-failing) and only one that may be handed out is ever
+ * adopted; a token is refused as too short-lived only when it was; at most one token request in flight, at most one
+ * started per call and none while only time passes (but the one more the cache asks when an answer brings back a
+ * token dropped meanwhile); every caller settles within requestTimeoutMs (after that extra request started, if it
+ * waited for one); an aborted caller settles at once with its abort reason and the shared request goes on; background
  * refreshes keep to the announced backoff (with its floor) and their number per token stays within what the capped
  * exponential backoff allows; no request within failureCooldownMs of rejected credentials; errors are typed and,
  * like events, never hold a token; invalidate() never rejects; no unhandled rejection. A refresh-window property
