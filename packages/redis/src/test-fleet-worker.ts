@@ -45,6 +45,7 @@ async function configure(config: FleetWorkerConfig): Promise<boolean> {
       client: next,
       encryptionKey: config.encryptionKey,
       keyPrefix: config.keyPrefix,
+      operationTimeoutMs: config.operationTimeoutMs,
       onEvent: (event) => report(merchant.impKey, event),
     });
     const provider = createIamportProvider({ impKey: merchant.impKey, impSecret: merchant.impSecret, baseUrl: config.iamportUrl });

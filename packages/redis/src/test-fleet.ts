@@ -10,6 +10,8 @@ export interface FleetWorkerConfig {
   encryptionKey?: string | undefined;
   keyPrefix?: string | undefined;
   lockWaitMs?: number | undefined;
+  /** The store's per-command time limit. @default the store's own (250 ms) */
+  operationTimeoutMs?: number | undefined;
 }
 
 /** A cache or store event, reduced to what the tests read. */
