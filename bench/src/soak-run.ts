@@ -324,7 +324,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const deadline = started + durationMs;
   const quarterBytes: number[] = [];
   const heapTimers = [1, 2, 3].map((quarter) => setTimeout(() => quarterBytes.push(usedHeap().bytes), (quarter * durationMs) / 4));
-  log(`soak: ${rows.size} merchants, ${workersPerMerchant} callers each, ${durationMs / 1000} s, seed ${seed}`);
+  log(`${rows.size} merchants, ${workersPerMerchant} callers each, ${durationMs / 1000} s, seed ${seed}`);
   let sequence = 0;
   const worker = async (merchant: string): Promise<void> => {
     const counts = rows.get(merchant)!;
