@@ -384,7 +384,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
   };
 
   const answerPayment = (path: string, headers: Record<string, string>, response: ServerResponse): void => {
-    const reference = decodeURIComponent(path.slice(vippsPaymentPathPrefix.length));
+    const reference = referenceOf(path);
     const accessToken = /^Bearer (\S+)$/i.exec(headers.authorization ?? '')?.[1];
     const token = accessToken === undefined ? undefined : tokens.get(accessToken);
     if (token === undefined) return problem(response, 401, 'Missing or unknown bearer token in the Authorization header.');
@@ -423,7 +423,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
           response,
           request.socket,
           () => answerPayment(path, headers, response),
-          () => JSON.stringify(paymentOf(decodeURIComponent(path.slice(vippsPaymentPathPrefix.length)), undefined)),
+          () => JSON.stringify(paymentOf(referenceOf(path), undefined)),
         );
       }
       problem(response, 404, 'Not found.');
@@ -475,6 +475,11 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
 
 function send(response: ServerResponse, status: number, contentType: string, body: string): void {
   response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(body);
+}
+
+/** The `:reference` of `/epayment/v1/payments/:reference`, decoded. */
+function referenceOf(path: string): string {
+  return decodeURIComponent(path.slice(vippsPaymentPathPrefix.length));
 }
 
 /** The payment `GET /epayment/v1/payments/:reference` answers with. */
