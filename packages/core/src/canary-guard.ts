@@ -59,16 +59,12 @@ for (const event of ['unhandledRejection', 'uncaughtException', 'warning'] as co
   });
 }
 
-let reported = 0;
-
 /**
  * The leaks found since the last call (or the last test), which then no longer fail the test: for the guard's own
  * test, which writes a canary on purpose.
  */
 export function takeGuardLeaks(): CanaryLeak[] {
-  const leaks = scanner.leaks.slice(reported);
-  reported = scanner.leaks.length;
-  return leaks;
+  return scanner.takeLeaks();
 }
 
 function newLeaks(): string | undefined {
