@@ -31,6 +31,14 @@ describe('CanaryScanner', () => {
     expect(found(new Error('clean'))).toEqual([]);
   });
 
+  it('should scan an AggregateError that holds itself once, without running out of stack', () => {
+    const scanner = new CanaryScanner();
+    const error = new AggregateError([], `many ${createCanary()}`);
+    Object.defineProperty(error, 'errors', { value: [error] });
+    scanner.scan('self-holding', error);
+    expect(scanner.leaks.map((leak) => leak.form)).toContain('cause[0].message');
+  });
+
   it('should find secrets given by value, count items and mask every canary in its report', () => {
     const scanner = new CanaryScanner(['plain-secret']);
     scanner.scan('a', { header: 'Bearer plain-secret' });

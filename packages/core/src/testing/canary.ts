@@ -27,8 +27,11 @@ export function maskCanaries(text: string, secrets: readonly string[] = []): str
   return masked;
 }
 
-/** Every way a value can reach a log: its text forms, and for errors the whole `cause` chain. */
-function renderings(value: unknown): Array<[form: string, text: string]> {
+/**
+ * Every way a value can reach a log: its text forms, and for errors the whole `cause` chain. `seen` is shared with the
+ * errors of an `AggregateError`, so one that holds itself (or its cause) is rendered once, not until the stack ends.
+ */
+function renderings(value: unknown, seen = new Set<unknown>()): Array<[form: string, text: string]> {
   const forms: Array<[string, string]> = [
     ['util.inspect', inspect(value, { depth: Number.POSITIVE_INFINITY, showHidden: true })],
     ['util.inspect (default)', inspect(value)],
@@ -43,14 +46,13 @@ function renderings(value: unknown): Array<[form: string, text: string]> {
   } catch {
     // An object without a prototype has no toString: nothing to render.
   }
-  const seen = new Set<unknown>();
   let error = value;
   for (let depth = 0; error instanceof Error && !seen.has(error) && depth < 32; depth += 1) {
     seen.add(error);
     forms.push([`cause[${depth}].message`, error.message], [`cause[${depth}].stack`, String(error.stack)]);
     if (error instanceof AggregateError) {
       error.errors.forEach((inner: unknown, index) => {
-        for (const [form, text] of renderings(inner)) forms.push([`cause[${depth}].errors[${index}] ${form}`, text]);
+        for (const [form, text] of renderings(inner, seen)) forms.push([`cause[${depth}].errors[${index}] ${form}`, text]);
       });
     }
     error = error.cause;
