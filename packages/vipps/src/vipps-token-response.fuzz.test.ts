@@ -21,6 +21,7 @@ import {
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type VippsFault } from './testing/index.js';
+import { tokenResponseOf } from './testing/vipps-emulator.js';
 import type { VippsTokenEndpoint } from './vipps-api-types.js';
 import { createVippsProvider } from './vipps-token-provider.js';
 
@@ -68,18 +69,9 @@ function raw(label: string, tokenEndpoint: VippsTokenEndpoint, response: RawResp
   return { label, variant: tokenEndpoint, fault: { kind: 'raw', ...response, count: 1 }, outcome: 'any', ...rest };
 }
 
-/** The body each endpoint sends, with every number a string as the gateway sends it. */
+/** The body the emulator sends, as a record a case may change. */
 function tokenBody(tokenEndpoint: VippsTokenEndpoint, accessToken: string, now: number, lifetime: number): Record<string, unknown> {
-  if (tokenEndpoint === 'partner') return { access_token: accessToken, token_type: 'Bearer', expires_in: String(lifetime) };
-  return {
-    token_type: 'Bearer',
-    expires_in: String(lifetime),
-    ext_expires_in: '0',
-    expires_on: String(now + lifetime),
-    not_before: String(now),
-    resource: '00000002-0000-0000-c000-000000000000',
-    access_token: accessToken,
-  };
+  return { ...tokenResponseOf(tokenEndpoint, accessToken, now, lifetime) };
 }
 
 const validCase = fc

@@ -257,18 +257,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     const issuedSeconds = Math.floor(gatewayNow() / 1000);
     const accessToken = fakeJwt({ sub: merchant.clientId, iat: issuedSeconds, exp: issuedSeconds + lifetimeSeconds });
     tokens.set(accessToken, { merchant, endpoint, expiresAt: (issuedSeconds + lifetimeSeconds) * 1000, revoked: false });
-    if (endpoint === 'partner') {
-      return { access_token: accessToken, token_type: 'Bearer', expires_in: String(lifetimeSeconds) };
-    }
-    return {
-      token_type: 'Bearer',
-      expires_in: String(lifetimeSeconds),
-      ext_expires_in: '0',
-      expires_on: String(issuedSeconds + lifetimeSeconds),
-      not_before: String(issuedSeconds),
-      resource: '00000002-0000-0000-c000-000000000000',
-      access_token: accessToken,
-    };
+    return tokenResponseOf(endpoint, accessToken, issuedSeconds, lifetimeSeconds);
   };
 
   /** The token endpoints' rules; `undefined` when the request is good. */
@@ -475,6 +464,30 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
 
 function send(response: ServerResponse, status: number, contentType: string, body: string): void {
   response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(body);
+}
+
+/**
+ * The body a token endpoint answers with, every number a string as the gateway sends it. Exported from this file (not
+ * from `@x/vipps/testing`) for the fuzz test, which varies the same body the emulator sends.
+ */
+export function tokenResponseOf(
+  endpoint: VippsTokenEndpoint,
+  accessToken: string,
+  issuedSeconds: number,
+  lifetimeSeconds: number,
+): VippsAccessTokenResponse | VippsPartnerTokenResponse {
+  if (endpoint === 'partner') {
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: String(lifetimeSeconds) };
+  }
+  return {
+    token_type: 'Bearer',
+    expires_in: String(lifetimeSeconds),
+    ext_expires_in: '0',
+    expires_on: String(issuedSeconds + lifetimeSeconds),
+    not_before: String(issuedSeconds),
+    resource: '00000002-0000-0000-c000-000000000000',
+    access_token: accessToken,
+  };
 }
 
 /** The `:reference` of `/epayment/v1/payments/:reference`, decoded. */
