@@ -2,7 +2,7 @@ import { type AuthFetch, createAuthFetch } from './bearer-fetch.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
 import { ConfigurationError, type ConfigurationIssue, isAuthError, shareRawResponse, UnknownMerchantError } from './errors.js';
-import { isReservedKey, merchantIdProblem, ownSettings, printableName, reservedKeyMessage } from './settings-checks.js';
+import { isReservedKey, merchantIdProblem, ownSettings, printableName, reservedKeyIssues } from './settings-checks.js';
 import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { TokenProvider } from './token-provider.js';
@@ -187,10 +187,8 @@ function validateMerchants(
       continue;
     }
     const about = { merchant: merchantId, provider: name };
-    for (const key of Object.keys(entry as object).filter(isReservedKey)) {
-      issues.push({ path: `${path}.${key}`, message: reservedKeyMessage, ...about });
-    }
-    for (const issue of settingsIssues(factory, settings)) {
+    // The reserved keys were left out of `settings`, so the provider's validation cannot see them: reported here.
+    for (const issue of [...reservedKeyIssues(entry), ...settingsIssues(factory, settings)]) {
       issues.push({ path: issue.path === '' ? path : `${path}.${issue.path}`, message: issue.message, ...about });
     }
   }
