@@ -72,8 +72,8 @@ export async function loadMerchantConfig(
       continue;
     }
     const entry: unknown = (merchants as Record<string, unknown>)[merchantId];
-    const provider = typeof entry === 'object' && entry !== null && typeof (entry as { provider?: unknown }).provider === 'string';
-    const about = { merchant: merchantId, provider: provider ? printableName((entry as { provider: string }).provider, 64) : undefined };
+    const provider = typeof entry === 'object' && entry !== null ? (entry as { provider?: unknown }).provider : undefined;
+    const about = { merchant: merchantId, provider: typeof provider === 'string' ? printableName(provider, 64) : undefined };
     const walk: Walk = { env, issues, about };
     resolved[merchantId] = resolveReferences(entry, path, 0, walk) as MerchantSettings;
   }
