@@ -34,11 +34,14 @@ let foreign: ForeignOrigin;
 const foreignToken = `foreign${'f'.repeat(33)}`;
 const tally = createTokenResponseFuzzTally();
 
+/** A successful token envelope as i'mport sends it. */
+function tokenBody(accessToken: string, lifetimeSeconds = 1800, now = 1_700_000_000): string {
+  return JSON.stringify({ code: 0, message: null, response: { access_token: accessToken, now, expired_at: now + lifetimeSeconds } });
+}
+
 beforeAll(async () => {
   emulator = await createIamportEmulator();
-  foreign = await startForeignOrigin(
-    JSON.stringify({ code: 0, message: null, response: { access_token: foreignToken, now: 1_700_000_000, expired_at: 1_700_001_800 } }),
-  );
+  foreign = await startForeignOrigin(tokenBody(foreignToken));
 });
 
 afterAll(async () => {
@@ -62,7 +65,7 @@ function raw(label: string, response: RawResponse, rest: Partial<FuzzCase> = {})
 const validCase = fc.record({ token, now: serverSeconds, lifetime: fc.integer({ min: 60, max: 86_400 }) }).map(({ token, now, lifetime }) =>
   raw(
     'valid',
-    { body: JSON.stringify({ code: 0, message: null, response: { access_token: token, now, expired_at: now + lifetime } }) },
+    { body: tokenBody(token, lifetime, now) },
     {
       sentToken: token,
       outcome: 'token',
@@ -150,7 +153,7 @@ const gzipCase = fc.record({ token, now: serverSeconds }).map(({ token, now }) =
     'gzip',
     {
       headers: { 'content-encoding': 'gzip' },
-      body: gzipSync(JSON.stringify({ code: 0, message: null, response: { access_token: token, now, expired_at: now + 1800 } })),
+      body: gzipSync(tokenBody(token, 1800, now)),
     },
     { sentToken: token, outcome: 'token' },
   ),
@@ -195,13 +198,6 @@ describe("i'mport token responses, fuzzed", () => {
 });
 
 describe("i'mport token responses, regressions found by fuzzing", () => {
-  const tokenBody = (accessToken: string, lifetimeSeconds = 1800): string =>
-    JSON.stringify({
-      code: 0,
-      message: null,
-      response: { access_token: accessToken, now: 1_700_000_000, expired_at: 1_700_000_000 + lifetimeSeconds },
-    });
-
   it('should refuse an access token that cannot go into an Authorization header', async () => {
     // Shrunk counterexample: `"access_token":"\u0000"` was handed out, and the first API call threw a TypeError.
     for (const accessToken of ['\u0000', 'abc def', 'tökén', 'line\nbreak', '']) {
