@@ -23,7 +23,6 @@ const stallTimeoutMs = 100;
 const requestTimeoutMs = 5_000;
 /** Beyond either timeout: reaching it means something hangs. */
 const settleBoundMs = 10_000;
-const mebibyte = 1_048_576;
 
 /** One generated answer of a token endpoint and what must come of it. */
 export interface TokenResponseFuzzCase<Variant, Fault> {
@@ -215,7 +214,7 @@ export function createTokenResponseFuzzKit(fc: FastCheck): TokenResponseFuzzKit 
         raw('arbitrary JSON', variant, { status, contentType, body: JSON.stringify(value) ?? 'null', ...delivery }),
       );
 
-    const hugeBody = gateway.hugeBody('x'.repeat(2 * mebibyte));
+    const hugeBody = gateway.hugeBody('x'.repeat(2 * defaultMaxTokenResponseBytes));
     const huge = fc
       .tuple(
         variant,
@@ -223,7 +222,7 @@ export function createTokenResponseFuzzKit(fc: FastCheck): TokenResponseFuzzKit 
           { body: hugeBody },
           { body: hugeBody, chunkSize: 65_536 },
           { status: gateway.hugeErrorStatus, contentType: 'text/html', body: hugeBody, chunkSize: 65_536 },
-          { body: '{', declaredLength: 100 * mebibyte, ending: 'stall' },
+          { body: '{', declaredLength: 100 * defaultMaxTokenResponseBytes, ending: 'stall' },
         ),
       )
       .map(([variant, response]) => raw('huge', variant, response, { outcome: 'too-large' }));
@@ -246,7 +245,7 @@ export function createTokenResponseFuzzKit(fc: FastCheck): TokenResponseFuzzKit 
       .map(({ variant, status, path }) => raw('redirect', variant, { status, headers: { location: `${foreign.url}${path}` }, body: '' }));
 
     // A good compressed body must still give its token, a bomb must be refused, a lie must be an error.
-    const gzipBomb = gzipSync(Buffer.alloc(4 * mebibyte, 0x20));
+    const gzipBomb = gzipSync(Buffer.alloc(4 * defaultMaxTokenResponseBytes, 0x20));
     const encoded = fc.oneof(
       gateway.gzipped,
       variant.map((variant) =>
