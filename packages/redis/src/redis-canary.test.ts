@@ -13,7 +13,7 @@ import { createRedisTokenStore } from './index.js';
 import { describeWithRedis } from './test-redis.js';
 import { type RedisServer, startRedisServer } from './testing/index.js';
 
-/** 32 bytes as 64 hex digits, carrying the marker in the only way hex allows: checked by value, not by marker. */
+/** 32 bytes as 64 hex digits. Hex cannot hold the marker `xcanary`, so the scanner looks for the key's own value (hex and base64). */
 const encryptionKey = 'ab'.repeat(32);
 const scanner = new CanaryScanner([encryptionKey, Buffer.from(encryptionKey, 'hex').toString('base64')]);
 const storeEvents: string[] = [];
