@@ -184,9 +184,9 @@ describe('createIamportEmulator', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(settled).toBe(false);
-    const closing = performance.now();
+    // close() must not wait for the stalled exchange (the client's own timeout is minutes): the test's timeout fails
+    // a close that does.
     await server.close();
-    expect(performance.now() - closing).toBeLessThan(1_000);
     expect(await pending).toBeInstanceOf(TypeError);
   });
 

@@ -167,6 +167,12 @@ describe('createVippsEmulator payment endpoint', () => {
     expect(emulator.stats.payments.requests).toBe(5);
   });
 
+  it('should answer 404 for a reference that does not decode, and keep serving', async () => {
+    const headers = { authorization: `Bearer ${await tokenFor()}`, 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    expect((await getPayment(headers, '%E0')).status).toBe(404);
+    expect((await getPayment(headers)).status).toBe(200);
+  });
+
   it('should answer with the payment and the Merchant-Serial-Number it was called for', async () => {
     const token = await tokenFor(second);
     const headers = { authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': second.subscriptionKey! };
@@ -304,9 +310,9 @@ describe('createVippsEmulator faults', () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(settled).toBe(false);
-    const closing = performance.now();
+    // close() must not wait for the stalled exchange (the client's own timeout is minutes): the test's timeout fails
+    // a close that does.
     await emulator.close();
-    expect(performance.now() - closing).toBeLessThan(1_000);
     expect(await pending).toBeInstanceOf(TypeError);
   });
 
@@ -338,16 +344,21 @@ describe('createVippsEmulator faults', () => {
 
   it('should answer slowly, and close without waiting for a slow answer', async () => {
     emulator.fault({ kind: 'slow', delayMs: 80, count: 1 });
-    const started = performance.now();
-    expect((await post('/accesstoken/get', credentials())).status).toBe(200);
-    expect(performance.now() - started).toBeGreaterThanOrEqual(70);
+    let answered = false;
+    const slow = post('/accesstoken/get', credentials()).finally(() => {
+      answered = true;
+    });
+    // Ordered, not timed: a 20 ms timer set after the request was sent fires before the emulator's 80 ms one.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(answered).toBe(false);
+    expect((await slow).status).toBe(200);
 
     emulator.fault({ kind: 'slow', delayMs: 60_000 });
     const pending = post('/accesstoken/get', credentials()).catch((error: unknown) => error);
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const closing = performance.now();
+    // close() must not wait for the stalled exchange (the client's own timeout is minutes): the test's timeout fails
+    // a close that does.
     await emulator.close();
-    expect(performance.now() - closing).toBeLessThan(1_000);
     expect(await pending).toBeInstanceOf(TypeError);
   });
 });

@@ -490,9 +490,14 @@ export function tokenResponseOf(
   };
 }
 
-/** The `:reference` of `/epayment/v1/payments/:reference`, decoded. */
+/** The `:reference` of `/epayment/v1/payments/:reference`, decoded; `''` (no such payment) when it does not decode. */
 function referenceOf(path: string): string {
-  return decodeURIComponent(path.slice(vippsPaymentPathPrefix.length));
+  try {
+    return decodeURIComponent(path.slice(vippsPaymentPathPrefix.length));
+  } catch {
+    // A malformed escape (`%E0`) names no payment: answer 404 rather than throw in the server's request handler.
+    return '';
+  }
 }
 
 /** The payment `GET /epayment/v1/payments/:reference` answers with. */
