@@ -20,9 +20,12 @@ export function containsCanary(text: string, secrets: readonly string[] = []): b
   return text.includes(canaryMarker) || secrets.some((secret) => secret !== '' && text.includes(secret));
 }
 
+/** A canary from its marker to the end of the token-like characters after it. */
+const canaryPattern = new RegExp(`${canaryMarker}[\\w.~+/=-]*`, 'g');
+
 /** `text` with every canary replaced, so a report of a leak does not leak again. */
 export function maskCanaries(text: string, secrets: readonly string[] = []): string {
-  let masked = text.replace(/xcanary[\w.~+/=-]*/g, '[canary]');
+  let masked = text.replace(canaryPattern, '[canary]');
   for (const secret of secrets) if (secret !== '') masked = masked.split(secret).join('[canary]');
   return masked;
 }
