@@ -112,7 +112,7 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
     if (known !== undefined) return known;
     const entry = typeof merchantId === 'string' && Object.hasOwn(merchants, merchantId) ? merchants[merchantId] : undefined;
     if (entry === undefined) throw new UnknownMerchantError(printableName(String(merchantId)));
-    // The same own-property copy that was validated; `provider` is the registry's, not the gateway's setting.
+    // Own properties only, copied as they were for validation; `provider` is the registry's, not the gateway's setting.
     const { provider: name, ...settings } = ownSettings(entry) as MerchantSettings;
     const provider = providers[name]!(settings);
     let shared = caches.get(provider.cacheKey);
