@@ -267,6 +267,20 @@ describe('createMerchantRegistry with hostile configuration', () => {
     );
   });
 
+  it('should report missing providers as a ConfigurationError, with the merchants still checked', () => {
+    for (const providers of [null, undefined]) {
+      expect(() => createMerchantRegistry({ providers: providers as never, merchants: { m: { provider: 'test' } } })).toThrowError(
+        expect.objectContaining({
+          name: 'ConfigurationError',
+          issues: [
+            { path: 'providers', message: 'at least one provider factory is required' },
+            { path: 'merchants.m.provider', message: 'unknown provider "test"; known: ', merchant: 'm' },
+          ],
+        }),
+      );
+    }
+  });
+
   it("should not pass on a factory's error message, which may quote a secret", () => {
     const factory: ProviderFactory = (settings: { secret: string }) => {
       throw new TypeError(`bad secret ${settings.secret}`);

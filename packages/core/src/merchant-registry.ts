@@ -177,7 +177,8 @@ function validateMerchants(
       issues.push({ path: `${path}.provider`, message: `required; one of: ${known.join(', ')}`, merchant: merchantId });
       continue;
     }
-    const factory = Object.hasOwn(providers, name) && !isReservedKey(name) ? providers[name] : undefined;
+    // `known` is empty when `providers` is not an object (reported above), and `Object.hasOwn(null, …)` would throw.
+    const factory = known.length > 0 && Object.hasOwn(providers, name) && !isReservedKey(name) ? providers[name] : undefined;
     if (typeof factory !== 'function') {
       issues.push({
         path: `${path}.provider`,
