@@ -139,7 +139,10 @@ class ProviderTokenCache implements TokenCache {
   #nextAttemptAt = 0;
   #failedAttempts = 0;
   #cooldown: { error: unknown; until: number } | undefined;
-  /** The last token invalidated here: never taken back from the store, whose delete may still be under way. */
+  /**
+   * The last token invalidated here, or restated by the gateway as ending too soon to hand out: never taken back from
+   * the store, whose delete may still be under way (or which still holds the old expiry).
+   */
   #invalidated: string | undefined;
   /** Counts invalidations, so a token request can tell whether one happened while it was on the wire. */
   #invalidations = 0;
