@@ -593,6 +593,18 @@ describe('createTokenCache', () => {
     });
   });
 
+  describe('provider answers', () => {
+    it('should refuse an access token that could not go into an Authorization header, as a TokenResponseError', async () => {
+      for (const accessToken of ['', 'with space', 'line\nbreak', 'caf\u00e9']) {
+        provider = testProvider(server, { requestToken: async () => ({ accessToken, expiresAt: clock.now() + hour }) });
+        const error = await cacheFor()
+          .getToken()
+          .catch((caught: unknown) => caught);
+        expect(error).toMatchObject({ name: 'TokenResponseError', field: 'accessToken' });
+      }
+    });
+  });
+
   describe('invalidate', () => {
     it('should leave a newer token in place when an older one is invalidated', async () => {
       const cache = cacheFor();

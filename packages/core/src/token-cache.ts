@@ -3,6 +3,7 @@ import { type Clock, systemClock } from './clock.js';
 import { isAuthError, isRetryable, TokenRequestError, TokenResponseError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
+import { isUsableAccessToken } from './token-http.js';
 import type { ProviderToken, TokenProvider } from './token-provider.js';
 import {
   createMemoryTokenStore,
@@ -534,6 +535,11 @@ function fetchFromGlobal(input: Parameters<typeof globalThis.fetch>[0], init?: R
 function validateToken(provider: string, token: ProviderToken): void {
   if (typeof token?.accessToken !== 'string' || token.accessToken === '') {
     throw new TokenResponseError('The provider returned no access token', { provider, field: 'accessToken' });
+  }
+  // A third-party provider may not parse with accessTokenSchema: a token that cannot go into a header would
+  // otherwise fail the first API call with fetch's TypeError.
+  if (!isUsableAccessToken(token.accessToken)) {
+    throw new TokenResponseError('The provider returned an access token that is not visible ASCII', { provider, field: 'accessToken' });
   }
   if (typeof token.expiresAt !== 'number' || !Number.isFinite(token.expiresAt)) {
     throw new TokenResponseError('The provider returned no valid expiry', { provider, field: 'expiresAt' });

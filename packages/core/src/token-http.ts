@@ -15,6 +15,11 @@ export const defaultMaxTokenResponseBytes = 1_048_576;
  */
 export const accessTokenSchema = v.pipe(v.string(), v.regex(/^[\x21-\x7e]+$/));
 
+/** True when `value` is an access token {@link accessTokenSchema} accepts; the cache checks every provider's with it. */
+export function isUsableAccessToken(value: unknown): value is string {
+  return v.is(accessTokenSchema, value);
+}
+
 /** Options of {@link sendTokenRequest}. */
 export interface SendTokenRequestOptions {
   /** Largest response body read, in bytes; a larger declared `content-length` is refused before reading. @default 1_048_576 (1 MiB) */
