@@ -46,8 +46,10 @@ export type {
   ProviderFactory,
 } from './merchant-registry.js';
 export { createMerchantRegistry } from './merchant-registry.js';
+export type { ProviderSettingsCheck } from './settings-checks.js';
 export {
   baseUrlProblem,
+  checkProviderSettings,
   hasControlCharacter,
   isLoopbackHostname,
   isReservedKey,

@@ -1,6 +1,15 @@
 import fc from 'fast-check';
+import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
-import { baseUrlProblem, isLoopbackHostname, merchantIdProblem, ownSettings, printableName, settingLimits } from './settings-checks.js';
+import {
+  baseUrlProblem,
+  checkProviderSettings,
+  isLoopbackHostname,
+  merchantIdProblem,
+  ownSettings,
+  printableName,
+  settingLimits,
+} from './settings-checks.js';
 
 describe('baseUrlProblem', () => {
   it.each([
@@ -111,5 +120,31 @@ describe('ownSettings', () => {
     expect(ownSettings([1, 2])).toBeUndefined();
     expect(ownSettings('settings')).toBeUndefined();
     expect(ownSettings(null)).toBeUndefined();
+  });
+});
+
+describe('checkProviderSettings', () => {
+  const schema = v.object({ key: v.pipe(v.string('must be a string'), v.nonEmpty('must not be empty')), region: v.optional(v.string()) });
+
+  it('should hand back the schema output and the validated own copy for usable settings', () => {
+    const inherited = Object.assign(Object.create({ region: 'inherited' }), { key: 'k' });
+    const check = checkProviderSettings(schema, inherited);
+    expect(check.issues).toEqual([]);
+    expect(check.output).toEqual({ key: 'k' });
+    expect(check.own).toEqual({ key: 'k' });
+  });
+
+  it('should report a missing key as required, a reserved key, and the schema messages, with no output', () => {
+    const settings = JSON.parse('{"__proto__": {"polluted": true}, "region": 5}');
+    const check = checkProviderSettings(schema, settings);
+    expect(check.issues).toEqual([
+      { path: '__proto__', message: expect.stringContaining('reserved') },
+      { path: 'key', message: 'required' },
+      { path: 'region', message: expect.any(String) },
+    ]);
+    expect(check.output).toBeUndefined();
+    expect(checkProviderSettings(schema, { key: '' }).issues).toEqual([{ path: 'key', message: 'must not be empty' }]);
+    expect(checkProviderSettings(schema, 'key=k')).toEqual({ issues: [{ path: '', message: 'must be an object' }] });
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
   });
 });

@@ -1,3 +1,4 @@
+import * as v from 'valibot';
 import type { ConfigurationIssue } from './errors.js';
 
 /**
@@ -116,4 +117,44 @@ export function merchantIdProblem(merchantId: string): string | undefined {
   if (hasControlCharacter(merchantId)) return 'merchant id must not contain control characters';
   if (merchantId.trim() !== merchantId) return 'merchant id must not start or end with whitespace';
   return undefined;
+}
+
+/** What {@link checkProviderSettings} found. */
+export interface ProviderSettingsCheck<TOutput> {
+  /** Every problem, paths relative to the settings (`impSecret`); empty when the settings are usable. */
+  issues: ConfigurationIssue[];
+  /** The copy of the own properties that was validated, for checks across fields; absent when not an object. */
+  own?: Record<string, unknown>;
+  /** The schema's output, when it accepted the settings and no key was reserved. */
+  output?: TOutput;
+}
+
+/**
+ * Checks a provider's settings with its valibot object schema, the way every provider should: only a copy of the own
+ * properties is validated (so what was checked is what is used, and an inherited `baseUrl` is never a setting),
+ * reserved keys are issues, a missing key reads `required`, and the schema's messages are used as they are (write
+ * them so they never quote a value). Returns every issue, paths relative to the settings (`impSecret`); the copy that
+ * was validated (for checks across fields), unless the settings are not an object; and, when the schema accepted the
+ * settings and no key was reserved, the schema's output.
+ *
+ * @example
+ * const { issues, output } = checkProviderSettings(mySettingsSchema, settings);
+ * if (output === undefined) throw new ConfigurationError({ provider: 'my-gateway', issues });
+ */
+export function checkProviderSettings<TSchema extends v.GenericSchema>(
+  schema: TSchema,
+  settings: unknown,
+): ProviderSettingsCheck<v.InferOutput<TSchema>> {
+  const own = ownSettings(settings);
+  if (own === undefined) return { issues: [{ path: '', message: 'must be an object' }] };
+  const issues = reservedKeyIssues(settings);
+  const result = v.safeParse(schema, own, { abortPipeEarly: true });
+  if (!result.success) {
+    for (const issue of result.issues) {
+      const path = v.getDotPath(issue) ?? '';
+      // A missing key is reported by the object schema with the object's message; say what the user must do.
+      issues.push({ path, message: path !== '' && issue.input === undefined ? 'required' : issue.message });
+    }
+  }
+  return issues.length > 0 || !result.success ? { issues, own } : { issues, own, output: result.output };
 }

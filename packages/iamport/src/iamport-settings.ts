@@ -2,9 +2,8 @@ import {
   baseUrlProblem,
   ConfigurationError,
   type ConfigurationIssue,
+  checkProviderSettings,
   hasControlCharacter,
-  ownSettings,
-  reservedKeyIssues,
   settingLimits,
 } from '@x/core';
 import * as v from 'valibot';
@@ -73,33 +72,14 @@ export const iamportSettingsSchema = v.object(
  * validateIamportSettings({ impKey: 'imp_apikey' }) // [{ path: 'impSecret', message: 'required' }]
  */
 export function validateIamportSettings(settings: unknown): ConfigurationIssue[] {
-  return check(settings).issues;
+  return checkProviderSettings(iamportSettingsSchema, settings).issues;
 }
 
 /** Validates the settings and fills the defaults; throws a `ConfigurationError` naming every bad setting. */
 export function resolveIamportSettings(settings: IamportProviderSettings): ResolvedIamportSettings {
-  const { issues, valid } = check(settings);
+  // What was checked is what is used: the schema's output from a copy of the own properties.
+  const { issues, output: valid } = checkProviderSettings(iamportSettingsSchema, settings);
   if (valid === undefined) throw new ConfigurationError({ provider: 'iamport', issues });
   const baseUrl = valid.baseUrl === undefined ? iamportDefaultBaseUrl : new URL(valid.baseUrl).origin;
   return { impKey: valid.impKey, impSecret: valid.impSecret, baseUrl };
-}
-
-/**
- * Validates a copy of the own properties and hands back the schema's output, so what was checked is what is used:
- * an inherited `baseUrl` (a polluted `Object.prototype`) or a getter answering differently the second time cannot
- * slip past validation.
- */
-function check(settings: unknown): { issues: ConfigurationIssue[]; valid?: IamportProviderSettings } {
-  const own = ownSettings(settings);
-  if (own === undefined) return { issues: [{ path: '', message: 'must be an object' }] };
-  const issues = reservedKeyIssues(settings);
-  const result = v.safeParse(iamportSettingsSchema, own, { abortPipeEarly: true });
-  if (!result.success) {
-    for (const issue of result.issues) {
-      const path = v.getDotPath(issue) ?? '';
-      // A missing key is reported by the object schema with the object's message; say what the user must do.
-      issues.push({ path, message: path !== '' && issue.input === undefined ? 'required' : issue.message });
-    }
-  }
-  return issues.length > 0 || !result.success ? { issues } : { issues, valid: result.output };
 }

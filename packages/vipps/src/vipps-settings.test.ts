@@ -92,7 +92,7 @@ describe('validateVippsSettings', () => {
   });
 
   it('should report a settings value that is not an object', () => {
-    expect(validateVippsSettings(undefined)).toEqual([{ path: '', message: 'settings must be an object' }]);
+    expect(validateVippsSettings(undefined)).toEqual([{ path: '', message: 'must be an object' }]);
   });
 });
 
@@ -181,7 +181,7 @@ describe('Vipps settings from a hostile configuration', () => {
 
   it('should refuse settings that are not an object', () => {
     for (const settings of [null, 42, 'xcanary', [valid]]) {
-      expect(validateVippsSettings(settings)).toEqual([{ path: '', message: 'settings must be an object' }]);
+      expect(validateVippsSettings(settings)).toEqual([{ path: '', message: 'must be an object' }]);
     }
   });
 

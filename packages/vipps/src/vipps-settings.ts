@@ -1,4 +1,4 @@
-import { baseUrlProblem, ConfigurationError, type ConfigurationIssue, ownSettings, reservedKeyIssues, settingLimits } from '@x/core';
+import { baseUrlProblem, ConfigurationError, type ConfigurationIssue, checkProviderSettings, settingLimits } from '@x/core';
 import * as v from 'valibot';
 import {
   merchantSerialNumberPattern,
@@ -137,17 +137,10 @@ export function resolveVippsSettings(settings: VippsProviderSettings): ResolvedV
 function check(settings: unknown): { issues: ConfigurationIssue[]; resolved?: ResolvedVippsSettings } {
   // Own properties only, read once: an inherited `baseUrl` (a polluted `Object.prototype`) is never a setting, and
   // what is validated is what is used.
-  const input = ownSettings(settings);
-  if (input === undefined) return { issues: [{ path: '', message: 'settings must be an object' }] };
-  const result = v.safeParse(settingsSchema, input, { abortPipeEarly: true });
-  const issues: ConfigurationIssue[] = reservedKeyIssues(settings);
-  if (!result.success) issues.push(...result.issues.map((issue) => ({ path: v.getDotPath(issue) ?? '', message: issue.message })));
+  const { issues, own: input } = checkProviderSettings(settingsSchema, settings);
+  if (input === undefined) return { issues };
   const has = (key: string): boolean => input[key] !== undefined;
   const failed = (key: string): boolean => issues.some((issue) => issue.path === key);
-
-  for (const key of ['clientId', 'clientSecret'] as const) {
-    if (!has(key)) replaceIssue(issues, key, 'required');
-  }
   const tokenEndpoint = (input.tokenEndpoint ?? 'accesstoken') as VippsTokenEndpoint;
   if (tokenEndpoint === 'accesstoken' && !has('subscriptionKey')) {
     issues.push({ path: 'subscriptionKey', message: "required for tokenEndpoint 'accesstoken'" });
@@ -166,7 +159,7 @@ function check(settings: unknown): { issues: ConfigurationIssue[]; resolved?: Re
   if (environment !== undefined && !failed('environment')) {
     const expected = vippsBaseUrls[environment];
     if (baseUrl === undefined) baseUrl = has('baseUrl') ? undefined : expected;
-    else if (new URL(baseUrl).origin !== expected) {
+    else if (baseUrl !== expected) {
       issues.push({ path: 'baseUrl', message: `does not match environment '${environment}' (${expected}); set only one of them` });
     }
   }
@@ -191,12 +184,6 @@ function check(settings: unknown): { issues: ConfigurationIssue[]; resolved?: Re
       systemHeaders: Object.freeze(systemHeaders),
     },
   };
-}
-
-function replaceIssue(issues: ConfigurationIssue[], path: string, message: string): void {
-  const index = issues.findIndex((issue) => issue.path === path);
-  if (index === -1) issues.push({ path, message });
-  else issues[index] = { path, message };
 }
 
 /** The URL of the token endpoint for resolved settings. */
