@@ -4,10 +4,10 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createIamportEmulator } from '@x/iamport/testing';
 import { startRedisServer } from '@x/redis/testing';
+import { createClient } from 'redis';
 import type { WorkerReport, WorkerSettings } from './worker.js';
 
 export interface FleetOptions {
@@ -77,8 +77,7 @@ export async function runFleet(options: FleetOptions = {}): Promise<FleetResult>
       );
     }
     const tokenRequestsByMerchant = Object.fromEntries(merchants.map(({ impKey }) => [impKey, emulator.countersFor(impKey).tokenRequests]));
-    const sampleKey = (await redisCommand(redis.port, ['KEYS', 'x:token:*']))[0] ?? '';
-    const sampleStoredValue = (await redisCommand(redis.port, ['GET', sampleKey]))[0] ?? '';
+    const sampleStoredValue = await readOneStoredToken(redis.url);
     return { workers, tokenRequestsByMerchant, apiCalls: emulator.counters.apiCalls, sampleStoredValue };
   } finally {
     for (const child of children) child.kill('SIGKILL');
@@ -99,12 +98,15 @@ function waitForMessage(child: ChildProcess, type: string): Promise<unknown> {
   });
 }
 
-/** One command through `redis-cli`, as an operator would look at the store. */
-async function redisCommand(port: number, args: string[]): Promise<string[]> {
-  const { spawn } = await import('node:child_process');
-  const child = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--raw', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  await once(child, 'exit');
-  return output.split('\n').filter(Boolean);
+/** What an operator sees with `redis-cli GET` on one token key. */
+async function readOneStoredToken(url: string): Promise<string> {
+  const client = createClient({ url });
+  await client.connect();
+  try {
+    const [key] = await client.keys('x:token:*');
+    if (key === undefined) throw new Error('Redis holds no token key (x:token:*) after the fleet ran');
+    return (await client.get(key)) ?? '';
+  } finally {
+    client.destroy();
+  }
 }
