@@ -89,6 +89,7 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     const duringResults = await during;
     // Again with Redis gone for good: every process needs the gateway, and a cold process starts without Redis.
     emulator.revoke();
+    const eventsBefore = workers.map((worker) => worker.events.length);
     const afterRevoke = await callEverywhere(workers);
     const coldWorker = fleet[4]!;
     expect(await coldWorker.configure(config)).toBe(false);
@@ -97,8 +98,10 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     for (const results of [duringResults, afterRevoke, cold]) expect(results.filter((result) => !result.ok)).toEqual([]);
     const storeErrors = [...workers, coldWorker].flatMap((worker) => worker.events.filter((event) => event.type === 'store-error'));
     expect(storeErrors.length).toBeGreaterThan(0);
-    // A store that fails holds no lock anyone waits on: no call pays the lock wait, let alone hangs.
-    for (const result of [...afterRevoke, ...cold]) expect(result.durationMs).toBeLessThan(lockWaitMs);
+    // A store that fails holds no lock anyone waits on: with Redis gone, no call waits on a lock.
+    const eventsAfter = [...workers.flatMap((worker, index) => worker.events.slice(eventsBefore[index])), ...coldWorker.events];
+    expect(eventsAfter.filter((event) => event.type === 'token-requested').length).toBeGreaterThan(0);
+    expect(eventsAfter.filter((event) => event.type === 'lock-waited')).toEqual([]);
   });
 
   it('should keep the raw token out of Redis when values are encrypted', async () => {
@@ -147,18 +150,17 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     await holder.waitForEvent((event) => event.type === 'token-requested');
     // The event precedes the HTTP request: kill only once the slow answer is under way, or a waiter would get it.
     await until(() => emulator.counters.faults === 1);
-    const started = performance.now();
     const waiting = Promise.all(others.map((worker) => worker.call(merchant)));
     await holder.kill();
     const results = await waiting;
-    const elapsedMs = performance.now() - started;
 
     expect((await held).ok).toBe(false);
     expect(results.filter((result) => !result.ok)).toEqual([]);
-    // Without the bounded wait the others would sit out the holder's 30-second request (and the lock's TTL).
-    expect(elapsedMs).toBeLessThan(lockWaitMs + 3_000);
+    // Without the bounded wait the others would sit out the holder's 30-second request (and the lock's TTL), and
+    // this test's 30-second limit with it. Each waited on the lock, and gave up within its lockWaitMs (one poll's slack).
     const waits = others.map((worker) => worker.events.find((event) => event.type === 'lock-waited'));
     expect(waits.every((event) => event !== undefined)).toBe(true);
+    for (const event of waits) expect(event?.type === 'lock-waited' && event.waitedMs).toBeLessThan(lockWaitMs + 1_000);
     // Whoever's wait ran out first asked the gateway; the others took that token from the store or asked too.
     expect(waits.some((event) => event?.received === false)).toBe(true);
     const requests = emulator.countersFor(merchant).tokenRequests;

@@ -272,14 +272,12 @@ describeWithRedis('createRedisTokenStore', () => {
     ])('should reject %s within operationTimeoutMs when Redis does not answer', async (operation, run) => {
       const store = createRedisTokenStore({ client, operationTimeoutMs: 100 });
       redis.pause();
-      const started = performance.now();
-
+      // Without the time limit the command would wait for Redis, and this test would time out.
       const error = await run(store).then(
         () => undefined,
         (caught: unknown) => caught,
       );
 
-      expect(performance.now() - started).toBeLessThan(1_000);
       expect(error).toBeInstanceOf(RedisTokenStoreError);
       expect(error).toMatchObject({ operation, timedOut: true });
       expect((error as Error).message).toContain('timed out after 100 ms');
@@ -296,11 +294,15 @@ describeWithRedis('createRedisTokenStore', () => {
         // written to the dying socket just before is beyond any client-side recall.
         for (let waited = 0; queueing.isReady && waited < 2_000; waited += 10) await sleep(10);
         expect(queueing.isReady).toBe(false);
-        const started = performance.now();
+        // Redis comes back only after these settle: without the time limit they would wait in the queue for good.
         const results = await Promise.allSettled([store.get('test:abc'), store.set('test:abc', 'v', 1_000), store.lock('test:abc', 1_000)]);
 
-        expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected', 'rejected']);
-        expect(performance.now() - started).toBeLessThan(1_000);
+        expect(results).toEqual(
+          ['get', 'set', 'lock'].map((operation) => ({
+            status: 'rejected',
+            reason: expect.objectContaining({ name: 'RedisTokenStoreError', operation, timedOut: true }),
+          })),
+        );
       } finally {
         redis = await startRedisServer({ port });
       }
@@ -315,9 +317,8 @@ describeWithRedis('createRedisTokenStore', () => {
       const port = redis.port;
       await redis.kill();
       try {
-        const started = performance.now();
+        // Not timed out (operationTimeoutMs is 5 s): the client refused the command itself.
         await expect(store.get('test:abc')).rejects.toMatchObject({ operation: 'get', timedOut: false });
-        expect(performance.now() - started).toBeLessThan(500);
       } finally {
         redis = await startRedisServer({ port });
       }

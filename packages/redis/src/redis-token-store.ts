@@ -116,16 +116,16 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
    */
   const command = async (operation: RedisTokenStoreOperation, args: string[]): Promise<unknown> => {
     const controller = new AbortController();
+    const timedOut = (): RedisTokenStoreError =>
+      new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) timed out after ${operationTimeoutMs} ms`, {
+        operation,
+        timedOut: true,
+      });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        reject(timedOut());
         controller.abort();
-        reject(
-          new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) timed out after ${operationTimeoutMs} ms`, {
-            operation,
-            timedOut: true,
-          }),
-        );
       }, operationTimeoutMs);
       timer.unref?.();
     });
@@ -133,6 +133,8 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       return await Promise.race([client.sendCommand(args, { abortSignal: controller.signal }), timeout]);
     } catch (error) {
       if (error instanceof RedisTokenStoreError) throw error;
+      // A queued command that our abort took out of the queue rejects with the client's AbortError: that is the time-out.
+      if (controller.signal.aborted) throw timedOut();
       // Our own timer is the only timeout (node-redis's is not used): anything else is a failure, not a time-out.
       const reason = error instanceof Error ? error.message : String(error);
       throw new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) failed: ${reason}`, {
