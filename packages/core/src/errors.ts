@@ -200,12 +200,17 @@ export class ConfigurationError extends AuthError {
   /** Every problem found, each with the path of the setting; never a setting's value. */
   readonly issues: readonly ConfigurationIssue[];
 
+  /** Without a `merchant` or `provider` in the options, takes the one every issue names, if they all name the same. */
   constructor(options: ConfigurationErrorOptions) {
     const lines = options.issues.map((issue) => `${issue.path}: ${issue.message}`);
+    const sharedBy = (field: 'merchant' | 'provider'): string | undefined => {
+      const values = new Set(options.issues.map((issue) => issue[field]));
+      return values.size === 1 ? [...values][0] : undefined;
+    };
     super(
       ErrorCode.ConfigurationInvalid,
       lines.length === 1 ? `Invalid configuration: ${lines[0]}` : `Invalid configuration:\n  ${lines.join('\n  ')}`,
-      options,
+      { ...options, merchant: options.merchant ?? sharedBy('merchant'), provider: options.provider ?? sharedBy('provider') },
     );
     this.issues = options.issues;
   }

@@ -44,6 +44,21 @@ describe('loadMerchantConfig', () => {
     ]);
   });
 
+  it('should name the merchant and provider on the error when every problem is one merchant', async () => {
+    const one = await loadMerchantConfig(
+      { merchants: { 'shop-kr': { provider: 'iamport', impKey: 'key', impSecret: { $env: 'A' }, other: { $env: 'B' } } } },
+      { env: {} },
+    ).catch((caught: unknown) => caught);
+    expect(one).toMatchObject({ name: 'ConfigurationError', merchant: 'shop-kr', provider: 'iamport' });
+    expect((one as Error).message).toContain('shop-kr');
+
+    const two = await loadMerchantConfig(
+      { merchants: { a: { provider: 'iamport', impSecret: { $env: 'A' } }, b: { provider: 'iamport', impSecret: { $env: 'B' } } } },
+      { env: {} },
+    ).catch((caught: unknown) => caught);
+    expect(two).toMatchObject({ name: 'ConfigurationError', merchant: undefined, provider: 'iamport' });
+  });
+
   it('should give a configuration error for a missing file or invalid JSON', async () => {
     const directory = await mkdtemp(join(tmpdir(), 'x-config-'));
     await expect(loadMerchantConfig(join(directory, 'absent.json'))).rejects.toThrow(/cannot be read \(ENOENT\)/);

@@ -87,7 +87,7 @@ export interface MerchantRegistry {
 export function createMerchantRegistry(options: MerchantRegistryOptions): MerchantRegistry {
   const { providers, merchants } = options;
   const issues = validateMerchants(providers, merchants);
-  if (issues.length > 0) throw configurationError(issues);
+  if (issues.length > 0) throw new ConfigurationError({ issues });
 
   const store = options.store ?? createMemoryTokenStore(options.clock === undefined ? {} : { clock: options.clock });
   /** One cache per credential (`cacheKey`), with the merchants that use it. */
@@ -207,15 +207,6 @@ function settingsIssues(factory: ProviderFactory, settings: Record<string, unkno
     // Only the error's name: a third-party factory's message may quote the value it refused.
     return [{ path: '', message: `the provider's validation threw ${error instanceof Error ? error.name : typeof error}` }];
   }
-}
-
-/** One `ConfigurationError` for all issues, naming the merchant and provider when every issue concerns the same one. */
-function configurationError(issues: ConfigurationIssue[]): ConfigurationError {
-  const only = (field: 'merchant' | 'provider'): string | undefined => {
-    const values = new Set(issues.map((issue) => issue[field]));
-    return values.size === 1 ? [...values][0] : undefined;
-  };
-  return new ConfigurationError({ issues, merchant: only('merchant'), provider: only('provider') });
 }
 
 /**
