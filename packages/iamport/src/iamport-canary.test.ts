@@ -70,26 +70,27 @@ const tokenFaults: IamportFault[] = [
   { kind: 'reset' },
   { kind: 'stall' },
   // A gateway (or a proxy) that echoes what it was sent, and tokens no bearer header may carry.
-  { kind: 'raw', raw: { status: 401, body: JSON.stringify({ code: -1, message: 'echo', response: { imp_secret: 'SECRET' } }) } },
-  { kind: 'raw', raw: { status: 401, body: JSON.stringify({ code: -1, message: 'imp_secret SECRET is not registered', response: null }) } },
-  { kind: 'raw', raw: { status: 200, body: JSON.stringify({ code: 1, message: 'SECRET: 인증에 실패했습니다.', response: null }) } },
+  { kind: 'raw', status: 401, body: JSON.stringify({ code: -1, message: 'echo', response: { imp_secret: 'SECRET' } }) },
+  { kind: 'raw', status: 401, body: JSON.stringify({ code: -1, message: 'imp_secret SECRET is not registered', response: null }) },
+  { kind: 'raw', status: 200, body: JSON.stringify({ code: 1, message: 'SECRET: 인증에 실패했습니다.', response: null }) },
   {
     kind: 'raw',
-    raw: { status: 200, body: '{"code":0,"message":null,"response":{"access_token":"xcanary\\r\\nX-Evil: 1","now":1,"expired_at":99}}' },
+    status: 200,
+    body: '{"code":0,"message":null,"response":{"access_token":"xcanary\\r\\nX-Evil: 1","now":1,"expired_at":99}}',
   },
-  { kind: 'raw', raw: { status: 200, body: '{"code":0,"message":null,"response":{"access_token":"xcanary ab","now":1,"expired_at":99}}' } },
-  { kind: 'raw', raw: { status: 200, body: '{"code":0,"message":null,"response":{"access_token":"xcanary-ok","now":99,"expired_at":1}}' } },
-  { kind: 'raw', raw: { status: 500, contentType: 'text/html', body: '<html>xcanary-token-in-a-proxy-page</html>' } },
+  { kind: 'raw', status: 200, body: '{"code":0,"message":null,"response":{"access_token":"xcanary ab","now":1,"expired_at":99}}' },
+  { kind: 'raw', status: 200, body: '{"code":0,"message":null,"response":{"access_token":"xcanary-ok","now":99,"expired_at":1}}' },
+  { kind: 'raw', status: 500, contentType: 'text/html', body: '<html>xcanary-token-in-a-proxy-page</html>' },
 ];
 
 /** A raw fault's body with the real secret put in for `SECRET`: the gateway echoing the credential back. */
 function withSecret(fault: IamportFault): IamportFault {
-  if (fault.kind !== 'raw' || fault.raw?.body === undefined || typeof fault.raw.body !== 'string') return fault;
-  return { ...fault, raw: { ...fault.raw, body: fault.raw.body.replace('SECRET', secret) } };
+  if (fault.kind !== 'raw' || typeof fault.body !== 'string') return fault;
+  return { ...fault, body: fault.body.replace('SECRET', secret) };
 }
 
 describe("i'mport secret canaries", () => {
-  it.each(tokenFaults.map((fault) => [`${fault.kind}${fault.raw === undefined ? '' : ` ${fault.raw.body}`}`, fault] as const))(
+  it.each(tokenFaults.map((fault) => [`${fault.kind}${fault.body === undefined ? '' : ` ${fault.body}`}`, fault] as const))(
     'should leak nothing when the token endpoint fails with %s',
     async (name, fault) => {
       emulator.fault({ ...withSecret(fault), count: 3 });

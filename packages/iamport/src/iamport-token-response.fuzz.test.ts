@@ -59,7 +59,7 @@ const oddValue = fc.oneof(
 );
 
 function raw(label: string, response: RawResponse, rest: Partial<FuzzCase> = {}): FuzzCase {
-  return { label, variant: undefined, fault: { kind: 'raw', raw: response }, outcome: 'any', ...rest };
+  return { label, variant: undefined, fault: { kind: 'raw', ...response }, outcome: 'any', ...rest };
 }
 
 const validCase = fc.record({ token, now: serverSeconds, lifetime: fc.integer({ min: 60, max: 86_400 }) }).map(({ token, now, lifetime }) =>
@@ -143,7 +143,7 @@ const transportCase = fc
     fc.constantFrom<IamportFault>({ kind: 'wrong-types' }, { kind: 'missing-field' }),
     fc.record({ kind: fc.constantFrom('server-error', 'html'), status: fuzz.errorStatus }),
     fc.record({ kind: fc.constant('error-code'), code: fc.integer({ min: -5, max: 5 }).filter((code) => code !== 0) }),
-    fuzz.cutShort.map((raw) => ({ kind: 'raw' as const, raw })),
+    fuzz.cutShort.map((raw) => ({ kind: 'raw' as const, ...raw })),
   )
   .map((fault): FuzzCase => ({ label: `fault ${fault.kind}`, variant: undefined, fault, outcome: 'any' }));
 
@@ -161,7 +161,7 @@ const gzipCase = fc.record({ token, now: serverSeconds }).map(({ token, now }) =
 
 const iamportGateway: TokenResponseFuzzGateway<undefined, IamportFault> = {
   variant: fc.constant(undefined),
-  rawFault: (response) => ({ kind: 'raw', raw: response }),
+  rawFault: (response) => ({ kind: 'raw', ...response }),
   stallFault: { kind: 'stall' },
   stalledBodyStart: '{"code":0,',
   hugeBody: (padding) => `{"code":0,"message":"${padding}","response":null}`,
@@ -202,7 +202,7 @@ describe("i'mport token responses, regressions found by fuzzing", () => {
     // Shrunk counterexample: `"access_token":"\u0000"` was handed out, and the first API call threw a TypeError.
     for (const accessToken of ['\u0000', 'abc def', 'tökén', 'line\nbreak', '']) {
       emulator.clearFaults();
-      emulator.fault({ kind: 'raw', raw: { body: tokenBody(accessToken) } });
+      emulator.fault({ kind: 'raw', body: tokenBody(accessToken) });
       const cache = createTokenCache(createIamportProvider({ ...emulator.defaultMerchant, baseUrl: emulator.url }));
       const error = await cache.getToken().then(
         () => undefined,
@@ -217,7 +217,7 @@ describe("i'mport token responses, regressions found by fuzzing", () => {
     // Shrunk counterexample: a 301 to another origin gave that origin's token; a 307 or 308 re-POSTs imp_secret there.
     for (const status of [301, 302, 303, 307, 308]) {
       emulator.clearFaults();
-      emulator.fault({ kind: 'raw', raw: { status, headers: { location: `${foreign.url}/users/getToken` }, body: '' } });
+      emulator.fault({ kind: 'raw', status, headers: { location: `${foreign.url}/users/getToken` }, body: '' });
       foreign.received.length = 0;
       const cache = createTokenCache(createIamportProvider({ ...emulator.defaultMerchant, baseUrl: emulator.url }));
       const error = await cache.getToken().then(
@@ -235,7 +235,7 @@ describe("i'mport token responses, regressions found by fuzzing", () => {
     for (const expiredAt of ['1e+306', '9007199254740993']) {
       emulator.clearFaults();
       const body = `{"code":0,"message":null,"response":{"access_token":"${'a'.repeat(40)}","now":1600000000,"expired_at":${expiredAt}}}`;
-      emulator.fault({ kind: 'raw', raw: { body } });
+      emulator.fault({ kind: 'raw', body });
       const provider = createIamportProvider({ ...emulator.defaultMerchant, baseUrl: emulator.url });
       const error = await provider.requestToken({ signal: AbortSignal.timeout(5_000), fetch: globalThis.fetch, now: Date.now }).then(
         () => undefined,
@@ -255,7 +255,7 @@ describe("i'mport token responses, regressions found by fuzzing", () => {
     process.on('warning', listener);
     try {
       emulator.clearFaults();
-      emulator.fault({ kind: 'raw', raw: { body: tokenBody('a'.repeat(40), 1_000_000_000) } });
+      emulator.fault({ kind: 'raw', body: tokenBody('a'.repeat(40), 1_000_000_000) });
       const cache = createTokenCache(createIamportProvider({ ...emulator.defaultMerchant, baseUrl: emulator.url }));
       expect((await cache.getToken()).accessToken).toBe('a'.repeat(40));
       expect((await cache.getToken()).accessToken).toBe('a'.repeat(40));

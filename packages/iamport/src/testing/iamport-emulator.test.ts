@@ -193,30 +193,30 @@ describe('createIamportEmulator', () => {
   it('should send a raw answer byte for byte, chunked, truncated or stalled', async () => {
     const server = await startEmulator();
     const bytes = new Uint8Array([0xff, 0xfe, 0x00, 0x7b]);
-    server.fault({ kind: 'raw', raw: { status: 418, contentType: null, body: bytes } });
+    server.fault({ kind: 'raw', status: 418, contentType: null, body: bytes });
     const raw = await fetch(`${server.url}/users/getToken`, { method: 'POST' });
     expect(raw.status).toBe(418);
     expect(raw.headers.get('content-type')).toBeNull();
     expect(new Uint8Array(await raw.arrayBuffer())).toEqual(bytes);
 
-    server.fault({ kind: 'raw', raw: { body: 'x'.repeat(10_000), chunkSize: 1_000 } });
+    server.fault({ kind: 'raw', body: 'x'.repeat(10_000), chunkSize: 1_000 });
     const chunked = await fetch(`${server.url}/users/getToken`, { method: 'POST' });
     expect(chunked.headers.get('transfer-encoding')).toBe('chunked');
     expect(chunked.headers.get('content-length')).toBeNull();
     expect(await chunked.text()).toBe('x'.repeat(10_000));
 
-    server.fault({ kind: 'raw', raw: { body: '{"code":0', declaredLength: 1_000 } });
+    server.fault({ kind: 'raw', body: '{"code":0', declaredLength: 1_000 });
     const truncated = await fetch(`${server.url}/users/getToken`, { method: 'POST' });
     expect(truncated.headers.get('content-length')).toBe('1000');
     await expect(truncated.text()).rejects.toThrow();
 
-    server.fault({ kind: 'raw', raw: { body: '{', declaredLength: 100 * 1024 * 1024, ending: 'stall' } });
+    server.fault({ kind: 'raw', body: '{', declaredLength: 100 * 1024 * 1024, ending: 'stall' });
     const stalled = await fetch(`${server.url}/users/getToken`, { method: 'POST' });
     expect(stalled.headers.get('content-length')).toBe(String(100 * 1024 * 1024));
     const body = stalled.text().catch((error: unknown) => error);
     await server.close();
     expect(await body).toBeInstanceOf(Error);
-    expect(() => server.fault({ kind: 'raw', raw: { body: 'abc', declaredLength: 2 } })).toThrow(RangeError);
+    expect(() => server.fault({ kind: 'raw', body: 'abc', declaredLength: 2 })).toThrow(RangeError);
   });
 
   it('should apply faults to the API when targeted there', async () => {

@@ -77,18 +77,18 @@ export type IamportFaultKind =
   | 'reset'
   /** Never answers, not even headers: the request hangs until the client gives up or the emulator closes. */
   | 'stall'
-  /** Answers with the exact status, content type and bytes of `raw`, possibly truncated, chunked or stalled. */
+  /** Answers with exactly the fault's status, content type and bytes (its {@link RawResponse} fields), possibly truncated, chunked or stalled. */
   | 'raw';
 
 /** A failure to inject with {@link IamportEmulator.fault} or `injectFault`. */
-export interface IamportFault {
-  /** What goes wrong. */
+export interface IamportFault extends RawResponse {
+  /** What goes wrong. A `raw` fault answers with the {@link RawResponse} fields given beside `kind`. */
   kind: IamportFaultKind;
   /** Which endpoint fails: the token endpoint or the payment API. @default 'token' */
   target?: 'token' | 'api' | undefined;
   /** How many requests in a row fail this way (`Infinity` for all). @default 1 */
   count?: number | undefined;
-  /** HTTP status for `server-error` (default 500) and `html` (default 502). */
+  /** HTTP status for `server-error` (default 500), `html` (default 502) and `raw` (default 200). */
   status?: number | undefined;
   /** Delay of a `slow` answer in milliseconds. @default 5_000 */
   delayMs?: number | undefined;
@@ -96,8 +96,6 @@ export interface IamportFault {
   code?: number | undefined;
   /** i'mport `message` for `server-error` and `error-code`. */
   message?: string | undefined;
-  /** The answer of a `raw` fault. @default {} (200, JSON content type, empty body) */
-  raw?: RawResponse | undefined;
 }
 
 /** What the emulator received and answered. */
@@ -297,7 +295,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
       case 'stall':
         return;
       case 'raw':
-        writeRawResponse(response, request.socket, fault.raw ?? {}, timers);
+        writeRawResponse(response, request.socket, fault, timers);
         return;
       case 'slow':
         return;
@@ -440,7 +438,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
     fault(fault) {
       const remaining = fault.count ?? 1;
       if (!(remaining > 0)) throw new RangeError('fault.count must be at least 1');
-      if (fault.kind === 'raw') validateRawResponse(fault.raw ?? {});
+      if (fault.kind === 'raw') validateRawResponse(fault);
       faults.push({ ...fault, target: fault.target ?? 'token', count: remaining });
     },
     clearFaults() {
