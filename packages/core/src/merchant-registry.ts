@@ -37,7 +37,11 @@ export type MerchantTokenEvent = TokenEvent & {
 export interface MerchantRegistryOptions {
   /** Provider factories by name: `{ iamport: createIamportProvider, vipps: createVippsProvider }`. */
   providers: Readonly<Record<string, ProviderFactory>>;
-  /** Merchants by id: `{ 'shop-kr': { provider: 'iamport', impKey, impSecret } }`. */
+  /**
+   * Merchants by id: `{ 'shop-kr': { provider: 'iamport', impKey, impSecret } }`. Read live, not copied: a merchant
+   * added later is found, and checked on its first use as the others were at creation. A merchant already used keeps
+   * the settings it started with.
+   */
   merchants: Readonly<Record<string, MerchantSettings>>;
   /** Where tokens are shared (e.g. `createRedisTokenStore`). @default one in-memory store for the registry */
   store?: TokenStore | undefined;
@@ -88,6 +92,7 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
   const { providers, merchants } = options;
   const issues = validateMerchants(providers, merchants);
   if (issues.length > 0) throw new ConfigurationError({ issues });
+  const knownProviders = Object.keys(providers);
 
   const store = options.store ?? createMemoryTokenStore(options.clock === undefined ? {} : { clock: options.clock });
   /** One cache per credential (`cacheKey`), with the merchants that use it. */
@@ -112,6 +117,9 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
     if (known !== undefined) return known;
     const entry = typeof merchantId === 'string' && Object.hasOwn(merchants, merchantId) ? merchants[merchantId] : undefined;
     if (entry === undefined) throw new UnknownMerchantError(printableName(String(merchantId)));
+    // Checked again on first use: `merchants` is read live, and an entry added or changed since creation was not checked.
+    const issues = merchantIssues(providers, knownProviders, merchantId, entry);
+    if (issues.length > 0) throw new ConfigurationError({ issues });
     // Own properties only, copied as they were for validation; `provider` is the registry's, not the gateway's setting.
     const { provider: name, ...settings } = ownSettings(entry) as MerchantSettings;
     const provider = providers[name]!(settings);
@@ -159,41 +167,44 @@ function validateMerchants(
     issues.push({ path: 'merchants', message: 'must be an object of merchant id to settings' });
     return issues;
   }
-  for (const merchantId of Object.keys(merchants)) {
-    const path = `merchants.${printableName(merchantId)}`;
-    const idProblem = merchantIdProblem(merchantId);
-    if (idProblem !== undefined) {
-      issues.push({ path, message: idProblem });
-      continue;
-    }
-    const entry: unknown = merchants[merchantId];
-    const own = ownSettings(entry);
-    if (own === undefined) {
-      issues.push({ path, message: 'must be an object with a "provider" and its settings', merchant: merchantId });
-      continue;
-    }
-    const { provider: name, ...settings } = own;
-    if (typeof name !== 'string' || name === '') {
-      issues.push({ path: `${path}.provider`, message: `required; one of: ${known.join(', ')}`, merchant: merchantId });
-      continue;
-    }
-    // `known` is empty when `providers` is not an object (reported above), and `Object.hasOwn(null, …)` would throw.
-    const factory = known.length > 0 && Object.hasOwn(providers, name) && !isReservedKey(name) ? providers[name] : undefined;
-    if (typeof factory !== 'function') {
-      issues.push({
+  for (const merchantId of Object.keys(merchants)) issues.push(...merchantIssues(providers, known, merchantId, merchants[merchantId]));
+  return issues;
+}
+
+/** What is wrong with one merchant's id and entry; `known` are the provider names (empty when `providers` is not an object). */
+function merchantIssues(
+  providers: Readonly<Record<string, ProviderFactory>>,
+  known: readonly string[],
+  merchantId: string,
+  entry: unknown,
+): ConfigurationIssue[] {
+  const path = `merchants.${printableName(merchantId)}`;
+  const idProblem = merchantIdProblem(merchantId);
+  if (idProblem !== undefined) return [{ path, message: idProblem }];
+  const own = ownSettings(entry);
+  if (own === undefined) return [{ path, message: 'must be an object with a "provider" and its settings', merchant: merchantId }];
+  const { provider: name, ...settings } = own;
+  if (typeof name !== 'string' || name === '') {
+    return [{ path: `${path}.provider`, message: `required; one of: ${known.join(', ')}`, merchant: merchantId }];
+  }
+  // `known` is empty when `providers` is not an object (reported by the caller), and `Object.hasOwn(null, …)` would throw.
+  const factory = known.length > 0 && Object.hasOwn(providers, name) && !isReservedKey(name) ? providers[name] : undefined;
+  if (typeof factory !== 'function') {
+    return [
+      {
         path: `${path}.provider`,
         message: `unknown provider "${printableName(name, 64)}"; known: ${known.join(', ')}`,
         merchant: merchantId,
-      });
-      continue;
-    }
-    const about = { merchant: merchantId, provider: name };
-    // The reserved keys were left out of `settings`, so the provider's validation cannot see them: reported here.
-    for (const issue of [...reservedKeyIssues(entry), ...settingsIssues(factory, settings)]) {
-      issues.push({ path: issue.path === '' ? path : `${path}.${issue.path}`, message: issue.message, ...about });
-    }
+      },
+    ];
   }
-  return issues;
+  const about = { merchant: merchantId, provider: name };
+  // The reserved keys were left out of `settings`, so the provider's validation cannot see them: reported here.
+  return [...reservedKeyIssues(entry), ...settingsIssues(factory, settings)].map((issue) => ({
+    path: issue.path === '' ? path : `${path}.${issue.path}`,
+    message: issue.message,
+    ...about,
+  }));
 }
 
 function settingsIssues(factory: ProviderFactory, settings: Record<string, unknown>): readonly ConfigurationIssue[] {
