@@ -124,8 +124,8 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        reject(timedOut());
         controller.abort();
+        reject(timedOut());
       }, operationTimeoutMs);
       timer.unref?.();
     });
@@ -133,7 +133,8 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       return await Promise.race([client.sendCommand(args, { abortSignal: controller.signal }), timeout]);
     } catch (error) {
       if (error instanceof RedisTokenStoreError) throw error;
-      // A queued command that our abort took out of the queue rejects with the client's AbortError: that is the time-out.
+      // Our abort takes a command still in the client's offline queue out of it, and the client rejects it with its own
+      // AbortError, which can win the race: that too is the time-out.
       if (controller.signal.aborted) throw timedOut();
       // Our own timer is the only timeout (node-redis's is not used): anything else is a failure, not a time-out.
       const reason = error instanceof Error ? error.message : String(error);
