@@ -77,12 +77,15 @@ export type IamportFaultKind =
   | 'reset'
   /** Never answers, not even headers: the request hangs until the client gives up or the emulator closes. */
   | 'stall'
-  /** Answers with exactly the fault's status, content type and bytes (its {@link RawResponse} fields), possibly truncated, chunked or stalled. */
+  /**
+   * Answers with exactly the fault's status, content type and bytes (its `RawResponse` fields, from `@x/core/testing`),
+   * possibly truncated, chunked or stalled.
+   */
   | 'raw';
 
 /** A failure to inject with {@link IamportEmulator.fault} or `injectFault`. */
 export interface IamportFault extends RawResponse {
-  /** What goes wrong. A `raw` fault answers with the {@link RawResponse} fields given beside `kind`. */
+  /** What goes wrong. A `raw` fault answers with the `RawResponse` fields (`@x/core/testing`) given beside `kind`. */
   kind: IamportFaultKind;
   /** Which endpoint fails: the token endpoint or the payment API. @default 'token' */
   target?: 'token' | 'api' | undefined;
