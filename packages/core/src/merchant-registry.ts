@@ -90,9 +90,10 @@ export interface MerchantRegistry {
  */
 export function createMerchantRegistry(options: MerchantRegistryOptions): MerchantRegistry {
   const { providers, merchants } = options;
-  const issues = validateMerchants(providers, merchants);
+  // The provider names, read once: creation checks every merchant against them, and first use checks one again.
+  const known = typeof providers === 'object' && providers !== null ? Object.keys(providers) : [];
+  const issues = validateMerchants(providers, known, merchants);
   if (issues.length > 0) throw new ConfigurationError({ issues });
-  const knownProviders = Object.keys(providers);
 
   const store = options.store ?? createMemoryTokenStore(options.clock === undefined ? {} : { clock: options.clock });
   /** One cache per credential (`cacheKey`), with the merchants that use it. */
@@ -113,12 +114,12 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
     });
 
   const tokens = (merchantId: string): TokenCache => {
-    const known = tokensOf.get(merchantId);
-    if (known !== undefined) return known;
+    const cached = tokensOf.get(merchantId);
+    if (cached !== undefined) return cached;
     const entry = typeof merchantId === 'string' && Object.hasOwn(merchants, merchantId) ? merchants[merchantId] : undefined;
     if (entry === undefined) throw new UnknownMerchantError(printableName(String(merchantId)));
     // Checked again on first use: `merchants` is read live, and an entry added or changed since creation was not checked.
-    const issues = merchantIssues(providers, knownProviders, merchantId, entry);
+    const issues = merchantIssues(providers, known, merchantId, entry);
     if (issues.length > 0) throw new ConfigurationError({ issues });
     // Own properties only, copied as they were for validation; `provider` is the registry's, not the gateway's setting.
     const { provider: name, ...settings } = ownSettings(entry) as MerchantSettings;
@@ -153,10 +154,10 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
 
 function validateMerchants(
   providers: Readonly<Record<string, ProviderFactory>>,
+  known: readonly string[],
   merchants: Readonly<Record<string, MerchantSettings>>,
 ): ConfigurationIssue[] {
   const issues: ConfigurationIssue[] = [];
-  const known = typeof providers === 'object' && providers !== null ? Object.keys(providers) : [];
   if (known.length === 0) issues.push({ path: 'providers', message: 'at least one provider factory is required' });
   for (const name of known) {
     if (typeof providers[name] !== 'function') {
