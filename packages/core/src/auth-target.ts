@@ -11,8 +11,11 @@ export interface AuthTarget {
   readonly apiHeaders: ReadonlyArray<readonly [string, string]>;
 }
 
+/** The options every authenticating wrapper takes besides the cache's. */
+export type AuthTargetOptions = TokenCacheOptions;
+
 /** Uses the given cache, or creates one for the given provider with `options`. */
-export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, options: TokenCacheOptions = {}): AuthTarget {
+export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, options: AuthTargetOptions = {}): AuthTarget {
   const cache = isTokenCache(providerOrCache) ? providerOrCache : createTokenCache(providerOrCache, options);
   const { provider } = cache;
   let baseUrl: URL;
@@ -33,9 +36,35 @@ export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, op
   return { cache, baseUrl, origin: baseUrl.origin, apiHeaders };
 }
 
-/** Throws a `ForeignOriginError` unless `url` is on the target's origin. Nothing has been sent yet. */
+/**
+ * The error for a request (or a redirect, whose hop is described by `cause`) to `origin`, when it is not the
+ * target's. Nothing has been sent to `origin`.
+ */
+export function foreignOriginError(target: AuthTarget, origin: string, cause?: unknown): unknown {
+  const { provider } = target.cache.provider;
+  return new ForeignOriginError({ provider, origin, expectedOrigin: target.origin, cause });
+}
+
+/** Throws {@link foreignOriginError} unless `url` is on the target's origin. Nothing has been sent yet. */
 export function assertSameOrigin(target: AuthTarget, url: URL): void {
-  if (url.origin !== target.origin) {
-    throw new ForeignOriginError({ provider: target.cache.provider.provider, origin: url.origin, expectedOrigin: target.origin });
-  }
+  if (url.origin !== target.origin) throw foreignOriginError(target, url.origin);
+}
+
+/** Status codes a client follows by the `Location` header (300 has no single location and is handed back). */
+export function isRedirectStatus(status: number): boolean {
+  return status === 301 || status === 302 || status === 303 || status === 307 || status === 308;
+}
+
+/**
+ * Whether a redirect with `status` turns a request with `method` into a `GET` without a body: a 303 unless it was a
+ * `GET` or `HEAD`, and a 301 or 302 of a `POST` (what fetch and undici's redirect handler both do).
+ */
+export function redirectDropsBody(status: number, method: string): boolean {
+  const upper = method.toUpperCase();
+  return (status === 303 && upper !== 'GET' && upper !== 'HEAD') || ((status === 301 || status === 302) && upper === 'POST');
+}
+
+/** The `cause` of a {@link ForeignOriginError} for a redirect: which hop led where. Origins only, never paths. */
+export function redirectCause(from: URL, status: number, to: URL): Error {
+  return new Error(`${from.origin} answered ${status} with a Location on ${to.origin}; the redirect was not followed`);
 }

@@ -10,6 +10,14 @@ import type { TokenProvider } from './token-provider.js';
 
 const apiHeaders = { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Merchant-Serial-Number': '123456' };
 
+/** A SharedArrayBuffer holding `text`'s bytes. */
+function sharedBytes(text: string): SharedArrayBuffer {
+  const bytes = new TextEncoder().encode(text);
+  const shared = new SharedArrayBuffer(bytes.byteLength);
+  new Uint8Array(shared).set(bytes);
+  return shared;
+}
+
 /** Node's global fetch and undici 7's fetch, each with the classes that belong to it. */
 const implementations = [
   {
@@ -214,6 +222,9 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
       ['an ArrayBuffer', () => ({ method: 'POST', body: new TextEncoder().encode('buffer-body').buffer }), 'buffer-body'],
       ['URLSearchParams', () => ({ method: 'POST', body: new URLSearchParams({ amount: '1000' }) }), 'amount=1000'],
       ['a Blob', () => ({ method: 'POST', body: new Blob(['blob-body']) }), 'blob-body'],
+      ['a SharedArrayBuffer', () => ({ method: 'POST', body: sharedBytes('shared-body') }), 'shared-body'],
+      ['a Uint8Array on a SharedArrayBuffer', () => ({ method: 'POST', body: new Uint8Array(sharedBytes('shared-view')) }), 'shared-view'],
+      ['a DataView on a SharedArrayBuffer', () => ({ method: 'POST', body: new DataView(sharedBytes('xshared-data'), 1) }), 'shared-data'],
     ] as Array<[string, () => RequestInit, string]>)(
       'should invalidate the token, get a fresh one and send %s again',
       async (_shape, init, expectedBody) => {
@@ -300,6 +311,20 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
       expect(server.tokenRequests).toBe(1);
     });
 
+    it("should cancel a 401's body and retry at once, without waiting for the body to end", async () => {
+      const { cache, revoked } = await cacheWithRevokedToken();
+      const authFetch = createAuthFetch(cache, options());
+      // The 401 sends its headers and the start of its body, then never ends it.
+      server.unauthorizedBody = 'hang';
+
+      const response = await authFetch('/api/payments', { method: 'POST', body: 'again' });
+
+      expect(response.status).toBe(200);
+      expect(server.apiCalls.map((call) => call.body)).toEqual(['again', 'again']);
+      expect(tokenOfCall(0)).toBe(revoked);
+      expect(server.validTokens.has(tokenOfCall(1) ?? '')).toBe(true);
+    });
+
     it('should retry only once when the server keeps answering 401', async () => {
       const base = provider();
       // Every token the server issues is revoked at once, so every API call gets a 401.
@@ -330,6 +355,135 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
 
       expect(response.status).toBe(404);
       expect(server.tokenRequests).toBe(1);
+    });
+  });
+
+  describe('redirects', () => {
+    const redirect = (status: number, location: string): string =>
+      `/api/redirect?status=${status}&location=${encodeURIComponent(location)}`;
+    it.each([301, 302, 303, 307, 308])(
+      'should refuse a %i to another origin with a ForeignOriginError, sending that origin nothing',
+      async (status) => {
+        const authFetch = createAuthFetch(provider(), options());
+
+        const error: unknown = await authFetch(redirect(status, `${foreign.url}/api/landed`), {
+          method: 'POST',
+          body: 'secret-body',
+        }).catch((caught: unknown) => caught);
+
+        expect(isForeignOriginError(error)).toBe(true);
+        expect(error).toMatchObject({ provider: 'test', origin: foreign.url, expectedOrigin: server.url });
+        expect(foreign.apiCalls).toHaveLength(0);
+        expect(server.apiCalls).toHaveLength(1);
+      },
+    );
+
+    it('should refuse a redirect to the same port under another host name', async () => {
+      const authFetch = createAuthFetch(provider(), options());
+      const elsewhere = `${server.url.replace('127.0.0.1', 'localhost')}/api/landed`;
+
+      const error: unknown = await authFetch(redirect(307, elsewhere)).catch((caught: unknown) => caught);
+
+      expect(isForeignOriginError(error)).toBe(true);
+      expect(server.apiCalls).toHaveLength(1);
+    });
+
+    it.each([
+      [301, 'POST', 'GET', ''],
+      [302, 'POST', 'GET', ''],
+      [303, 'PUT', 'GET', ''],
+      [302, 'PUT', 'PUT', 'the-body'],
+      [307, 'POST', 'POST', 'the-body'],
+      [308, 'PUT', 'PUT', 'the-body'],
+    ])(
+      'should follow a %i on the same origin with the token and API headers (%s, then %s)',
+      async (status, method, followedMethod, body) => {
+        const authFetch = createAuthFetch(provider(), options());
+
+        const response = await authFetch(redirect(status, '/api/landed?step=2'), {
+          method,
+          body: 'the-body',
+          headers: { 'content-type': 'text/plain', 'x-own': 'kept' },
+        });
+
+        expect(response.status).toBe(200);
+        expect(await response.json()).toEqual({ ok: true, path: '/api/landed?step=2', body });
+        expect(server.apiCalls.map((call) => call.method)).toEqual([method, followedMethod]);
+        const landed = server.apiCalls[1]!;
+        expect(landed.headers.authorization).toBe(`Bearer ${tokenOfCall(0)}`);
+        expect(landed.headers['ocp-apim-subscription-key']).toBe('subscription-key');
+        expect(landed.headers['x-own']).toBe('kept');
+        // A redirect that drops the body drops the headers that describe it, as fetch does.
+        expect(landed.headers['content-type']).toBe(body === '' ? undefined : 'text/plain');
+        expect(server.tokenRequests).toBe(1);
+      },
+    );
+
+    it('should follow a chain of same-origin redirects given as absolute URLs', async () => {
+      const authFetch = createAuthFetch(provider(), options());
+      const last = `${server.url}/api/landed`;
+
+      const response = await authFetch(redirect(302, `${server.url}${redirect(307, last)}`));
+
+      expect(response.status).toBe(200);
+      expect(server.apiCalls.map((call) => call.path)).toEqual([
+        redirect(302, `${server.url}${redirect(307, last)}`),
+        redirect(307, last),
+        '/api/landed',
+      ]);
+      expect(server.apiCalls.every((call) => call.headers['ocp-apim-subscription-key'] === 'subscription-key')).toBe(true);
+    });
+
+    it('should refuse a same-origin redirect that leads on to another origin, after following the first', async () => {
+      const authFetch = createAuthFetch(provider(), options());
+
+      const error: unknown = await authFetch(redirect(302, redirect(302, `${foreign.url}/api/landed`))).catch((caught: unknown) => caught);
+
+      expect(isForeignOriginError(error)).toBe(true);
+      expect(server.apiCalls).toHaveLength(2);
+      expect(foreign.apiCalls).toHaveLength(0);
+    });
+
+    it("should hand a redirect back untouched when the caller asks for redirect: 'manual'", async () => {
+      const authFetch = createAuthFetch(provider(), options());
+
+      const response = await authFetch(redirect(302, `${foreign.url}/api/landed`), { redirect: 'manual' });
+
+      expect(response.status).toBe(302);
+      expect(response.headers.get('location')).toBe(`${foreign.url}/api/landed`);
+      expect(foreign.apiCalls).toHaveLength(0);
+      expect(server.apiCalls).toHaveLength(1);
+    });
+
+    it("should reject a redirect when the caller asks for redirect: 'error', following nothing", async () => {
+      const authFetch = createAuthFetch(provider(), options());
+
+      await expect(authFetch(redirect(302, '/api/landed'), { redirect: 'error' })).rejects.toThrow(TypeError);
+      expect(server.apiCalls).toHaveLength(1);
+    });
+
+    it("should follow a Request's redirects by the same rule", async () => {
+      const authFetch = createAuthFetch(provider(), options());
+
+      const error: unknown = await authFetch(
+        new implementation.Request(`${server.url}${redirect(307, `${foreign.url}/api/landed`)}`),
+      ).catch((caught: unknown) => caught);
+      const followed = await authFetch(new implementation.Request(`${server.url}${redirect(307, '/api/landed')}`));
+
+      expect(isForeignOriginError(error)).toBe(true);
+      expect(followed.status).toBe(200);
+      expect(foreign.apiCalls).toHaveLength(0);
+    });
+
+    it('should give up after 20 redirects as fetch does', async () => {
+      const authFetch = createAuthFetch(provider(), options());
+      // An empty Location is the URL itself: a loop.
+      const loop = '/api/redirect?status=302&location=';
+
+      const error: unknown = await authFetch(loop).catch((caught: unknown) => caught);
+
+      expect(error).toBeInstanceOf(TypeError);
+      expect(server.apiCalls).toHaveLength(21);
     });
   });
 

@@ -1,5 +1,14 @@
-import { type AuthTarget, assertSameOrigin, createAuthTarget } from './auth-target.js';
-import type { TokenCache, TokenCacheOptions } from './token-cache.js';
+import {
+  type AuthTarget,
+  type AuthTargetOptions,
+  assertSameOrigin,
+  createAuthTarget,
+  foreignOriginError,
+  isRedirectStatus,
+  redirectCause,
+  redirectDropsBody,
+} from './auth-target.js';
+import type { TokenCache } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 
 /** A `Request` from Node's fetch, undici's, or any other implementation. */
@@ -14,7 +23,7 @@ export interface RequestLike {
   readonly body: unknown;
   /** Aborts this call and its wait for a token; a token request others wait on goes on. */
   readonly signal?: AbortSignal | null;
-  /** Redirect mode, copied to the call. */
+  /** Redirect mode: `follow` (the default) follows same-origin redirects only; `manual` and `error` as fetch does. */
   readonly redirect?: string;
   /** Reads the body; called only when the request has one. */
   arrayBuffer(): Promise<ArrayBuffer>;
@@ -23,8 +32,8 @@ export interface RequestLike {
 /** `fetch`'s signature, with relative URLs resolved against the provider's `baseUrl`. */
 export type AuthFetch = (input: string | URL | RequestLike, init?: RequestInit) => Promise<Response>;
 
-/** Options of {@link createAuthFetch}: the cache's options (used when given a provider) and the fetch. */
-export interface AuthFetchOptions extends Omit<TokenCacheOptions, 'fetch'> {
+/** Options of {@link createAuthFetch}: the cache's options (used when given a provider), the fetch and the provider. */
+export interface AuthFetchOptions extends Omit<AuthTargetOptions, 'fetch'> {
   /**
    * The fetch every call (API and token requests alike) goes through: Node's global fetch, undici's, or any other.
    * @default globalThis.fetch
@@ -37,31 +46,84 @@ export interface AuthFetchOptions extends Omit<TokenCacheOptions, 'fetch'> {
  * to send a token to any other origin, and on a 401 gets a fresh token and retries once when the body can be sent
  * again. Pass a provider (a cache is created with `options`) or a cache you share.
  *
+ * Redirects (`redirect: 'follow'`, fetch's default) are followed by this fetch itself, hop by hop: a redirect on the
+ * provider's origin is followed with the token and API headers (at most 20, methods and bodies changed as fetch
+ * changes them), and a redirect to any other origin is refused with a `ForeignOriginError` before anything is sent
+ * there, since fetch would carry the API headers (a subscription key) along. With `redirect: 'manual'` or `'error'`
+ * the call is sent as asked and nothing is followed. A followed response's `url` is the last hop's, and its
+ * `redirected` is `false`.
+ *
  * @example
  * const iamport = createAuthFetch(createIamportProvider({ impKey, impSecret }));
  * const response = await iamport('/payments/imp_448280090638');
  *
- * @throws {@link ConfigurationError} when the provider's `baseUrl` is not an absolute http: or https: URL, or
- * `options.policy` has a bad field. The returned fetch rejects with a {@link ForeignOriginError} for a request to
- * another origin (nothing is sent), and with the cache's {@link TokenRequestError} or {@link TokenResponseError}
- * when no token can be had.
+ * @throws {@link ConfigurationError} when the provider's `baseUrl` is not an absolute http: or https: URL,
+ * `options.policy` has a bad field, or `options.provider` is for other credentials. The returned fetch rejects with a
+ * {@link ForeignOriginError} for a request or a redirect to another origin (nothing is sent there), and with the
+ * cache's {@link TokenRequestError} or {@link TokenResponseError} when no token can be had.
  */
 export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, options: AuthFetchOptions = {}): AuthFetch {
   const target = createAuthTarget(providerOrCache, options);
   const { cache } = target;
   const send = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
+  /** Sends the request; with `follow`, follows its same-origin redirects and refuses any other. */
+  const exchange = async (request: NormalizedRequest, accessToken: string): Promise<Response> => {
+    let hop = request;
+    for (let redirects = 0; ; redirects += 1) {
+      const response = await send(hop.url, withHeaders(hop, target.apiHeaders, accessToken));
+      if (!hop.follow || !isRedirectStatus(response.status)) return response;
+      const location = response.headers.get('location');
+      if (location === null) return response;
+      // A redirect's body is never read; cancelling it frees the connection.
+      await response.body?.cancel().catch(() => undefined);
+      hop = redirected(target, hop, response.status, location, redirects);
+    }
+  };
+
   return async function authFetch(input, init) {
     const request = await normalize(input, init, target);
     const signal = request.init.signal ?? undefined;
     const token = await (signal === undefined ? cache.getToken() : cache.getToken({ signal }));
-    const response = await send(request.url, withHeaders(request, target.apiHeaders, token.accessToken));
+    const response = await exchange(request, token.accessToken);
     if (response.status !== 401 || !request.replayable) return response;
     await response.body?.cancel().catch(() => undefined);
     await cache.invalidate(token.accessToken);
     const fresh = await cache.getToken({ signal });
-    return send(request.url, withHeaders(request, target.apiHeaders, fresh.accessToken));
+    return exchange(request, fresh.accessToken);
   };
+}
+
+/** Fetch's own limit. */
+const maxRedirects = 20;
+/** Headers that describe a body: a redirect that drops the body drops them too, as fetch does. */
+const bodyHeaders = ['content-encoding', 'content-language', 'content-location', 'content-type'];
+
+/**
+ * The request for the next hop of a redirect: on the target's origin, or a `ForeignOriginError` (nothing has been
+ * sent there). Errors that fetch reports as network errors are `TypeError`s, as fetch's.
+ */
+function redirected(target: AuthTarget, hop: NormalizedRequest, status: number, location: string, redirects: number): NormalizedRequest {
+  let url: URL;
+  try {
+    url = new URL(location, hop.url);
+  } catch (error) {
+    throw new TypeError('fetch failed', { cause: error });
+  }
+  if (redirects >= maxRedirects) throw new TypeError('fetch failed', { cause: new Error('redirect count exceeded') });
+  if (url.origin !== target.origin) throw foreignOriginError(target, url.origin, redirectCause(hop.url, status, url));
+  const method = hop.init.method ?? 'GET';
+  const hasBody = hop.init.body !== undefined && hop.init.body !== null;
+  if (redirectDropsBody(status, method)) {
+    const { body: _dropped, ...init } = hop.init;
+    const headers = hop.headers === undefined ? undefined : { ...hop.headers };
+    if (headers !== undefined) for (const name of bodyHeaders) delete headers[name];
+    return { ...hop, url, init: { ...init, method: 'GET' }, headers };
+  }
+  if (hasBody && !hop.replayable) {
+    throw new TypeError('fetch failed', { cause: new Error(`cannot follow a ${status} redirect with a body that can be read only once`) });
+  }
+  return { ...hop, url };
 }
 
 interface NormalizedRequest {
@@ -72,6 +134,8 @@ interface NormalizedRequest {
   headers: Record<string, string> | undefined;
   /** Whether the body can be sent a second time. */
   replayable: boolean;
+  /** Whether this fetch follows redirects itself (the caller's `redirect: 'follow'`); the init then says `manual`. */
+  follow: boolean;
 }
 
 /** Throws a `ForeignOriginError` before anything is read or sent when the request points at another origin. */
@@ -80,7 +144,7 @@ async function normalize(input: string | URL | RequestLike, init: RequestInit | 
   if (typeof input === 'string' || input instanceof URL) {
     const url = new URL(input, target.baseUrl);
     assertSameOrigin(target, url);
-    return { url, init: rest, headers: headerRecord(headers), replayable: isReplayable(rest.body) };
+    return finish(url, rest, headerRecord(headers));
   }
   const url = new URL(input.url, target.baseUrl);
   // Checked before the body is read, so a refused Request keeps its body.
@@ -94,13 +158,28 @@ async function normalize(input: string | URL | RequestLike, init: RequestInit | 
     ...(input.redirect ? { redirect: input.redirect as NonNullable<RequestInit['redirect']> } : {}),
     ...(hasBody ? { body: await input.arrayBuffer() } : {}),
   };
-  const merged = { ...fromRequest, ...rest };
-  return {
-    url,
-    init: merged,
-    headers: headerRecord(headers ?? input.headers),
-    replayable: isReplayable(merged.body),
-  };
+  return finish(url, { ...fromRequest, ...rest }, headerRecord(headers ?? input.headers));
+}
+
+function finish(url: URL, init: RequestInit, headers: Record<string, string> | undefined): NormalizedRequest {
+  const follow = init.redirect === undefined || init.redirect === 'follow';
+  if (follow) init.redirect = 'manual';
+  const body = init.body;
+  if (typeof body === 'object' && body !== null) init.body = unshared(body);
+  return { url, init, headers, replayable: isReplayable(init.body), follow };
+}
+
+/**
+ * Bytes in a `SharedArrayBuffer` copied into memory of their own: neither Node's fetch nor undici's sends shared
+ * memory as bytes (one refuses views on it, both turn the buffer itself into a string), and a copy is sent the same
+ * on every attempt.
+ */
+function unshared(body: NonNullable<RequestInit['body']> | SharedArrayBuffer): NonNullable<RequestInit['body']> {
+  if (body instanceof SharedArrayBuffer) return new Uint8Array(body).slice();
+  if (ArrayBuffer.isView(body) && body.buffer instanceof SharedArrayBuffer) {
+    return new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
+  }
+  return body as NonNullable<RequestInit['body']>;
 }
 
 /** Bodies every fetch turns into bytes afresh on each call; streams and async iterables can be read only once. */

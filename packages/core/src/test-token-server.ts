@@ -1,7 +1,8 @@
 /**
  * A minimal token server and API for core's own tests (the gateway emulators live in the provider packages).
  * `POST /token` issues tokens; `/api/*` answers 200 with what it received when the bearer token is valid, 401
- * otherwise. Not exported from the package.
+ * otherwise; `/api/redirect?status=302&location=…` answers that redirect when the token is valid. Not exported from
+ * the package.
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { type TokenProvider, TokenRequestError } from './index.js';
@@ -39,6 +40,11 @@ export interface TestTokenServer {
   mode: 'ok' | 'hang' | 'reset' | 'same' | 'extend' | number;
   /** Delay before each token response, ms. */
   delayMs: number;
+  /**
+   * How a 401 of `/api/*` ends: `complete`, or `hang` (headers and the start of the body, then nothing, as a gateway
+   * whose connection stalls mid-answer).
+   */
+  unauthorizedBody: 'complete' | 'hang';
   close(): Promise<void>;
 }
 
@@ -89,7 +95,16 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
         state.apiCalls.push({ method: request.method ?? 'GET', path, headers: request.headers, body });
         const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
         if (token === undefined || !state.validTokens.has(token)) {
+          if (state.unauthorizedBody === 'hang') {
+            response.writeHead(401, { 'content-type': 'application/json', 'content-length': '1000' }).write('{"error":');
+            return;
+          }
           json(response, 401, { error: 'invalid_token' });
+          return;
+        }
+        if (path.startsWith('/api/redirect?')) {
+          const query = new URL(path, state.url).searchParams;
+          response.writeHead(Number(query.get('status')), { location: query.get('location') ?? '/' }).end('moved');
           return;
         }
         json(response, 200, { ok: true, path, body });
@@ -108,6 +123,7 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
     lifetimeMs: options.lifetimeMs ?? 3_600_000,
     mode: 'ok',
     delayMs: 0,
+    unauthorizedBody: 'complete',
     close: loopback.close,
   };
   return state;
