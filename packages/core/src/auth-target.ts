@@ -11,11 +11,8 @@ export interface AuthTarget {
   readonly apiHeaders: ReadonlyArray<readonly [string, string]>;
 }
 
-/** The options every authenticating wrapper takes besides the cache's. */
-export type AuthTargetOptions = TokenCacheOptions;
-
 /** Uses the given cache, or creates one for the given provider with `options`. */
-export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, options: AuthTargetOptions = {}): AuthTarget {
+export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, options: TokenCacheOptions = {}): AuthTarget {
   const cache = isTokenCache(providerOrCache) ? providerOrCache : createTokenCache(providerOrCache, options);
   const { provider } = cache;
   let baseUrl: URL;

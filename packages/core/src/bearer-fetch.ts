@@ -1,6 +1,5 @@
 import {
   type AuthTarget,
-  type AuthTargetOptions,
   assertSameOrigin,
   createAuthTarget,
   foreignOriginError,
@@ -8,7 +7,7 @@ import {
   redirectCause,
   redirectDropsBody,
 } from './auth-target.js';
-import type { TokenCache } from './token-cache.js';
+import type { TokenCache, TokenCacheOptions } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 
 /** A `Request` from Node's fetch, undici's, or any other implementation. */
@@ -32,8 +31,8 @@ export interface RequestLike {
 /** `fetch`'s signature, with relative URLs resolved against the provider's `baseUrl`. */
 export type AuthFetch = (input: string | URL | RequestLike, init?: RequestInit) => Promise<Response>;
 
-/** Options of {@link createAuthFetch}: the cache's options (used when given a provider), the fetch and the provider. */
-export interface AuthFetchOptions extends Omit<AuthTargetOptions, 'fetch'> {
+/** Options of {@link createAuthFetch}: the cache's options (used when given a provider) and the fetch. */
+export interface AuthFetchOptions extends Omit<TokenCacheOptions, 'fetch'> {
   /**
    * The fetch every call (API and token requests alike) goes through: Node's global fetch, undici's, or any other.
    * @default globalThis.fetch

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { Agent, type Dispatcher, fetch, request } from 'undici';
+import { Agent, type Dispatcher, fetch, interceptors, Pool, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForeignOriginError, isForeignOriginError, isTokenRequestError, TokenRequestError } from '../errors.js';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '../test-token-server.js';
@@ -8,6 +8,14 @@ import type { TokenProvider } from '../token-provider.js';
 import { type AuthInterceptorOptions, createAuthInterceptor } from './auth-interceptor.js';
 
 const apiHeaders = { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Merchant-Serial-Number': '123456' };
+
+/** A SharedArrayBuffer holding `text`'s bytes. */
+function sharedBytes(text: string): SharedArrayBuffer {
+  const bytes = new TextEncoder().encode(text);
+  const shared = new SharedArrayBuffer(bytes.byteLength);
+  new Uint8Array(shared).set(bytes);
+  return shared;
+}
 
 describe('createAuthInterceptor', () => {
   let server: TestTokenServer;
@@ -165,28 +173,179 @@ describe('createAuthInterceptor', () => {
     });
   });
 
+  describe('redirects', () => {
+    const redirect = (status: number, location: string): string =>
+      `${server.url}/api/redirect?status=${status}&location=${encodeURIComponent(location)}`;
+    /** Nothing of ours: no token, no API header value, in any header. */
+    const expectNothingOfOurs = (headers: Record<string, string | string[] | undefined>): void => {
+      for (const value of Object.values(headers)) {
+        for (const ours of [...Object.values(apiHeaders), ...server.validTokens]) expect(String(value)).not.toContain(ours);
+      }
+    };
+    const statuses = [301, 302, 303, 307, 308];
+
+    it.each(statuses)(
+      'should not let a redirect interceptor composed inside it carry anything of ours to another origin (%i)',
+      async (status) => {
+        const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: 3 }), createAuthInterceptor(provider()));
+
+        const response = await request(redirect(status, `${foreign.url}/api/landed`), { dispatcher, method: 'POST', body: 'x' });
+        await response.body.dump();
+
+        // The redirect interceptor below was told not to follow: the redirect comes back as it is.
+        expect(response.statusCode).toBe(status);
+        expect(foreign.apiCalls).toHaveLength(0);
+        expect(server.apiCalls).toHaveLength(1);
+      },
+    );
+
+    it.each(statuses)('should refuse a %i to another origin with a ForeignOriginError when it follows redirects', async (status) => {
+      const dispatcher = dispatcherFor(provider(), { maxRedirections: 3 });
+
+      const error: unknown = await request(redirect(status, `${foreign.url}/api/landed`), { dispatcher }).catch(
+        (caught: unknown) => caught,
+      );
+
+      expect(isForeignOriginError(error)).toBe(true);
+      expect(error).toMatchObject({ provider: 'test', origin: foreign.url, expectedOrigin: server.url });
+      expect(foreign.apiCalls).toHaveLength(0);
+    });
+
+    it.each([
+      [301, 'POST', 'GET', ''],
+      [302, 'POST', 'GET', ''],
+      [303, 'PUT', 'GET', ''],
+      [302, 'PUT', 'PUT', 'the-body'],
+      [307, 'POST', 'POST', 'the-body'],
+      [308, 'PUT', 'PUT', 'the-body'],
+    ] as const)(
+      'should follow a %i on the same origin with the token and API headers (%s, then %s) when asked to',
+      async (status, method, followedMethod, body) => {
+        const dispatcher = dispatcherFor(provider(), { maxRedirections: 3 });
+
+        const response = await request(redirect(status, '/api/landed?step=2'), {
+          dispatcher,
+          method,
+          body: 'the-body',
+          headers: { 'content-type': 'text/plain', 'x-own': 'kept' },
+        });
+
+        expect(response.statusCode).toBe(200);
+        expect(await response.body.json()).toEqual({ ok: true, path: '/api/landed?step=2', body });
+        expect(server.apiCalls.map((call) => call.method)).toEqual([method, followedMethod]);
+        const landed = server.apiCalls[1]!;
+        expect(landed.headers.authorization).toBe(`Bearer ${tokenOfCall(0)}`);
+        expect(landed.headers['ocp-apim-subscription-key']).toBe('subscription-key');
+        expect(landed.headers['x-own']).toBe('kept');
+        expect(server.tokenRequests).toBe(1);
+      },
+    );
+
+    it('should hand a redirect back untouched by default, as undici does', async () => {
+      const response = await request(redirect(302, '/api/landed'), { dispatcher: dispatcherFor(provider()) });
+      await response.body.dump();
+
+      expect(response.statusCode).toBe(302);
+      expect(response.headers.location).toBe('/api/landed');
+      expect(server.apiCalls).toHaveLength(1);
+    });
+
+    it("should stop after the request's own maxRedirections hops and hand the last redirect back", async () => {
+      const loop = `${server.url}/api/redirect?status=302&location=`;
+      // Per request, as undici's redirect interceptor reads it (undici's types leave it out).
+      const perRequest = { maxRedirections: 2 } as object;
+
+      const response = await request(loop, { dispatcher: dispatcherFor(provider(), { maxRedirections: 5 }), ...perRequest });
+      await response.body.dump();
+
+      expect(response.statusCode).toBe(302);
+      expect(server.apiCalls).toHaveLength(3);
+    });
+
+    it("should let undici's redirect interceptor composed outside it follow same-origin hops and refuse others", async () => {
+      const dispatcher = agent.compose(createAuthInterceptor(provider()), interceptors.redirect({ maxRedirections: 3 }));
+
+      const followed = await request(redirect(307, '/api/landed'), { dispatcher, method: 'POST', body: 'kept' });
+      const error: unknown = await request(redirect(307, `${foreign.url}/api/landed`), { dispatcher }).catch((caught: unknown) => caught);
+
+      expect(followed.statusCode).toBe(200);
+      expect(await followed.body.json()).toEqual({ ok: true, path: '/api/landed', body: 'kept' });
+      expect(server.apiCalls[1]?.headers['ocp-apim-subscription-key']).toBe('subscription-key');
+      expect(isForeignOriginError(error)).toBe(true);
+      expect(foreign.apiCalls).toHaveLength(0);
+    });
+
+    it("should refuse undici's fetch a redirect to another origin", async () => {
+      const error: unknown = await fetch(redirect(302, `${foreign.url}/api/landed`), { dispatcher: dispatcherFor(provider()) }).catch(
+        (caught: unknown) => caught,
+      );
+
+      expect(error).toBeInstanceOf(TypeError);
+      expect(isForeignOriginError((error as Error).cause)).toBe(true);
+      expect(foreign.apiCalls).toHaveLength(0);
+    });
+
+    it("should follow a redirect to another origin with nothing of ours with foreignOrigins: 'pass-through'", async () => {
+      const dispatcher = dispatcherFor(provider(), { foreignOrigins: 'pass-through', maxRedirections: 3 });
+
+      const response = await request(redirect(307, `${foreign.url}/api/landed`), {
+        dispatcher,
+        method: 'POST',
+        body: 'their-body',
+        headers: { 'x-own': 'kept', cookie: 'session=ours' },
+      });
+      await response.body.dump();
+
+      // The other server knows no token of ours: it answers 401, and no retry follows.
+      expect(response.statusCode).toBe(401);
+      expect(foreign.apiCalls).toHaveLength(1);
+      const [landed] = foreign.apiCalls;
+      expect(landed?.headers.authorization).toBeUndefined();
+      expect(landed?.headers.cookie).toBeUndefined();
+      expect(landed?.headers['x-own']).toBe('kept');
+      expect(landed?.body).toBe('their-body');
+      expectNothingOfOurs(landed?.headers ?? {});
+    });
+  });
+
   describe('retry after a 401', () => {
     it.each([
       ['no body', () => ({ method: 'GET' as const }), ''],
       ['a string', () => ({ method: 'POST' as const, body: '{"amount":1000}' }), '{"amount":1000}'],
       ['a Buffer', () => ({ method: 'POST' as const, body: Buffer.from('buffer-body') }), 'buffer-body'],
       ['a Uint8Array', () => ({ method: 'PUT' as const, body: new TextEncoder().encode('bytes-body') }), 'bytes-body'],
-    ])('should invalidate the token, get a fresh one and send %s again', async (_shape, options, expectedBody) => {
-      const { cache, revoked } = await cacheWithRevokedToken();
+      ['an ArrayBuffer', () => ({ method: 'PUT' as const, body: new TextEncoder().encode('buffer-body').buffer }), 'buffer-body'],
+      ['a DataView', () => ({ method: 'PUT' as const, body: new DataView(new TextEncoder().encode('xdata-body').buffer, 1) }), 'data-body'],
+      ['a SharedArrayBuffer', () => ({ method: 'POST' as const, body: sharedBytes('shared-body') }), 'shared-body'],
+      [
+        'a Uint8Array on a SharedArrayBuffer',
+        () => ({ method: 'POST' as const, body: new Uint8Array(sharedBytes('shared-view')) }),
+        'shared-view',
+      ],
+      [
+        'a DataView on a SharedArrayBuffer',
+        () => ({ method: 'POST' as const, body: new DataView(sharedBytes('xshared-data'), 1) }),
+        'shared-data',
+      ],
+    ] as Array<[string, () => Partial<Dispatcher.RequestOptions>, string]>)(
+      'should invalidate the token, get a fresh one and send %s again',
+      async (_shape, options, expectedBody) => {
+        const { cache, revoked } = await cacheWithRevokedToken();
 
-      const response = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(cache), ...options() });
+        const response = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(cache), ...(options() as object) });
 
-      expect(response.statusCode).toBe(200);
-      expect(await response.body.json()).toEqual({ ok: true, path: '/api/payments', body: expectedBody });
-      expect(server.apiCalls).toHaveLength(2);
-      expect(server.tokenRequests).toBe(2);
-      expect(tokenOfCall(0)).toBe(revoked);
-      expect(tokenOfCall(1)).not.toBe(revoked);
-      expect(server.validTokens.has(tokenOfCall(1) ?? '')).toBe(true);
-      expect(server.apiCalls.map((call) => call.body)).toEqual([expectedBody, expectedBody]);
-      expect(server.apiCalls[1]?.method).toBe(server.apiCalls[0]?.method);
-      expect(server.apiCalls[1]?.headers['merchant-serial-number']).toBe('123456');
-    });
+        expect(response.statusCode).toBe(200);
+        expect(await response.body.json()).toEqual({ ok: true, path: '/api/payments', body: expectedBody });
+        expect(server.apiCalls).toHaveLength(2);
+        expect(server.tokenRequests).toBe(2);
+        expect(tokenOfCall(0)).toBe(revoked);
+        expect(tokenOfCall(1)).not.toBe(revoked);
+        expect(server.validTokens.has(tokenOfCall(1) ?? '')).toBe(true);
+        expect(server.apiCalls.map((call) => call.body)).toEqual([expectedBody, expectedBody]);
+        expect(server.apiCalls[1]?.method).toBe(server.apiCalls[0]?.method);
+        expect(server.apiCalls[1]?.headers['merchant-serial-number']).toBe('123456');
+      },
+    );
 
     it('should hand a 401 back without retrying when the body is a stream', async () => {
       const { cache, revoked } = await cacheWithRevokedToken();
@@ -203,6 +362,19 @@ describe('createAuthInterceptor', () => {
       expect(server.apiCalls[0]?.body).toBe('one-shot');
       expect(tokenOfCall(0)).toBe(revoked);
       expect(server.tokenRequests).toBe(1);
+    });
+
+    it("should abort a 401's body and retry at once, without waiting for the body to end", async () => {
+      const { cache, revoked } = await cacheWithRevokedToken();
+      // The 401 sends its headers and the start of its body, then never ends it (undici would wait 300 s for it).
+      server.unauthorizedBody = 'hang';
+
+      const response = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(cache), method: 'POST', body: 'again' });
+
+      expect(response.statusCode).toBe(200);
+      expect(await response.body.json()).toEqual({ ok: true, path: '/api/payments', body: 'again' });
+      expect(tokenOfCall(0)).toBe(revoked);
+      expect(server.validTokens.has(tokenOfCall(1) ?? '')).toBe(true);
     });
 
     it('should retry only once when the server keeps answering 401', async () => {
@@ -278,6 +450,21 @@ describe('createAuthInterceptor', () => {
       expect(error).toBeInstanceOf(Error);
       expect((error as Error).message).toMatch(/header/i);
       expect(server.apiCalls).toHaveLength(0);
+    });
+
+    it('should refuse a request without an origin (a Pool dispatched directly) with a ForeignOriginError', async () => {
+      const pool = new Pool(server.url);
+      try {
+        const dispatcher = pool.compose(createAuthInterceptor(provider()));
+
+        const error: unknown = await dispatcher.request({ path: '/api/payments', method: 'GET' }).catch((caught: unknown) => caught);
+
+        expect(isForeignOriginError(error)).toBe(true);
+        expect(error).toMatchObject({ provider: 'test', origin: 'null', expectedOrigin: server.url });
+        expect(server.apiCalls).toHaveLength(0);
+      } finally {
+        await pool.close();
+      }
     });
 
     it("should stop waiting for a token when the caller's signal aborts", async () => {
