@@ -1,5 +1,6 @@
+import { annotatorOf, createAnnotatedTokenCache } from './error-annotation.js';
 import { ConfigurationError, ForeignOriginError } from './errors.js';
-import { createTokenCache, isTokenCache, type TokenCache, type TokenCacheOptions } from './token-cache.js';
+import { isTokenCache, type TokenCache, type TokenCacheOptions } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 
 /** What the bearer fetch and the undici interceptor share: the cache, the one origin tokens may go to, the headers. */
@@ -7,13 +8,24 @@ export interface AuthTarget {
   readonly cache: TokenCache;
   readonly baseUrl: URL;
   readonly origin: string;
-  /** The provider's `apiHeaders`, names in lower case. */
+  /** The provider's `apiHeaders` (the `provider` option's, when given), names in lower case. */
   readonly apiHeaders: ReadonlyArray<readonly [string, string]>;
+  /** The cache's `annotateError` (a registry's names its merchants), for the errors of the fetch's own. */
+  readonly annotate: (error: unknown) => unknown;
 }
 
-/** Uses the given cache, or creates one for the given provider with `options`. */
-export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, options: TokenCacheOptions = {}): AuthTarget {
-  const cache = isTokenCache(providerOrCache) ? providerOrCache : createTokenCache(providerOrCache, options);
+/** The cache's options and the provider whose API headers go on the calls. */
+export interface AuthTargetOptions extends TokenCacheOptions {
+  /** A provider for the cache's credentials whose `apiHeaders` replace the cache's provider's. */
+  provider?: TokenProvider | undefined;
+}
+
+/**
+ * Uses the given cache, or creates one for the given provider with `options`. Tokens go only to the cache's
+ * provider's origin; the API headers are `options.provider`'s when given (a merchant sharing the cache's credentials).
+ */
+export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, options: AuthTargetOptions = {}): AuthTarget {
+  const cache = isTokenCache(providerOrCache) ? providerOrCache : createAnnotatedTokenCache(providerOrCache, options);
   const { provider } = cache;
   let baseUrl: URL;
   try {
@@ -29,17 +41,25 @@ export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, op
   if (baseUrl.protocol !== 'https:' && baseUrl.protocol !== 'http:') {
     throw new ConfigurationError({ provider: provider.provider, issues: [{ path: 'baseUrl', message: 'must be an http: or https: URL' }] });
   }
-  const apiHeaders = Object.entries(provider.apiHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
-  return { cache, baseUrl, origin: baseUrl.origin, apiHeaders };
+  const own = options.provider ?? provider;
+  if (own.cacheKey !== provider.cacheKey) {
+    // A provider for other credentials would pair one merchant's token with another's subscription key.
+    throw new ConfigurationError({
+      provider: provider.provider,
+      issues: [{ path: 'provider', message: "must have the cache's cacheKey (a provider for the same credentials)" }],
+    });
+  }
+  const apiHeaders = Object.entries(own.apiHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
+  return { cache, baseUrl, origin: baseUrl.origin, apiHeaders, annotate: annotatorOf(cache) };
 }
 
 /**
  * The error for a request (or a redirect, whose hop is described by `cause`) to `origin`, when it is not the
- * target's. Nothing has been sent to `origin`.
+ * target's, annotated as the cache's own errors are. Nothing has been sent to `origin`.
  */
 export function foreignOriginError(target: AuthTarget, origin: string, cause?: unknown): unknown {
   const { provider } = target.cache.provider;
-  return new ForeignOriginError({ provider, origin, expectedOrigin: target.origin, cause });
+  return target.annotate(new ForeignOriginError({ provider, origin, expectedOrigin: target.origin, cause }));
 }
 
 /** Throws {@link foreignOriginError} unless `url` is on the target's origin. Nothing has been sent yet. */

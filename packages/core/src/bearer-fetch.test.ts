@@ -487,6 +487,37 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
     });
   });
 
+  describe('a cache shared by merchants with API headers of their own', () => {
+    it("should send the provider option's API headers with the shared cache's token", async () => {
+      const cache = createTokenCache(provider(), options());
+      const own = provider({ apiHeaders: { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Vipps-System-Name': 'pos-app' } });
+      const authFetch = createAuthFetch(cache, { ...options(), provider: own });
+
+      await authFetch('/api/payments');
+
+      const [call] = server.apiCalls;
+      expect(call?.headers['vipps-system-name']).toBe('pos-app');
+      expect(call?.headers['merchant-serial-number']).toBeUndefined();
+      expect(call?.headers.authorization).toBe(`Bearer ${(await cache.getToken()).accessToken}`);
+    });
+
+    it('should refuse a provider for other credentials with a ConfigurationError', () => {
+      const cache = createTokenCache(provider(), options());
+
+      const error: unknown = (() => {
+        try {
+          createAuthFetch(cache, { ...options(), provider: provider({ cacheKey: 'test:other-credentials' }) });
+        } catch (caught) {
+          return caught;
+        }
+        return undefined;
+      })();
+
+      expect(isConfigurationError(error)).toBe(true);
+      expect(error).toMatchObject({ provider: 'test', issues: [{ path: 'provider' }] });
+    });
+  });
+
   describe('configuration', () => {
     it.each([
       ['not a URL', 'api.example.test', 'must be an absolute URL'],

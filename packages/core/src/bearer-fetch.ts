@@ -31,13 +31,21 @@ export interface RequestLike {
 /** `fetch`'s signature, with relative URLs resolved against the provider's `baseUrl`. */
 export type AuthFetch = (input: string | URL | RequestLike, init?: RequestInit) => Promise<Response>;
 
-/** Options of {@link createAuthFetch}: the cache's options (used when given a provider) and the fetch. */
+/** Options of {@link createAuthFetch}: the cache's options (used when given a provider), the fetch and the API headers' provider. */
 export interface AuthFetchOptions extends Omit<TokenCacheOptions, 'fetch'> {
   /**
    * The fetch every call (API and token requests alike) goes through: Node's global fetch, undici's, or any other.
    * @default globalThis.fetch
    */
   fetch?: typeof globalThis.fetch | undefined;
+  /**
+   * The provider whose `apiHeaders` go on every call when `providerOrCache` is a cache shared by merchants with the
+   * same credentials but API headers of their own (Vipps' `Vipps-System-*`): `registry.provider(id)` with
+   * `registry.tokens(id)`. Only the token is shared. Must have the cache's `cacheKey`; tokens still go only to the
+   * cache's provider's origin.
+   * @default the provider of `providerOrCache`
+   */
+  provider?: TokenProvider | undefined;
 }
 
 /**

@@ -1,12 +1,15 @@
 import { inspect } from 'node:util';
 import fc from 'fast-check';
+import { Agent, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ConfigurationError,
   type ConfigurationIssue,
   cacheKeyOf,
+  createAuthFetch,
   createMerchantRegistry,
   isConfigurationError,
+  isForeignOriginError,
   isTokenRequestError,
   isUnknownMerchantError,
   type MerchantSettings,
@@ -14,6 +17,7 @@ import {
   type ProviderFactory,
 } from './index.js';
 import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
+import { createAuthInterceptor } from './undici/index.js';
 
 let server: TestTokenServer;
 let created: number;
@@ -189,6 +193,68 @@ describe('createMerchantRegistry', () => {
       .catch((caught: unknown) => caught);
     expect(again).toBe(first);
     expect(server.tokenRequests).toBe(1);
+  });
+
+  it("should send each merchant's own API headers over the token it shares with merchants of the same credentials", async () => {
+    // Same credentials (one cacheKey, one token), each merchant its own API header, as Vipps' Vipps-System-*.
+    const factory: ProviderFactory = (settings: { apiKey: string; apiSecret: string; system: string }) =>
+      testProvider(server, {
+        cacheKey: cacheKeyOf('test', [server.url, settings.apiKey, settings.apiSecret]),
+        apiHeaders: { 'X-System-Name': settings.system },
+      });
+    const registry = createMerchantRegistry({
+      providers: { test: factory },
+      merchants: {
+        one: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a', system: 'shop-one' },
+        two: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a', system: 'shop-two' },
+      },
+    });
+
+    await registry.fetch('one')('/api/payments/1');
+    await registry.fetch('two')('/api/payments/2');
+    await registry.fetch('one')('/api/payments/3');
+
+    expect(server.apiCalls.map((call) => call.headers['x-system-name'])).toEqual(['shop-one', 'shop-two', 'shop-one']);
+    expect(new Set(server.apiCalls.map((call) => call.headers.authorization)).size).toBe(1);
+    expect(server.tokenRequests).toBe(1);
+    expect(registry.tokens('one')).toBe(registry.tokens('two'));
+    expect(registry.provider('one').apiHeaders).toEqual({ 'X-System-Name': 'shop-one' });
+    expect(registry.provider('two').apiHeaders).toEqual({ 'X-System-Name': 'shop-two' });
+  });
+
+  it("should name the merchants in the errors of a fetch or an interceptor over a merchant's cache", async () => {
+    const registry = createMerchantRegistry({
+      providers: { test: testFactory() },
+      merchants: {
+        a1: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' },
+        a2: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' },
+      },
+    });
+    // In the order of first use.
+    registry.tokens('a1');
+    registry.tokens('a2');
+    const agent = new Agent();
+    const elsewhere = 'http://127.0.0.1:9/api/payments';
+
+    try {
+      const errors = [
+        await registry
+          .fetch('a1')(elsewhere)
+          .catch((caught: unknown) => caught),
+        await createAuthFetch(registry.tokens('a1'))(elsewhere).catch((caught: unknown) => caught),
+        await request(elsewhere, { dispatcher: agent.compose(createAuthInterceptor(registry.tokens('a1'))) }).catch(
+          (caught: unknown) => caught,
+        ),
+      ];
+
+      for (const error of errors) {
+        expect(isForeignOriginError(error)).toBe(true);
+        expect(error).toMatchObject({ provider: 'test', merchant: 'a1, a2', origin: 'http://127.0.0.1:9' });
+        expect((error as Error).message).toMatch(/^\[test, merchants a1, a2\] Refused to send a bearer token to http:\/\/127\.0\.0\.1:9/);
+      }
+    } finally {
+      await agent.close();
+    }
   });
 
   it('should report events with the merchants that use the cache', async () => {

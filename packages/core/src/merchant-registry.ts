@@ -1,9 +1,10 @@
 import { type AuthFetch, createAuthFetch } from './bearer-fetch.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
+import { createAnnotatedTokenCache } from './error-annotation.js';
 import { ConfigurationError, type ConfigurationIssue, isAuthError, shareRawResponse, UnknownMerchantError } from './errors.js';
 import { isReservedKey, merchantIdProblem, ownSettings, printableName, reservedKeyIssues } from './settings-checks.js';
-import { createTokenCache, type TokenCache } from './token-cache.js';
+import type { TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { TokenProvider } from './token-provider.js';
 import { createMemoryTokenStore, type TokenStore } from './token-store.js';
@@ -57,11 +58,18 @@ export interface MerchantRegistryOptions {
 
 /** Per-merchant bearer fetches and token caches, created on first use. */
 export interface MerchantRegistry {
-  /** The merchant's bearer fetch. Throws `UnknownMerchantError` for an id not in the configuration. */
+  /**
+   * The merchant's bearer fetch, with the merchant's own API headers and the token of its credentials. Throws
+   * `UnknownMerchantError` for an id not in the configuration.
+   */
   fetch(merchantId: string): AuthFetch;
-  /** The merchant's token cache, shared with merchants that have the same credentials (its errors name them all). */
+  /**
+   * The merchant's token cache, shared with merchants that have the same credentials (its errors, and those of a
+   * fetch or interceptor over it, name them all). Its `provider` is the first of them to be used: give
+   * `provider(merchantId)` as the `provider` option of `createAuthInterceptor` for the merchant's own API headers.
+   */
   tokens(merchantId: string): TokenCache;
-  /** The merchant's provider. */
+  /** The merchant's own provider (its API headers), even where its cache is shared. */
   provider(merchantId: string): TokenProvider;
   /** Every configured merchant id. */
   merchants(): string[];
@@ -99,11 +107,14 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
   /** One cache per credential (`cacheKey`), with the merchants that use it. */
   const caches = new Map<string, { cache: TokenCache; merchants: string[] }>();
   const tokensOf = new Map<string, TokenCache>();
+  /** A merchant's own provider, where it is not its cache's (it shares the credentials of a merchant used before). */
+  const providerOf = new Map<string, TokenProvider>();
   const fetchOf = new Map<string, AuthFetch>();
   const listener = options.onEvent;
 
   const createCache = (provider: TokenProvider, merchantsOfCache: string[]): TokenCache =>
-    createTokenCache(provider, {
+    // Annotated: the bearer fetches and interceptors over the cache name the merchants in their own errors too.
+    createAnnotatedTokenCache(provider, {
       store,
       policy: options.policy,
       fetch: options.fetch,
@@ -129,6 +140,8 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
       const merchantsOfCache: string[] = [];
       shared = { cache: createCache(provider, merchantsOfCache), merchants: merchantsOfCache };
       caches.set(provider.cacheKey, shared);
+    } else {
+      providerOf.set(merchantId, provider);
     }
     shared.merchants.push(merchantId);
     tokensOf.set(merchantId, shared.cache);
@@ -139,14 +152,18 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
     fetch(merchantId) {
       let authFetch = fetchOf.get(merchantId);
       if (authFetch === undefined) {
-        const inner = createAuthFetch(tokens(merchantId), { fetch: options.fetch });
-        authFetch = (input, init) => inner(input, init).catch((error: unknown) => Promise.reject(annotate(error, merchantId)));
+        const cache = tokens(merchantId);
+        // The cache's annotation names the merchants in the fetch's errors; the merchant's own API headers go out.
+        authFetch = createAuthFetch(cache, { fetch: options.fetch, provider: providerOf.get(merchantId) });
         fetchOf.set(merchantId, authFetch);
       }
       return authFetch;
     },
     tokens,
-    provider: (merchantId) => tokens(merchantId).provider,
+    provider: (merchantId) => {
+      const cache = tokens(merchantId);
+      return providerOf.get(merchantId) ?? cache.provider;
+    },
     merchants: () => Object.keys(merchants),
     has: (merchantId) => Object.hasOwn(merchants, merchantId),
   };
@@ -225,9 +242,8 @@ function settingsIssues(factory: ProviderFactory, settings: Record<string, unkno
  * A copy of an `@x` error that names the merchant(s); other errors, and errors that name a merchant already, pass
  * through. A copy, because a cache's error goes to every caller waiting on it.
  */
-function annotate(error: unknown, merchantIds: string | readonly string[]): unknown {
+function annotate(error: unknown, ids: readonly string[]): unknown {
   if (!isAuthError(error) || error.merchant !== undefined) return error;
-  const ids = typeof merchantIds === 'string' ? [merchantIds] : merchantIds;
   if (ids.length === 0) return error;
   const merchant = ids.join(', ');
   const copy = Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as typeof error;

@@ -98,6 +98,29 @@ describe('createAuthInterceptor', () => {
     });
   });
 
+  describe('a cache shared by merchants with API headers of their own', () => {
+    it("should send the provider option's API headers with the shared cache's token", async () => {
+      const cache = createTokenCache(provider());
+      const own = provider({ apiHeaders: { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Vipps-System-Name': 'pos-app' } });
+
+      const response = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(cache, { provider: own }) });
+      await response.body.dump();
+
+      const [call] = server.apiCalls;
+      expect(call?.headers['vipps-system-name']).toBe('pos-app');
+      expect(call?.headers['merchant-serial-number']).toBeUndefined();
+      expect(call?.headers.authorization).toBe(`Bearer ${(await cache.getToken()).accessToken}`);
+    });
+
+    it('should refuse a provider for other credentials with a ConfigurationError', () => {
+      const cache = createTokenCache(provider());
+
+      expect(() => dispatcherFor(cache, { provider: provider({ cacheKey: 'test:other-credentials' }) })).toThrowError(
+        expect.objectContaining({ code: 'X_CONFIGURATION_INVALID', issues: [expect.objectContaining({ path: 'provider' })] }),
+      );
+    });
+  });
+
   describe("undici's fetch", () => {
     it('should authenticate a fetch sent through the composed dispatcher, and retry it when it has no body', async () => {
       const { cache, revoked } = await cacheWithRevokedToken();

@@ -21,6 +21,14 @@ export interface AuthInterceptorOptions extends TokenCacheOptions {
    * @default 0 (a redirect is handed back, as undici does)
    */
   maxRedirections?: number | undefined;
+  /**
+   * The provider whose `apiHeaders` go on every call when `providerOrCache` is a cache shared by merchants with the
+   * same credentials but API headers of their own (Vipps' `Vipps-System-*`): `registry.provider(id)` with
+   * `registry.tokens(id)`. Only the token is shared. Must have the cache's `cacheKey`; tokens still go only to the
+   * cache's provider's origin.
+   * @default the provider of `providerOrCache`
+   */
+  provider?: TokenProvider | undefined;
 }
 
 /**
@@ -42,8 +50,8 @@ export interface AuthInterceptorOptions extends TokenCacheOptions {
  * await request(new URL('/payments/imp_1', provider.baseUrl), { dispatcher });
  *
  * @throws {@link "@x/core".ConfigurationError | ConfigurationError} when the provider's `baseUrl` is not an absolute
- * http: or https: URL, `options.policy` has a bad field, or `options.maxRedirections` is not a non-negative integer.
- * Requests fail with a
+ * http: or https: URL, `options.policy` has a bad field, `options.maxRedirections` is not a non-negative integer, or
+ * `options.provider` is for other credentials. Requests fail with a
  * {@link "@x/core".ForeignOriginError | ForeignOriginError} for another origin, a redirect to one, or dispatch
  * options without an origin (unless `foreignOrigins` is `'pass-through'`), and with the cache's
  * {@link "@x/core".TokenRequestError | TokenRequestError} or {@link "@x/core".TokenResponseError | TokenResponseError}
