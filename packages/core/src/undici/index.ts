@@ -1,8 +1,10 @@
 /**
- * An undici 7 interceptor that puts the bearer token on every request of a dispatcher. Needs `undici`, an optional
- * peer dependency.
+ * Bearer tokens on every request of an undici 7 dispatcher: an interceptor to compose with others, or a dispatcher of
+ * its own without `compose`'s cost. Needs `undici`, an optional peer dependency.
  *
  * @module \@x/core/undici
  */
+export type { AuthDispatcherOptions } from './auth-dispatcher.js';
+export { createAuthDispatcher } from './auth-dispatcher.js';
 export type { AuthInterceptorOptions } from './auth-interceptor.js';
 export { createAuthInterceptor } from './auth-interceptor.js';

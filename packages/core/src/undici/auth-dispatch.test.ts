@@ -5,6 +5,7 @@ import { ForeignOriginError, isForeignOriginError, isTokenRequestError, TokenReq
 import { startTestTokenServer, type TestTokenServer, testProvider } from '../test-token-server.js';
 import { createTokenCache, type TokenCache } from '../token-cache.js';
 import type { TokenProvider } from '../token-provider.js';
+import { createAuthDispatcher } from './auth-dispatcher.js';
 import { type AuthInterceptorOptions, createAuthInterceptor } from './auth-interceptor.js';
 
 const apiHeaders = { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Merchant-Serial-Number': '123456' };
@@ -17,7 +18,24 @@ function sharedBytes(text: string): SharedArrayBuffer {
   return shared;
 }
 
-describe('createAuthInterceptor', () => {
+/**
+ * The two ways to authenticate an undici dispatcher, one behaviour: `below` is the dispatcher the authenticated
+ * requests go down to (an Agent, a Pool, or one composed with other interceptors).
+ */
+const variants = [
+  {
+    name: 'createAuthInterceptor',
+    over: (below: Dispatcher, providerOrCache: TokenProvider | TokenCache, options: AuthInterceptorOptions): Dispatcher =>
+      below.compose(createAuthInterceptor(providerOrCache, options)),
+  },
+  {
+    name: 'createAuthDispatcher',
+    over: (below: Dispatcher, providerOrCache: TokenProvider | TokenCache, options: AuthInterceptorOptions): Dispatcher =>
+      createAuthDispatcher(providerOrCache, { ...options, dispatcher: below }),
+  },
+] as const;
+
+describe.each(variants)('$name', ({ over }) => {
   let server: TestTokenServer;
   let foreign: TestTokenServer;
   let agent: Agent;
@@ -35,8 +53,11 @@ describe('createAuthInterceptor', () => {
   });
 
   const provider = (overrides: Partial<TokenProvider> = {}): TokenProvider => testProvider(server, { apiHeaders, ...overrides });
-  const dispatcherFor = (providerOrCache: TokenProvider | TokenCache, options: AuthInterceptorOptions = {}): Dispatcher =>
-    agent.compose(createAuthInterceptor(providerOrCache, options));
+  const dispatcherFor = (
+    providerOrCache: TokenProvider | TokenCache,
+    options: AuthInterceptorOptions = {},
+    below: Dispatcher = agent,
+  ): Dispatcher => over(below, providerOrCache, options);
   const tokenOfCall = (index: number): string | undefined => /^Bearer (.+)$/.exec(server.apiCalls[index]?.headers.authorization ?? '')?.[1];
 
   /** A cache already holding a token that the server has since revoked, so the next call gets a 401. */
@@ -207,20 +228,17 @@ describe('createAuthInterceptor', () => {
     };
     const statuses = [301, 302, 303, 307, 308];
 
-    it.each(statuses)(
-      'should not let a redirect interceptor composed inside it carry anything of ours to another origin (%i)',
-      async (status) => {
-        const dispatcher = agent.compose(interceptors.redirect({ maxRedirections: 3 }), createAuthInterceptor(provider()));
+    it.each(statuses)('should not let a redirect interceptor below it carry anything of ours to another origin (%i)', async (status) => {
+      const dispatcher = dispatcherFor(provider(), {}, agent.compose(interceptors.redirect({ maxRedirections: 3 })));
 
-        const response = await request(redirect(status, `${foreign.url}/api/landed`), { dispatcher, method: 'POST', body: 'x' });
-        await response.body.dump();
+      const response = await request(redirect(status, `${foreign.url}/api/landed`), { dispatcher, method: 'POST', body: 'x' });
+      await response.body.dump();
 
-        // The redirect interceptor below was told not to follow: the redirect comes back as it is.
-        expect(response.statusCode).toBe(status);
-        expect(foreign.apiCalls).toHaveLength(0);
-        expect(server.apiCalls).toHaveLength(1);
-      },
-    );
+      // The redirect interceptor below was told not to follow: the redirect comes back as it is.
+      expect(response.statusCode).toBe(status);
+      expect(foreign.apiCalls).toHaveLength(0);
+      expect(server.apiCalls).toHaveLength(1);
+    });
 
     it.each(statuses)('should refuse a %i to another origin with a ForeignOriginError when it follows redirects', async (status) => {
       const dispatcher = dispatcherFor(provider(), { maxRedirections: 3 });
@@ -285,8 +303,8 @@ describe('createAuthInterceptor', () => {
       expect(server.apiCalls).toHaveLength(3);
     });
 
-    it("should let undici's redirect interceptor composed outside it follow same-origin hops and refuse others", async () => {
-      const dispatcher = agent.compose(createAuthInterceptor(provider()), interceptors.redirect({ maxRedirections: 3 }));
+    it("should let undici's redirect interceptor above it follow same-origin hops and refuse others", async () => {
+      const dispatcher = dispatcherFor(provider()).compose(interceptors.redirect({ maxRedirections: 3 }));
 
       const followed = await request(redirect(307, '/api/landed'), { dispatcher, method: 'POST', body: 'kept' });
       const error: unknown = await request(redirect(307, `${foreign.url}/api/landed`), { dispatcher }).catch((caught: unknown) => caught);
@@ -478,7 +496,7 @@ describe('createAuthInterceptor', () => {
     it('should refuse a request without an origin (a Pool dispatched directly) with a ForeignOriginError', async () => {
       const pool = new Pool(server.url);
       try {
-        const dispatcher = pool.compose(createAuthInterceptor(provider()));
+        const dispatcher = dispatcherFor(provider(), {}, pool);
 
         const error: unknown = await dispatcher.request({ path: '/api/payments', method: 'GET' }).catch((caught: unknown) => caught);
 
