@@ -1,9 +1,13 @@
 /**
  * `pnpm bench`: every figure of the suite, printed as a table and written to `bench/results.json`. Each figure is a
  * ratio against a baseline measured in the same run, because absolute times on shared machines drift.
+ *
+ *   pnpm bench                    every figure
+ *   pnpm bench --figure 3         only figure 3 (repeat the flag, or give 2,3, for more; 6 means 6a and 6b)
  */
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
 import { createTokenCache } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
 import { benchCredentials } from './bench-credentials.js';
@@ -34,14 +38,56 @@ const log = (message: string): void => {
   process.stderr.write(`bench: ${message}\n`);
 };
 
+const figureIds = ['1', '2', '3', '4', '5', '6a', '6b'];
+const { values: flags } = parseArgs({ options: { figure: { type: 'string', multiple: true } }, strict: true });
+const requested = (flags.figure ?? []).flatMap((text) => text.split(',')).map((text) => text.trim().toLowerCase());
+for (const id of requested) {
+  if (!figureIds.some((figure) => figure === id || figure.replace(/[ab]$/, '') === id)) {
+    process.stderr.write(`bench: --figure must be one of ${figureIds.join(', ')} or 6, not "${id}"\n`);
+    process.exit(2);
+  }
+}
+/** Whether a step that measures any of `ids` runs: every step without --figure, else those it names. */
+const runs = (...ids: string[]): boolean =>
+  requested.length === 0 || ids.some((id) => requested.includes(id) || requested.includes(id.replace(/[ab]$/, '')));
+
 const runStarted = performance.now();
 const machine = describeMachine();
 log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${fixed(machine.loadAverageAtStart)}`);
-ensureBuilt(log);
+if (runs('5')) ensureBuilt(log);
 const host = await startServerHost();
 const rows: Row[] = [];
 const results: Record<string, unknown> = {};
+const throughputRow = (
+  id: string,
+  figure: string,
+  subject: { ratio: number; cpuRatio: number; rps: number },
+  baselineRps: number,
+  target?: number,
+): Row => ({
+  id,
+  figure,
+  value: fixed(subject.ratio),
+  target: target === undefined ? '' : `≥ ${fixed(target)}`,
+  met: target === undefined ? undefined : subject.ratio >= target,
+  detail: `CPU-time ratio ${fixed(subject.cpuRatio)}; ${Math.round(subject.rps)} vs ${Math.round(baselineRps)} req/s`,
+});
+const loadLabel = `${(load.total / 1000).toFixed(0)}k requests, concurrency ${load.concurrency}`;
 try {
+  if (runs('1', '6a')) await hotPathStep();
+  if (runs('4')) await coldStampedeStep();
+  if (runs('6a', '6b')) await peerStampedeStep();
+  if (runs('5')) await manyMerchantsStep();
+  if (runs('3')) await interceptorStep();
+  if (runs('6b')) await azureOverheadStep();
+  if (runs('2', '6a')) await fetchOverheadStep();
+  const counters = await host.counters();
+  if (counters.withoutBearer > 0) throw new Error(`${counters.withoutBearer} API requests arrived without a bearer token`);
+} finally {
+  await host.close();
+}
+
+async function hotPathStep(): Promise<void> {
   log('1. hot path');
   const hot = await measureHotPath();
   results.hotPath = hot;
@@ -79,7 +125,9 @@ try {
       detail: `${fixed(hot.handWrittenNs, 0)} ns`,
     },
   );
+}
 
+async function coldStampedeStep(): Promise<void> {
   log('4. cold stampede');
   // Warms the provider, the schemas and a connection to the emulator, as in any process that has run a while.
   await createTokenCache(createIamportProvider({ ...benchCredentials(3), baseUrl: host.emulatorUrl })).getToken();
@@ -93,7 +141,9 @@ try {
     met: stampede.tokenRequests === 1 && stampede.failures === 0,
     detail: `p50 ${milliseconds(stampede.p50Ms)}, p99 ${milliseconds(stampede.p99Ms)}, ${stampede.failures} failed`,
   });
+}
 
+async function peerStampedeStep(): Promise<void> {
   log('6. peers: stampede');
   const azureStampede = await measureAzureStampede(host, stampedeCallers);
   const handWrittenStampede = await measureHandWrittenStampede(host, stampedeCallers);
@@ -116,7 +166,9 @@ try {
       detail: `p50 ${milliseconds(azureStampede.p50Ms)}, p99 ${milliseconds(azureStampede.p99Ms)}, ${azureStampede.failures} failed`,
     },
   );
+}
 
+async function manyMerchantsStep(): Promise<void> {
   log('5. many merchants');
   await host.reset();
   const many = await measureManyMerchantsBuilt(host.emulatorUrl, merchantCount);
@@ -140,25 +192,12 @@ try {
       detail: `load ${milliseconds(many.loadConfigMs)}, registry ${milliseconds(many.createRegistryMs)}, heap ${fixed(many.heapAfterCreateBytes / 2 ** 20, 0)} MB`,
     },
   );
+}
 
-  const loadLabel = `${(load.total / 1000).toFixed(0)}k requests, concurrency ${load.concurrency}`;
-  log('3. interceptor overhead');
+async function interceptorStep(): Promise<void> {
+  log('3. interceptor and dispatcher overhead');
   const interceptor = await measureInterceptorOverhead(host.apiUrl, load);
   results.interceptorOverhead = interceptor;
-  const throughputRow = (
-    id: string,
-    figure: string,
-    subject: { ratio: number; cpuRatio: number; rps: number },
-    baselineRps: number,
-    target?: number,
-  ): Row => ({
-    id,
-    figure,
-    value: fixed(subject.ratio),
-    target: target === undefined ? '' : `≥ ${fixed(target)}`,
-    met: target === undefined ? undefined : subject.ratio >= target,
-    detail: `CPU-time ratio ${fixed(subject.cpuRatio)}; ${Math.round(subject.rps)} vs ${Math.round(baselineRps)} req/s`,
-  });
   rows.push(
     throughputRow(
       '3',
@@ -169,12 +208,21 @@ try {
     ),
     throughputRow(
       '3',
+      `Dispatcher: undici.request via createAuthDispatcher ÷ header by hand (${loadLabel})`,
+      interceptor.subjects.dispatcher!,
+      interceptor.baselineRps,
+      0.97,
+    ),
+    throughputRow(
+      '3',
       '  context: a no-op interceptor (undici compose) ÷ header by hand',
       interceptor.subjects.noopInterceptor!,
       interceptor.baselineRps,
     ),
   );
+}
 
+async function azureOverheadStep(): Promise<void> {
   log('6b. Azure bearer policy overhead');
   const azure = await measureAzureOverhead(host.apiUrl, load);
   results.azureOverhead = azure;
@@ -186,7 +234,9 @@ try {
       azure.baselineRps,
     ),
   );
+}
 
+async function fetchOverheadStep(): Promise<void> {
   log('2. bearer fetch overhead');
   const fetchOverhead = await measureFetchOverhead(host.apiUrl, load);
   results.fetchOverhead = fetchOverhead;
@@ -205,11 +255,6 @@ try {
       fetchOverhead.baselineRps,
     ),
   );
-
-  const counters = await host.counters();
-  if (counters.withoutBearer > 0) throw new Error(`${counters.withoutBearer} API requests arrived without a bearer token`);
-} finally {
-  await host.close();
 }
 
 rows.sort((a, b) => order(a.id) - order(b.id));
@@ -226,7 +271,7 @@ if (Math.max(machine.loadAverageAtStart, loadAtEnd) > machine.cores) {
 const output = new URL('../results.json', import.meta.url);
 await writeFile(
   output,
-  `${JSON.stringify({ date: new Date().toISOString(), machine: { ...machine, loadAverageAtEnd: loadAtEnd }, durationSeconds: totalSeconds, settings: { load, stampedeCallers, merchantCount }, table: rows, results }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: { ...machine, loadAverageAtEnd: loadAtEnd }, durationSeconds: totalSeconds, settings: { load, stampedeCallers, merchantCount, figures: requested.length === 0 ? figureIds : requested }, table: rows, results }, null, 2)}\n`,
 );
 process.stdout.write(`Wrote ${output.pathname}\n`);
 
