@@ -156,6 +156,7 @@ abstract class Attempt {
    * followed once its body has ended, or a refusal (the two last abort it at once).
    */
   protected decide(statusCode: number, location: () => string | undefined): void {
+    // Called only for a 401 or a redirect (see mayDecide): any other response goes straight to the caller.
     const { budget } = this;
     if (statusCode === 401 && this.accessToken !== undefined && budget.replayable && !budget.retried) {
       this.state = 'retrying';
@@ -237,7 +238,7 @@ class HandlerAttempt extends Attempt implements Handler {
     statusMessage?: string,
   ): void {
     this.statusCode = statusCode;
-    this.decide(statusCode, () => firstValue(headers.location));
+    if (mayDecide(statusCode)) this.decide(statusCode, () => firstValue(headers.location));
     if (this.state === 'forwarding') {
       this.handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
       return;
@@ -298,7 +299,7 @@ class LegacyAttempt extends Attempt {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     this.statusCode = statusCode;
-    this.decide(statusCode, () => rawLocation(rawHeaders));
+    if (mayDecide(statusCode)) this.decide(statusCode, () => rawLocation(rawHeaders));
     if (this.state === 'forwarding') return this.handler.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true;
     if (this.state === 'redirecting') return true;
     const refused = this.state === 'refused';
@@ -354,6 +355,11 @@ function refusalOf(target: AuthTarget, origin: DispatchOptions['origin']): unkno
     parsed = 'null';
   }
   return parsed === target.origin ? undefined : foreignOriginError(target, parsed);
+}
+
+/** Whether a response may be retried or followed: the common 2xx goes to the caller without a closure allocated. */
+function mayDecide(statusCode: number): boolean {
+  return statusCode === 401 || isRedirectStatus(statusCode);
 }
 
 function isRedirectLimit(value: unknown): value is number {
