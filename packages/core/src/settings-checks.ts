@@ -103,8 +103,12 @@ export function baseUrlProblem(value: string): string | undefined {
  * characters escaped, cut to `maxLength`. For names only; secrets are never printed at all.
  */
 export function printableName(name: string, maxLength: number = settingLimits.merchantIdMaxLength): string {
-  const cut = name.length > maxLength ? `${name.slice(0, maxLength)}… (${name.length} characters)` : name;
-  return cut.replace(unprintableCharacters, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeUnprintable(name.length > maxLength ? `${name.slice(0, maxLength)}… (${name.length} characters)` : name);
+}
+
+/** `text` with control characters and line separators escaped (`\\u000a`), so it cannot break or forge a log line. */
+export function escapeUnprintable(text: string): string {
+  return text.replace(unprintableCharacters, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** What is wrong with a merchant id, or `undefined` when it is usable. */
