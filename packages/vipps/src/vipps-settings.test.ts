@@ -94,6 +94,18 @@ describe('validateVippsSettings', () => {
   it('should report a settings value that is not an object', () => {
     expect(validateVippsSettings(undefined)).toEqual([{ path: '', message: 'must be an object' }]);
   });
+
+  it('should refuse unknown keys, with a did-you-mean for near misses and never their values', () => {
+    expect(issuesOf({ ...valid, baseURL: 'http://127.0.0.1:9', client_secret: 'x', merchantSerialNo: '123456', region: 'no' })).toEqual({
+      baseURL: 'unknown setting; did you mean "baseUrl"?',
+      client_secret: 'unknown setting; did you mean "clientSecret"?',
+      merchantSerialNo: expect.stringMatching(/^unknown setting; the settings are: clientId, clientSecret, /),
+      region: expect.stringMatching(/^unknown setting; the settings are: /),
+    });
+    expect(() => createVippsProvider({ ...valid, enviroment: 'production' } as VippsProviderSettings)).toThrowError(
+      '[vipps] Invalid configuration: enviroment: unknown setting; did you mean "environment"?',
+    );
+  });
 });
 
 describe('createVippsProvider settings', () => {
