@@ -191,10 +191,11 @@ function merchantIssues(
   // `known` is empty when `providers` is not an object (reported by the caller), and `Object.hasOwn(null, …)` would throw.
   const factory = known.length > 0 && Object.hasOwn(providers, name) && !isReservedKey(name) ? providers[name] : undefined;
   if (typeof factory !== 'function') {
+    // Not quoted: the name may come from an `$env` variable that holds a secret instead.
     return [
       {
         path: `${path}.provider`,
-        message: `unknown provider "${printableName(name, 64)}"; known: ${known.join(', ')}`,
+        message: `unknown provider; known: ${known.length === 0 ? 'none' : known.join(', ')}`,
         merchant: merchantId,
       },
     ];
