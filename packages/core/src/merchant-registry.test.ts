@@ -191,6 +191,35 @@ describe('createMerchantRegistry', () => {
     expect(server.tokenRequests).toBe(1);
   });
 
+  it('should give each event a frozen copy of the merchants, so a listener cannot erase them from later errors', async () => {
+    server.mode = 401;
+    const seen: Array<readonly string[]> = [];
+    const registry = createMerchantRegistry({
+      providers: { test: testFactory() },
+      merchants: {
+        a1: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' },
+        a2: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' },
+      },
+      onEvent: (event) => {
+        seen.push(event.merchants);
+        // A careless listener: it empties the list it was given (a frozen one throws, which the cache swallows).
+        (event.merchants as string[]).length = 0;
+      },
+    });
+    registry.tokens('a1');
+    registry.tokens('a2');
+    const error = await registry
+      .tokens('a1')
+      .getToken()
+      .catch((caught: unknown) => caught);
+    expect((error as Error).message).toMatch(/^\[test, merchants a1, a2\] /);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const merchants of seen) {
+      expect(Object.isFrozen(merchants)).toBe(true);
+      expect(merchants).toEqual(['a1', 'a2']);
+    }
+  });
+
   it('should report events with the merchants that use the cache', async () => {
     const events: MerchantTokenEvent[] = [];
     const registry = createMerchantRegistry({
