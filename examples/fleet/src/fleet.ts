@@ -71,8 +71,9 @@ export async function runFleet(options: FleetOptions = {}): Promise<FleetResult>
     for (const child of children) child.send({ type: 'go' });
     const workers = await Promise.all(reports);
     for (const report of workers) {
+      const why = report.failureKinds.length === 0 ? '' : ` (${report.failureKinds.join(', ')})`;
       log(
-        `worker ${report.index} (pid ${report.pid}): ${report.calls} calls, ${report.failures} failed; ` +
+        `worker ${report.index} (pid ${report.pid}): ${report.calls} calls, ${report.failures} failed${why}; ` +
           `tokens from i'mport: ${report.tokensFromGateway}, from Redis: ${report.tokensFromStore}`,
       );
     }

@@ -1,13 +1,11 @@
 /**
- * `pnpm --filter @x/example-fleet start [-- --workers 6]`: a fleet of processes on one Redis asks i'mport for one
+ * `pnpm --filter @x/example-fleet start [-- --workers 50]`: a fleet of processes on one Redis asks i'mport for one
  * token per merchant, however many processes there are.
  */
-import { parseArgs } from 'node:util';
 import { runFleet } from './fleet.js';
+import { parseFleetArguments } from './fleet-arguments.js';
 
-const { values } = parseArgs({ options: { workers: { type: 'string', default: process.env.FLEET_WORKERS ?? '6' } } });
-const workers = Number(values.workers);
-if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers must be a whole number of at least 1, got "${values.workers}"`);
+const { workers } = parseFleetArguments(process.argv.slice(2));
 
 const result = await runFleet({ workers, log: (line) => console.log(line) });
 

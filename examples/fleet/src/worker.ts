@@ -2,7 +2,7 @@
  * One server of the fleet: an auth fetch per merchant on a shared Redis token store. Waits for "go", makes its API
  * calls, reports what it did and exits.
  */
-import { createAuthFetch, createTokenCache, type TokenEvent } from '@x/core';
+import { createAuthFetch, createTokenCache, isAuthError, type TokenEvent } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
 import { createRedisTokenStore } from '@x/redis';
 import { createClient } from 'redis';
@@ -21,6 +21,8 @@ export interface WorkerReport {
   pid: number;
   calls: number;
   failures: number;
+  /** Why calls failed, once each: the error's code and reason (`X_TOKEN_REQUEST_FAILED timeout`), or the HTTP status. */
+  failureKinds: string[];
   /** Tokens this process asked i'mport for. */
   tokensFromGateway: number;
   /** Tokens this process found in Redis, written by another process. */
@@ -44,6 +46,7 @@ const report: WorkerReport = {
   pid: process.pid,
   calls: 0,
   failures: 0,
+  failureKinds: [],
   tokensFromGateway: 0,
   tokensFromStore: 0,
 };
@@ -57,14 +60,24 @@ const fetches = settings.merchants.map(({ impKey, impSecret }) =>
   createAuthFetch(createTokenCache(createIamportProvider({ impKey, impSecret, baseUrl: settings.iamportUrl }), { store, onEvent })),
 );
 
+const fail = (kind: string): void => {
+  report.failures += 1;
+  if (!report.failureKinds.includes(kind)) report.failureKinds.push(kind);
+};
+
 process.once('message', async () => {
   await Promise.all(
     fetches.map(async (iamport) => {
       for (let call = 1; call <= settings.callsPerMerchant; call += 1) {
-        const response = await iamport(`/payments/imp_${settings.index}_${call}`);
-        await response.body?.cancel();
         report.calls += 1;
-        if (!response.ok) report.failures += 1;
+        try {
+          const response = await iamport(`/payments/imp_${settings.index}_${call}`);
+          await response.body?.cancel();
+          if (!response.ok) fail(`HTTP ${response.status}`);
+        } catch (error) {
+          // A failed call is counted and the worker goes on: one slow token request must not end the process.
+          fail(isAuthError(error) ? `${error.code}${'reason' in error ? ` ${String(error.reason)}` : ''}` : 'unexpected error');
+        }
       }
     }),
   );

@@ -36,6 +36,7 @@ export {
   UnknownMerchantError,
 } from './errors.js';
 export { cacheKeyOf, fingerprint } from './fingerprint.js';
+export { gatewayTextMaxLength, redactGatewayText } from './gateway-text.js';
 export type { LoadMerchantConfigOptions, MerchantConfig } from './merchant-config.js';
 export { loadMerchantConfig } from './merchant-config.js';
 export type {

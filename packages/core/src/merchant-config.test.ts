@@ -33,30 +33,37 @@ describe('loadMerchantConfig', () => {
         path: 'merchants.shop-kr.impSecret',
         message: 'environment variable SHOP_KR_SECRET is not set',
         merchant: 'shop-kr',
-        provider: 'iamport',
       },
       {
         path: 'merchants.shop-no.clientSecret',
         message: 'environment variable SHOP_NO_SECRET is not set',
         merchant: 'shop-no',
-        provider: 'vipps',
       },
     ]);
   });
 
-  it('should name the merchant and provider on the error when every problem is one merchant', async () => {
+  it('should name the merchant on the error when every problem is one merchant', async () => {
     const one = await loadMerchantConfig(
       { merchants: { 'shop-kr': { provider: 'iamport', impKey: 'key', impSecret: { $env: 'A' }, other: { $env: 'B' } } } },
       { env: {} },
     ).catch((caught: unknown) => caught);
-    expect(one).toMatchObject({ name: 'ConfigurationError', merchant: 'shop-kr', provider: 'iamport' });
-    expect((one as Error).message).toContain('shop-kr');
+    expect(one).toMatchObject({ name: 'ConfigurationError', merchant: 'shop-kr' });
+    expect((one as Error).message).toMatch(/^\[merchant shop-kr\] /);
 
     const two = await loadMerchantConfig(
       { merchants: { a: { provider: 'iamport', impSecret: { $env: 'A' } }, b: { provider: 'iamport', impSecret: { $env: 'B' } } } },
       { env: {} },
     ).catch((caught: unknown) => caught);
-    expect(two).toMatchObject({ name: 'ConfigurationError', merchant: undefined, provider: 'iamport' });
+    expect(two).toMatchObject({ name: 'ConfigurationError', merchant: undefined });
+  });
+
+  it('should never quote the provider value, which it cannot tell from a misplaced secret', async () => {
+    const error = await loadMerchantConfig(
+      { merchants: { 'shop-kr': { provider: 'xcanary-not-a-provider', impSecret: { $env: 'A' } } } },
+      { env: {} },
+    ).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name: 'ConfigurationError', merchant: 'shop-kr', provider: undefined });
+    expect(`${(error as Error).message}${JSON.stringify(error)}${inspect(error, { depth: Infinity })}`).not.toContain('xcanary');
   });
 
   it('should give a configuration error for a missing file or invalid JSON', async () => {
@@ -102,7 +109,7 @@ describe('loadMerchantConfig with hostile input', () => {
       'merchants.shop-kr.nested.prototype: is a reserved name (__proto__, constructor, prototype, …), not a setting',
       'merchants.shop-kr.nested.list.0.__proto__: is a reserved name (__proto__, constructor, prototype, …), not a setting',
     ]);
-    expect(error.issues[2]).toMatchObject({ merchant: 'shop-kr', provider: 'iamport' });
+    expect(error.issues[2]).toMatchObject({ merchant: 'shop-kr' });
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
     expect(Object.getOwnPropertyNames(Object.prototype)).not.toContain('polluted');
   });
@@ -142,7 +149,7 @@ describe('loadMerchantConfig with hostile input', () => {
     const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
     const error = await errorOf(`{"merchants": {"m": {"provider": "iamport", "deep": ${deep}}}}`);
     expect(error.issues).toEqual([
-      { path: `merchants.m.deep${'.0'.repeat(15)}`, message: 'nested more than 16 levels deep', merchant: 'm', provider: 'iamport' },
+      { path: `merchants.m.deep${'.0'.repeat(15)}`, message: 'nested more than 16 levels deep', merchant: 'm' },
     ]);
   });
 

@@ -18,7 +18,8 @@ export interface LoadMerchantConfigOptions {
 /**
  * Reads a merchant configuration from a JSON file (or takes an object) and resolves every
  * `{ "$env": "NAME" }` reference from the environment, so secrets stay out of files. Every missing variable is
- * reported at once, with the merchant, the path and the variable's name.
+ * reported at once, with the merchant, the path and the variable's name. Errors never quote a merchant's `provider`:
+ * only the registry knows which names are providers, and any other value may be a misplaced secret.
  *
  * A hostile file is a `ConfigurationError`, never a polluted prototype: keys named like `Object.prototype`'s
  * properties (`__proto__`, `constructor`, …) or `prototype` are refused at any depth, as are merchant ids the
@@ -72,9 +73,9 @@ export async function loadMerchantConfig(
       continue;
     }
     const entry: unknown = (merchants as Record<string, unknown>)[merchantId];
-    const provider = typeof entry === 'object' && entry !== null ? (entry as { provider?: unknown }).provider : undefined;
-    const about = { merchant: merchantId, provider: typeof provider === 'string' ? printableName(provider, 64) : undefined };
-    const walk: Walk = { env, issues, about };
+    // The merchant only: which provider names are real is the registry's to know, and an unknown one may be a
+    // misplaced secret, so it is never quoted.
+    const walk: Walk = { env, issues, about: { merchant: merchantId } };
     resolved[merchantId] = resolveReferences(entry, path, 0, walk) as MerchantSettings;
   }
   if (issues.length > 0) throw new ConfigurationError({ issues });
@@ -84,8 +85,8 @@ export async function loadMerchantConfig(
 interface Walk {
   env: LoadMerchantConfigOptions['env'] & object;
   issues: ConfigurationIssue[];
-  /** The merchant (and its provider) every issue found on this walk concerns. */
-  about: Pick<ConfigurationIssue, 'merchant' | 'provider'>;
+  /** The merchant every issue found on this walk concerns. */
+  about: Pick<ConfigurationIssue, 'merchant'>;
 }
 
 const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -78,7 +78,7 @@ describe('createMerchantRegistry', () => {
     const issues = (error as ConfigurationError).issues.map((issue) => `${issue.path}: ${issue.message}`);
     expect(issues).toEqual([
       'merchants.shop-kr.apiSecret: required',
-      'merchants.shop-no.provider: unknown provider "vipps"; known: test',
+      'merchants.shop-no.provider: unknown provider; known: test',
       'merchants.shop-x.apiKey: required',
     ]);
     const text = `${(error as Error).message} ${JSON.stringify(error)} ${inspect(error)}`;
@@ -119,7 +119,7 @@ describe('createMerchantRegistry', () => {
       expect(JSON.stringify(error)).not.toContain('xcanary');
       return (error as ConfigurationError).issues.map((issue) => `${issue.path}: ${issue.message}`);
     };
-    expect(issuesOf('unknown')).toEqual(['merchants.unknown.provider: unknown provider "elsewhere"; known: test']);
+    expect(issuesOf('unknown')).toEqual(['merchants.unknown.provider: unknown provider; known: test']);
     expect(issuesOf('broken')).toEqual(['merchants.broken.apiSecret: required']);
     expect(issuesOf('odd')).toEqual(['merchants.odd: must be an object with a "provider" and its settings']);
     expect(created).toBe(1);
@@ -257,6 +257,35 @@ describe('createMerchantRegistry', () => {
     }
   });
 
+  it('should give each event a frozen copy of the merchants, so a listener cannot erase them from later errors', async () => {
+    server.mode = 401;
+    const seen: Array<readonly string[]> = [];
+    const registry = createMerchantRegistry({
+      providers: { test: testFactory() },
+      merchants: {
+        a1: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' },
+        a2: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' },
+      },
+      onEvent: (event) => {
+        seen.push(event.merchants);
+        // A careless listener: it empties the list it was given (a frozen one throws, which the cache swallows).
+        (event.merchants as string[]).length = 0;
+      },
+    });
+    registry.tokens('a1');
+    registry.tokens('a2');
+    const error = await registry
+      .tokens('a1')
+      .getToken()
+      .catch((caught: unknown) => caught);
+    expect((error as Error).message).toMatch(/^\[test, merchants a1, a2\] /);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const merchants of seen) {
+      expect(Object.isFrozen(merchants)).toBe(true);
+      expect(merchants).toEqual(['a1', 'a2']);
+    }
+  });
+
   it('should report events with the merchants that use the cache', async () => {
     const events: MerchantTokenEvent[] = [];
     const registry = createMerchantRegistry({
@@ -346,16 +375,25 @@ describe('createMerchantRegistry with hostile configuration', () => {
     expect(error.message).not.toMatch(/\r/);
   });
 
-  it('should refuse merchants that are not objects, and unknown or reserved provider names', () => {
-    const error = configurationErrorOf({ a: 'secret-xcanary', b: ['x'], c: null, d: { provider: 'constructor' }, e: { provider: 42 } });
+  it('should refuse merchants that are not objects, and unknown or reserved provider names without quoting them', () => {
+    const error = configurationErrorOf({
+      a: 'secret-xcanary',
+      b: ['x'],
+      c: null,
+      d: { provider: 'constructor' },
+      e: { provider: 42 },
+      // A provider name from an environment variable that held a secret instead.
+      f: { provider: 'xcanary-from-env' },
+    });
     expect(error.issues.map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
       'merchants.a: must be an object with a "provider" and its settings',
       'merchants.b: must be an object with a "provider" and its settings',
       'merchants.c: must be an object with a "provider" and its settings',
-      'merchants.d.provider: unknown provider "constructor"; known: test',
+      'merchants.d.provider: unknown provider; known: test',
       'merchants.e.provider: required; one of: test',
+      'merchants.f.provider: unknown provider; known: test',
     ]);
-    expect(JSON.stringify(error)).not.toContain('xcanary');
+    expect(`${error.message}${JSON.stringify(error)}${inspect(error, { depth: Infinity, showHidden: true })}`).not.toContain('xcanary');
     expect(() => createMerchantRegistry({ providers: { test: testFactory() }, merchants: [] as never })).toThrowError(
       /merchants: must be an object/,
     );
@@ -368,7 +406,7 @@ describe('createMerchantRegistry with hostile configuration', () => {
           name: 'ConfigurationError',
           issues: [
             { path: 'providers', message: 'at least one provider factory is required' },
-            { path: 'merchants.m.provider', message: 'unknown provider "test"; known: ', merchant: 'm' },
+            { path: 'merchants.m.provider', message: 'unknown provider; known: none', merchant: 'm' },
           ],
         }),
       );

@@ -30,9 +30,27 @@ export interface MerchantSettings {
 
 /** What the registry reports: a cache's event and the merchants that use that cache (they share one token). */
 export type MerchantTokenEvent = TokenEvent & {
-  /** Ids of the merchants that share the cache, and so its token. */
+  /** Ids of the merchants that share the cache, and so its token, when the event happened: a frozen array. */
   merchants: readonly string[];
 };
+
+/** A token cache and the merchants that use it. */
+interface SharedCache {
+  cache: TokenCache;
+  /** The registry's own list; never handed out. */
+  merchants: string[];
+  /** A frozen copy of `merchants` for events and errors, made when first needed after a merchant joined. */
+  snapshot: readonly string[] | undefined;
+}
+
+/**
+ * The merchants of a cache as events and errors carry them: a frozen copy, so the list a listener got stays as it was
+ * and emptying it cannot erase merchant names from the registry's later errors.
+ */
+function merchantsOf(shared: SharedCache): readonly string[] {
+  shared.snapshot ??= Object.freeze([...shared.merchants]);
+  return shared.snapshot;
+}
 
 /** Options of {@link createMerchantRegistry}. */
 export interface MerchantRegistryOptions {
@@ -105,23 +123,23 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
 
   const store = options.store ?? createMemoryTokenStore(options.clock === undefined ? {} : { clock: options.clock });
   /** One cache per credential (`cacheKey`), with the merchants that use it. */
-  const caches = new Map<string, { cache: TokenCache; merchants: string[] }>();
+  const caches = new Map<string, SharedCache>();
   const tokensOf = new Map<string, TokenCache>();
   /** A merchant's own provider, where it is not its cache's (it shares the credentials of a merchant used before). */
   const providerOf = new Map<string, TokenProvider>();
   const fetchOf = new Map<string, AuthFetch>();
   const listener = options.onEvent;
 
-  const createCache = (provider: TokenProvider, merchantsOfCache: string[]): TokenCache =>
+  const createCache = (provider: TokenProvider, shared: SharedCache): TokenCache =>
     // Annotated: the bearer fetches and interceptors over the cache name the merchants in their own errors too.
     createAnnotatedTokenCache(provider, {
       store,
       policy: options.policy,
       fetch: options.fetch,
       clock: options.clock,
-      onEvent: listener === undefined ? undefined : (event) => listener({ ...event, merchants: merchantsOfCache }),
+      onEvent: listener === undefined ? undefined : (event) => listener({ ...event, merchants: merchantsOf(shared) }),
       // Errors name the merchants; a cache shared by merchants with the same credentials names them all.
-      annotateError: (error) => annotate(error, merchantsOfCache),
+      annotateError: (error) => annotate(error, merchantsOf(shared)),
     });
 
   const tokens = (merchantId: string): TokenCache => {
@@ -137,13 +155,16 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
     const provider = providers[name]!(settings);
     let shared = caches.get(provider.cacheKey);
     if (shared === undefined) {
-      const merchantsOfCache: string[] = [];
-      shared = { cache: createCache(provider, merchantsOfCache), merchants: merchantsOfCache };
+      // The cache reads the merchants from this entry at each event, so it names those who join later too.
+      const created = { merchants: [], snapshot: undefined } as unknown as SharedCache;
+      created.cache = createCache(provider, created);
+      shared = created;
       caches.set(provider.cacheKey, shared);
     } else {
       providerOf.set(merchantId, provider);
     }
     shared.merchants.push(merchantId);
+    shared.snapshot = undefined;
     tokensOf.set(merchantId, shared.cache);
     return shared.cache;
   };
@@ -208,10 +229,11 @@ function merchantIssues(
   // `known` is empty when `providers` is not an object (reported by the caller), and `Object.hasOwn(null, …)` would throw.
   const factory = known.length > 0 && Object.hasOwn(providers, name) && !isReservedKey(name) ? providers[name] : undefined;
   if (typeof factory !== 'function') {
+    // Not quoted: the name may come from an `$env` variable that holds a secret instead.
     return [
       {
         path: `${path}.provider`,
-        message: `unknown provider "${printableName(name, 64)}"; known: ${known.join(', ')}`,
+        message: `unknown provider; known: ${known.length === 0 ? 'none' : known.join(', ')}`,
         merchant: merchantId,
       },
     ];

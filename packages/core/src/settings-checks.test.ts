@@ -147,4 +147,23 @@ describe('checkProviderSettings', () => {
     expect(checkProviderSettings(schema, 'key=k')).toEqual({ issues: [{ path: '', message: 'must be an object' }] });
     expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
   });
+
+  it('should report every unknown key, with a did-you-mean for a near miss, and never quote a value', () => {
+    const hostile = `x\r\n${'y'.repeat(500)}`;
+    const settings = { key: 'k', Key: 'xcanary-1', regoin: 'xcanary-2', re_gion: 'xcanary-3', colour: 'xcanary-4', [hostile]: 'xcanary-5' };
+    const check = checkProviderSettings(schema, settings);
+    expect(check.issues).toEqual([
+      { path: 'Key', message: 'unknown setting; did you mean "key"?' },
+      { path: 'regoin', message: 'unknown setting; did you mean "region"?' },
+      { path: 're_gion', message: 'unknown setting; did you mean "region"?' },
+      { path: 'colour', message: 'unknown setting; the settings are: key, region' },
+      { path: `x\\u000d\\u000a${'y'.repeat(61)}… (503 characters)`, message: 'unknown setting; the settings are: key, region' },
+    ]);
+    expect(check.output).toBeUndefined();
+    expect(JSON.stringify(check.issues)).not.toContain('xcanary');
+    // An unknown key is refused even when its value is undefined: `baseURL: process.env.UNSET` is still a typo.
+    expect(checkProviderSettings(schema, { key: 'k', Region: undefined }).issues).toEqual([
+      { path: 'Region', message: 'unknown setting; did you mean "region"?' },
+    ]);
+  });
 });

@@ -103,8 +103,12 @@ export function baseUrlProblem(value: string): string | undefined {
  * characters escaped, cut to `maxLength`. For names only; secrets are never printed at all.
  */
 export function printableName(name: string, maxLength: number = settingLimits.merchantIdMaxLength): string {
-  const cut = name.length > maxLength ? `${name.slice(0, maxLength)}… (${name.length} characters)` : name;
-  return cut.replace(unprintableCharacters, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escapeUnprintable(name.length > maxLength ? `${name.slice(0, maxLength)}… (${name.length} characters)` : name);
+}
+
+/** `text` with control characters and line separators escaped (`\\u000a`), so it cannot break or forge a log line. */
+export function escapeUnprintable(text: string): string {
+  return text.replace(unprintableCharacters, (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** What is wrong with a merchant id, or `undefined` when it is usable. */
@@ -132,10 +136,13 @@ export interface ProviderSettingsCheck<TOutput> {
 /**
  * Checks a provider's settings with its valibot object schema, the way every provider should: only a copy of the own
  * properties is validated (so what was checked is what is used, and an inherited `baseUrl` is never a setting),
- * reserved keys are issues, a missing key reads `required`, and the schema's messages are used as they are (write
- * them so they never quote a value). Returns every issue, paths relative to the settings (`impSecret`); the copy that
- * was validated (for checks across fields), unless the settings are not an object; and, when the schema accepted the
- * settings and no key was reserved, the schema's output.
+ * reserved keys are issues, so is every key the schema does not list (`baseURL: unknown setting; did you mean
+ * "baseUrl"?`, since a silently ignored typo would send the credentials to the default host), a missing key reads
+ * `required`, and the schema's messages are used as they are (write them so they never quote a value). Returns every
+ * issue, paths relative to the settings (`impSecret`); the copy that was validated (for checks across fields),
+ * unless the settings are not an object; and, when the schema accepted the settings and no key was reserved or
+ * unknown, the schema's output. The known keys are the schema's `entries` (of `v.object` or a `v.pipe` starting
+ * with one); a schema without entries gets no unknown-key check.
  *
  * @example
  * const { issues, output } = checkProviderSettings(mySettingsSchema, settings);
@@ -147,7 +154,7 @@ export function checkProviderSettings<TSchema extends v.GenericSchema>(
 ): ProviderSettingsCheck<v.InferOutput<TSchema>> {
   const own = ownSettings(settings);
   if (own === undefined) return { issues: [{ path: '', message: 'must be an object' }] };
-  const issues = reservedKeyIssues(settings);
+  const issues = [...reservedKeyIssues(settings), ...unknownKeyIssues(schema, own)];
   const result = v.safeParse(schema, own, { abortPipeEarly: true });
   if (!result.success) {
     for (const issue of result.issues) {
@@ -157,4 +164,67 @@ export function checkProviderSettings<TSchema extends v.GenericSchema>(
     }
   }
   return issues.length > 0 || !result.success ? { issues, own } : { issues, own, output: result.output };
+}
+
+/** The keys an object schema lists, also through a `v.pipe` around it; `undefined` when the schema lists none. */
+function knownKeysOf(schema: v.GenericSchema): readonly string[] | undefined {
+  const candidate = schema as { entries?: unknown; pipe?: readonly unknown[] };
+  if (typeof candidate.entries === 'object' && candidate.entries !== null) return Object.keys(candidate.entries);
+  const first = candidate.pipe?.[0];
+  return first !== undefined && first !== schema ? knownKeysOf(first as v.GenericSchema) : undefined;
+}
+
+/** Longest unknown key quoted (as its path) in an issue, in characters. */
+const unknownKeyMaxLength = 64;
+
+/** One issue per own key the schema does not list, with the closest known key when it is a near miss. */
+function unknownKeyIssues(schema: v.GenericSchema, own: Record<string, unknown>): ConfigurationIssue[] {
+  const known = knownKeysOf(schema);
+  if (known === undefined) return [];
+  const knownSet = new Set(known);
+  return Object.keys(own)
+    .filter((key) => !knownSet.has(key))
+    .map((key) => {
+      const suggestion = nearestKey(key, known);
+      return {
+        path: printableName(key, unknownKeyMaxLength),
+        message:
+          suggestion === undefined
+            ? `unknown setting; the settings are: ${known.join(', ')}`
+            : `unknown setting; did you mean "${suggestion}"?`,
+      };
+    });
+}
+
+/**
+ * The known key `key` most likely misspells: the same but for case, `_`, `-` or spaces (`imp_secret`, `baseURL`), or
+ * within 2 edits (`enviroment`); `undefined` when none is that close.
+ */
+function nearestKey(key: string, known: readonly string[]): string | undefined {
+  // A long key is no near miss of a setting name, and comparing it would cost its length times theirs.
+  if (key.length > unknownKeyMaxLength) return undefined;
+  const normal = (name: string): string => name.toLowerCase().replace(/[-_\s]/g, '');
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const candidate of known) {
+    const distance = normal(candidate) === normal(key) ? 0 : editDistance(key, candidate);
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions turning `a` into `b`. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j += 1) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }

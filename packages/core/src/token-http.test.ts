@@ -152,7 +152,22 @@ describe('sendTokenRequest', () => {
   it('should cut a long content type short in the reason', async () => {
     const url = await serve({ contentType: `text/${'z'.repeat(500)}`, body: 'nope' });
     const http = await sendTokenRequest('acme', contextWith(), url, { method: 'POST' });
-    expect(http.notJsonReason).toBe(`malformed or truncated JSON (text/${'z'.repeat(95)}, 4 characters)`);
+    expect(http.notJsonReason).toBe(`malformed or truncated JSON (text/${'z'.repeat(95)}… (505 characters), 4 characters)`);
+  });
+
+  it('should redact the secrets sent from the status text and content type it reports', async () => {
+    const secret = 'xcanary-sent-in-the-request-0123';
+    const url = await serve({
+      status: 401,
+      statusText: `No ${secret}`,
+      contentType: `text/plain; echo=${encodeURIComponent(secret)}`,
+      body: 'x',
+    });
+    const http = await sendTokenRequest('acme', contextWith(), url, { method: 'POST' }, { secrets: [secret] });
+    expect(http.statusText).toBe('No [redacted]');
+    expect(http.notJsonReason).toBe('malformed or truncated JSON (text/plain; echo=[redacted], 1 characters)');
+    const error = (await failure(Promise.resolve().then(() => parseTokenBody('acme', tokenSchema, http)))) as Error;
+    expect(error.message).not.toContain(secret);
   });
 
   it('should turn JSON of the wrong shape, half a million levels deep included, into a TokenResponseError', async () => {

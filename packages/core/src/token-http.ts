@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { ConfigurationError, TokenRequestError, TokenResponseError } from './errors.js';
+import { redactGatewayText } from './gateway-text.js';
 import type { TokenRequestContext } from './token-provider.js';
 
 /**
@@ -24,6 +25,12 @@ export function isUsableAccessToken(value: unknown): value is string {
 export interface SendTokenRequestOptions {
   /** Largest response body read, in bytes; a larger declared `content-length` is refused before reading. @default 1_048_576 (1 MiB) */
   maxResponseBytes?: number | undefined;
+  /**
+   * The secrets sent (credentials), redacted from everything of the server's that this function puts into a text:
+   * status text, content type, connection errors. Pass the same list to {@link redactGatewayText} for the body's
+   * fields. @default [] (nothing redacted; the texts are still escaped and cut)
+   */
+  secrets?: readonly string[] | undefined;
 }
 
 /** A token endpoint's answer, read in full. */
@@ -32,9 +39,11 @@ export interface TokenHttpResponse {
   response: Response;
   /** HTTP status of the response. */
   status: number;
+  /** The response's status text, redacted (`secrets`), escaped and cut: safe for an error message. */
+  statusText: string;
   /** The body parsed as JSON, or `undefined` when it is not JSON (an HTML error page, a truncated body). */
   json: unknown;
-  /** Why the body is not JSON, when it is not; never the body itself. */
+  /** Why the body is not JSON, when it is not; never the body itself, and the content type it names is redacted. */
   notJsonReason: string | undefined;
   /** Local wall-clock time (`context.now()`) when the response headers arrived. */
   receivedAt: number;
@@ -45,7 +54,8 @@ export interface TokenHttpResponse {
  * the body, become retryable `TokenRequestError`s with reason `network`; a body over the limit (declared or
  * streamed) is a `TokenResponseError`, and the connection is cancelled rather than drained; an abort (the cache's
  * timeout) is rethrown as is, for the cache to report. A body that is not UTF-8 counts as not JSON.
- * Used by provider packages; the request's own headers are never copied into an error.
+ * Used by provider packages; the request's own headers are never copied into an error, and the server's texts that
+ * are (status text, content type) are redacted of `options.secrets` with {@link redactGatewayText}.
  */
 export async function sendTokenRequest(
   provider: string,
@@ -55,6 +65,7 @@ export async function sendTokenRequest(
   options: SendTokenRequestOptions = {},
 ): Promise<TokenHttpResponse> {
   const maxResponseBytes = options.maxResponseBytes ?? defaultMaxTokenResponseBytes;
+  const secrets = options.secrets ?? [];
   // NaN or a negative limit would compare false against every size and silently switch the limit off.
   if (!Number.isSafeInteger(maxResponseBytes) || maxResponseBytes < 1) {
     throw new ConfigurationError({ provider, issues: [{ path: 'maxResponseBytes', message: 'must be a whole number of at least 1' }] });
@@ -66,7 +77,7 @@ export async function sendTokenRequest(
     response = await context.fetch(url, { ...init, signal: context.signal });
     receivedAt = context.now();
   } catch (error) {
-    throw networkFailure(provider, context, `Token request to ${origin} failed`, error);
+    throw networkFailure(provider, context, `Token request to ${origin} failed`, error, secrets);
   }
   const tooLarge = (detail: string): TokenResponseError =>
     new TokenResponseError(`Token response from ${origin} is larger than the limit of ${maxResponseBytes} bytes (${detail})`, {
@@ -85,14 +96,14 @@ export async function sendTokenRequest(
   try {
     bytes = await readAtMost(response, maxResponseBytes);
   } catch (error) {
-    throw networkFailure(provider, context, `Token response body from ${origin} could not be read`, error, response);
+    throw networkFailure(provider, context, `Token response body from ${origin} could not be read`, error, secrets, response);
   }
   if (bytes === undefined) throw tooLarge('more bytes received');
 
   let json: unknown;
   let notJsonReason: string | undefined;
-  // Header values are the server's text: keep them short in a message.
-  const contentType = (response.headers.get('content-type') ?? 'no content type').slice(0, 100);
+  // Header values are the server's text, which may echo what was sent: redacted, and short in a message.
+  const contentType = redactGatewayText(response.headers.get('content-type') ?? 'no content type', secrets, 100);
   const text = decodeUtf8(bytes);
   if (text === undefined) {
     notJsonReason = `not valid UTF-8 (${contentType}, ${bytes.byteLength} bytes)`;
@@ -107,7 +118,8 @@ export async function sendTokenRequest(
         : `malformed or truncated JSON (${contentType}, ${text.length} characters)`;
     }
   }
-  return { response, status: response.status, json, notJsonReason, receivedAt };
+  const statusText = redactGatewayText(response.statusText, secrets, 100);
+  return { response, status: response.status, statusText, json, notJsonReason, receivedAt };
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -147,9 +159,17 @@ async function readAtMost(response: Response, limit: number): Promise<Uint8Array
 }
 
 /** A failed connection as a retryable `TokenRequestError`; an abort (the cache's timeout) passes through as is. */
-function networkFailure(provider: string, context: TokenRequestContext, what: string, error: unknown, response?: Response): unknown {
+function networkFailure(
+  provider: string,
+  context: TokenRequestContext,
+  what: string,
+  error: unknown,
+  secrets: readonly string[],
+  response?: Response,
+): unknown {
   if (context.signal.aborted) return context.signal.reason ?? error;
-  return new TokenRequestError(`${what}: ${describe(error)}`, {
+  // A parser's message can quote what the server sent.
+  return new TokenRequestError(`${what}: ${redactGatewayText(describe(error), secrets)}`, {
     provider,
     reason: 'network',
     retryable: true,

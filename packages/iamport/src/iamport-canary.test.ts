@@ -81,12 +81,16 @@ const tokenFaults: IamportFault[] = [
   { kind: 'raw', status: 200, body: '{"code":0,"message":null,"response":{"access_token":"xcanary ab","now":1,"expired_at":99}}' },
   { kind: 'raw', status: 200, body: '{"code":0,"message":null,"response":{"access_token":"xcanary-ok","now":99,"expired_at":1}}' },
   { kind: 'raw', status: 500, contentType: 'text/html', body: '<html>xcanary-token-in-a-proxy-page</html>' },
+  // A proxy that echoes the credential in its status line or content type.
+  { kind: 'raw', status: 401, statusText: 'Denied SECRET', contentType: 'text/plain; echo=SECRET', body: 'no' },
+  { kind: 'raw', status: 200, statusText: 'OK SECRET', contentType: 'text/html; echo="SECRET"', body: '<html></html>' },
 ];
 
-/** A raw fault's body with the real secret put in for `SECRET`: the gateway echoing the credential back. */
+/** A raw fault with the real secret put in for `SECRET`: the gateway echoing the credential back. */
 function withSecret(fault: IamportFault): IamportFault {
-  if (fault.kind !== 'raw' || typeof fault.body !== 'string') return fault;
-  return { ...fault, body: fault.body.replace('SECRET', secret) };
+  if (fault.kind !== 'raw') return fault;
+  const echo = <T>(text: T): T => (typeof text === 'string' ? (text.replace('SECRET', secret) as T) : text);
+  return { ...fault, body: echo(fault.body), statusText: echo(fault.statusText), contentType: echo(fault.contentType) };
 }
 
 describe("i'mport secret canaries", () => {

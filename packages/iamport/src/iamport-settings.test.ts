@@ -47,6 +47,26 @@ describe('validateIamportSettings', () => {
   it('should report a settings value that is not an object', () => {
     expect(validateIamportSettings(undefined)).toEqual([{ path: '', message: 'must be an object' }]);
   });
+
+  it('should refuse an unknown key such as baseURL, which would send the secret to the default host', () => {
+    const settings = { impKey: 'imp_apikey', impSecret: secret, baseURL: 'http://127.0.0.1:9', imp_secret: secret };
+    expect(validateIamportSettings(settings)).toEqual([
+      { path: 'baseURL', message: 'unknown setting; did you mean "baseUrl"?' },
+      { path: 'imp_secret', message: 'unknown setting; did you mean "impSecret"?' },
+    ]);
+    const error = errorOf(() => createIamportProvider(settings as IamportProviderSettings));
+    expect(error.message).toBe(
+      '[iamport] Invalid configuration:\n  baseURL: unknown setting; did you mean "baseUrl"?\n  imp_secret: unknown setting; did you mean "impSecret"?',
+    );
+    expect(`${JSON.stringify(error)}${inspect(error)}`).not.toMatch(/127\.0\.0\.1|ekKoeW8R/);
+    const registryError = errorOf(() =>
+      createMerchantRegistry({
+        providers: { iamport: createIamportProvider },
+        merchants: { 'shop-kr': { provider: 'iamport', ...settings } },
+      }),
+    );
+    expect(registryError.issues.map((issue) => issue.path)).toEqual(['merchants.shop-kr.baseURL', 'merchants.shop-kr.imp_secret']);
+  });
 });
 
 describe('createIamportProvider settings', () => {

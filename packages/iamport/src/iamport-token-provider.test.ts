@@ -1,7 +1,9 @@
 import { inspect } from 'node:util';
 import {
+  createTokenCache,
   isTokenRequestError,
   isTokenResponseError,
+  type TokenEvent,
   type TokenRequestContext,
   type TokenRequestError,
   type TokenResponseError,
@@ -119,6 +121,30 @@ describe('createIamportProvider', () => {
     const error = (await failure(provider().requestToken(context()))) as TokenRequestError;
     expect(error.providerMessage).toBe('bad secret [redacted]');
     expectNoSecret(error, impSecret);
+  });
+
+  it.each([
+    ['status text and content type of a 401', 401, 'text/plain'],
+    ['content type of a 200 that is not JSON', 200, 'text/html'],
+  ])('should redact a secret the server echoes in the %s, in the error and its event', async (_, status, type) => {
+    const { impSecret } = emulator.defaultMerchant;
+    emulator.fault({ kind: 'raw', status, statusText: `Denied ${impSecret}`, contentType: `${type}; echo=${impSecret}`, body: 'no' });
+    const events: TokenEvent[] = [];
+    const cache = createTokenCache(provider(), { onEvent: (event) => events.push(event) });
+    const error = (await failure(cache.getToken())) as Error;
+    expect(error.message).toContain('[redacted]');
+    expectNoSecret(error, impSecret);
+    const failed = events.find((event) => event.type === 'token-request-failed');
+    expect(failed).toBeDefined();
+    for (const text of [JSON.stringify(failed), inspect(failed, { depth: 10, showHidden: true })]) expect(text).not.toContain(impSecret);
+  });
+
+  it('should name the URL of a token endpoint that answers 404 and suggest checking baseUrl', async () => {
+    emulator.fault({ kind: 'raw', status: 404, contentType: 'text/html', body: '<html><h1>Not Found</h1></html>' });
+    const error = (await failure(provider().requestToken(context()))) as TokenRequestError;
+    expect(error).toMatchObject({ reason: 'http', retryable: false, status: 404 });
+    expect(error.message).toContain(`POST ${emulator.url}/users/getToken`);
+    expect(error.message).toContain('check baseUrl');
   });
 
   it('should make 5xx answers retryable', async () => {

@@ -70,14 +70,22 @@ class IamportTokenProvider implements IamportProvider {
   }
 
   async requestToken(context: TokenRequestContext): Promise<ProviderToken> {
-    const http = await sendTokenRequest('iamport', context, `${this.baseUrl}${iamportTokenPath}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ imp_key: this.#impKey, imp_secret: this.#impSecret }),
-      // Following a redirect would resend imp_secret (307/308) or take another origin's answer for a token (301–303).
-      redirect: 'manual',
-    });
-    if (isIamportTokenFailure(http)) throw createIamportRequestError(http, [this.#impSecret]);
+    const tokenUrl = `${this.baseUrl}${iamportTokenPath}`;
+    const secrets = [this.#impSecret];
+    const http = await sendTokenRequest(
+      'iamport',
+      context,
+      tokenUrl,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ imp_key: this.#impKey, imp_secret: this.#impSecret }),
+        // Following a redirect would resend imp_secret (307/308) or take another origin's answer for a token (301–303).
+        redirect: 'manual',
+      },
+      { secrets },
+    );
+    if (isIamportTokenFailure(http)) throw createIamportRequestError(http, { tokenUrl, secrets });
     const { response } = parseTokenBody('iamport', iamportTokenResponseSchema, http);
     if (response.expired_at <= response.now) {
       throw new TokenResponseError('Token response field "response.expired_at" is invalid: expected a time after "response.now"', {

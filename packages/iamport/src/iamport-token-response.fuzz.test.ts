@@ -122,20 +122,24 @@ const mutatedCase = fc
     return raw(label, { status, contentType, body: text ?? JSON.stringify(body), ...delivery }, { sentToken });
   });
 
-/** An error envelope whose message echoes the secret, as a careless gateway or proxy might. */
+/**
+ * An answer that echoes the secret, as a careless gateway or proxy might: in the error envelope's message, in the
+ * status text, or in the content type of a body that is not JSON.
+ */
 const echoCase = fc
   .record({
     status: fc.constantFrom(200, 400, 401, 403, 500, 503),
     code: fc.integer({ min: -10, max: 10 }).filter((code) => code !== 0),
+    where: fc.constantFrom('message', 'status text', 'content type'),
     before: fc.string({ maxLength: 20 }),
     after: fc.string({ maxLength: 20 }),
   })
-  .map(({ status, code, before, after }) =>
-    raw('secret echoed', {
-      status,
-      body: JSON.stringify({ code, message: `${before}${iamportEmulatorDefaultMerchant.impSecret}${after}`, response: null }),
-    }),
-  );
+  .map(({ status, code, where, before, after }) => {
+    const said = `${before}${iamportEmulatorDefaultMerchant.impSecret}${after}`;
+    if (where === 'content type') return raw('secret echoed', { status, contentType: `text/plain; echo=${said}`, body: 'no' });
+    const body = JSON.stringify({ code, message: where === 'message' ? said : 'no', response: null });
+    return raw('secret echoed', { status, body, ...(where === 'status text' ? { statusText: said } : {}) });
+  });
 
 const transportCase = fc
   .oneof(

@@ -22,7 +22,7 @@ export {
   iamportTokenResponseSchema,
   iamportTokenSchema,
 } from './iamport-api-types.js';
-export type { IamportErrorDetails } from './iamport-error.js';
+export type { IamportErrorDetails, IamportRequestErrorOptions } from './iamport-error.js';
 export { createIamportRequestError, readIamportErrorDetails } from './iamport-error.js';
 export type { IamportProviderSettings } from './iamport-settings.js';
 export { iamportDefaultBaseUrl, iamportSettingsSchema, validateIamportSettings } from './iamport-settings.js';

@@ -83,6 +83,14 @@ const tokenFaults: Array<[name: string, fault: VippsFault]> = [
   ['a proxy page quoting the token', { kind: 'raw', status: 502, contentType: 'text/html', body: '<html>xcanary-in-a-proxy-page</html>' }],
   ['response headers echoing the credentials', { kind: 'raw', status: 401, headers: { 'x-echo-secret': 'SECRET', 'x-echo-key': 'KEY' } }],
   [
+    'a status text and content type echoing the credentials',
+    { kind: 'raw', status: 401, statusText: 'Denied SECRET KEY', contentType: 'text/plain; echo="SECRET KEY"', body: 'no' },
+  ],
+  [
+    'a 200 whose content type echoes the credentials',
+    { kind: 'raw', status: 200, contentType: 'text/html; echo="SECRET KEY"', body: '<p>' },
+  ],
+  [
     'a JSON echo of the headers',
     { kind: 'raw', status: 500, body: '{"headers":{"client_secret":"SECRET","Ocp-Apim-Subscription-Key":"KEY"}}' },
   ],
@@ -92,7 +100,8 @@ function withEcho(fault: VippsFault): VippsFault {
   if (fault.kind === 'body') return { ...fault, body: JSON.parse(echo(JSON.stringify(fault.body))) };
   if (fault.kind === 'raw') {
     const headers = Object.fromEntries(Object.entries(fault.headers ?? {}).map(([name, value]) => [name, echo(value)]));
-    return { ...fault, headers, body: typeof fault.body === 'string' ? echo(fault.body) : fault.body };
+    const echoed = <T>(text: T): T => (typeof text === 'string' ? (echo(text) as T) : text);
+    return { ...fault, headers, body: echoed(fault.body), statusText: echoed(fault.statusText), contentType: echoed(fault.contentType) };
   }
   return fault;
 }

@@ -94,6 +94,33 @@ describe('validateVippsSettings', () => {
   it('should report a settings value that is not an object', () => {
     expect(validateVippsSettings(undefined)).toEqual([{ path: '', message: 'must be an object' }]);
   });
+
+  it('should refuse credentials with surrounding whitespace, which fetch would trim before sending', () => {
+    expect(
+      issuesOf({
+        ...valid,
+        clientId: ` ${valid.clientId}`,
+        clientSecret: `${valid.clientSecret}\t`,
+        subscriptionKey: `${valid.subscriptionKey} `,
+      }),
+    ).toEqual({
+      clientId: 'must not start or end with whitespace',
+      clientSecret: 'must not start or end with whitespace',
+      subscriptionKey: 'must not start or end with whitespace',
+    });
+  });
+
+  it('should refuse unknown keys, with a did-you-mean for near misses and never their values', () => {
+    expect(issuesOf({ ...valid, baseURL: 'http://127.0.0.1:9', client_secret: 'x', merchantSerialNo: '123456', region: 'no' })).toEqual({
+      baseURL: 'unknown setting; did you mean "baseUrl"?',
+      client_secret: 'unknown setting; did you mean "clientSecret"?',
+      merchantSerialNo: expect.stringMatching(/^unknown setting; the settings are: clientId, clientSecret, /),
+      region: expect.stringMatching(/^unknown setting; the settings are: /),
+    });
+    expect(() => createVippsProvider({ ...valid, enviroment: 'production' } as VippsProviderSettings)).toThrowError(
+      '[vipps] Invalid configuration: enviroment: unknown setting; did you mean "environment"?',
+    );
+  });
 });
 
 describe('createVippsProvider settings', () => {
@@ -250,7 +277,10 @@ describe('Vipps settings from a hostile configuration', () => {
   it('should let fetch send every credential it accepts: a wrong one is a TokenRequestError, never a TypeError', async () => {
     const emulator = await createVippsEmulator();
     try {
-      const headerText = fc.stringMatching(/^[\u0021-\u007e\u00a0-\u00ff][\u0020-\u007e\u00a0-\u00ff\t]{0,60}$/);
+      // Printable Latin-1 that neither starts nor ends with whitespace (U+00A0 included: trim() counts it).
+      const headerText = fc.stringMatching(
+        /^[\u0021-\u007e\u00a1-\u00ff](?:[\u0020-\u007e\u00a0-\u00ff\t]{0,59}[\u0021-\u007e\u00a1-\u00ff])?$/,
+      );
       await fc.assert(
         fc.asyncProperty(headerText, headerText, headerText, async (clientId, clientSecret, subscriptionKey) => {
           const provider = createVippsProvider({ clientId, clientSecret, subscriptionKey, baseUrl: emulator.url });

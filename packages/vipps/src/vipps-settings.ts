@@ -12,12 +12,15 @@ import {
 
 /** Settings of {@link createVippsProvider}. Set `environment` or `baseUrl`: there is no default host. */
 export interface VippsProviderSettings {
-  /** The `client_id` from portal.vippsmobilepay.com ("the username"). Printable Latin-1, at most 1024 characters. */
+  /** The `client_id` from portal.vippsmobilepay.com ("the username"). Printable Latin-1, at most 1024 characters, no surrounding whitespace. */
   clientId: string;
-  /** The `client_secret` ("the password"). Printable Latin-1 (it is sent in a header), at most 1024 characters. Never logged. */
+  /**
+   * The `client_secret` ("the password"). Printable Latin-1 (it is sent in a header), at most 1024 characters, no
+   * surrounding whitespace. Never logged.
+   */
   clientSecret: string;
   /**
-   * The `Ocp-Apim-Subscription-Key`, sent on the token call and on every API call. Never logged.
+   * The `Ocp-Apim-Subscription-Key`, sent on the token call and on every API call. No surrounding whitespace. Never logged.
    * Required for `tokenEndpoint: 'accesstoken'`; optional (and not sent on the token call) for `'partner'`.
    */
   subscriptionKey?: string | undefined;
@@ -88,6 +91,8 @@ const credential = (emptyMessage: string) =>
   v.pipe(
     headerValue(emptyMessage),
     v.maxLength(settingLimits.credentialMaxLength, `must be at most ${settingLimits.credentialMaxLength} characters`),
+    // Fetch trims a header value, so the gateway would get another credential than the one given, and refuse it for ever.
+    v.check((value) => value.trim() === value, 'must not start or end with whitespace'),
   );
 
 const systemHeader = v.pipe(

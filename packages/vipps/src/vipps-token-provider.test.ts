@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
-import { isTokenRequestError, isTokenResponseError, type TokenRequestContext } from '@x/core';
+import { createTokenCache, isTokenRequestError, isTokenResponseError, type TokenEvent, type TokenRequestContext } from '@x/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVippsProvider, type VippsProviderSettings } from './index.js';
 import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator } from './testing/index.js';
@@ -219,6 +219,34 @@ describe('createVippsProvider errors', () => {
     const error = await failure(createVippsProvider(settings()).requestToken(context()));
     expect(error).toMatchObject({ reason: 'rejected', status: 403, providerMessage: 'client [redacted] is blocked' });
     expectNoSecret(error, secrets);
+  });
+
+  it.each([
+    ['status text and content type of a 401', 401, 'text/plain'],
+    ['content type of a 200 that is not JSON', 200, 'text/html'],
+  ])('should redact the secrets the gateway echoes in the %s, in the error and its event', async (_, status, type) => {
+    const { clientSecret, subscriptionKey } = merchant;
+    const echo = `${clientSecret}+${subscriptionKey}`;
+    emulator.fault({ kind: 'raw', count: 1, status, statusText: `Denied ${echo}`, contentType: `${type}; echo="${echo}"`, body: 'no' });
+    const events: TokenEvent[] = [];
+    const cache = createTokenCache(createVippsProvider(settings()), {
+      onEvent: (event) => events.push(event),
+      clock: { now: () => clock, monotonic: () => clock },
+    });
+    const error = await failure(cache.getToken());
+    expect((error as Error).message).toContain('[redacted]');
+    expectNoSecret(error, secrets);
+    const failed = events.find((event) => event.type === 'token-request-failed');
+    expect(failed).toBeDefined();
+    expectNoSecret(failed, secrets);
+  });
+
+  it('should name the URL of a token endpoint that answers 404 and suggest checking baseUrl', async () => {
+    emulator.fault({ kind: 'raw', count: 1, status: 404, contentType: 'text/html', body: '<h1>Not Found</h1>' });
+    const error = await failure(createVippsProvider(settings()).requestToken(context()));
+    expect(error).toMatchObject({ reason: 'http', retryable: false, status: 404 });
+    expect((error as Error).message).toContain(`POST ${emulator.url}/accesstoken/get`);
+    expect((error as Error).message).toContain('check baseUrl');
   });
 
   it.each([500, 502, 503])('should report %i as a retryable http error', async (status) => {

@@ -2,6 +2,7 @@ import {
   cacheKeyOf,
   type ProviderToken,
   parseTokenBody,
+  redactGatewayText,
   sendTokenRequest,
   type TokenHttpResponse,
   type TokenProvider,
@@ -46,9 +47,6 @@ export interface VippsTokenProvider extends TokenProvider {
    */
   readonly apiHeaders: Readonly<Record<string, string>>;
 }
-
-/** Longest gateway message kept on an error; the rest is cut (identity-service messages carry trace ids). */
-const providerMessageMaxLength = 500;
 
 const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
 
@@ -112,12 +110,18 @@ class VippsMobilePayTokenProvider implements VippsTokenProvider {
   }
 
   async requestToken(context: TokenRequestContext): Promise<ProviderToken> {
-    const http = await sendTokenRequest(vippsProviderName, context, this.tokenUrl, {
-      method: 'POST',
-      headers: this.#tokenHeaders,
-      // Following a redirect would resend client_secret to wherever it points.
-      redirect: 'manual',
-    });
+    const http = await sendTokenRequest(
+      vippsProviderName,
+      context,
+      this.tokenUrl,
+      {
+        method: 'POST',
+        headers: this.#tokenHeaders,
+        // Following a redirect would resend client_secret to wherever it points.
+        redirect: 'manual',
+      },
+      { secrets: this.#secrets },
+    );
     if (http.status < 200 || http.status >= 300) throw requestError(http, this.tokenUrl, this.#secrets);
     const body = parseTokenBody(vippsProviderName, vippsTokenResponseSchema, http);
     return toProviderToken(body, http.receivedAt, this.tokenEndpoint);
@@ -190,13 +194,15 @@ function requestError(http: TokenHttpResponse, tokenUrl: string, secrets: readon
   const details = errorDetails(http.json, secrets);
   const rejected = status === 400 || status === 401 || status === 403;
   const retryable = status >= 500 || status === 408 || status === 429;
-  const statusText = http.response.statusText === '' ? '' : ` ${http.response.statusText}`;
+  const statusText = http.statusText === '' ? '' : ` ${http.statusText}`;
   const said = [details.code, details.message].filter((part) => part !== undefined).join(': ');
   const hint = rejected
     ? ' (check clientId, clientSecret and subscriptionKey)'
     : status >= 300 && status < 400
-      ? ' (redirects are not followed)'
-      : '';
+      ? ' (redirects are not followed: check baseUrl)'
+      : status === 404 || status === 405
+        ? ' (check baseUrl or environment)'
+        : '';
   return new TokenRequestError(
     `Token request failed with status code ${status}${statusText}: POST ${tokenUrl}${said === '' ? '' : ` — ${said}`}${hint}`,
     {
@@ -219,15 +225,9 @@ function errorDetails(json: unknown, secrets: readonly string[]): { code?: strin
   const code = body.error ?? body.title;
   const message = body.error_description ?? body.message ?? body.detail;
   return {
-    code: code === undefined ? undefined : redact(code, secrets),
-    message: message === undefined ? undefined : redact(message, secrets),
+    code: code === undefined ? undefined : redactGatewayText(code, secrets, 100),
+    message: message === undefined ? undefined : redactGatewayText(message, secrets),
   };
-}
-
-function redact(text: string, secrets: readonly string[]): string {
-  let safe = text;
-  for (const secret of secrets) safe = safe.split(secret).join('[redacted]');
-  return safe.length > providerMessageMaxLength ? `${safe.slice(0, providerMessageMaxLength)}…` : safe;
 }
 
 /** Lets `createMerchantRegistry` check every merchant's settings at start without creating providers. */

@@ -132,18 +132,23 @@ const mutatedCase = fc
     return raw(label, endpoint, { status, contentType, body: text ?? JSON.stringify(body), ...delivery }, { sentToken });
   });
 
-/** An error body in either of the gateway's shapes that echoes a secret, as a careless gateway or proxy might. */
+/**
+ * An answer that echoes a secret, as a careless gateway or proxy might: in an error body of either of the gateway's
+ * shapes, in the status text, or in the content type of a body that is not JSON.
+ */
 const echoCase = fc
   .record({
     endpoint,
     status: fc.constantFrom(200, 400, 401, 403, 429, 500, 503),
-    shape: fc.constantFrom('oauth', 'apim', 'problem'),
+    shape: fc.constantFrom('oauth', 'apim', 'problem', 'status text', 'content type'),
     secret: fc.constantFrom(...secrets),
     before: fc.string({ maxLength: 20 }),
     after: fc.string({ maxLength: 20 }),
   })
   .map(({ endpoint, status, shape, secret, before, after }) => {
     const said = `${before}${secret}${after}`;
+    if (shape === 'status text') return raw('secret echoed', endpoint, { status, statusText: said, body: '{}' });
+    if (shape === 'content type') return raw('secret echoed', endpoint, { status, contentType: `text/plain; echo=${said}`, body: 'no' });
     const body =
       shape === 'oauth'
         ? { error: said, error_description: said }

@@ -1,6 +1,6 @@
 /**
- * What the gateway emulators and leak tests are built on: a loopback server, byte-exact raw answers for fault
- * injection, canary secrets to look for in everything a test can observe, and a kit for fuzzing a provider's token
+ * What the gateway emulators and leak tests are built on: a loopback server, a bounded request body reader, byte-exact
+ * raw answers for fault injection, canary secrets to look for in everything a test can observe, and a kit for fuzzing a provider's token
  * responses (it takes the test's own fast-check). For tests only.
  *
  * @module \@x/core/testing
@@ -11,6 +11,7 @@ export type { LoopbackServer } from './loopback-server.js';
 export { listenOnLoopback } from './loopback-server.js';
 export type { RawResponse, RawResponseEnding } from './raw-response.js';
 export { validateRawResponse, writeRawResponse } from './raw-response.js';
+export { emulatorMaxRequestBytes, readRequestBody } from './request-body.js';
 export { createScannedTokenCache } from './scanned-token-cache.js';
 export type {
   FastCheck,

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** How a raw answer ends once its body bytes are out. */
@@ -16,6 +16,8 @@ export type RawResponseEnding =
 export interface RawResponse {
   /** HTTP status. @default 200 */
   status?: number | undefined;
+  /** The reason phrase of the status line (`HTTP/1.1 401 <statusText>`). @default Node's text for the status */
+  statusText?: string | undefined;
   /** The `content-type` header; `null` sends none. @default 'application/json; charset=utf-8' */
   contentType?: string | null | undefined;
   /** More headers, e.g. `location` or `content-encoding` (whose value the body is then expected to honour). @default {} */
@@ -44,6 +46,15 @@ export function validateRawResponse(raw: RawResponse): void {
   if (raw.chunkSize !== undefined && !(Number.isSafeInteger(raw.chunkSize) && raw.chunkSize >= 1)) {
     throw new RangeError('chunkSize must be a whole number of at least 1');
   }
+  // `writeHead` would throw these in the emulator's request handler, where nothing catches them.
+  if (raw.statusText !== undefined && !/^[\t\u0020-\u007e\u0080-\u00ff]*$/.test(raw.statusText)) {
+    throw new RangeError('statusText must hold only tabs, spaces and visible Latin-1 characters');
+  }
+  if (typeof raw.contentType === 'string') validateHeaderValue('content-type', raw.contentType);
+  for (const [name, value] of Object.entries(raw.headers ?? {})) {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+  }
 }
 
 /**
@@ -58,7 +69,8 @@ export function writeRawResponse(response: ServerResponse, socket: Socket, raw: 
   if (raw.declaredLength !== undefined) headers['content-length'] = raw.declaredLength;
   else if (raw.chunkSize === undefined) headers['content-length'] = body.length;
   const ending = raw.ending ?? (raw.declaredLength !== undefined && raw.declaredLength > body.length ? 'close' : 'complete');
-  response.writeHead(raw.status ?? 200, headers);
+  if (raw.statusText === undefined) response.writeHead(raw.status ?? 200, headers);
+  else response.writeHead(raw.status ?? 200, raw.statusText, headers);
   // Flushes the headers now, so even an empty, stalled body reaches the client as a response.
   response.flushHeaders();
 

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { iamportRejectedCredentialsMessage } from '../iamport-api-types.js';
 import {
@@ -38,6 +40,23 @@ async function getToken(server: IamportEmulator, credentials: object = server.de
     body: JSON.stringify({ imp_key: impKey, imp_secret: impSecret }),
   });
   return { status: response.status, body: (await response.json()) as TokenBody };
+}
+
+/**
+ * Sends a POST whose body is declared (`content-length`, nothing sent) or streamed (1.1 MB, never finished) past the
+ * emulators' 1 MiB limit, and resolves the status of the answer: it must come before the body does.
+ */
+async function oversizedPost(url: string, how: 'declared' | 'streamed'): Promise<number | undefined> {
+  const headers = how === 'declared' ? { 'content-length': String(300_000_000) } : { 'transfer-encoding': 'chunked' };
+  const request = httpRequest(url, { method: 'POST', headers });
+  // The emulator closes the connection after its answer, while this request still has bytes to send.
+  request.on('error', () => {});
+  if (how === 'declared') request.flushHeaders();
+  else request.write(Buffer.alloc(1_100_000));
+  const [response] = (await once(request, 'response')) as [IncomingMessage];
+  response.resume();
+  request.destroy();
+  return response.statusCode;
 }
 
 describe('createIamportEmulator', () => {
@@ -227,6 +246,28 @@ describe('createIamportEmulator', () => {
     expect(failed.status).toBe(500);
     expect((await getToken(server)).status).toBe(200);
   });
+
+  it('should answer 404 to a payment path that does not decode while an API fault is armed, and keep serving', async () => {
+    const server = await startEmulator();
+    const headers = { authorization: `Bearer ${(await getToken(server)).body.response.access_token}` };
+    for (const kind of ['wrong-types', 'missing-field'] as const) {
+      server.fault({ kind, target: 'api' });
+      expect((await fetch(`${server.url}/payments/imp_%E0`, { headers })).status).toBe(404);
+      server.fault({ kind, target: 'api' });
+      expect((await fetch(`${server.url}/not-a-payment`, { headers })).status).toBe(404);
+    }
+    expect((await fetch(`${server.url}/payments/imp_1`, { headers })).status).toBe(200);
+  });
+
+  it.each(['declared', 'streamed'] as const)(
+    'should answer 413 to a body %s past 1 MiB without waiting for it, and keep serving',
+    async (how) => {
+      const server = await startEmulator();
+      expect(await oversizedPost(`${server.url}/users/getToken`, how)).toBe(413);
+      expect(await oversizedPost(`${server.url}/payments/imp_1`, how)).toBe(413);
+      expect((await getToken(server)).status).toBe(200);
+    },
+  );
 
   it('should ask injectFault about each request no queued fault answers, and answer with the fault it returns', async () => {
     const asked: string[] = [];

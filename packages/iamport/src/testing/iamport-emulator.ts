@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { inspect } from 'node:util';
-import { createCanary, listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
+import { createCanary, listenOnLoopback, type RawResponse, readRequestBody, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import * as v from 'valibot';
 import {
   type IamportEnvelope,
@@ -167,6 +167,20 @@ interface MerchantState {
 
 const unauthorizedMessage = 'Unauthorized';
 
+/** i'mport's answer to a payment (or path) it does not know. */
+const notFound: IamportEnvelope<null> = { code: 1, message: '존재하지 않는 결제정보입니다.', response: null };
+
+/**
+ * A payment path the emulator serves: `imp_` and letters, digits or `_`, so there is nothing to decode (a `%` escape,
+ * malformed or not, names no payment).
+ */
+const paymentPathPattern = /^\/payments\/imp_[A-Za-z0-9_]+$/;
+
+/** The request's path, without its query. */
+function pathOf(request: IncomingMessage): string {
+  return (request.url ?? '/').split('?')[0]!;
+}
+
 function emptyCounters(): IamportEmulatorCounters {
   return {
     tokenRequests: 0,
@@ -267,22 +281,28 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
         return;
       }
       case 'wrong-types':
+      case 'missing-field': {
         if (target === 'token') {
           const now = seconds(serverNow());
-          send(response, 200, envelope(0, null, { access_token: randomToken(), now: String(now), expired_at: String(now + 1800) }));
+          const token =
+            fault.kind === 'wrong-types'
+              ? { access_token: randomToken(), now: String(now), expired_at: String(now + 1800) }
+              : { now, expired_at: now + 1800 };
+          send(response, 200, envelope(0, null, token));
+          return;
+        }
+        // The fault's payment is the one the path names; a path that names none (or does not decode) gets the 404.
+        const payment = paymentAt(pathOf(request));
+        if (payment === undefined) {
+          send(response, 404, notFound);
+        } else if (fault.kind === 'wrong-types') {
+          send(response, 200, envelope(0, null, { ...payment, amount: '1004' }));
         } else {
-          send(response, 200, envelope(0, null, { ...paymentFor(request.url ?? '/payments/imp_0'), amount: '1004' }));
+          const { imp_uid: _omitted, ...rest } = payment;
+          send(response, 200, envelope(0, null, rest));
         }
         return;
-      case 'missing-field':
-        if (target === 'token') {
-          const now = seconds(serverNow());
-          send(response, 200, envelope(0, null, { now, expired_at: now + 1800 }));
-        } else {
-          const { imp_uid: _omitted, ...payment } = paymentFor(request.url ?? '/payments/imp_0');
-          send(response, 200, envelope(0, null, payment));
-        }
-        return;
+      }
       case 'truncated': {
         const text = JSON.stringify(envelope(-1, null, { padding: 'x'.repeat(256) }));
         response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -305,8 +325,10 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
     }
   };
 
-  const paymentFor = (path: string): IamportPayment => {
-    const impUid = decodeURIComponent(path.slice(iamportPaymentPathPrefix.length));
+  /** The payment `GET /payments/{imp_uid}` answers with, or `undefined` when `path` names no payment. */
+  const paymentAt = (path: string): IamportPayment | undefined => {
+    if (!paymentPathPattern.test(path)) return undefined;
+    const impUid = path.slice(iamportPaymentPathPrefix.length);
     return {
       imp_uid: impUid,
       merchant_uid: `order_${impUid.replace(/^imp_/, '')}`,
@@ -358,12 +380,12 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
       return;
     }
     merchant.counters.apiCalls += 1;
-    const path = (request.url ?? '/').split('?')[0]!;
-    if (request.method !== 'GET' || !/^\/payments\/imp_[A-Za-z0-9_]+$/.test(path)) {
-      send(response, 404, envelope(1, '존재하지 않는 결제정보입니다.', null));
+    const payment = request.method === 'GET' ? paymentAt(pathOf(request)) : undefined;
+    if (payment === undefined) {
+      send(response, 404, notFound);
       return;
     }
-    const answer: IamportPaymentResponse = { code: 0, message: null, response: paymentFor(path) };
+    const answer: IamportPaymentResponse = { code: 0, message: null, response: payment };
     send(response, 200, answer);
   };
 
@@ -385,11 +407,9 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
   };
 
   const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const path = (request.url ?? '/').split('?')[0]!;
+    readRequestBody(request, response, (bytes) => {
+      const body = bytes.toString('utf8');
+      const path = pathOf(request);
       const isToken = request.method === 'POST' && path === iamportTokenPath;
       const target = isToken ? 'token' : 'api';
       let merchant: MerchantState | undefined;

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VippsAccessTokenResponse, VippsPartnerTokenResponse } from '../vipps-api-types.js';
 import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type VippsEmulatorMerchant } from './index.js';
@@ -31,6 +33,23 @@ async function tokenFor(merchant: VippsEmulatorMerchant = defaultVippsMerchant):
 
 function getPayment(headers: Record<string, string>, reference = 'order-1'): Promise<Response> {
   return fetch(`${emulator.url}/epayment/v1/payments/${reference}`, { headers });
+}
+
+/**
+ * Sends a POST whose body is declared (`content-length`, nothing sent) or streamed (1.1 MB, never finished) past the
+ * emulators' 1 MiB limit, and resolves the status of the answer: it must come before the body does.
+ */
+async function oversizedPost(url: string, how: 'declared' | 'streamed'): Promise<number | undefined> {
+  const headers = how === 'declared' ? { 'content-length': String(300_000_000) } : { 'transfer-encoding': 'chunked' };
+  const request = httpRequest(url, { method: 'POST', headers });
+  // The emulator closes the connection after its answer, while this request still has bytes to send.
+  request.on('error', () => {});
+  if (how === 'declared') request.flushHeaders();
+  else request.write(Buffer.alloc(1_100_000));
+  const [response] = (await once(request, 'response')) as [IncomingMessage];
+  response.resume();
+  request.destroy();
+  return response.statusCode;
 }
 
 beforeEach(async () => {
@@ -172,6 +191,16 @@ describe('createVippsEmulator payment endpoint', () => {
     expect((await getPayment(headers, '%E0')).status).toBe(404);
     expect((await getPayment(headers)).status).toBe(200);
   });
+
+  it.each(['declared', 'streamed'] as const)(
+    'should answer 413 to a body %s past 1 MiB without waiting for it, and keep serving',
+    async (how) => {
+      expect(await oversizedPost(`${emulator.url}/accesstoken/get`, how)).toBe(413);
+      expect(await oversizedPost(`${emulator.url}/epayment/v1/payments/order-1`, how)).toBe(413);
+      expect(await oversizedPost(`${emulator.url}/elsewhere`, how)).toBe(413);
+      expect((await post('/accesstoken/get', credentials())).status).toBe(200);
+    },
+  );
 
   it('should answer with the payment and the Merchant-Serial-Number it was called for', async () => {
     const token = await tokenFor(second);

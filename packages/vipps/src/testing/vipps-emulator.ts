@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
-import { createCanary, listenOnLoopback, type RawResponse, validateRawResponse, writeRawResponse } from '@x/core/testing';
+import { createCanary, listenOnLoopback, type RawResponse, readRequestBody, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import {
   merchantSerialNumberPattern,
   type VippsAccessTokenResponse,
@@ -390,11 +390,8 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
   };
 
   const server: Server = createServer((request, response) => {
-    let bodyLength = 0;
-    request.on('data', (chunk: Buffer) => {
-      bodyLength += chunk.length;
-    });
-    request.on('end', () => {
+    readRequestBody(request, response, (body) => {
+      const bodyLength = body.length;
       const path = (request.url ?? '/').split('?')[0]!;
       const tokenEndpoint = (Object.keys(vippsTokenPaths) as VippsTokenEndpoint[]).find((endpoint) => vippsTokenPaths[endpoint] === path);
       if (tokenEndpoint !== undefined) {
