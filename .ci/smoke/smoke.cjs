@@ -2,6 +2,7 @@
 const assert = require('node:assert/strict');
 const core = require('@x/core');
 const coreTesting = require('@x/core/testing');
+const coreFuzz = require('@x/core/testing/fuzz');
 const { createAuthInterceptor } = require('@x/core/undici');
 const { createIamportProvider } = require('@x/iamport');
 const { createIamportEmulator } = require('@x/iamport/testing');
@@ -14,6 +15,8 @@ const { Agent, request } = require('undici');
 async function main() {
   assert.equal(typeof core.createTokenCache, 'function');
   assert.equal(typeof coreTesting.listenOnLoopback, 'function');
+  // The fuzz kit loads without fast-check (it is handed the test's own): the scratch project has none.
+  assert.equal(typeof coreFuzz.createTokenResponseFuzzKit, 'function');
   assert.equal(typeof createRedisTokenStore, 'function');
   assert.equal(typeof isRedisServerAvailable, 'function');
 

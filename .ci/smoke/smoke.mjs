@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import * as core from '@x/core';
 import * as coreTesting from '@x/core/testing';
+import * as coreFuzz from '@x/core/testing/fuzz';
 import { createAuthInterceptor } from '@x/core/undici';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
@@ -15,6 +16,8 @@ import { Agent, request } from 'undici';
 
 assert.equal(typeof core.createTokenCache, 'function');
 assert.equal(typeof coreTesting.listenOnLoopback, 'function');
+// The fuzz kit loads without fast-check (it is handed the test's own): the scratch project has none.
+assert.equal(typeof coreFuzz.createTokenResponseFuzzKit, 'function');
 assert.equal(typeof createRedisTokenStore, 'function');
 assert.equal(typeof isRedisServerAvailable, 'function');
 
