@@ -17,7 +17,13 @@ async function main() {
   assert.equal(typeof coreTesting.listenOnLoopback, 'function');
   // The fuzz kit loads without fast-check (it is handed the test's own): the scratch project has none.
   assert.equal(typeof coreFuzz.createTokenResponseFuzzKit, 'function');
-  assert.equal(typeof createRedisTokenStore, 'function');
+  const redisClient = { sendCommand: async () => null };
+  assert.throws(
+    () => createRedisTokenStore({ client: redisClient, encryptionKey: process.env.X_SMOKE_UNSET_KEY }),
+    (error) => core.isConfigurationError(error) && error.message.includes('plaintext: true'),
+    'an unset encryption key is refused, naming the plaintext opt-in',
+  );
+  assert.equal(typeof createRedisTokenStore({ client: redisClient, plaintext: true }).get, 'function');
   assert.equal(typeof isRedisServerAvailable, 'function');
 
   const iamportEmulator = await createIamportEmulator();

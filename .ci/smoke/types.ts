@@ -24,7 +24,8 @@ export const iamportFault: IamportFault = { kind: 'slow', delayMs: 100 };
 export const vippsFault: VippsFault = { kind: 'raw', ...raw };
 export const emulators: Promise<[IamportEmulator, VippsEmulator]> = Promise.all([createIamportEmulator(), createVippsEmulator()]);
 export const redis: Promise<RedisServer> = startRedisServer();
-export const storeOptions: RedisTokenStoreOptions = { client: { sendCommand: async () => null } };
+export const storeOptions: RedisTokenStoreOptions = { client: { sendCommand: async () => null }, plaintext: true };
+export const encryptedStore = createRedisTokenStore({ client: storeOptions.client, encryptionKey: process.env.TOKEN_STORE_KEY });
 export const store = createRedisTokenStore(storeOptions);
 export const isConfigurationError = (error: unknown): boolean => error instanceof ConfigurationError;
 
@@ -33,5 +34,7 @@ export const isConfigurationError = (error: unknown): boolean => error instanceo
 export const notAnIamportFault: IamportFault = { kind: 'no-such-fault' };
 // @ts-expect-error: a Vipps slow fault needs its delay
 export const notAVippsFault: VippsFault = { kind: 'slow' };
+// @ts-expect-error: a store needs an encryptionKey or plaintext: true
+export const notAStore = createRedisTokenStore({ client: storeOptions.client });
 // @ts-expect-error: a duration is a number
 export const notAPolicy: Partial<CachePolicy> = { requestTimeoutMs: '5s' };
