@@ -2,7 +2,7 @@
 // packed tarballs installed and fast-check *not* installed (it is an optional peer of @x/core, needed only by
 // @x/core/testing/fuzz), under `moduleResolution` node10 (as CommonJS) and nodenext (as ESM and as CommonJS), with
 // `skipLibCheck: false` so that every published declaration file is checked too. Never run, only type-checked.
-import { type AuthFetch, type CachePolicy, ConfigurationError, createAuthFetch } from '@x/core';
+import { type AuthFetch, type CachePolicy, ConfigurationError, createAuthFetch, durationProblem, maxDurationMs } from '@x/core';
 import { canaryMarker, type RawResponse } from '@x/core/testing';
 import { type AuthInterceptorOptions, createAuthInterceptor } from '@x/core/undici';
 import { createIamportProvider, type IamportProviderSettings } from '@x/iamport';
@@ -12,7 +12,8 @@ import { type RedisServer, startRedisServer } from '@x/redis/testing';
 import { createVippsProvider, type VippsProviderSettings } from '@x/vipps';
 import { createVippsEmulator, type VippsEmulator, type VippsFault } from '@x/vipps/testing';
 
-export const policy: Partial<CachePolicy> = { requestTimeoutMs: 5_000, lockWaitMs: 5_000 };
+export const policy: Partial<CachePolicy> = { requestTimeoutMs: 5_000, lockWaitMs: maxDurationMs };
+export const timeoutProblem: string | undefined = durationProblem(policy.requestTimeoutMs);
 export const iamportSettings: IamportProviderSettings = { impKey: 'key', impSecret: 'secret' };
 export const vippsSettings: VippsProviderSettings = { clientId: 'id', clientSecret: 'secret', subscriptionKey: 'key' };
 export const iamportFetch: AuthFetch = createAuthFetch(createIamportProvider(iamportSettings), { policy });

@@ -283,6 +283,16 @@ describeWithRedis('createRedisTokenStore', () => {
       );
     });
 
+    it('should refuse an operationTimeoutMs over 2^31-1 ms, which a timer fires after 1 ms', () => {
+      expect(() => createRedisTokenStore({ client, plaintext: true, operationTimeoutMs: 2 ** 31 })).toThrow(
+        expect.objectContaining({
+          name: 'ConfigurationError',
+          issues: [{ path: 'operationTimeoutMs', message: expect.stringMatching(/^must be at most 2147483647 /) }],
+        }),
+      );
+      expect(() => createRedisTokenStore({ client, plaintext: true, operationTimeoutMs: 2 ** 31 - 1 })).not.toThrow();
+    });
+
     it('should name every bad option at once', () => {
       expect(() => createRedisTokenStore({ client: {} as never, operationTimeoutMs: 0, plaintext: true })).toThrow(
         expect.objectContaining({

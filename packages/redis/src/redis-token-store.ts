@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, type ConfigurationIssue, type TokenStore, type TokenStoreLock } from '@x/core';
+import { ConfigurationError, type ConfigurationIssue, durationProblem, type TokenStore, type TokenStoreLock } from '@x/core';
 import {
   createValueCipher,
   isEncryptedValue,
@@ -51,7 +51,7 @@ interface RedisTokenStoreCommonOptions {
   keyPrefix?: string | undefined;
   /** Receives what the store handles without throwing (undecryptable values, failed lock releases). */
   onEvent?: ((event: RedisTokenStoreEvent) => void) | undefined;
-  /** Longest time one Redis command may take before the store method rejects. @default 250 */
+  /** Longest time one Redis command may take before the store method rejects; at most 2^31−1 (`maxDurationMs`). @default 250 */
   operationTimeoutMs?: number | undefined;
 }
 
@@ -109,9 +109,8 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   const keyPrefix = options?.keyPrefix ?? 'x:';
   if (typeof keyPrefix !== 'string') issues.push({ path: 'keyPrefix', message: 'must be a string' });
   const operationTimeoutMs = options?.operationTimeoutMs ?? 250;
-  if (typeof operationTimeoutMs !== 'number' || !Number.isFinite(operationTimeoutMs) || operationTimeoutMs <= 0) {
-    issues.push({ path: 'operationTimeoutMs', message: 'must be a finite number greater than 0' });
-  }
+  const timeoutProblem = durationProblem(operationTimeoutMs, { positive: true });
+  if (timeoutProblem !== undefined) issues.push({ path: 'operationTimeoutMs', message: timeoutProblem });
   let cipher: RedisValueCipher | undefined;
   const plaintext = options?.plaintext ?? false;
   const encryptionKey: unknown = options?.encryptionKey;
