@@ -2,6 +2,7 @@
 const assert = require('node:assert/strict');
 const core = require('@x/core');
 const coreTesting = require('@x/core/testing');
+const coreFuzz = require('@x/core/testing/fuzz');
 const { createAuthInterceptor } = require('@x/core/undici');
 const { createIamportProvider } = require('@x/iamport');
 const { createIamportEmulator } = require('@x/iamport/testing');
@@ -14,7 +15,15 @@ const { Agent, request } = require('undici');
 async function main() {
   assert.equal(typeof core.createTokenCache, 'function');
   assert.equal(typeof coreTesting.listenOnLoopback, 'function');
-  assert.equal(typeof createRedisTokenStore, 'function');
+  // The fuzz kit loads without fast-check (it is handed the test's own): the scratch project has none.
+  assert.equal(typeof coreFuzz.createTokenResponseFuzzKit, 'function');
+  const redisClient = { sendCommand: async () => null };
+  assert.throws(
+    () => createRedisTokenStore({ client: redisClient, encryptionKey: process.env.X_SMOKE_UNSET_KEY }),
+    (error) => core.isConfigurationError(error) && error.message.includes('plaintext: true'),
+    'an unset encryption key is refused, naming the plaintext opt-in',
+  );
+  assert.equal(typeof createRedisTokenStore({ client: redisClient, plaintext: true }).get, 'function');
   assert.equal(typeof isRedisServerAvailable, 'function');
 
   const iamportEmulator = await createIamportEmulator();

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import * as core from '@x/core';
 import * as coreTesting from '@x/core/testing';
+import * as coreFuzz from '@x/core/testing/fuzz';
 import { createAuthInterceptor } from '@x/core/undici';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
@@ -15,7 +16,15 @@ import { Agent, request } from 'undici';
 
 assert.equal(typeof core.createTokenCache, 'function');
 assert.equal(typeof coreTesting.listenOnLoopback, 'function');
-assert.equal(typeof createRedisTokenStore, 'function');
+// The fuzz kit loads without fast-check (it is handed the test's own): the scratch project has none.
+assert.equal(typeof coreFuzz.createTokenResponseFuzzKit, 'function');
+const redisClient = { sendCommand: async () => null };
+assert.throws(
+  () => createRedisTokenStore({ client: redisClient, encryptionKey: process.env.X_SMOKE_UNSET_KEY }),
+  (error) => core.isConfigurationError(error) && error.message.includes('plaintext: true'),
+  'an unset encryption key is refused, naming the plaintext opt-in',
+);
+assert.equal(typeof createRedisTokenStore({ client: redisClient, plaintext: true }).get, 'function');
 assert.equal(typeof isRedisServerAvailable, 'function');
 
 const iamportEmulator = await createIamportEmulator();

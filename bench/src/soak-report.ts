@@ -1,6 +1,6 @@
 /** The soak's printed report: outcomes, their causes, faults injected, one row per merchant, heap and time. */
 import { type SoakFaultKind, type SoakFaultTarget, soakFaultWeights } from './soak-faults.js';
-import type { SoakReport } from './soak-run.js';
+import type { SoakOutageReport, SoakReport } from './soak-run.js';
 
 /** Whether the run passed: every call settled, and every failure was one a retry can fix. */
 export function soakPassed(report: SoakReport): boolean {
@@ -90,9 +90,67 @@ export function formatSoakReport(report: SoakReport): string {
     `duration    ${(report.elapsed.callsMs / 1000).toFixed(1)} s of calls, then ${(report.elapsed.settleMs / 1000).toFixed(2)} s until every call settled (grace ${report.graceMs / 1000} s)`,
     `result      ${soakPassed(report) ? 'PASS: every call settled; every failure was retryable' : 'FAIL: calls lost or failed in a way a retry cannot fix'}`,
   ];
+  const outage = report.outage === undefined ? [] : [formatOutage(report.outage)];
   const explained = Object.keys(report.otherCauses).map((cause) => `  ${cause}: ${report.examples[cause] ?? '(no message)'}`);
   const examples = explained.length === 0 ? [] : [`failed, other: the first error of each cause\n${explained.join('\n')}`];
-  return [outcomes, faults, merchants, ...examples, summary.join('\n')].join('\n\n');
+  return [outcomes, faults, merchants, ...outage, ...examples, summary.join('\n')].join('\n\n');
+}
+
+/** The outage's table: per merchant, what it called and what its cache asked the token endpoint while it was down. */
+function formatOutage(outage: SoakOutageReport): string {
+  const seconds = outage.durationMs / 1000;
+  const from = outage.startMs / 1000;
+  const perSecond = (count: number): string => (count / seconds).toFixed(1);
+  const answer = outage.fault === 'reset' ? "every token request's connection reset" : 'every token request answered 503';
+  const heading =
+    `token endpoints down from ${from.toFixed(1)} s to ${(from + seconds).toFixed(1)} s (${answer}): ` +
+    `${outage.refusedTokenRequests} token requests refused`;
+  const rows = outage.merchants.map((row) => [
+    row.merchant,
+    row.gateway,
+    String(row.calls),
+    perSecond(row.calls),
+    String(row.succeeded),
+    String(row.tokenRequests),
+    String(row.gatewayTokenRequests),
+    perSecond(row.tokenRequests),
+    row.firstTokenAfterMs === null ? 'none' : `${Math.round(row.firstTokenAfterMs)} ms`,
+  ]);
+  rows.push([
+    'all merchants',
+    '',
+    String(outage.calls),
+    perSecond(outage.calls),
+    String(outage.succeeded),
+    String(outage.tokenRequests),
+    String(outage.gatewayTokenRequests),
+    perSecond(outage.tokenRequests),
+    '',
+  ]);
+  const merchantTable = table(
+    [
+      'during the outage',
+      'gateway',
+      'calls',
+      'calls/s',
+      'succeeded',
+      'token requests',
+      "(gateway's count)",
+      'token requests/s',
+      'first token after',
+    ],
+    rows,
+    2,
+  );
+  const sorted = [...outage.merchants].sort((a, b) => a.tokenRequests - b.tokenRequests);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]?.tokenRequests ?? 0;
+  const most = sorted.at(-1);
+  const perCall = outage.calls === 0 ? 0 : outage.tokenRequests / outage.calls;
+  const summary =
+    `token requests per merchant during the outage: median ${median}, max ${most?.tokenRequests ?? 0}` +
+    `${most === undefined ? '' : ` (${most.merchant}: ${perSecond(most.tokenRequests)}/s while its callers made ${perSecond(most.calls)} calls/s)`}; ` +
+    `${perCall.toFixed(3)} per call started`;
+  return `${heading}\n${merchantTable}\n${summary}`;
 }
 
 /** Left-aligned first columns (`textColumns`), numbers right-aligned, two spaces apart. */

@@ -3,7 +3,9 @@
  * while, against the local emulators, which fault a share of all requests (token endpoints and APIs alike) at
  * random. Every call is counted exactly once: succeeded, failed in a way a retry can fix, failed otherwise, or lost
  * (not settled by the end of a grace period). Tokens live seconds, not hours, so the token endpoints and their
- * faults matter many times over in a short run.
+ * faults matter many times over in a short run. With `outage`, both token endpoints are down for the middle third of
+ * the run (every token request fails), and the token requests the caches made during it are counted per merchant:
+ * a cache that backs off makes a handful, one that does not makes one per call.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -27,8 +29,48 @@ export interface SoakOptions {
   vippsMerchants?: number | undefined;
   /** Concurrent callers per merchant, each making one call after another. @default 3 */
   workersPerMerchant?: number | undefined;
+  /** Takes both token endpoints down for the middle third of the run, every token request failing so. @default none */
+  outage?: SoakOutageFault | undefined;
   /** Progress lines. @default none */
   log?: ((line: string) => void) | undefined;
+}
+
+/** How a token endpoint that is down answers: HTTP 503 in the gateway's format, or a reset connection (TCP RST). */
+export type SoakOutageFault = '503' | 'reset';
+
+/** One merchant's figures during the outage: from its start to its end, as differences of counters. */
+export interface SoakOutageRow {
+  merchant: string;
+  gateway: 'iamport' | 'vipps';
+  /** Calls started during the outage. */
+  calls: number;
+  /** Calls that succeeded during the outage (a token still valid, or taken before it). */
+  succeeded: number;
+  /** Token requests the merchant's cache made during the outage (its `token-requested` events). */
+  tokenRequests: number;
+  /** Token requests the gateway's emulator received with the merchant's credentials during the outage. */
+  gatewayTokenRequests: number;
+  /** `calls` per second of outage. */
+  callsPerSecond: number;
+  /** `tokenRequests` per second of outage: bounded by the backoff, not by `callsPerSecond`, when the cache backs off. */
+  tokenRequestsPerSecond: number;
+  /** From the end of the outage to the merchant's first new token after it; `null` when none came before the deadline. */
+  firstTokenAfterMs: number | null;
+}
+
+/** What the token endpoints' outage cost. */
+export interface SoakOutageReport {
+  fault: SoakOutageFault;
+  /** Start of the outage, from the first call. */
+  startMs: number;
+  durationMs: number;
+  /** Token requests the emulators answered with the outage's fault. */
+  refusedTokenRequests: number;
+  calls: number;
+  succeeded: number;
+  tokenRequests: number;
+  gatewayTokenRequests: number;
+  merchants: SoakOutageRow[];
 }
 
 /** One merchant's calls and token traffic. */
@@ -80,6 +122,8 @@ export interface SoakReport {
   heap: { startBytes: number; quarterBytes: number[]; endBytes: number; collected: boolean };
   /** From the first call to the deadline, and from the deadline until every call settled (or the grace ran out). */
   elapsed: { callsMs: number; settleMs: number };
+  /** The token endpoints' outage, when the run had one. */
+  outage?: SoakOutageReport | undefined;
 }
 
 /** Vipps tokens live 6 s instead of an hour or a day, so each merchant refreshes every few seconds. */
@@ -127,6 +171,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const workersPerMerchant = options.workersPerMerchant ?? 3;
   const log = options.log ?? (() => undefined);
   const plan = createFaultPlan(faultRate, seed);
+  const outageFault = options.outage;
+  /** While true, every token request gets the outage's fault instead of a draw from the plan. */
+  let outageActive = false;
+  let refusedTokenRequests = 0;
 
   // Each merchant has its own credentials, made up per run, so each has its own cache and token.
   const iamportCredentials = Array.from({ length: iamportCount }, (_, index) => ({
@@ -184,6 +232,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     request: IncomingMessage,
     toFault: (kind: SoakFaultKind, request: IncomingMessage) => TFault,
   ) => {
+    if (outageActive && target === 'token') {
+      refusedTokenRequests += 1;
+      return toFault(outageFault === 'reset' ? 'reset' : '5xx', request);
+    }
     const kind = plan.draw(target);
     return kind === undefined ? undefined : toFault(kind, request);
   };
@@ -232,6 +284,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     credentialOf.set(merchant, credentials.clientId);
   });
 
+  /** When the outage ended (`performance.now()`), and each merchant's first new token after that. */
+  let outageEndedAt: number | undefined;
+  const firstTokenAfterOutage = new Map<string, number>();
   const onEvent = (event: MerchantTokenEvent): void => {
     for (const merchant of event.merchants) {
       const counts = rows.get(merchant);
@@ -239,6 +294,9 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       if (event.type === 'token-requested') counts.tokenRequests += 1;
       else if (event.type === 'token-refreshed') counts[event.extended ? 'extended' : 'newTokens'] += 1;
       else if (event.type === 'token-served-stale') counts.servedStale += 1;
+      if (event.type === 'token-refreshed' && outageEndedAt !== undefined && !firstTokenAfterOutage.has(merchant)) {
+        firstTokenAfterOutage.set(merchant, performance.now() - outageEndedAt);
+      }
     }
   };
   /** The tokens each call's attempts sent, by call id, noted by the fetch every request of the registry goes through. */
@@ -319,9 +377,51 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     record(counts, outcome);
   };
 
+  /** Each merchant's counters, read at the outage's start and end: the outage's figures are the differences. */
+  type OutageCounters = Pick<SoakOutageRow, 'calls' | 'succeeded' | 'tokenRequests' | 'gatewayTokenRequests'>;
+  const outageCounters = (): Map<string, OutageCounters> => {
+    foldVippsLog();
+    return new Map(
+      [...rows.values()].map((counts) => [
+        counts.merchant,
+        {
+          calls: counts.calls,
+          succeeded: counts.succeeded,
+          tokenRequests: counts.tokenRequests,
+          gatewayTokenRequests: gatewayTokenRequestsOf(counts),
+        },
+      ]),
+    );
+  };
+  const gatewayTokenRequestsOf = (counts: SoakMerchantRow): number => {
+    const credential = credentialOf.get(counts.merchant)!;
+    return counts.gateway === 'iamport' ? iamportEmulator.countersFor(credential).tokenRequests : (vippsTokenRequests.get(credential) ?? 0);
+  };
+  let outageBefore: Map<string, OutageCounters> | undefined;
+  let outageAfter: Map<string, OutageCounters> | undefined;
+
   const heapStart = usedHeap();
   const started = performance.now();
   const deadline = started + durationMs;
+  // The middle third. Counters are read and the endpoints switched in one timer callback, so nothing falls between.
+  const outageStartMs = durationMs / 3;
+  const outageDurationMs = durationMs / 3;
+  const outageTimers =
+    outageFault === undefined
+      ? []
+      : [
+          setTimeout(() => {
+            outageBefore = outageCounters();
+            outageActive = true;
+            log(`token endpoints down (${outageFault === 'reset' ? 'connections reset' : 'HTTP 503'})`);
+          }, outageStartMs),
+          setTimeout(() => {
+            outageActive = false;
+            outageAfter = outageCounters();
+            outageEndedAt = performance.now();
+            log('token endpoints back');
+          }, outageStartMs + outageDurationMs),
+        ];
   const quarterBytes: number[] = [];
   const heapTimers = [1, 2, 3].map((quarter) => setTimeout(() => quarterBytes.push(usedHeap().bytes), (quarter * durationMs) / 4));
   log(`${rows.size} merchants, ${workersPerMerchant} callers each, ${durationMs / 1000} s, seed ${seed}`);
@@ -353,11 +453,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       counts.lost = counts.calls - counts.succeeded - counts.failedRetryable - counts.failedOther;
     }
     foldVippsLog();
-    for (const counts of rows.values()) {
-      const credential = credentialOf.get(counts.merchant)!;
-      counts.gatewayTokenRequests =
-        counts.gateway === 'iamport' ? iamportEmulator.countersFor(credential).tokenRequests : (vippsTokenRequests.get(credential) ?? 0);
-    }
+    for (const counts of rows.values()) counts.gatewayTokenRequests = gatewayTokenRequestsOf(counts);
     const merchantRows = [...rows.values()].map((counts) => ({ ...counts }));
     const sum = (field: 'calls' | 'succeeded' | 'failedRetryable' | 'failedOther' | 'lost'): number =>
       merchantRows.reduce((total, counts) => total + counts[field], 0);
@@ -381,14 +477,72 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       merchants: merchantRows,
       heap: { startBytes: heapStart.bytes, quarterBytes, endBytes: heapEnd.bytes, collected: heapEnd.collected },
       elapsed: { callsMs, settleMs },
+      outage:
+        outageFault === undefined || outageBefore === undefined || outageAfter === undefined
+          ? undefined
+          : outageReport(
+              outageFault,
+              outageStartMs,
+              outageDurationMs,
+              refusedTokenRequests,
+              merchantRows,
+              outageBefore,
+              outageAfter,
+              firstTokenAfterOutage,
+            ),
     };
   } finally {
+    for (const timer of outageTimers) clearTimeout(timer);
     clearTimeout(graceTimer);
     for (const timer of heapTimers) clearTimeout(timer);
     clearInterval(folder);
     await Promise.all([iamportEmulator.close(), vippsEmulator.close()]);
   }
   return report;
+}
+
+/** The outage's figures: each merchant's counters at its end minus those at its start, and their sums. */
+function outageReport(
+  fault: SoakOutageFault,
+  startMs: number,
+  durationMs: number,
+  refusedTokenRequests: number,
+  merchants: readonly SoakMerchantRow[],
+  before: ReadonlyMap<string, Pick<SoakOutageRow, 'calls' | 'succeeded' | 'tokenRequests' | 'gatewayTokenRequests'>>,
+  after: ReadonlyMap<string, Pick<SoakOutageRow, 'calls' | 'succeeded' | 'tokenRequests' | 'gatewayTokenRequests'>>,
+  firstTokenAfter: ReadonlyMap<string, number>,
+): SoakOutageReport {
+  const seconds = durationMs / 1000;
+  const rows = merchants.map(({ merchant, gateway }): SoakOutageRow => {
+    const start = before.get(merchant)!;
+    const end = after.get(merchant)!;
+    const calls = end.calls - start.calls;
+    const tokenRequests = end.tokenRequests - start.tokenRequests;
+    return {
+      merchant,
+      gateway,
+      calls,
+      succeeded: end.succeeded - start.succeeded,
+      tokenRequests,
+      gatewayTokenRequests: end.gatewayTokenRequests - start.gatewayTokenRequests,
+      callsPerSecond: calls / seconds,
+      tokenRequestsPerSecond: tokenRequests / seconds,
+      firstTokenAfterMs: firstTokenAfter.get(merchant) ?? null,
+    };
+  });
+  const sum = (field: 'calls' | 'succeeded' | 'tokenRequests' | 'gatewayTokenRequests'): number =>
+    rows.reduce((total, row) => total + row[field], 0);
+  return {
+    fault,
+    startMs,
+    durationMs,
+    refusedTokenRequests,
+    calls: sum('calls'),
+    succeeded: sum('succeeded'),
+    tokenRequests: sum('tokenRequests'),
+    gatewayTokenRequests: sum('gatewayTokenRequests'),
+    merchants: rows,
+  };
 }
 
 /** An API answer: 2xx succeeded; 5xx is the gateway's own "try again"; anything else is not expected. */

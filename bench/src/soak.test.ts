@@ -86,6 +86,59 @@ describe('pnpm soak', () => {
     expect(run.stdout).toMatch(/^result +PASS/m);
   });
 
+  it('should take the token endpoints down for the middle third with --outage and count what it cost', async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'soak-'));
+    const json = join(scratch, 'soak.json');
+    // 7 s: the outage runs from 2.3 s to 4.7 s, and Vipps' 6 s tokens are refreshed 3.5 to 4 s after they were issued
+    // (just after the start), inside it: each of those token requests fails, and the refresh is tried again.
+    const run = await soak(['--duration', '7s', '--seed', '20261122', '--outage', '--json', json]);
+
+    expect(run.signal).toBeNull();
+    expect(run.code).toBe(0);
+    const report = JSON.parse(await readFile(json, 'utf8')) as SoakReport;
+    expect(report.lost).toBe(0);
+    expect(report.failedOther).toBe(0);
+    // The outage alone: no random faults unless --fault-rate asks for them.
+    expect(report.faultRate).toBe(0);
+    expect(Object.values(report.faults.token.faults).reduce((sum, count) => sum + count, 0)).toBe(0);
+    expect(Object.values(report.faults.api.faults).reduce((sum, count) => sum + count, 0)).toBe(0);
+
+    const outage = report.outage!;
+    expect(outage).toMatchObject({ fault: '503', startMs: 7_000 / 3, durationMs: 7_000 / 3 });
+    const seconds = outage.durationMs / 1000;
+    expect(outage.merchants.map((row) => row.merchant)).toEqual(report.merchants.map((row) => row.merchant));
+    for (const field of ['calls', 'succeeded', 'tokenRequests', 'gatewayTokenRequests'] as const) {
+      expect(outage.merchants.reduce((sum, row) => sum + row[field], 0)).toBe(outage[field]);
+    }
+    // Every token request the gateways received during the outage was refused, and none outside it.
+    expect(outage.gatewayTokenRequests).toBe(outage.refusedTokenRequests);
+    expect(outage.refusedTokenRequests).toBeGreaterThan(0);
+    for (const [index, row] of outage.merchants.entries()) {
+      const whole = report.merchants[index]!;
+      expect(row.calls).toBeGreaterThan(0);
+      expect(row.calls).toBeLessThanOrEqual(whole.calls);
+      expect(row.tokenRequests).toBeLessThanOrEqual(whole.tokenRequests);
+      expect(row.gatewayTokenRequests).toBeLessThanOrEqual(whole.gatewayTokenRequests);
+      // The cache counts a request when it sends it, the gateway when it arrives: one may straddle each edge.
+      expect(Math.abs(row.tokenRequests - row.gatewayTokenRequests)).toBeLessThanOrEqual(2);
+      expect(row.tokenRequestsPerSecond).toBeCloseTo(row.tokenRequests / seconds, 6);
+      expect(row.callsPerSecond).toBeCloseTo(row.calls / seconds, 6);
+    }
+
+    expect(run.stdout).toMatch(/token endpoints down from 2\.3 s to 4\.7 s \(every token request answered 503\)/);
+    expect(run.stdout).toMatch(
+      /^during the outage +gateway +calls +calls\/s +succeeded +token requests +\(gateway's count\) +token requests\/s/m,
+    );
+    expect(run.stdout).toMatch(new RegExp(`^all merchants +${outage.calls} `, 'm'));
+    expect(run.stdout).toMatch(/^result +PASS/m);
+  });
+
+  it('should refuse an outage fault it does not know, before starting anything', async () => {
+    const run = await soak(['--outage', '--outage-fault', 'timeout']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+  });
+
   it('should refuse a duration it cannot read, before starting anything', async () => {
     const run = await soak(['--duration', 'soon']);
     expect(run.code).toBe(2);

@@ -5,40 +5,58 @@
  *   pnpm soak                          60 s, a random seed (printed)
  *   pnpm soak --duration 10s           the short run CI makes
  *   pnpm soak --seed 1234 --fault-rate 0.2 --json soak.json
+ *   pnpm soak --outage                 the token endpoints down (HTTP 503) for the middle third, no random faults
+ *   pnpm soak --outage --outage-fault reset --fault-rate 0.1
  *
  * `SOAK_DURATION` and `SOAK_SEED` set the same as the flags, which win.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { formatSoakReport, soakPassed } from './soak-report.js';
-import { runSoak } from './soak-run.js';
+import { runSoak, type SoakOutageFault } from './soak-run.js';
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string' },
-    seed: { type: 'string' },
-    'fault-rate': { type: 'string' },
-    json: { type: 'string' },
-  },
-  strict: true,
-});
+// An unknown or malformed flag is a bad flag (exit code 2), not a crash.
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        duration: { type: 'string' },
+        seed: { type: 'string' },
+        'fault-rate': { type: 'string' },
+        outage: { type: 'boolean' },
+        'outage-fault': { type: 'string' },
+        json: { type: 'string' },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+})();
 
 const durationText = values.duration ?? process.env.SOAK_DURATION ?? '60s';
 const seedText = values.seed ?? process.env.SOAK_SEED;
 const durationMs = parseDuration(durationText);
 const seed = seedText === undefined ? undefined : parseWhole(seedText, 'seed');
-const faultRate = values['fault-rate'] === undefined ? 0.1 : Number(values['fault-rate']);
+const outageFaultText = values['outage-fault'] ?? '503';
+if (outageFaultText !== '503' && outageFaultText !== 'reset') fail(`--outage-fault must be 503 or reset, not "${outageFaultText}"`);
+if (values['outage-fault'] !== undefined && values.outage !== true) fail('--outage-fault needs --outage');
+const outage: SoakOutageFault | undefined = values.outage === true ? outageFaultText : undefined;
+// An outage is measured on its own unless random faults are asked for too.
+const faultRate = values['fault-rate'] === undefined ? (outage === undefined ? 0.1 : 0) : Number(values['fault-rate']);
 if (!(faultRate >= 0 && faultRate <= 1)) fail(`--fault-rate must be a number from 0 to 1, not "${values['fault-rate']}"`);
 
 const report = await runSoak({
   durationMs,
   seed,
   faultRate,
+  outage,
   log: (line) => process.stderr.write(`soak: ${line}\n`),
 });
 process.stdout.write(
   `fault soak: ${report.merchants.length} merchants (i'mport and Vipps emulators on 127.0.0.1), ${report.workersPerMerchant} callers each, ` +
-    `${durationMs / 1000} s, faults at ${report.faultRate * 100} % of requests, seed ${report.seed} (replay: --seed ${report.seed})\n\n`,
+    `${durationMs / 1000} s, faults at ${report.faultRate * 100} % of requests, seed ${report.seed} (replay: --seed ${report.seed})` +
+    `${outage === undefined ? '' : `, token endpoints down for the middle third (${outage === 'reset' ? 'connections reset' : 'HTTP 503'})`}\n\n`,
 );
 process.stdout.write(`${formatSoakReport(report)}\n`);
 if (values.json !== undefined) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);

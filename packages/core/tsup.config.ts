@@ -1,7 +1,12 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'undici/index': 'src/undici/index.ts', 'testing/index': 'src/testing/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'undici/index': 'src/undici/index.ts',
+    'testing/index': 'src/testing/index.ts',
+    'testing/fuzz/index': 'src/testing/fuzz/index.ts',
+  },
   format: ['esm', 'cjs'],
   dts: { compilerOptions: { customConditions: [] } },
   clean: true,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultCachePolicy, resolveCachePolicy } from './cache-policy.js';
+import { defaultCachePolicy, durationProblem, maxDurationMs, resolveCachePolicy } from './cache-policy.js';
 import { ConfigurationError, isConfigurationError } from './errors.js';
 
 describe('defaultCachePolicy', () => {
@@ -15,6 +15,19 @@ describe('defaultCachePolicy', () => {
       lockWaitMs: 5_000,
     });
     expect(Object.isFrozen(defaultCachePolicy)).toBe(true);
+  });
+});
+
+describe('durationProblem', () => {
+  it('should accept 0 to 2^31-1 ms and name what is wrong with anything else', () => {
+    expect(durationProblem(0)).toBeUndefined();
+    expect(durationProblem(maxDurationMs)).toBeUndefined();
+    expect(durationProblem(2 ** 31)).toMatch(/^must be at most 2147483647 /);
+    expect(durationProblem(Number.POSITIVE_INFINITY)).toBe('must be a finite number of at least 0');
+    expect(durationProblem(-1)).toBe('must be a finite number of at least 0');
+    expect(durationProblem('10')).toBe('must be a finite number of at least 0');
+    expect(durationProblem(0, { positive: true })).toBe('must be a finite number greater than 0');
+    expect(durationProblem(0.5, { positive: true })).toBeUndefined();
   });
 });
 
@@ -66,6 +79,27 @@ describe('resolveCachePolicy', () => {
       'policy.requestTimeoutMs',
     ]);
     expect(error.message).toContain('policy.refreshAheadMs: must be a finite number of at least 0');
+  });
+
+  it('should refuse a duration over 2^31-1 ms, which a timer fires after 1 ms, in every duration field', () => {
+    const durations = Object.keys(defaultCachePolicy).filter((key) => key.endsWith('Ms'));
+    expect(durations).toHaveLength(7);
+    // 2^31 ms as requestTimeoutMs would abort every token request after 1 ms: Node clamps the timer to 1 ms.
+    const tooLong = Object.fromEntries(durations.map((key) => [key, 2 ** 31]));
+    let caught: unknown;
+    try {
+      resolveCachePolicy('iamport', tooLong);
+    } catch (error) {
+      caught = error;
+    }
+    expect(isConfigurationError(caught)).toBe(true);
+    const error = caught as ConfigurationError;
+    expect(error.issues.map((issue) => issue.path).sort()).toEqual(durations.map((key) => `policy.${key}`).sort());
+    expect(error.message).toContain('policy.requestTimeoutMs: must be at most 2147483647');
+
+    const longest = Object.fromEntries(durations.map((key) => [key, maxDurationMs]));
+    expect(resolveCachePolicy('iamport', longest)).toMatchObject(longest);
+    expect(maxDurationMs).toBe(2 ** 31 - 1);
   });
 
   it('should reject a jitter above 1 and a maximum retry delay below the base delay', () => {

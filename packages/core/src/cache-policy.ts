@@ -1,6 +1,9 @@
 import { ConfigurationError, type ConfigurationIssue } from './errors.js';
 
-/** How the token cache refreshes, retries and times out. Every field has a default. */
+/**
+ * How the token cache refreshes, retries and times out. Every field has a default; every duration (`…Ms`) is 0 to
+ * {@link maxDurationMs}.
+ */
 export interface CachePolicy {
   /**
    * Start refreshing in the background once less than this much life is left. Never more than half a token's
@@ -48,6 +51,25 @@ export interface CachePolicy {
   lockWaitMs: number;
 }
 
+/**
+ * The longest duration any option takes: 2^31−1 ms, about 24.8 days. Node's timers fire a longer delay after 1 ms
+ * (with a `TimeoutOverflowWarning`), so a longer timeout would time out at once instead of never.
+ */
+export const maxDurationMs = 2_147_483_647;
+
+/**
+ * What is wrong with a duration option in milliseconds, or `undefined` when it is usable: a finite number from 0
+ * (above 0 with `positive`) to {@link maxDurationMs}.
+ */
+export function durationProblem(value: unknown, options: { positive?: boolean | undefined } = {}): string | undefined {
+  const positive = options.positive ?? false;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (positive && value === 0)) {
+    return positive ? 'must be a finite number greater than 0' : 'must be a finite number of at least 0';
+  }
+  if (value > maxDurationMs) return `must be at most ${maxDurationMs} (2^31-1 ms, about 24.8 days: a longer timer fires at once)`;
+  return undefined;
+}
+
 /** The defaults every cache starts from. */
 export const defaultCachePolicy: Readonly<CachePolicy> = Object.freeze({
   refreshAheadMs: 300_000,
@@ -72,16 +94,31 @@ export function resolveCachePolicy(provider: string, ...layers: ReadonlyArray<Pa
       if (value !== undefined && key in policy) policy[key as keyof CachePolicy] = value;
     }
   }
-  const issues: ConfigurationIssue[] = [];
-  for (const [key, value] of Object.entries(policy)) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      issues.push({ path: `policy.${key}`, message: 'must be a finite number of at least 0' });
-    }
-  }
-  if (policy.refreshAheadJitter > 1) issues.push({ path: 'policy.refreshAheadJitter', message: 'must be at most 1' });
+  const issues = cachePolicyFieldIssues(policy);
   if (policy.retryMaxDelayMs < policy.retryBaseDelayMs) {
     issues.push({ path: 'policy.retryMaxDelayMs', message: 'must be at least retryBaseDelayMs' });
   }
   if (issues.length > 0) throw new ConfigurationError({ provider, issues });
   return Object.freeze(policy);
+}
+
+function fractionProblem(value: unknown): string | undefined {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) return 'must be a finite number of at least 0';
+  return value > 1 ? 'must be at most 1' : undefined;
+}
+
+/**
+ * What is wrong with each field of a policy or of one layer of it, each on its own (undefined fields and unknown keys
+ * are skipped; how fields relate is checked once the layers are merged). The registry checks its `policy` with it when
+ * it is created, before any cache exists.
+ */
+export function cachePolicyFieldIssues(layer: Partial<CachePolicy> | undefined): ConfigurationIssue[] {
+  const issues: ConfigurationIssue[] = [];
+  for (const [key, value] of Object.entries(layer ?? {})) {
+    if (value === undefined || !(key in defaultCachePolicy)) continue;
+    // Every field but the jitter, a fraction, is a duration.
+    const problem = key === 'refreshAheadJitter' ? fractionProblem(value) : durationProblem(value);
+    if (problem !== undefined) issues.push({ path: `policy.${key}`, message: problem });
+  }
+  return issues;
 }

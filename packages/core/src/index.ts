@@ -7,7 +7,7 @@
 export type { AuthFetch, AuthFetchOptions, RequestLike } from './bearer-fetch.js';
 export { createAuthFetch } from './bearer-fetch.js';
 export type { CachePolicy } from './cache-policy.js';
-export { defaultCachePolicy, resolveCachePolicy } from './cache-policy.js';
+export { defaultCachePolicy, durationProblem, maxDurationMs, resolveCachePolicy } from './cache-policy.js';
 export type { Clock } from './clock.js';
 export { systemClock } from './clock.js';
 export type {

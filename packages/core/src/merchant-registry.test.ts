@@ -86,6 +86,25 @@ describe('createMerchantRegistry', () => {
     expect(text).not.toContain('another-secret');
   });
 
+  it('should refuse a bad policy, such as a duration over 2^31-1 ms, at creation rather than on first use', () => {
+    const create = () =>
+      createMerchantRegistry({
+        providers: { test: testFactory() },
+        merchants: { 'shop-a': { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' } },
+        policy: { requestTimeoutMs: 2 ** 31, lockWaitMs: -1, retryMaxDelayMs: undefined },
+      });
+    expect(create).toThrowError(
+      expect.objectContaining({
+        name: 'ConfigurationError',
+        issues: [
+          { path: 'policy.requestTimeoutMs', message: expect.stringMatching(/^must be at most 2147483647 /) },
+          { path: 'policy.lockWaitMs', message: 'must be a finite number of at least 0' },
+        ],
+      }),
+    );
+    expect(created).toBe(0);
+  });
+
   it('should throw a typed error naming an unknown merchant', () => {
     const registry = createMerchantRegistry({ providers: { test: testFactory() }, merchants: {} });
     expect(() => registry.fetch('nobody')).toThrowError(/nobody/);

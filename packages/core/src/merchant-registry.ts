@@ -1,5 +1,5 @@
 import { type AuthFetch, createAuthFetch } from './bearer-fetch.js';
-import type { CachePolicy } from './cache-policy.js';
+import { type CachePolicy, cachePolicyFieldIssues } from './cache-policy.js';
 import type { Clock } from './clock.js';
 import { createAnnotatedTokenCache } from './error-annotation.js';
 import { ConfigurationError, type ConfigurationIssue, isAuthError, shareRawResponse, UnknownMerchantError } from './errors.js';
@@ -112,13 +112,15 @@ export interface MerchantRegistry {
  * const response = await registry.fetch('shop-kr')('/payments/imp_448280090638');
  *
  * @throws {@link ConfigurationError} with every problem of every merchant (unknown provider, bad id, bad settings),
- * each naming the merchant and the path of the setting.
+ * each naming the merchant and the path of the setting, and every bad field of `policy` (e.g. a duration over
+ * {@link maxDurationMs}).
  */
 export function createMerchantRegistry(options: MerchantRegistryOptions): MerchantRegistry {
   const { providers, merchants } = options;
   // The provider names, read once: creation checks every merchant against them, and first use checks one again.
   const known = typeof providers === 'object' && providers !== null ? Object.keys(providers) : [];
-  const issues = validateMerchants(providers, known, merchants);
+  // The policy too, so that a bad duration stops the start, not a merchant's first call.
+  const issues = [...validateMerchants(providers, known, merchants), ...cachePolicyFieldIssues(options.policy)];
   if (issues.length > 0) throw new ConfigurationError({ issues });
 
   const store = options.store ?? createMemoryTokenStore(options.clock === undefined ? {} : { clock: options.clock });

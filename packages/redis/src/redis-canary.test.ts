@@ -39,7 +39,7 @@ describeWithRedis('Redis store secret canaries', () => {
     const client = await connect();
     const store = createRedisTokenStore({
       client,
-      ...(encrypted ? { encryptionKey } : {}),
+      ...(encrypted ? { encryptionKey } : { plaintext: true as const }),
       operationTimeoutMs: 100,
       onEvent: (event) => storeEvents.push(scanner.scan(`${label}: store event`, event).type),
     });

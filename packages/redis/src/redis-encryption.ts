@@ -14,9 +14,9 @@ export type RedisDecryptFailure =
   | 'unknown-key'
   /** The value carries the encryption marker but not in a shape this version writes. */
   | 'malformed'
-  /** Encryption is on, but the value is plaintext (written by a store without `encryptionKey`). */
+  /** Encryption is on, but the value is plaintext (written by a `plaintext: true` store). */
   | 'not-encrypted'
-  /** Encryption is off, but the value is encrypted (written by a store with `encryptionKey`). */
+  /** Encryption is off (`plaintext: true`), but the value is encrypted (written by a store with `encryptionKey`). */
   | 'no-key';
 
 /** Encrypts and decrypts stored values with one AES-256-GCM key. */

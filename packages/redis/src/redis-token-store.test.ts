@@ -48,7 +48,7 @@ describeWithRedis('createRedisTokenStore', () => {
 
   describe('values', () => {
     it('should store a value under <keyPrefix>token:<cacheKey> with the token lifetime as its Redis TTL', async () => {
-      const store = createRedisTokenStore({ client });
+      const store = createRedisTokenStore({ client, plaintext: true });
       await store.set('test:abc', 'value-1', 60_000);
 
       expect(await store.get('test:abc')).toBe('value-1');
@@ -59,14 +59,14 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should use the given keyPrefix', async () => {
-      const store = createRedisTokenStore({ client, keyPrefix: 'shop:' });
+      const store = createRedisTokenStore({ client, keyPrefix: 'shop:', plaintext: true });
       await store.set('test:abc', 'value-1', 60_000);
 
       expect(await client.keys('*')).toEqual(['shop:token:test:abc']);
     });
 
     it('should forget a value once its TTL has passed', async () => {
-      const store = createRedisTokenStore({ client });
+      const store = createRedisTokenStore({ client, plaintext: true });
       await store.set('test:abc', 'value-1', 50);
       await sleep(120);
 
@@ -75,11 +75,11 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should return undefined for a key never written', async () => {
-      expect(await createRedisTokenStore({ client }).get('test:none')).toBeUndefined();
+      expect(await createRedisTokenStore({ client, plaintext: true }).get('test:none')).toBeUndefined();
     });
 
     it('should delete a value unconditionally without expected', async () => {
-      const store = createRedisTokenStore({ client });
+      const store = createRedisTokenStore({ client, plaintext: true });
       await store.set('test:abc', 'value-1', 60_000);
       await store.delete('test:abc');
 
@@ -87,7 +87,7 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should compare-and-delete: only while the key still holds the expected value', async () => {
-      const store = createRedisTokenStore({ client });
+      const store = createRedisTokenStore({ client, plaintext: true });
       await store.set('test:abc', 'value-2', 60_000);
       await store.delete('test:abc', 'value-1');
       expect(await store.get('test:abc')).toBe('value-2');
@@ -99,8 +99,8 @@ describeWithRedis('createRedisTokenStore', () => {
 
   describe('lock', () => {
     it('should let one holder at a time take the lock, across clients', async () => {
-      const first = createRedisTokenStore({ client });
-      const second = createRedisTokenStore({ client: await connect() });
+      const first = createRedisTokenStore({ client, plaintext: true });
+      const second = createRedisTokenStore({ client: await connect(), plaintext: true });
 
       const lock = await first.lock('test:abc', 5_000);
       expect(lock).toBeDefined();
@@ -112,7 +112,7 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should free the lock after its TTL when the holder never releases it', async () => {
-      const store = createRedisTokenStore({ client });
+      const store = createRedisTokenStore({ client, plaintext: true });
       expect(await store.lock('test:abc', 50)).toBeDefined();
       await sleep(120);
 
@@ -120,7 +120,7 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should not release a lock another holder took after this one expired', async () => {
-      const store = createRedisTokenStore({ client });
+      const store = createRedisTokenStore({ client, plaintext: true });
       const stale = await store.lock('test:abc', 50);
       await sleep(120);
       const current = await store.lock('test:abc', 5_000);
@@ -134,7 +134,7 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should keep locks and values apart', async () => {
-      const store = createRedisTokenStore({ client });
+      const store = createRedisTokenStore({ client, plaintext: true });
       await store.lock('test:abc', 5_000);
 
       expect(await store.get('test:abc')).toBeUndefined();
@@ -213,7 +213,7 @@ describeWithRedis('createRedisTokenStore', () => {
     it('should treat an encrypted value as absent in a store without a key', async () => {
       const events: RedisTokenStoreEvent[] = [];
       await createRedisTokenStore({ client, encryptionKey: key }).set('test:abc', value, 60_000);
-      const store = createRedisTokenStore({ client, onEvent: (event) => events.push(event) });
+      const store = createRedisTokenStore({ client, onEvent: (event) => events.push(event), plaintext: true });
 
       expect(await store.get('test:abc')).toBeUndefined();
       expect(events).toMatchObject([{ type: 'store-decrypt-failed', reason: 'no-key' }]);
@@ -254,8 +254,47 @@ describeWithRedis('createRedisTokenStore', () => {
       }
     });
 
+    it('should refuse a store without an encryption key unless plaintext is opted into, naming the option', () => {
+      // An unset variable gives undefined: that must not silently store bearer tokens in plaintext.
+      expect(process.env.X_TEST_UNSET_TOKEN_STORE_KEY).toBeUndefined();
+      let error: unknown;
+      try {
+        createRedisTokenStore({ client, encryptionKey: process.env.X_TEST_UNSET_TOKEN_STORE_KEY });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(isConfigurationError(error)).toBe(true);
+      expect(error).toMatchObject({
+        provider: 'redis',
+        issues: [{ path: 'encryptionKey', message: expect.stringContaining('plaintext: true') }],
+      });
+      expect(() => createRedisTokenStore({ client } as never)).toThrow(/encryptionKey: required.*plaintext: true/);
+      expect(() => createRedisTokenStore({ client, encryptionKey: null } as never)).toThrow(/plaintext: true/);
+      expect(() => createRedisTokenStore({ client, plaintext: true })).not.toThrow();
+    });
+
+    it.each([
+      ['a string', { plaintext: 'true' }, 'plaintext', /must be true or false/],
+      ['false without a key', { plaintext: false }, 'encryptionKey', /plaintext: true/],
+      ['true beside a key', { plaintext: true, encryptionKey: randomBytes(32) }, 'plaintext', /encryptionKey/],
+    ])('should refuse plaintext as %s', (_name, options, path, message) => {
+      expect(() => createRedisTokenStore({ client, ...options } as never)).toThrow(
+        expect.objectContaining({ issues: [expect.objectContaining({ path, message: expect.stringMatching(message) })] }),
+      );
+    });
+
+    it('should refuse an operationTimeoutMs over 2^31-1 ms, which a timer fires after 1 ms', () => {
+      expect(() => createRedisTokenStore({ client, plaintext: true, operationTimeoutMs: 2 ** 31 })).toThrow(
+        expect.objectContaining({
+          name: 'ConfigurationError',
+          issues: [{ path: 'operationTimeoutMs', message: expect.stringMatching(/^must be at most 2147483647 /) }],
+        }),
+      );
+      expect(() => createRedisTokenStore({ client, plaintext: true, operationTimeoutMs: 2 ** 31 - 1 })).not.toThrow();
+    });
+
     it('should name every bad option at once', () => {
-      expect(() => createRedisTokenStore({ client: {} as never, operationTimeoutMs: 0 })).toThrow(
+      expect(() => createRedisTokenStore({ client: {} as never, operationTimeoutMs: 0, plaintext: true })).toThrow(
         expect.objectContaining({
           issues: [expect.objectContaining({ path: 'client' }), expect.objectContaining({ path: 'operationTimeoutMs' })],
         }),
@@ -270,7 +309,7 @@ describeWithRedis('createRedisTokenStore', () => {
       ['delete', (store: ReturnType<typeof createRedisTokenStore>) => store.delete('test:abc', 'secret-value')],
       ['lock', (store: ReturnType<typeof createRedisTokenStore>) => store.lock('test:abc', 5_000)],
     ])('should reject %s within operationTimeoutMs when Redis does not answer', async (operation, run) => {
-      const store = createRedisTokenStore({ client, operationTimeoutMs: 100 });
+      const store = createRedisTokenStore({ client, operationTimeoutMs: 100, plaintext: true });
       redis.pause();
       // Without the time limit the command would wait for Redis, and this test would time out.
       const error = await run(store).then(
@@ -286,7 +325,7 @@ describeWithRedis('createRedisTokenStore', () => {
 
     it('should not hang a client that queues commands while it reconnects (default node-redis options)', async () => {
       const queueing = await connect({ socket: { reconnectStrategy: 50 } });
-      const store = createRedisTokenStore({ client: queueing, operationTimeoutMs: 100 });
+      const store = createRedisTokenStore({ client: queueing, operationTimeoutMs: 100, plaintext: true });
       const port = redis.port;
       await redis.kill();
       try {
@@ -313,7 +352,7 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should reject at once with disableOfflineQueue when Redis is gone', async () => {
-      const store = createRedisTokenStore({ client, operationTimeoutMs: 5_000 });
+      const store = createRedisTokenStore({ client, operationTimeoutMs: 5_000, plaintext: true });
       const port = redis.port;
       await redis.kill();
       try {
@@ -326,7 +365,7 @@ describeWithRedis('createRedisTokenStore', () => {
 
     it('should never throw from release, and report the failure', async () => {
       const events: RedisTokenStoreEvent[] = [];
-      const store = createRedisTokenStore({ client, operationTimeoutMs: 100, onEvent: (event) => events.push(event) });
+      const store = createRedisTokenStore({ client, operationTimeoutMs: 100, onEvent: (event) => events.push(event), plaintext: true });
       const lock = await store.lock('test:abc', 5_000);
       redis.pause();
 
@@ -361,7 +400,9 @@ describeWithRedis('createRedisTokenStore', () => {
 
     it('should share one token between caches on separate clients: one token request', async () => {
       const caches = await Promise.all(
-        [1, 2, 3, 4].map(async () => createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: await connect() }) })),
+        [1, 2, 3, 4].map(async () =>
+          createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: await connect(), plaintext: true }) }),
+        ),
       );
 
       const tokens = await Promise.all(caches.map((cache) => cache.getToken()));
@@ -371,12 +412,12 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should keep a token invalidated in one process from being served to another', async () => {
-      const first = createTokenCache(testProvider(server), { store: createRedisTokenStore({ client }) });
+      const first = createTokenCache(testProvider(server), { store: createRedisTokenStore({ client, plaintext: true }) });
       const old = await first.getToken();
       server.validTokens.delete(old.accessToken);
 
       await first.invalidate(old.accessToken);
-      const second = createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: await connect() }) });
+      const second = createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: await connect(), plaintext: true }) });
       const fresh = await second.getToken();
 
       expect(fresh.accessToken).not.toBe(old.accessToken);
@@ -404,7 +445,7 @@ describeWithRedis('createRedisTokenStore', () => {
     ])('should serve tokens and report store errors when Redis is %s', async (_state, kill) => {
       const events: TokenEvent[] = [];
       const cache = createTokenCache(testProvider(server), {
-        store: createRedisTokenStore({ client, operationTimeoutMs: 100 }),
+        store: createRedisTokenStore({ client, operationTimeoutMs: 100, plaintext: true }),
         policy: { lockWaitMs: 300 },
         onEvent: (event) => events.push(event),
       });

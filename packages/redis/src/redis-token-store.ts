@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, type ConfigurationIssue, type TokenStore, type TokenStoreLock } from '@x/core';
+import { ConfigurationError, type ConfigurationIssue, durationProblem, type TokenStore, type TokenStoreLock } from '@x/core';
 import {
   createValueCipher,
   isEncryptedValue,
@@ -41,22 +41,47 @@ export type RedisTokenStoreEvent =
       time: number;
     };
 
-/** Options of {@link createRedisTokenStore}. */
-export interface RedisTokenStoreOptions {
+/**
+ * @inline Options every store takes; inlined so the docs show them on {@link RedisTokenStoreOptions} itself.
+ */
+interface RedisTokenStoreCommonOptions {
   /** A node-redis 5 client (connected, or connecting); see the README for the recommended client options. */
   client: RedisCommandClient;
   /** Prepended to every key the store writes (`<keyPrefix>token:<cacheKey>`, `<keyPrefix>lock:<cacheKey>`). @default 'x:' */
   keyPrefix?: string | undefined;
-  /**
-   * 32 bytes (a Buffer, 64 hex digits or base64) to encrypt values with AES-256-GCM, so reading Redis yields no
-   * usable token. @default undefined (values are stored as plaintext JSON)
-   */
-  encryptionKey?: Buffer | Uint8Array | string | undefined;
   /** Receives what the store handles without throwing (undecryptable values, failed lock releases). */
   onEvent?: ((event: RedisTokenStoreEvent) => void) | undefined;
-  /** Longest time one Redis command may take before the store method rejects. @default 250 */
+  /** Longest time one Redis command may take before the store method rejects; at most 2^31−1 (`maxDurationMs`). @default 250 */
   operationTimeoutMs?: number | undefined;
 }
+
+/**
+ * Options of {@link createRedisTokenStore}: an `encryptionKey`, or an explicit `plaintext: true`. An `encryptionKey`
+ * that is `undefined` (an unset environment variable) is a `ConfigurationError`, never a silent plaintext store.
+ */
+export type RedisTokenStoreOptions = RedisTokenStoreCommonOptions &
+  (
+    | {
+        /**
+         * 32 bytes (a Buffer, 64 hex digits or base64) to encrypt values with AES-256-GCM, so reading Redis yields no
+         * usable token. Required unless `plaintext` is `true`; `undefined` is accepted by the types (so an environment
+         * variable can be passed as it is) and refused when the store is created.
+         */
+        encryptionKey: Buffer | Uint8Array | string | undefined;
+        /** Only `true` turns encryption off. @default false */
+        plaintext?: false | undefined;
+      }
+    | {
+        /**
+         * Stores tokens as plaintext JSON, without `encryptionKey`. Not recommended: anyone who can read Redis (a
+         * `redis-cli`, a backup, a `MONITOR` session) gets usable bearer tokens. For a Redis nothing else reaches.
+         * @default false
+         */
+        plaintext: true;
+        /** Must be absent with `plaintext: true`. */
+        encryptionKey?: undefined;
+      }
+  );
 
 /** Deletes `KEYS[1]` only while it holds `ARGV[1]`: lock release and compare-and-delete. */
 const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
@@ -74,8 +99,8 @@ const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then re
  * const iamport = createAuthFetch(createIamportProvider({ impKey, impSecret }), { store });
  *
  * @throws {@link @x/core!"@x/core".ConfigurationError | ConfigurationError} naming every bad option (no client, a bad
- * `operationTimeoutMs`, an `encryptionKey` that is not 32 bytes), never the key. Store methods reject with a
- * {@link RedisTokenStoreError}.
+ * `operationTimeoutMs`, an `encryptionKey` that is missing without `plaintext: true` or is not 32 bytes), never the
+ * key. Store methods reject with a {@link RedisTokenStoreError}.
  */
 export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenStore & Required<Pick<TokenStore, 'lock'>> {
   const issues: ConfigurationIssue[] = [];
@@ -84,13 +109,25 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   const keyPrefix = options?.keyPrefix ?? 'x:';
   if (typeof keyPrefix !== 'string') issues.push({ path: 'keyPrefix', message: 'must be a string' });
   const operationTimeoutMs = options?.operationTimeoutMs ?? 250;
-  if (typeof operationTimeoutMs !== 'number' || !Number.isFinite(operationTimeoutMs) || operationTimeoutMs <= 0) {
-    issues.push({ path: 'operationTimeoutMs', message: 'must be a finite number greater than 0' });
-  }
+  const timeoutProblem = durationProblem(operationTimeoutMs, { positive: true });
+  if (timeoutProblem !== undefined) issues.push({ path: 'operationTimeoutMs', message: timeoutProblem });
   let cipher: RedisValueCipher | undefined;
-  if (options?.encryptionKey !== undefined) {
+  const plaintext = options?.plaintext ?? false;
+  const encryptionKey: unknown = options?.encryptionKey;
+  if (typeof plaintext !== 'boolean') {
+    issues.push({ path: 'plaintext', message: 'must be true or false' });
+  } else if (plaintext) {
+    if (encryptionKey !== undefined) issues.push({ path: 'plaintext', message: 'must not be true when encryptionKey is set' });
+  } else if (encryptionKey === undefined || encryptionKey === null) {
+    // An unset environment variable must not turn encryption off: plaintext is an explicit choice.
+    issues.push({
+      path: 'encryptionKey',
+      message:
+        'required: 32 bytes (e.g. `openssl rand -base64 32`); to store tokens unencrypted (not recommended), set plaintext: true instead',
+    });
+  } else {
     try {
-      cipher = createValueCipher(parseEncryptionKey(options.encryptionKey));
+      cipher = createValueCipher(parseEncryptionKey(encryptionKey));
     } catch (error) {
       issues.push(...(error as ConfigurationError).issues);
     }

@@ -43,7 +43,7 @@ async function configure(config: FleetWorkerConfig): Promise<boolean> {
   for (const merchant of config.merchants) {
     const store = createRedisTokenStore({
       client: next,
-      encryptionKey: config.encryptionKey,
+      ...(config.encryptionKey === undefined ? { plaintext: true as const } : { encryptionKey: config.encryptionKey }),
       keyPrefix: config.keyPrefix,
       operationTimeoutMs: config.operationTimeoutMs,
       onEvent: (event) => report(merchant.impKey, event),

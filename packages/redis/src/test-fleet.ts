@@ -7,6 +7,7 @@ export interface FleetWorkerConfig {
   redisUrl: string;
   iamportUrl: string;
   merchants: ReadonlyArray<{ impKey: string; impSecret: string }>;
+  /** The stores' encryption key; without one the workers opt into plaintext stores (`plaintext: true`). */
   encryptionKey?: string | undefined;
   keyPrefix?: string | undefined;
   lockWaitMs?: number | undefined;

@@ -8,16 +8,14 @@
  */
 import { gzipSync } from 'node:zlib';
 import { createTokenCache, isTokenResponseError } from '@x/core';
+import { type ForeignOrigin, type RawResponse, startForeignOrigin } from '@x/core/testing';
 import {
   createTokenResponseFuzzKit,
   createTokenResponseFuzzTally,
   describeTokenResponseFuzzTally,
-  type ForeignOrigin,
-  type RawResponse,
-  startForeignOrigin,
   type TokenResponseFuzzCase,
   type TokenResponseFuzzGateway,
-} from '@x/core/testing';
+} from '@x/core/testing/fuzz';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type VippsFault } from './testing/index.js';

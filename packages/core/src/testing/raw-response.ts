@@ -1,5 +1,7 @@
 import { type ServerResponse, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { Socket } from 'node:net';
+import { durationProblem, maxDurationMs } from '../cache-policy.js';
+import { ConfigurationError } from '../errors.js';
 
 /** How a raw answer ends once its body bytes are out. */
 export type RawResponseEnding =
@@ -31,13 +33,17 @@ export interface RawResponse {
   declaredLength?: number | undefined;
   /** Sends the body in writes of this many bytes; without `declaredLength` it goes out chunked (no length). */
   chunkSize?: number | undefined;
-  /** Pause between two chunks in milliseconds. @default 0 */
+  /** Pause between two chunks in milliseconds, at most 2^31−1 (`maxDurationMs`). @default 0 */
   chunkDelayMs?: number | undefined;
   /** What happens after the body. @default 'close' when `declaredLength` exceeds the body, else 'complete' */
   ending?: RawResponseEnding | undefined;
 }
 
-/** Checks a raw answer when the fault is queued, so a test's mistake surfaces there and not as a confusing hang. */
+/**
+ * Checks a raw answer when the fault is queued, so a test's mistake surfaces there and not as a confusing hang: a
+ * `RangeError` for a bad length or chunk size, a `ConfigurationError` for a `chunkDelayMs` that is not 0 to
+ * {@link maxDurationMs}.
+ */
 export function validateRawResponse(raw: RawResponse): void {
   const length = bodyBytes(raw).length;
   if (raw.declaredLength !== undefined && !(Number.isSafeInteger(raw.declaredLength) && raw.declaredLength >= length)) {
@@ -46,6 +52,8 @@ export function validateRawResponse(raw: RawResponse): void {
   if (raw.chunkSize !== undefined && !(Number.isSafeInteger(raw.chunkSize) && raw.chunkSize >= 1)) {
     throw new RangeError('chunkSize must be a whole number of at least 1');
   }
+  const delayProblem = raw.chunkDelayMs === undefined ? undefined : durationProblem(raw.chunkDelayMs);
+  if (delayProblem !== undefined) throw new ConfigurationError({ issues: [{ path: 'chunkDelayMs', message: delayProblem }] });
   // `writeHead` would throw these in the emulator's request handler, where nothing catches them.
   if (raw.statusText !== undefined && !/^[\t\u0020-\u007e\u0080-\u00ff]*$/.test(raw.statusText)) {
     throw new RangeError('statusText must hold only tabs, spaces and visible Latin-1 characters');
@@ -95,10 +103,14 @@ export function writeRawResponse(response: ServerResponse, socket: Socket, raw: 
         writeNext();
         return;
       }
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        writeNext();
-      }, raw.chunkDelayMs);
+      // An unchecked answer (an emulator's injectFault) may ask for longer than a timer holds: wait as long as one can.
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          writeNext();
+        },
+        Math.min(raw.chunkDelayMs, maxDurationMs),
+      );
       timers.add(timer);
     });
   };

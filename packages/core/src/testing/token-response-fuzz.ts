@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { inspect } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { Arbitrary, default as FastCheckModule } from 'fast-check';
@@ -8,12 +7,12 @@ import { createTokenCache } from '../token-cache.js';
 import { defaultMaxTokenResponseBytes } from '../token-http.js';
 import type { ProviderToken, TokenProvider } from '../token-provider.js';
 import { maskCanaries } from './canary.js';
-import { listenOnLoopback } from './loopback-server.js';
+import type { ForeignOrigin } from './foreign-origin.js';
 import type { RawResponse } from './raw-response.js';
 
 /**
  * fast-check as a test imports it (`import fc from 'fast-check'`). The kit is handed it rather than importing it, so
- * `@x/core/testing` loads without fast-check installed and every arbitrary comes from the caller's own copy.
+ * `@x/core/testing/fuzz` loads without fast-check installed and every arbitrary comes from the caller's own copy.
  */
 export type FastCheck = typeof FastCheckModule;
 
@@ -71,31 +70,6 @@ export interface TokenResponseFuzzGateway<Variant, Fault> {
   transport: Arbitrary<TokenResponseFuzzCase<Variant, Fault>>;
   /** Valid token responses sent gzip-compressed: each must still give exactly its token. */
   gzipped: Arbitrary<TokenResponseFuzzCase<Variant, Fault>>;
-}
-
-/** Another origin that redirects point to: whatever reaches it has left the gateway, so no secret may. */
-export interface ForeignOrigin {
-  /** `http://127.0.0.1:<port>`. */
-  url: string;
-  /** Every request it received: method, path, headers and body. */
-  received: string[];
-  /** Stops the server. */
-  close(): Promise<void>;
-}
-
-/** Starts the other origin; it answers every request with `body`, a token a provider must not take for its own. */
-export async function startForeignOrigin(body: string): Promise<ForeignOrigin> {
-  const received: string[] = [];
-  const server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      received.push(`${request.method} ${request.url} ${JSON.stringify(request.headers)} ${Buffer.concat(chunks).toString('utf8')}`);
-      response.writeHead(200, { 'content-type': 'application/json' }).end(body);
-    });
-  });
-  const loopback = await listenOnLoopback(server);
-  return { url: loopback.url, received, close: () => loopback.close() };
 }
 
 /** What a fuzz run saw, counted as it goes, so a failed run still shows how far it got. */

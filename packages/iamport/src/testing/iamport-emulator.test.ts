@@ -286,4 +286,37 @@ describe('createIamportEmulator', () => {
     expect(asked).toEqual(['token POST /users/getToken', 'api GET /payments/imp_faulted', 'api GET /payments/imp_fine']);
     expect(server.counters.faults).toBe(2);
   });
+
+  it('should refuse a queued delay over 2^31-1 ms, which a timer fires after 1 ms, with a ConfigurationError', async () => {
+    const server = await startEmulator();
+    const tooLong = [
+      { kind: 'slow', delayMs: 2 ** 31 },
+      { kind: 'raw', body: '{}', chunkSize: 1, chunkDelayMs: 2 ** 31 },
+    ] as const;
+    for (const fault of tooLong) {
+      expect(() => server.fault(fault)).toThrow(
+        expect.objectContaining({
+          name: 'ConfigurationError',
+          issues: [expect.objectContaining({ message: expect.stringMatching(/^must be at most 2147483647 /) })],
+        }),
+      );
+    }
+    // Nothing was queued: the next token request gets its token.
+    expect((await getToken(server)).status).toBe(200);
+  });
+
+  it('should hold an injected answer delayed over 2^31-1 ms until it closes, not answer it after 1 ms', async () => {
+    const server = await startEmulator({ injectFault: () => ({ kind: 'slow', delayMs: 2 ** 31 }) });
+    let answered = false;
+    const pending = getToken(server)
+      .catch((error: unknown) => error)
+      .finally(() => {
+        answered = true;
+      });
+    // Ordered, not timed: a 50 ms timer set after the request was sent fires before a 2^31 ms one, not a 1 ms one.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(answered).toBe(false);
+    await server.close();
+    expect(await pending).toBeInstanceOf(Error);
+  });
 });

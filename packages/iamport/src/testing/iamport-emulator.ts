@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { inspect } from 'node:util';
+import { ConfigurationError, durationProblem, maxDurationMs } from '@x/core';
 import { createCanary, listenOnLoopback, type RawResponse, readRequestBody, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import * as v from 'valibot';
 import {
@@ -93,7 +94,7 @@ export interface IamportFault extends RawResponse {
   count?: number | undefined;
   /** HTTP status for `server-error` (default 500), `html` (default 502) and `raw` (default 200). */
   status?: number | undefined;
-  /** Delay of a `slow` answer in milliseconds. @default 5_000 */
+  /** Delay of a `slow` answer in milliseconds, at most 2^31−1 (`maxDurationMs`; `fault()` refuses more). @default 5_000 */
   delayMs?: number | undefined;
   /** i'mport `code` for `server-error` and `error-code`. @default -1 */
   code?: number | undefined;
@@ -431,10 +432,14 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
         answerFault(fault, request, response, target);
         return;
       }
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        if (!response.destroyed && !request.socket.destroyed) normal();
-      }, fault.delayMs ?? 5_000);
+      // An injected fault is not checked: a delay longer than a timer holds waits as long as one can.
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          if (!response.destroyed && !request.socket.destroyed) normal();
+        },
+        Math.min(fault.delayMs ?? 5_000, maxDurationMs),
+      );
       timers.add(timer);
     });
   });
@@ -462,6 +467,10 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
       const remaining = fault.count ?? 1;
       if (!(remaining > 0)) throw new RangeError('fault.count must be at least 1');
       if (fault.kind === 'raw') validateRawResponse(fault);
+      const delayProblem = fault.delayMs === undefined ? undefined : durationProblem(fault.delayMs);
+      if (delayProblem !== undefined) {
+        throw new ConfigurationError({ provider: 'iamport', issues: [{ path: 'fault.delayMs', message: delayProblem }] });
+      }
       faults.push({ ...fault, target: fault.target ?? 'token', count: remaining });
     },
     clearFaults() {

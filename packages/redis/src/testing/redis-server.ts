@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ConfigurationError, durationProblem } from '@x/core';
 
 /** Options of {@link startRedisServer}. */
 export interface RedisServerOptions {
@@ -11,7 +12,7 @@ export interface RedisServerOptions {
   command?: string | undefined;
   /** Port on 127.0.0.1; pass a stopped server's port to start a new one in its place. @default a free port */
   port?: number | undefined;
-  /** How long to wait for "Ready to accept connections". @default 5_000 */
+  /** How long to wait for "Ready to accept connections", at most 2^31−1 (`maxDurationMs`). @default 5_000 */
   startTimeoutMs?: number | undefined;
 }
 
@@ -44,7 +45,8 @@ export function isRedisServerAvailable(command = 'redis-server'): boolean {
 
 /**
  * Starts a private `redis-server` on a free port of 127.0.0.1 (`--save '' --appendonly no`, temporary directory).
- * Rejects with a message saying how to install Redis when the executable is missing.
+ * Rejects with a message saying how to install Redis when the executable is missing, and with a `ConfigurationError`
+ * for a `startTimeoutMs` that is not above 0 and at most 2^31−1.
  *
  * @example
  * const redis = await startRedisServer();
@@ -55,6 +57,10 @@ export function isRedisServerAvailable(command = 'redis-server'): boolean {
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const command = options.command ?? 'redis-server';
   const startTimeoutMs = options.startTimeoutMs ?? 5_000;
+  const timeoutProblem = durationProblem(startTimeoutMs, { positive: true });
+  if (timeoutProblem !== undefined) {
+    throw new ConfigurationError({ provider: 'redis', issues: [{ path: 'startTimeoutMs', message: timeoutProblem }] });
+  }
   // A free port can be taken between our probe and Redis' bind: try a few.
   for (let attempt = 1; ; attempt += 1) {
     const port = options.port ?? (await freePort());

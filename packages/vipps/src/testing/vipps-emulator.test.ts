@@ -390,4 +390,37 @@ describe('createVippsEmulator faults', () => {
     await emulator.close();
     expect(await pending).toBeInstanceOf(TypeError);
   });
+
+  it('should refuse a queued delay over 2^31-1 ms, which a timer fires after 1 ms, with a ConfigurationError', async () => {
+    const tooLong = [
+      { kind: 'slow', delayMs: 2 ** 31 },
+      { kind: 'raw', body: '{}', chunkSize: 1, chunkDelayMs: 2 ** 31 },
+    ] as const;
+    for (const fault of tooLong) {
+      expect(() => emulator.fault(fault)).toThrow(
+        expect.objectContaining({
+          name: 'ConfigurationError',
+          issues: [expect.objectContaining({ message: expect.stringMatching(/^must be at most 2147483647 /) })],
+        }),
+      );
+    }
+    // Nothing was queued: the next token request gets its token.
+    expect((await post('/accesstoken/get', credentials())).status).toBe(200);
+  });
+
+  it('should hold an injected answer delayed over 2^31-1 ms until it closes, not answer it after 1 ms', async () => {
+    await emulator.close();
+    emulator = await createVippsEmulator({ injectFault: () => ({ kind: 'slow', delayMs: 2 ** 31 }) });
+    let answered = false;
+    const pending = post('/accesstoken/get', credentials())
+      .catch((error: unknown) => error)
+      .finally(() => {
+        answered = true;
+      });
+    // Ordered, not timed: a 50 ms timer set after the request was sent fires before a 2^31 ms one, not a 1 ms one.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(answered).toBe(false);
+    await emulator.close();
+    expect(await pending).toBeInstanceOf(Error);
+  });
 });

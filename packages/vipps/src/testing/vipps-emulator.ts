@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
+import { ConfigurationError, durationProblem, maxDurationMs } from '@x/core';
 import { createCanary, listenOnLoopback, type RawResponse, readRequestBody, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import {
   merchantSerialNumberPattern,
@@ -84,7 +85,7 @@ export type VippsFault = FaultBase &
     | {
         /** Answers normally, after a delay. */
         kind: 'slow';
-        /** The delay in milliseconds. */
+        /** The delay in milliseconds, at most 2^31−1 (`maxDurationMs`; `fault()` refuses more). */
         delayMs: number;
       }
     | {
@@ -335,10 +336,14 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
           JSON.stringify({ error: 'server_error', error_description: 'The service is temporarily unavailable.' }),
         );
       case 'slow': {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          if (!response.destroyed) answer();
-        }, fault.delayMs);
+        // An injected fault is not checked: a delay longer than a timer holds waits as long as one can.
+        const timer = setTimeout(
+          () => {
+            timers.delete(timer);
+            if (!response.destroyed) answer();
+          },
+          Math.min(fault.delayMs, maxDurationMs),
+        );
         timers.add(timer);
         return;
       }
@@ -429,6 +434,10 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     },
     fault(fault) {
       if (fault.kind === 'raw') validateRawResponse(fault);
+      const delayProblem = fault.kind === 'slow' ? durationProblem(fault.delayMs) : undefined;
+      if (delayProblem !== undefined) {
+        throw new ConfigurationError({ provider: 'vipps', issues: [{ path: 'fault.delayMs', message: delayProblem }] });
+      }
       faults.push({ fault, remaining: fault.count ?? Number.POSITIVE_INFINITY });
     },
     clearFaults() {
