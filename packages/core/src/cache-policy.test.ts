@@ -13,6 +13,7 @@ describe('defaultCachePolicy', () => {
       retryMaxDelayMs: 60_000,
       failureCooldownMs: 10_000,
       lockWaitMs: 5_000,
+      storeTimeoutMs: 1_000,
     });
     expect(Object.isFrozen(defaultCachePolicy)).toBe(true);
   });
@@ -83,7 +84,7 @@ describe('resolveCachePolicy', () => {
 
   it('should refuse a duration over 2^31-1 ms, which a timer fires after 1 ms, in every duration field', () => {
     const durations = Object.keys(defaultCachePolicy).filter((key) => key.endsWith('Ms'));
-    expect(durations).toHaveLength(7);
+    expect(durations).toHaveLength(8);
     // 2^31 ms as requestTimeoutMs would abort every token request after 1 ms: Node clamps the timer to 1 ms.
     const tooLong = Object.fromEntries(durations.map((key) => [key, 2 ** 31]));
     let caught: unknown;

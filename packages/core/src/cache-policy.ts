@@ -18,7 +18,8 @@ export interface CachePolicy {
    */
   refreshAheadJitter: number;
   /**
-   * A token with less life than this left is never handed out: callers wait for a fresh one.
+   * A token with less life than this left is never handed out: callers wait for a fresh one. Lower it with the
+   * lifetimes when testing against an emulator that issues tokens of seconds.
    * @default 10_000
    */
   minValidityMs: number;
@@ -49,6 +50,12 @@ export interface CachePolicy {
    * @default 5_000
    */
   lockWaitMs: number;
+  /**
+   * Longest time the cache waits for one call to its token store (`get`, `set`, `lock`, …). A store call that takes
+   * longer counts as a failed one (a `store-error` event) and the cache carries on without the store.
+   * @default 1_000
+   */
+  storeTimeoutMs: number;
 }
 
 /**
@@ -80,6 +87,7 @@ export const defaultCachePolicy: Readonly<CachePolicy> = Object.freeze({
   retryMaxDelayMs: 60_000,
   failureCooldownMs: 10_000,
   lockWaitMs: 5_000,
+  storeTimeoutMs: 1_000,
 });
 
 /**

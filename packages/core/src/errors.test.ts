@@ -93,6 +93,7 @@ describe('ErrorCode', () => {
       ConfigurationInvalid: 'X_CONFIGURATION_INVALID',
       ForeignOrigin: 'X_FOREIGN_ORIGIN',
       UnknownMerchant: 'X_UNKNOWN_MERCHANT',
+      TokenStoreFailed: 'X_TOKEN_STORE_FAILED',
     });
   });
 });

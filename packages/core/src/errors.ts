@@ -18,6 +18,8 @@ export const ErrorCode = {
   ForeignOrigin: 'X_FOREIGN_ORIGIN',
   /** {@link UnknownMerchantError}: a merchant id the registry does not know. */
   UnknownMerchant: 'X_UNKNOWN_MERCHANT',
+  /** {@link TokenStoreError}: a token store failed, timed out, or held a value that is not a valid token. */
+  TokenStoreFailed: 'X_TOKEN_STORE_FAILED',
 } as const;
 
 /** One of the {@link ErrorCode} values; `error.code` is typed with it so a `switch` can be exhaustive. */
@@ -260,6 +262,37 @@ export class UnknownMerchantError extends AuthError {
   }
 }
 
+/** A token store method, as the token cache calls it. */
+export type TokenStoreOperation = 'get' | 'set' | 'delete' | 'lock' | 'release';
+
+/** What a {@link TokenStoreError} is built from. */
+export interface TokenStoreErrorOptions extends AuthErrorOptions {
+  /** The store method that failed. */
+  operation: TokenStoreOperation;
+  /** Why, in one word: the call took longer than `storeTimeoutMs`, or the value read is not a token the cache wrote. */
+  reason: 'timeout' | 'invalid-value';
+}
+
+/**
+ * The token cache gave up on a store call: it did not settle within the policy's `storeTimeoutMs`, or it returned a
+ * value that is not a valid token (a poisoned or corrupted store). The cache reports it in a `store-error` event and
+ * carries on without the store; callers never get it. Never quotes the stored value.
+ */
+export class TokenStoreError extends AuthError {
+  /** The class name, for logs. */
+  override name = 'TokenStoreError';
+  /** The store method that failed. */
+  readonly operation: TokenStoreOperation;
+  /** Why: `timeout` or `invalid-value`. */
+  readonly reason: 'timeout' | 'invalid-value';
+
+  constructor(message: string, options: TokenStoreErrorOptions) {
+    super(ErrorCode.TokenStoreFailed, message, options);
+    this.operation = options.operation;
+    this.reason = options.reason;
+  }
+}
+
 function hasCode(value: unknown, code?: ErrorCode): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const branded = (value as Record<symbol, unknown>)[brand];
@@ -294,6 +327,11 @@ export function isForeignOriginError(value: unknown): value is ForeignOriginErro
 /** True for an {@link UnknownMerchantError}, even one thrown by another copy of the package. */
 export function isUnknownMerchantError(value: unknown): value is UnknownMerchantError {
   return hasCode(value, ErrorCode.UnknownMerchant);
+}
+
+/** True for a {@link TokenStoreError}, even one thrown by another copy of the package. */
+export function isTokenStoreError(value: unknown): value is TokenStoreError {
+  return hasCode(value, ErrorCode.TokenStoreFailed);
 }
 
 /** Whether retrying a failed token request later can succeed. Unknown errors count as retryable. */

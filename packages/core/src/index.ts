@@ -18,6 +18,8 @@ export type {
   TokenRequestErrorOptions,
   TokenRequestFailure,
   TokenResponseErrorOptions,
+  TokenStoreErrorOptions,
+  TokenStoreOperation,
 } from './errors.js';
 export {
   AuthError,
@@ -30,9 +32,11 @@ export {
   isRetryable,
   isTokenRequestError,
   isTokenResponseError,
+  isTokenStoreError,
   isUnknownMerchantError,
   TokenRequestError,
   TokenResponseError,
+  TokenStoreError,
   UnknownMerchantError,
 } from './errors.js';
 export { cacheKeyOf, fingerprint } from './fingerprint.js';

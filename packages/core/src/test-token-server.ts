@@ -40,6 +40,10 @@ export interface TestTokenServer {
   mode: 'ok' | 'hang' | 'reset' | 'same' | 'extend' | number;
   /** Delay before each token response, ms. */
   delayMs: number;
+  /** A `Retry-After` header for the error statuses of `mode`. */
+  retryAfter?: string | undefined;
+  /** `/api/*` refuses every token with a 401, even one just issued (a key without that API product). */
+  apiRefusesAll?: boolean | undefined;
   /**
    * How a 401 of `/api/*` ends: `complete`, or `hang` (headers and the start of the body, then nothing, as a gateway
    * whose connection stalls mid-answer).
@@ -54,8 +58,8 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
   let counter = 0;
   let last: { token: string; expiresAt: number } | undefined;
 
-  const json = (response: ServerResponse, status: number, body: unknown): void => {
-    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const json = (response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+    response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
   };
 
   const server: Server = createServer((request, response) => {
@@ -74,7 +78,8 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
             return;
           }
           if (typeof mode === 'number') {
-            json(response, mode, { error: mode === 401 ? 'invalid_client' : 'server_error' });
+            const retryAfter: Record<string, string> = state.retryAfter === undefined ? {} : { 'retry-after': state.retryAfter };
+            json(response, mode, { error: mode === 401 ? 'invalid_client' : 'server_error' }, retryAfter);
             return;
           }
           if (mode === 'ok' || last === undefined) {
@@ -94,7 +99,7 @@ export async function startTestTokenServer(options: TestTokenServerOptions = {})
       if (path.startsWith('/api/')) {
         state.apiCalls.push({ method: request.method ?? 'GET', path, headers: request.headers, body });
         const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-        if (token === undefined || !state.validTokens.has(token)) {
+        if (token === undefined || !state.validTokens.has(token) || state.apiRefusesAll === true) {
           if (state.unauthorizedBody === 'hang') {
             response.writeHead(401, { 'content-type': 'application/json', 'content-length': '1000' }).write('{"error":');
             return;
@@ -142,9 +147,10 @@ export function testProvider(server: Pick<TestTokenServer, 'url'>, overrides: Pa
         throw new TokenRequestError(`Token request failed with status ${response.status}`, {
           provider: 'test',
           reason: response.status === 401 ? 'rejected' : 'http',
-          retryable: response.status >= 500,
+          retryable: response.status >= 500 || response.status === 429,
           status: response.status,
           providerCode: body.error,
+          response,
         });
       }
       return { accessToken: body.access_token, expiresAt: body.expires_at };

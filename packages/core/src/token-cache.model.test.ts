@@ -46,7 +46,10 @@ const hour = 3_600_000;
 const start = Date.UTC(2025, 0, 1);
 /** The cache's own floor between two refresh attempts (see `minimumRetryDelayMs` in token-cache.ts). */
 const minimumRetryDelayMs = 100;
-/** Two expiries closer than this count as "unchanged" for the cache (see `unchangedToleranceMs` in token-cache.ts). */
+/**
+ * Two expiries of one token closer than this may count as "unchanged" for the cache: its tolerance is the gateway's
+ * precision (1 s by default) plus both answers' request durations, which the scripted gateway keeps within seconds.
+ */
 const unchangedToleranceMs = 5_000;
 
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 500);
@@ -152,7 +155,7 @@ class World {
   /** Operation at which the cache last acted on an `invalidate` of each token (it held it, and said so). */
   readonly droppedAt = new Map<string, number>();
   /** The token being passed to `invalidate`, while the cache's synchronous part runs. */
-  #invalidating: { accessToken: string; operation: number } | undefined;
+  #invalidating: { accessToken: string; operation: number; deferred: boolean } | undefined;
   readonly invalidations: Array<{ settled: boolean; error?: unknown }> = [];
   /** Found in callbacks (the provider, the event listener); thrown by the next check. */
   readonly violations: string[] = [];
@@ -271,11 +274,18 @@ class World {
 
   invalidate(accessToken: string): void {
     const operation = this.#nextOperation();
+    const previous = this.invalidatedAt.get(accessToken);
     this.invalidatedAt.set(accessToken, operation);
     const invalidation: { settled: boolean; error?: unknown } = { settled: false };
     this.invalidations.push(invalidation);
-    this.#invalidating = { accessToken, operation };
+    this.#invalidating = { accessToken, operation, deferred: false };
     const done = this.cache.invalidate(accessToken);
+    // A token issued moments ago in place of a dropped one is kept through the backoff step (announced at once): the
+    // invalidation did not happen, so the token may still be handed out.
+    if (this.#invalidating.deferred) {
+      if (previous === undefined) this.invalidatedAt.delete(accessToken);
+      else this.invalidatedAt.set(accessToken, previous);
+    }
     this.#invalidating = undefined;
     done.then(
       () => Object.assign(invalidation, { settled: true }),
@@ -418,6 +428,9 @@ class World {
         this.#cooldownUntil = undefined;
         break;
       }
+      case 'token-invalidation-deferred':
+        if (this.#invalidating !== undefined) this.#invalidating.deferred = true;
+        break;
       case 'token-invalidated':
         this.#tenure = undefined;
         if (this.#invalidating !== undefined) this.droppedAt.set(this.#invalidating.accessToken, this.#invalidating.operation);
@@ -679,6 +692,7 @@ const policyArbitrary: fc.Arbitrary<CachePolicy> = fc.record({
   retryMaxDelayMs: fc.constantFrom(8 * second, minute),
   failureCooldownMs: fc.constantFrom(0, 10 * second),
   lockWaitMs: fc.constant(5 * second),
+  storeTimeoutMs: fc.constant(second),
 });
 
 /** The cache's source of randomness (jitter of the refresh window and of the backoff) returns this every time. */

@@ -1,4 +1,7 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createAuthFetch } from './bearer-fetch.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
 import { isTokenRequestError, type TokenRequestError } from './errors.js';
@@ -54,6 +57,15 @@ function track<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: u
     (error: unknown) => Object.assign(state, { settled: true, error }),
   );
   return state;
+}
+
+/**
+ * Moves fake time past the shortest backoff step (100 ms with `random: () => 0`), then calls `call`: after a failure
+ * with no token to serve, callers share its error until the step ends.
+ */
+async function afterBackoff<T>(call: () => Promise<T>): Promise<T> {
+  await advance(100);
+  return call();
 }
 
 function advance(milliseconds: number): Promise<void> {
@@ -120,26 +132,50 @@ describe('createTokenCache', () => {
       vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'] });
     });
 
-    it('should serve hits without reading the clock until the refresh window opens, then refresh in the background', async () => {
+    it('should decide each hit from the clock, so a process whose timers never fire does not serve a token past its expiry', async () => {
+      // A serverless isolate frozen between requests (Cloudflare Workers) runs no timer set during an earlier
+      // request: time passes, but nothing fires. The fake clock jumps here without running a single timer.
       const cache = createTokenCache(provider, { random: () => 0, onEvent: (event) => events.push(event) });
       const first = await cache.getToken();
+      const frozenAt = performance.now();
       const now = vi.spyOn(performance, 'now');
-      const hit = cache.getToken();
-      expect(cache.getToken()).toBe(hit);
-      expect(now).not.toHaveBeenCalled();
+      const jumpTo = (milliseconds: number): void => {
+        now.mockReturnValue(frozenAt + milliseconds);
+        vi.setSystemTime(start + milliseconds);
+      };
 
-      // The default window is 5 minutes before the 1-hour expiry: the timer ends the fresh period exactly there.
-      await advance(hour - 5 * minute - 1);
-      expect(cache.getToken()).toBe(hit);
-      expect(server.tokenRequests).toBe(1);
-      await advance(2);
+      jumpTo(hour - 5 * minute - 1);
       await expect(cache.getToken()).resolves.toBe(first);
-      expect(now).toHaveBeenCalled();
-      await until(() => server.tokenRequests === 2, 'the background refresh');
-      await until(() => ofType('token-refreshed').length === 2, 'the refreshed token');
+      expect(server.tokenRequests).toBe(1);
+
+      jumpTo(hour + 1);
       const second = await cache.getToken();
       expect(second.accessToken).not.toBe(first.accessToken);
+      expect(server.tokenRequests).toBe(2);
       now.mockRestore();
+    });
+
+    it('should let a cache nobody holds be collected with its token at the next GC', async () => {
+      // A timer pending until the token's refresh time (up to 24 days for Vipps) would hold the cache's token.
+      setFlagsFromString('--expose-gc');
+      const collect = runInNewContext('gc') as () => void;
+      const store = createMemoryTokenStore();
+      const references = await (async () => {
+        const cache = createTokenCache(provider, { store });
+        const token = await cache.getToken();
+        return { cache: new WeakRef(cache), token: new WeakRef(token) };
+      })();
+      vi.useRealTimers();
+      for (
+        let attempt = 0;
+        attempt < 10 && (references.cache.deref() !== undefined || references.token.deref() !== undefined);
+        attempt += 1
+      ) {
+        await new Promise((resolve) => setImmediate(resolve));
+        collect();
+      }
+      expect(references.cache.deref()).toBeUndefined();
+      expect(references.token.deref()).toBeUndefined();
     });
 
     it('should stop serving an invalidated token from the fast path', async () => {
@@ -350,7 +386,7 @@ describe('createTokenCache', () => {
       expect(ofType('token-served-stale')[0]!.nextAttemptInMs).toBeGreaterThan(0);
     });
 
-    it('should give every waiting caller the same typed error when there is no valid token, and retry on the next call', async () => {
+    it('should give every waiting caller the same typed error when there is no valid token, and retry once the backoff ends', async () => {
       server.mode = 500;
       const cache = cacheFor();
       const results = await Promise.allSettled([cache.getToken(), cache.getToken(), cache.getToken()]);
@@ -360,6 +396,11 @@ describe('createTokenCache', () => {
       expect(server.tokenRequests).toBe(1);
 
       server.mode = 'ok';
+      // random() is 0: the shortest step, 100 ms. Until it ends, callers share the error; then one asks again.
+      await advance(99);
+      await expect(cache.getToken()).rejects.toBe(reasons[0]);
+      expect(server.tokenRequests).toBe(1);
+      await advance(1);
       await expect(cache.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
       expect(server.tokenRequests).toBe(2);
     });
@@ -384,6 +425,97 @@ describe('createTokenCache', () => {
       server.mode = 'ok';
       await advance(10_000);
       await expect(cache.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
+    });
+  });
+
+  describe('backoff with no token to serve', () => {
+    /** A small seeded generator (mulberry32): real-looking jitter, the same every run. */
+    function seeded(seed: number): () => number {
+      let state = seed >>> 0;
+      return () => {
+        state = (state + 0x6d2b79f5) >>> 0;
+        let t = state;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+      };
+    }
+
+    /** `callers` loops that each ask for a token every `everyMs` until they get one, while fake time runs `forMs`. */
+    async function storm(cache: TokenCache, callers: number, everyMs: number, forMs: number, at: (elapsed: number) => void) {
+      const served = new Set<number>();
+      const errors: unknown[] = [];
+      for (let elapsed = 0; elapsed < forMs && served.size < callers; elapsed += everyMs) {
+        at(elapsed);
+        for (let caller = 0; caller < callers; caller += 1) {
+          if (served.has(caller)) continue;
+          cache.getToken().then(
+            () => served.add(caller),
+            (error: unknown) => errors.push(error),
+          );
+        }
+        await flush(5);
+        await advance(everyMs);
+      }
+      return { served: served.size, errors };
+    }
+
+    it('should cost at most 10 token requests when 20 callers meet a token endpoint answering 503 for 2 s', async () => {
+      server.mode = 503;
+      const cache = cacheFor({ random: seeded(20251130) });
+      const { served, errors } = await storm(cache, 20, 10, 10_000, (elapsed) => {
+        if (elapsed >= 2_000) server.mode = 'ok';
+      });
+      expect(served).toBe(20);
+      expect(errors.length).toBeGreaterThan(0);
+      expect(errors.every((error) => isTokenRequestError(error) && error.status === 503)).toBe(true);
+      expect(server.tokenRequests).toBeLessThanOrEqual(10);
+    });
+
+    it('should honour Retry-After on a 429: no token request until it has passed, however many calls come', async () => {
+      server.mode = 429;
+      server.retryAfter = '30';
+      const cache = cacheFor({ random: seeded(7) });
+      const { served } = await storm(cache, 20, 100, 60_000, () => {});
+      expect(served).toBe(0);
+      // At 0 s, then no sooner than 30 s later, then no sooner than 30 s after that: at most 3 in 60 s.
+      expect(server.tokenRequests).toBeGreaterThanOrEqual(2);
+      expect(server.tokenRequests).toBeLessThanOrEqual(3);
+    });
+
+    it('should cap Retry-After at retryMaxDelayMs, and read it as an HTTP date too', async () => {
+      server.mode = 503;
+      server.retryAfter = new Date(clock.now() + hour).toUTCString();
+      const cache = cacheFor({ policy: { retryMaxDelayMs: 20_000 } });
+      await expect(cache.getToken()).rejects.toMatchObject({ status: 503 });
+      // 15 s of backoff left: the same error at once, no request.
+      await advance(5_000);
+      await expect(cache.getToken()).rejects.toMatchObject({ status: 503 });
+      expect(server.tokenRequests).toBe(1);
+      server.mode = 'ok';
+      await advance(15_000);
+      await expect(cache.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
+      expect(server.tokenRequests).toBe(2);
+    });
+
+    it('should not ask for a token per call when the API refuses every fresh token with a 401', async () => {
+      // A key without that API product: every token is refused, so dropping each one would cost a request per call.
+      server.apiRefusesAll = true;
+      const cache = cacheFor();
+      const authFetch = createAuthFetch(cache, { fetch: globalThis.fetch });
+      for (let call = 0; call < 50; call += 1) {
+        const response = await authFetch('/api/payments');
+        expect(response.status).toBe(401);
+        await response.arrayBuffer();
+      }
+      // The first token, and one forced refresh: the next may come only after the backoff step.
+      expect(server.tokenRequests).toBe(2);
+      expect(ofType('token-invalidation-deferred').length).toBeGreaterThan(0);
+
+      await advance(minute);
+      const response = await authFetch('/api/payments');
+      await response.arrayBuffer();
+      expect(server.tokenRequests).toBe(3);
     });
   });
 
@@ -462,12 +594,12 @@ describe('createTokenCache', () => {
       expect(await cache.getToken()).toBe(old);
       await until(() => server.tokenRequests === 2, 'the refresh-ahead request');
       await until(() => cache.peekToken() === undefined, 'the answer');
-      await expect(cache.getToken()).rejects.toMatchObject({ code: 'X_TOKEN_RESPONSE_INVALID', field: 'expiresAt' });
+      await expect(afterBackoff(() => cache.getToken())).rejects.toMatchObject({ code: 'X_TOKEN_RESPONSE_INVALID', field: 'expiresAt' });
       expect(server.tokenRequests).toBe(3);
 
       server.mode = 'ok';
       server.lifetimeMs = hour;
-      const fresh = await cache.getToken();
+      const fresh = await afterBackoff(() => cache.getToken());
       expect(fresh.accessToken).not.toBe(old.accessToken);
     });
   });
@@ -499,7 +631,7 @@ describe('createTokenCache', () => {
       expect(waiting.error).toMatchObject({ reason: 'timeout', retryable: true });
 
       server.mode = 'ok';
-      await expect(cache.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
+      await expect(afterBackoff(() => cache.getToken())).resolves.toMatchObject({ tokenType: 'Bearer' });
     });
 
     it('should abort only the wait of the caller whose signal fired', async () => {
@@ -550,7 +682,7 @@ describe('createTokenCache', () => {
       await advance(5 * minute - 10_000);
       await expect(cache.getToken()).rejects.toMatchObject({ status: 503 });
       server.mode = 'ok';
-      const fresh = await cache.getToken();
+      const fresh = await afterBackoff(() => cache.getToken());
       expect(fresh.accessToken).not.toBe(old.accessToken);
     });
 
@@ -805,7 +937,8 @@ describe('createTokenCache', () => {
       };
       const cache = cacheFor({ store });
       await expect(cache.getToken()).resolves.toMatchObject({ tokenType: 'Bearer' });
-      expect(ofType('store-error').map((event) => event.operation)).toEqual(['lock']);
+      await flush();
+      expect(ofType('store-error').map((event) => event.operation)).toEqual(['release']);
     });
 
     it('should wait for the lock holder’s token instead of requesting one', async () => {

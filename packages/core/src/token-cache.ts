@@ -1,11 +1,21 @@
 import { type CachePolicy, resolveCachePolicy } from './cache-policy.js';
 import { type Clock, systemClock } from './clock.js';
-import { isAuthError, isRetryable, TokenRequestError, TokenResponseError } from './errors.js';
+import {
+  type AuthError,
+  isAuthError,
+  isRetryable,
+  isTokenRequestError,
+  TokenRequestError,
+  TokenResponseError,
+  TokenStoreError,
+  type TokenStoreOperation,
+} from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 import { isUsableAccessToken } from './token-http.js';
 import type { ProviderToken, TokenProvider } from './token-provider.js';
 import {
+  checkStoredToken,
   createMemoryTokenStore,
   parseStoredToken,
   type StoredToken,
@@ -82,16 +92,37 @@ interface Entry {
   readonly staleAt: number;
   /** Monotonic time of expiry. */
   readonly deadline: number;
+  /** How long the request that brought it took (0 from a store): latency blurs the expiry a provider computes. */
+  readonly requestMs: number;
+  /** The token's lifetime as first issued: it caps the refresh-ahead window at half of it. */
+  readonly lifetimeMs: number;
 }
 
-/** Two expiries closer than this count as "unchanged" (response latency and whole-second clocks). */
-const unchangedToleranceMs = 5_000;
+/** A failure with no token to serve: callers get `error` until `until` instead of starting a new request. */
+interface Backoff {
+  readonly error: unknown;
+  /** Monotonic time from which a new request may start. */
+  readonly until: number;
+}
+
+/** A token dropped after a 401: never taken back from a store, whichever process writes it there again. */
+interface Tombstone {
+  /** Monotonic time until which it is kept: the token's expiry, or the longest a request on the wire may take. */
+  readonly until: number;
+  /** Counts drops, so a request already on the wire at this drop can be told from a later one (clocks can stand still). */
+  readonly drop: number;
+}
+
+/** Default {@link TokenProvider.expiryResolutionMs}: most gateways state expiries in whole seconds. */
+const defaultExpiryResolutionMs = 1_000;
 /** Shortest delay between two refresh attempts, unless the policy's backoff ceiling is lower. */
 const minimumRetryDelayMs = 100;
 /** How often a process waiting on another holder's lock looks in the store. */
 const lockPollMs = 50;
-/** Node's longest timer; a longer delay fires after 1 ms with a `TimeoutOverflowWarning`. */
-const maxTimerDelayMs = 2_147_483_647;
+/** Tombstones kept per cache at most: a 401 storm must not grow memory. */
+const maxTombstones = 16;
+/** A store's value under this suffix of the cache key marks a dropped token (by fingerprint) as never to be used. */
+const tombstoneSuffix = ':dropped:';
 
 const cacheBrand = Symbol.for('@x/core.token-cache');
 
@@ -116,8 +147,8 @@ export function createTokenCache(provider: TokenProvider, options: TokenCacheOpt
 type EventBody = DistributiveOmit<TokenEvent, 'provider' | 'cacheKey' | 'time'>;
 
 /**
- * One class rather than a closure per operation: a registry of many merchants holds one small object per cache.
- * With the system clock, a timer marks the end of a token's fresh period, so the hit path reads no clock at all.
+ * One class rather than a closure per operation: a registry of many merchants holds one small object per cache. It
+ * sets no timer that outlives a call, so a cache nobody holds any more is collected with its token at the next GC.
  */
 class ProviderTokenCache implements TokenCache {
   readonly provider: TokenProvider;
@@ -132,21 +163,18 @@ class ProviderTokenCache implements TokenCache {
   readonly #aheadFactor: number;
 
   #current: Entry | undefined;
-  /** The current entry while it is fresh, cleared by a timer: lets the hit path skip the clock (system clock only). */
-  #fresh: Entry | undefined;
-  #freshTimer: ReturnType<typeof setTimeout> | undefined;
   #inflight: Promise<Entry> | undefined;
   /** Monotonic time before which no background refresh starts (backoff after a failed or unchanged refresh). */
   #nextAttemptAt = 0;
   #failedAttempts = 0;
-  #cooldown: { error: unknown; until: number } | undefined;
-  /**
-   * The last token invalidated here, or restated by the gateway as ending too soon to hand out: never taken back from
-   * the store, whose delete may still be under way (or which still holds the old expiry).
-   */
-  #invalidated: string | undefined;
-  /** Counts invalidations, so a token request can tell whether one happened while it was on the wire. */
-  #invalidations = 0;
+  #backoff: Backoff | undefined;
+  /** Dropped tokens by fingerprint, and gateway restatements that ended one too soon to hand out. */
+  readonly #tombstones = new Map<string, Tombstone>();
+  /** Monotonic time before which a 401 does not drop the current token (it was issued in place of a dropped one). */
+  #invalidateNotBefore = 0;
+  #invalidationStreak = 0;
+  #lastInvalidationAt = Number.NEGATIVE_INFINITY;
+  #drops = 0;
   #storeFailures = 0;
 
   constructor(provider: TokenProvider, options: TokenCacheOptions) {
@@ -162,32 +190,26 @@ class ProviderTokenCache implements TokenCache {
   }
 
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
-    const fresh = this.#fresh;
-    if (fresh !== undefined && options?.forceRefresh !== true) return fresh.promise;
     const entry = this.#current;
     if (entry !== undefined && options?.forceRefresh !== true) {
       const servable = this.#servable(entry);
       if (servable !== undefined) return servable.promise;
     }
     const reason: TokenRequestReason =
-      options?.forceRefresh === true
-        ? 'forced'
-        : entry !== undefined
-          ? 'expired'
-          : this.#invalidated !== undefined
-            ? 'invalidated'
-            : 'initial';
+      options?.forceRefresh === true ? 'forced' : entry !== undefined ? 'expired' : this.#tombstones.size > 0 ? 'invalidated' : 'initial';
     return this.#waitForFresh(options, reason);
   }
 
   peekToken(): AccessToken | undefined {
-    const fresh = this.#fresh;
-    if (fresh !== undefined) return fresh.token;
     const entry = this.#current;
     return entry === undefined ? undefined : this.#servable(entry)?.token;
   }
 
-  /** `entry` if it may be handed out now, starting a background refresh once its window is open. */
+  /**
+   * `entry` if it may be handed out now, starting a background refresh once its window is open. Decided from the
+   * clock at every call, never by a timer: a process frozen between requests (a serverless runtime) must not hand
+   * out a token past its time.
+   */
   #servable(entry: Entry): Entry | undefined {
     const now = this.#clock.monotonic();
     if (now < entry.refreshAt) return entry;
@@ -199,15 +221,61 @@ class ProviderTokenCache implements TokenCache {
   async invalidate(accessToken: string): Promise<void> {
     const entry = this.#current;
     if (entry === undefined || entry.token.accessToken !== accessToken) return;
-    this.#setCurrent(undefined);
-    this.#invalidated = accessToken;
-    this.#invalidations += 1;
+    const now = this.#clock.monotonic();
+    if (now < this.#invalidateNotBefore) {
+      this.#emit({
+        type: 'token-invalidation-deferred',
+        fingerprint: entry.fingerprint,
+        nextAttemptInMs: Math.round(this.#invalidateNotBefore - now),
+      });
+      return;
+    }
+    this.#invalidateNotBefore = now + this.#invalidationDelay(now);
+    this.#current = undefined;
+    this.#bury(entry.fingerprint, entry.deadline);
     this.#nextAttemptAt = 0;
     this.#emit({ type: 'token-invalidated', fingerprint: entry.fingerprint });
+    const remainingMs = Math.ceil(entry.deadline - now);
+    // In the store too, so no process takes it back, even if someone writes the old value there again.
+    if (remainingMs > 0) void this.#storeCall('set', () => this.#store.set(this.#tombstoneKey(entry.fingerprint), '1', remainingMs));
     const stored = await this.#storeCall('get', () => this.#store.get(this.provider.cacheKey));
-    if (parseStoredToken(stored)?.accessToken === accessToken) {
+    if (stored !== undefined && parseStoredToken(stored, this.#clock.now())?.accessToken === accessToken) {
       await this.#storeCall('delete', () => this.#store.delete(this.provider.cacheKey, stored));
     }
+  }
+
+  /**
+   * How long a token issued now must be kept despite 401s. The first 401 after a quiet spell drops a token at once;
+   * a token that replaced a dropped one moments ago is kept for a growing backoff step, so an API that refuses every
+   * fresh token costs one token request per step, not one per call.
+   */
+  #invalidationDelay(now: number): number {
+    if (now - this.#lastInvalidationAt > 2 * this.#policy.retryMaxDelayMs) this.#invalidationStreak = 0;
+    this.#lastInvalidationAt = now;
+    const delay = this.#jitteredDelay(this.#invalidationStreak);
+    this.#invalidationStreak += 1;
+    return delay;
+  }
+
+  #bury(tokenFingerprint: string, deadline: number): void {
+    const now = this.#clock.monotonic();
+    for (const [key, tombstone] of this.#tombstones) {
+      if (tombstone.until <= now || this.#tombstones.size >= maxTombstones) this.#tombstones.delete(key);
+    }
+    this.#drops += 1;
+    // At least as long as a request already on the wire may take to bring the dropped token back.
+    this.#tombstones.set(tokenFingerprint, { until: Math.max(deadline, now + this.#policy.requestTimeoutMs), drop: this.#drops });
+  }
+
+  #buried(tokenFingerprint: string): Tombstone | undefined {
+    const tombstone = this.#tombstones.get(tokenFingerprint);
+    if (tombstone === undefined || tombstone.until > this.#clock.monotonic()) return tombstone;
+    this.#tombstones.delete(tokenFingerprint);
+    return undefined;
+  }
+
+  #tombstoneKey(tokenFingerprint: string): string {
+    return `${this.provider.cacheKey}${tombstoneSuffix}${tokenFingerprint}`;
   }
 
   #emit(event: EventBody): void {
@@ -227,30 +295,7 @@ class ProviderTokenCache implements TokenCache {
     }
   }
 
-  #setCurrent(entry: Entry | undefined): void {
-    this.#current = entry;
-    this.#fresh = undefined;
-    if (this.#freshTimer !== undefined) clearTimeout(this.#freshTimer);
-    this.#freshTimer = undefined;
-    if (entry === undefined || this.#clock !== systemClock) return;
-    const freshForMs = entry.refreshAt - this.#clock.monotonic();
-    if (freshForMs <= 0) return;
-    this.#fresh = entry;
-    // A weak reference: a pending timer must not keep a cache nobody uses alive until its token's refresh time.
-    const cache = new WeakRef(this);
-    // A token fresh for longer than a timer can wait (about 24.8 days) leaves the fast path early, which is harmless.
-    const delayMs = Math.min(freshForMs, maxTimerDelayMs);
-    this.#freshTimer = setTimeout(() => {
-      const self = cache.deref();
-      if (self !== undefined && self.#fresh === entry) {
-        self.#fresh = undefined;
-        self.#freshTimer = undefined;
-      }
-    }, delayMs);
-    this.#freshTimer.unref?.();
-  }
-
-  #makeEntry(stored: StoredToken): Entry {
+  #makeEntry(stored: StoredToken, requestMs: number): Entry {
     const policy = this.#policy;
     const remaining = stored.expiresAt - this.#clock.now();
     const deadline = this.#clock.monotonic() + remaining;
@@ -268,52 +313,125 @@ class ProviderTokenCache implements TokenCache {
       refreshAt: Math.min(deadline - ahead, deadline - policy.minValidityMs),
       staleAt: deadline - policy.minValidityMs,
       deadline,
+      requestMs,
+      lifetimeMs: stored.lifetimeMs,
     };
   }
 
-  #backoffDelay(): number {
+  /** Two deadlines of one token closer than this state the same expiry: the gateway's precision plus the latencies. */
+  #sameExpiryToleranceMs(a: Entry, b: Entry): number {
+    return (this.provider.expiryResolutionMs ?? defaultExpiryResolutionMs) + a.requestMs + b.requestMs;
+  }
+
+  /** Full jitter over an exponential ceiling, with a floor: a draw of ~0 would let every call start a request. */
+  #jitteredDelay(step: number): number {
     const policy = this.#policy;
-    const ceiling = Math.min(policy.retryMaxDelayMs, policy.retryBaseDelayMs * 2 ** this.#failedAttempts);
-    this.#failedAttempts += 1;
-    // Full jitter can draw ~0; without a floor every call in the refresh window would start another request.
+    const ceiling = Math.min(policy.retryMaxDelayMs, policy.retryBaseDelayMs * 2 ** step);
     return Math.max(this.#random() * ceiling, Math.min(ceiling, minimumRetryDelayMs));
   }
 
-  async #storeCall<T>(operation: 'get' | 'set' | 'delete' | 'lock', call: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await call();
-    } catch (error) {
-      this.#storeFailures += 1;
-      this.#emit({ type: 'store-error', operation, error });
-      return undefined;
-    }
+  /** The next backoff step after a failed or unchanged refresh; a gateway's `Retry-After` (429, 503) lengthens it. */
+  #backoffDelay(error?: unknown): number {
+    const delay = this.#jitteredDelay(this.#failedAttempts);
+    this.#failedAttempts += 1;
+    const retryAfter = retryAfterMs(error, this.#clock.now());
+    return retryAfter === undefined ? delay : Math.max(delay, Math.min(retryAfter, this.#policy.retryMaxDelayMs));
+  }
+
+  /**
+   * Calls the store, bounded by `storeTimeoutMs`: a store that fails or never answers is reported and treated as
+   * absent. A lock that arrives after its time-out is released at once, so it holds no one up.
+   */
+  #storeCall<T>(operation: TokenStoreOperation, call: () => Promise<T>): Promise<T | undefined> {
+    const timeoutMs = this.#policy.storeTimeoutMs;
+    return new Promise<T | undefined>((resolve) => {
+      let settled = false;
+      const fail = (error: unknown): void => {
+        settled = true;
+        this.#storeFailures += 1;
+        this.#emit({ type: 'store-error', operation, error });
+        resolve(undefined);
+      };
+      const timer = setTimeout(() => {
+        if (settled) return;
+        fail(
+          new TokenStoreError(`Token store ${operation} did not settle within storeTimeoutMs (${timeoutMs} ms)`, {
+            provider: this.provider.provider,
+            operation,
+            reason: 'timeout',
+          }),
+        );
+      }, timeoutMs);
+      let promise: Promise<T>;
+      try {
+        promise = Promise.resolve(call());
+      } catch (error) {
+        promise = Promise.reject(error);
+      }
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          if (!settled) {
+            settled = true;
+            resolve(value);
+          } else if (operation === 'lock') {
+            (value as TokenStoreLock | undefined)?.release().catch(noop);
+          }
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          if (!settled) fail(error);
+        },
+      );
+    });
   }
 
   /** A token from the store that is better than what we hold, or `undefined`. */
   async #readStore(): Promise<Entry | undefined> {
-    const stored = parseStoredToken(await this.#storeCall('get', () => this.#store.get(this.provider.cacheKey)));
-    if (stored === undefined || stored.accessToken === this.#invalidated) return undefined;
+    const value = await this.#storeCall('get', () => this.#store.get(this.provider.cacheKey));
+    if (value === undefined) return undefined;
+    const stored = typeof value === 'string' ? checkStoredToken(value, this.#clock.now()) : 'not a string';
+    if (typeof stored === 'string') {
+      this.#storeFailures += 1;
+      const error = new TokenStoreError(`The store's value is not a valid token (${stored}); ignored`, {
+        provider: this.provider.provider,
+        operation: 'get',
+        reason: 'invalid-value',
+      });
+      this.#emit({ type: 'store-error', operation: 'get', error });
+      return undefined;
+    }
+    const tokenFingerprint = fingerprint(stored.accessToken);
+    if (this.#buried(tokenFingerprint) !== undefined) return undefined;
+    const entry = this.#makeEntry(stored, 0);
     const current = this.#current;
-    if (current !== undefined && stored.expiresAt <= current.token.expiresAt + unchangedToleranceMs) return undefined;
-    const entry = this.#makeEntry(stored);
-    return this.#clock.monotonic() < entry.refreshAt ? entry : undefined;
+    // Compared as the wall-clock expiries both were written with: a wall clock that jumped since reads them alike.
+    if (current !== undefined && stored.expiresAt <= current.token.expiresAt + this.#sameExpiryToleranceMs(current, entry))
+      return undefined;
+    if (this.#clock.monotonic() >= entry.refreshAt) return undefined;
+    // Another process dropped it after a 401: someone wrote it back, or the drop raced its publication.
+    const dropped = await this.#storeCall('get', () => this.#store.get(this.#tombstoneKey(tokenFingerprint)));
+    if (dropped !== undefined) {
+      this.#bury(tokenFingerprint, entry.deadline);
+      return undefined;
+    }
+    return entry;
   }
 
-  #adopt(entry: Entry, source: 'provider' | 'store', durationMs: number, diagnostics?: ProviderToken['diagnostics']): Entry {
+  #adopt(entry: Entry, source: 'provider' | 'store', diagnostics?: ProviderToken['diagnostics']): Entry {
     const current = this.#current;
     const extended = current !== undefined && current.token.accessToken === entry.token.accessToken && entry.deadline > current.deadline;
-    this.#setCurrent(entry);
-    this.#invalidated = undefined;
+    this.#current = entry;
     this.#nextAttemptAt = 0;
     this.#failedAttempts = 0;
-    this.#cooldown = undefined;
+    this.#backoff = undefined;
     this.#emit({
       type: 'token-refreshed',
       source,
       extended,
       fingerprint: entry.fingerprint,
       expiresInMs: Math.round(entry.deadline - this.#clock.monotonic()),
-      durationMs,
+      durationMs: entry.requestMs,
       ...(diagnostics === undefined ? {} : { diagnostics }),
     });
     return entry;
@@ -325,7 +443,7 @@ class ProviderTokenCache implements TokenCache {
     const policy = this.#policy;
     this.#emit({ type: 'token-requested', reason });
     const started = clock.monotonic();
-    const invalidationsBefore = this.#invalidations;
+    const dropsBefore = this.#drops;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), policy.requestTimeoutMs);
     timer.unref?.();
@@ -357,18 +475,24 @@ class ProviderTokenCache implements TokenCache {
     } finally {
       clearTimeout(timer);
     }
-    if (result.accessToken === this.#invalidated && this.#invalidations !== invalidationsBefore) {
-      // The gateway chose this answer before the token was invalidated (a 401 came back while the request was on the
-      // wire): ask once more, so the callers who invalidated it do not retry with it. A request started after the
-      // invalidation is believed, even if it brings the same token back.
+    const tokenFingerprint = fingerprint(result.accessToken);
+    const tombstone = this.#buried(tokenFingerprint);
+    if (tombstone !== undefined && tombstone.drop > dropsBefore) {
+      // The gateway chose this answer before the token was dropped (a 401 came back while the request was on the
+      // wire): ask once more, so the callers who dropped it do not retry with it. A request started after the drop
+      // is believed, even if it brings the same token back.
       return this.#requestFromProvider('invalidated');
     }
-    const durationMs = Math.round(clock.monotonic() - started);
-    const lifetimeMs = result.expiresAt - clock.now();
-    const entry = this.#makeEntry({ accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs });
     const current = this.#current;
     const sameToken = current !== undefined && current.token.accessToken === result.accessToken;
-    if (sameToken && Math.abs(entry.deadline - current.deadline) < unchangedToleranceMs) {
+    // A restated token keeps the lifetime it was issued with: an extension or a cut does not make it a short-lived one.
+    const remainingMs = result.expiresAt - clock.now();
+    const lifetimeMs = sameToken ? Math.max(current.lifetimeMs, remainingMs) : remainingMs;
+    const entry = this.#makeEntry(
+      { accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs },
+      Math.round(clock.monotonic() - started),
+    );
+    if (sameToken && Math.abs(entry.deadline - current.deadline) < this.#sameExpiryToleranceMs(current, entry)) {
       // i'mport answers "same token, same expiry" outside its extension window: not an error, not a reason to ask
       // again at once. Compared on the monotonic clock: after a wall-clock jump the same expiry reads differently.
       const nextAttemptInMs = this.#backoffDelay();
@@ -377,7 +501,7 @@ class ProviderTokenCache implements TokenCache {
         type: 'token-unchanged',
         fingerprint: current.fingerprint,
         expiresInMs: Math.round(current.deadline - clock.monotonic()),
-        durationMs,
+        durationMs: entry.requestMs,
         nextAttemptInMs: Math.round(nextAttemptInMs),
       });
       return current;
@@ -386,17 +510,24 @@ class ProviderTokenCache implements TokenCache {
       // The gateway says the token we hold ends sooner than we thought: stop handing it out (an earlier expiry that
       // leaves enough life is simply adopted below), and never take it back from the store.
       if (sameToken) {
-        this.#setCurrent(undefined);
-        this.#invalidated = result.accessToken;
+        this.#current = undefined;
+        // Until the held expiry, not the restated one: the store keeps its copy that long.
+        this.#bury(tokenFingerprint, Math.max(entry.deadline, current.deadline));
       }
       throw new TokenResponseError(
         `The token expires in ${Math.round(entry.deadline - clock.monotonic())} ms, less than minValidityMs (${policy.minValidityMs} ms)`,
         { provider: provider.provider, field: 'expiresAt' },
       );
     }
-    this.#adopt(entry, 'provider', durationMs, result.diagnostics);
+    if (tombstone !== undefined) {
+      // Asked for after the drop and still good: the gateway stands by it, so it may be shared again.
+      this.#tombstones.delete(tokenFingerprint);
+      void this.#storeCall('delete', () => this.#store.delete(this.#tombstoneKey(tokenFingerprint)));
+    }
+    this.#adopt(entry, 'provider', result.diagnostics);
     const value = serializeToken({ accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs });
-    await this.#storeCall('set', () => this.#store.set(provider.cacheKey, value, Math.max(1, result.expiresAt - clock.now())));
+    // Not awaited: callers have their token; a slow store must not hold them up.
+    void this.#storeCall('set', () => this.#store.set(provider.cacheKey, value, Math.max(1, result.expiresAt - clock.now())));
     return entry;
   }
 
@@ -425,27 +556,26 @@ class ProviderTokenCache implements TokenCache {
   async #obtain(reason: TokenRequestReason): Promise<Entry> {
     const store = this.#store;
     const fromStore = reason === 'forced' ? undefined : await this.#readStore();
-    if (fromStore !== undefined) return this.#adopt(fromStore, 'store', 0);
+    if (fromStore !== undefined) return this.#adopt(fromStore, 'store');
     if (store.lock === undefined) return this.#requestFromProvider(reason);
-    let lock: TokenStoreLock | undefined;
-    try {
-      lock = await store.lock(this.provider.cacheKey, this.#policy.requestTimeoutMs + this.#policy.lockWaitMs);
-    } catch (error) {
-      // A broken store holds no lock anyone could be waiting on: waiting lockWaitMs would only delay every caller.
-      this.#emit({ type: 'store-error', operation: 'lock', error });
-      return this.#requestFromProvider(reason);
-    }
+    const failuresBefore = this.#storeFailures;
+    const lock = await this.#storeCall('lock', () =>
+      store.lock!(this.provider.cacheKey, this.#policy.requestTimeoutMs + this.#policy.lockWaitMs),
+    );
+    // A broken store holds no lock anyone could be waiting on: waiting lockWaitMs would only delay every caller.
+    if (this.#storeFailures !== failuresBefore) return this.#requestFromProvider(reason);
     if (lock === undefined) {
       const fromHolder = await this.#waitForHolder();
-      if (fromHolder !== undefined) return this.#adopt(fromHolder, 'store', 0);
+      if (fromHolder !== undefined) return this.#adopt(fromHolder, 'store');
       return this.#requestFromProvider(reason);
     }
     try {
       // Another holder may have stored a token between our read and our lock.
       const stored = reason === 'forced' ? undefined : await this.#readStore();
-      return stored === undefined ? await this.#requestFromProvider(reason) : this.#adopt(stored, 'store', 0);
+      return stored === undefined ? await this.#requestFromProvider(reason) : this.#adopt(stored, 'store');
     } finally {
-      await this.#storeCall('lock', () => lock.release());
+      // Not awaited: the token is stored (or not); the release must not hold callers up.
+      void this.#storeCall('release', () => lock.release());
     }
   }
 
@@ -460,8 +590,9 @@ class ProviderTokenCache implements TokenCache {
         this.#inflight = undefined;
         const now = this.#clock.monotonic();
         const current = this.#current;
+        const annotated = this.#annotate(error);
         if (current !== undefined && now < current.staleAt) {
-          const nextAttemptInMs = this.#backoffDelay();
+          const nextAttemptInMs = this.#backoffDelay(error);
           this.#nextAttemptAt = now + nextAttemptInMs;
           this.#emit({
             type: 'token-served-stale',
@@ -469,10 +600,11 @@ class ProviderTokenCache implements TokenCache {
             remainingMs: Math.round(current.deadline - now),
             nextAttemptInMs: Math.round(nextAttemptInMs),
           });
-          throw this.#annotate(error);
+          throw annotated;
         }
-        const annotated = this.#annotate(error);
-        if (!isRetryable(error)) this.#cooldown = { error: annotated, until: now + this.#policy.failureCooldownMs };
+        // No token to serve: later callers share this error until the backoff (or the cool-down of a rejection) ends.
+        const waitMs = isRetryable(error) ? this.#backoffDelay(error) : this.#policy.failureCooldownMs;
+        this.#backoff = { error: annotated, until: now + waitMs };
         throw annotated;
       },
     );
@@ -483,15 +615,23 @@ class ProviderTokenCache implements TokenCache {
   }
 
   async #waitForFresh(options: GetTokenOptions | undefined, reason: TokenRequestReason): Promise<AccessToken> {
-    const cooldown = this.#cooldown;
-    if (cooldown !== undefined && this.#clock.monotonic() < cooldown.until && options?.forceRefresh !== true) throw cooldown.error;
-    const entry = await abortable(this.#refresh(reason), options?.signal);
-    if (this.#clock.monotonic() >= entry.staleAt) {
+    const signal = options?.signal;
+    const backoff = this.#backoff;
+    // After a failure with no token to serve, callers share its error until the backoff ends: a storm of calls against
+    // a failing token endpoint costs one request per backoff step, not one per call.
+    if (backoff !== undefined && options?.forceRefresh !== true && this.#clock.monotonic() < backoff.until) throw backoff.error;
+    const entry = await abortable(this.#refresh(reason), signal);
+    const now = this.#clock.monotonic();
+    if (now >= entry.staleAt) {
+      const leftMs = Math.round(entry.deadline - now);
       throw this.#annotate(
-        new TokenResponseError('The gateway returned a token that is about to expire', {
-          provider: this.provider.provider,
-          field: 'expiresAt',
-        }),
+        new TokenResponseError(
+          `The gateway returned a token that expires in ${leftMs} ms, less than minValidityMs (${this.#policy.minValidityMs} ms)`,
+          {
+            provider: this.provider.provider,
+            field: 'expiresAt',
+          },
+        ),
       );
     }
     return entry.token;
@@ -546,7 +686,20 @@ function validateToken(provider: string, token: ProviderToken): void {
   }
 }
 
-function toAuthError(provider: string, error: unknown): unknown {
+/**
+ * How long a 429 or 503 asks clients to wait (`Retry-After`: seconds, or an HTTP date on the wall clock `now`), or
+ * `undefined`. A value that is neither is ignored.
+ */
+export function retryAfterMs(error: unknown, now: number): number | undefined {
+  if (!isTokenRequestError(error) || (error.status !== 429 && error.status !== 503)) return undefined;
+  const header = error.response?.headers.get('retry-after')?.trim();
+  if (header === undefined || header === '') return undefined;
+  if (/^\d+$/.test(header)) return Number(header) * 1000;
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function toAuthError(provider: string, error: unknown): AuthError {
   if (isAuthError(error)) return error;
   return new TokenRequestError(`Token request failed: ${error instanceof Error ? error.message : String(error)}`, {
     provider,

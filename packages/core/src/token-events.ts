@@ -1,3 +1,5 @@
+import type { AuthError, TokenStoreError, TokenStoreOperation } from './errors.js';
+
 /** Why the cache asked the provider for a token. */
 export type TokenRequestReason =
   /** No token yet. */
@@ -61,8 +63,8 @@ export type TokenEvent = EventBase &
     | {
         /** A token request failed; callers waiting on it get `error`. */
         type: 'token-request-failed';
-        /** An `AuthError`; anything else the provider threw arrives wrapped in a `TokenRequestError`. */
-        error: unknown;
+        /** What failed; anything else the provider threw arrives wrapped in a `TokenRequestError`. */
+        error: AuthError;
         /** Whether asking again later can succeed (see {@link isRetryable}). */
         retryable: boolean;
         /** Time the request took before failing. */
@@ -87,11 +89,26 @@ export type TokenEvent = EventBase &
         fingerprint: string;
       }
     | {
+        /**
+         * A 401 asked to drop a token the gateway had issued moments before, in place of another dropped the same way:
+         * the API refuses fresh tokens (e.g. a key without that API product), so the token is kept until the backoff
+         * ends instead of asking the gateway once per call.
+         */
+        type: 'token-invalidation-deferred';
+        /** Short hash of the token that is kept. */
+        fingerprint: string;
+        /** Time until a 401 may drop the current token again. */
+        nextAttemptInMs: number;
+      }
+    | {
         /** The store failed; the cache carries on with its own copy and the gateway. */
         type: 'store-error';
         /** The store method that failed. */
-        operation: 'get' | 'set' | 'delete' | 'lock';
-        /** What the store threw, as it threw it. */
+        operation: TokenStoreOperation;
+        /**
+         * What the store threw, as it threw it; or a {@link TokenStoreError} when the call took longer than
+         * `storeTimeoutMs` or returned a value that is not a valid token (never quoted).
+         */
         error: unknown;
       }
     | {

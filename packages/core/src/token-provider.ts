@@ -53,6 +53,13 @@ export interface TokenProvider {
   readonly apiHeaders?: Readonly<Record<string, string>>;
   /** Cache policy tuned to this gateway's token rules; the user's policy options override it field by field. */
   readonly cachePolicy?: Partial<CachePolicy>;
+  /**
+   * The precision of the gateway's expiry times (whole seconds for most). Two answers with the same token whose
+   * expiries differ by less than this, plus the requests' own durations, state the same expiry; a larger difference is
+   * an extension, however short.
+   * @default 1_000
+   */
+  readonly expiryResolutionMs?: number;
 }
 
 const providerFields = ['provider', 'cacheKey', 'baseUrl'] as const;

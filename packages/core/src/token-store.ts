@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
+import { isUsableAccessToken } from './token-http.js';
 
 /** A lock taken in a {@link TokenStore}; release it once the token is stored. */
 export interface TokenStoreLock {
@@ -92,17 +93,41 @@ export function serializeToken(token: StoredToken): string {
   return JSON.stringify({ v: 1, accessToken: token.accessToken, expiresAt: token.expiresAt, lifetimeMs: token.lifetimeMs });
 }
 
-/** Parses what {@link serializeToken} wrote; `undefined` for anything else. */
-export function parseStoredToken(value: string | undefined): StoredToken | undefined {
+/** Parses what {@link serializeToken} wrote; `undefined` for anything else, including a value that fails {@link checkStoredToken}'s checks. */
+export function parseStoredToken(value: string | undefined, now: number = Date.now()): StoredToken | undefined {
   if (value === undefined) return undefined;
+  const checked = checkStoredToken(value, now);
+  return typeof checked === 'string' ? undefined : checked;
+}
+
+/**
+ * How much longer than its recorded lifetime a stored token may still have to live: the wall clocks of the processes
+ * sharing a store differ a little, and the reader's may be behind the writer's.
+ */
+const storedClockAllowanceMs = 60_000;
+
+/**
+ * A stored value as a token, or what is wrong with it (never quoting it). A store is another process's word, and
+ * anyone who can write to it can write anything: the value must pass the checks a provider's token passes (visible
+ * ASCII, finite expiry) and be consistent with itself (a lifetime that is a positive, finite number, and an expiry no
+ * further away than that lifetime allows), so a forged expiry years away, or a token that cannot go into a header,
+ * is treated as absent instead of being served.
+ */
+export function checkStoredToken(value: string, now: number): StoredToken | string {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(value);
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    const { v, accessToken, expiresAt, lifetimeMs } = parsed as Record<string, unknown>;
-    if (v !== 1 || typeof accessToken !== 'string' || accessToken === '') return undefined;
-    if (typeof expiresAt !== 'number' || typeof lifetimeMs !== 'number') return undefined;
-    return { accessToken, expiresAt, lifetimeMs };
+    parsed = JSON.parse(value);
   } catch {
-    return undefined;
+    return 'not JSON';
   }
+  if (typeof parsed !== 'object' || parsed === null) return 'not a JSON object';
+  const { v, accessToken, expiresAt, lifetimeMs } = parsed as Record<string, unknown>;
+  if (v !== 1) return 'not a version 1 token record';
+  if (!isUsableAccessToken(accessToken)) return 'its access token is missing or not visible ASCII';
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return 'its expiry is not a finite number';
+  if (typeof lifetimeMs !== 'number' || !Number.isFinite(lifetimeMs) || lifetimeMs <= 0) {
+    return 'its lifetime is not a positive finite number';
+  }
+  if (expiresAt - now > lifetimeMs + storedClockAllowanceMs) return 'its expiry is further away than its lifetime allows';
+  return { accessToken, expiresAt, lifetimeMs };
 }

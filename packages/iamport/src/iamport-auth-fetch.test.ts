@@ -151,6 +151,29 @@ describe("createAuthFetch with the i'mport provider", () => {
     }, 20_000);
   });
 
+  it('should serve scaled-down lifetimes (6 s tokens, 4 s extensions) without an error reaching a caller', async () => {
+    // i'mport's expiries come in whole seconds: a 4 s extension is an extension, not "the same expiry" read twice.
+    const { emulator, cache, iamport, advance, settle, eventsOf } = await harness(
+      { tokenLifetimeMs: 6_000, extensionWindowMs: 2_000, extensionMs: 4_000 },
+      { policy: { refreshAheadMs: 3_000, minValidityMs: 500, retryBaseDelayMs: 100, retryMaxDelayMs: 1_000 } },
+    );
+    const stepMs = 100;
+    for (let elapsed = 0; elapsed <= minute; elapsed += stepMs) {
+      if (elapsed % 1_000 === 0) {
+        const response = await iamport('/payments/imp_448280090638');
+        expect(response.status).toBe(200);
+        await response.arrayBuffer();
+      } else {
+        await cache.getToken();
+      }
+      await settle();
+      advance(stepMs);
+    }
+    expect(eventsOf('token-refreshed').filter((event) => event.extended).length).toBeGreaterThan(5);
+    expect(eventsOf('token-request-failed')).toEqual([]);
+    expect(emulator.counters.unauthorizedApiCalls).toBe(0);
+  });
+
   it('should not poll during the minutes before the extension window', async () => {
     const { emulator, cache, iamport, advance, settle } = await harness();
     await iamport('/payments/imp_1');
