@@ -918,7 +918,8 @@ describe('createTokenCache', () => {
       // No timer is advanced: a broken lock must not make the cache wait lockWaitMs for a holder.
       const token = await cache.getToken();
       expect(token.tokenType).toBe('Bearer');
-      expect(ofType('store-error').map((event) => event.operation)).toEqual(['get', 'lock', 'set']);
+      // After a failed read the lock is not tried: a store that fails holds no lock worth waiting for.
+      expect(ofType('store-error').map((event) => event.operation)).toEqual(['get', 'set']);
       expect(await cache.getToken()).toBe(token);
       await expect(cache.invalidate(token.accessToken)).resolves.toBeUndefined();
       expect((await cache.getToken()).accessToken).not.toBe(token.accessToken);
@@ -1019,6 +1020,86 @@ describe('createTokenCache', () => {
       await until(() => waiting.settled, 'the token');
       expect(server.tokenRequests).toBe(1);
       expect(ofType('lock-waited')).toEqual([expect.objectContaining({ received: false, waitedMs: 0 })]);
+    });
+  });
+
+  describe('hung, poisoned and replayed stores', () => {
+    const never = <T>(): Promise<T> => new Promise<T>(() => {});
+
+    it.each(['get', 'set', 'lock', 'release'] as const)(
+      'should settle every caller when the store’s %s never settles, and report it as a store-error',
+      async (operation) => {
+        const memory = createMemoryTokenStore({ clock });
+        const store: TokenStore = {
+          ...memory,
+          get: operation === 'get' ? never : memory.get,
+          set: operation === 'set' ? never : memory.set,
+          lock:
+            operation === 'lock'
+              ? never
+              : operation === 'release'
+                ? async (key, ttl) => ((await memory.lock!(key, ttl)) === undefined ? undefined : { release: never })
+                : memory.lock,
+        };
+        const cache = cacheFor({ store, policy: { storeTimeoutMs: 500 } });
+        const waiting = track(cache.getToken());
+        // A get or lock on the caller's path holds it up to storeTimeoutMs; a set or release does not hold it at all.
+        if (operation === 'get' || operation === 'lock') await advance(500);
+        await until(() => waiting.settled, 'the caller');
+        expect(waiting.value?.tokenType).toBe('Bearer');
+        await advance(500);
+        const errors = ofType('store-error').filter((event) => event.operation === operation);
+        expect(errors.length).toBeGreaterThan(0);
+        expect(errors[0]!.error).toMatchObject({ code: 'X_TOKEN_STORE_FAILED', reason: 'timeout', operation, provider: 'test' });
+      },
+    );
+
+    it('should settle invalidate() when the store’s get or delete never settles', async () => {
+      const memory = createMemoryTokenStore({ clock });
+      const store: TokenStore = { ...memory, delete: never };
+      const cache = cacheFor({ store });
+      const token = await cache.getToken();
+      const invalidating = track(cache.invalidate(token.accessToken));
+      await advance(1_000);
+      await until(() => invalidating.settled, 'invalidate()');
+      expect(ofType('store-error').map((event) => event.operation)).toContain('delete');
+    });
+
+    it.each([
+      ['an access token that cannot go into a header', { v: 1, accessToken: 'x\r\ny', expiresAt: 'far', lifetimeMs: hour }],
+      ['an expiry of 1e300', { v: 1, accessToken: 'forged-token', expiresAt: 1e300, lifetimeMs: hour }],
+      ['an expiry years away for an hour-long token', { v: 1, accessToken: 'forged-token', expiresAt: start + 5 * 365 * 24 * hour, lifetimeMs: hour }],
+      ['a lifetime of 0', { v: 1, accessToken: 'forged-token', expiresAt: start + hour, lifetimeMs: 0 }],
+      ['a string expiry', { v: 1, accessToken: 'forged-token', expiresAt: String(start + hour), lifetimeMs: hour }],
+      ['not JSON', 'forged-token'],
+    ])('should treat a stored value with %s as absent, reported without quoting it', async (_, poisoned) => {
+      const store = createMemoryTokenStore({ clock });
+      const value = typeof poisoned === 'string' ? poisoned : JSON.stringify(poisoned);
+      await store.set(provider.cacheKey, value, hour);
+      const cache = cacheFor({ store });
+      const token = await cache.getToken();
+      expect(server.validTokens.has(token.accessToken)).toBe(true);
+      const [report] = ofType('store-error');
+      expect(report).toMatchObject({ operation: 'get', error: { code: 'X_TOKEN_STORE_FAILED', reason: 'invalid-value' } });
+      const text = `${(report!.error as Error).message} ${JSON.stringify(report)}`;
+      expect(text).not.toContain('forged-token');
+      expect(text).not.toContain('x\r\ny');
+      // The poisoned value is replaced by the gateway's token, so the next process reads a good one.
+      expect(parseStoredToken(await store.get(provider.cacheKey))?.accessToken).toBe(token.accessToken);
+    });
+
+    it('should never take back a token invalidated in another process, even when its stored value is written back', async () => {
+      const store = createMemoryTokenStore({ clock });
+      const first = cacheFor({ store });
+      const old = await first.getToken();
+      const saved = await store.get(provider.cacheKey);
+      await first.invalidate(old.accessToken);
+      // A writer of the store replays the saved value after the 401 removed it.
+      await store.set(provider.cacheKey, saved!, hour);
+
+      const fresh = await cacheFor({ store }).getToken();
+      expect(fresh.accessToken).not.toBe(old.accessToken);
+      expect(server.tokenRequests).toBe(2);
     });
   });
 

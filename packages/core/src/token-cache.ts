@@ -392,7 +392,6 @@ class ProviderTokenCache implements TokenCache {
     if (value === undefined) return undefined;
     const stored = typeof value === 'string' ? checkStoredToken(value, this.#clock.now()) : 'not a string';
     if (typeof stored === 'string') {
-      this.#storeFailures += 1;
       const error = new TokenStoreError(`The store's value is not a valid token (${stored}); ignored`, {
         provider: this.provider.provider,
         operation: 'get',
@@ -555,10 +554,11 @@ class ProviderTokenCache implements TokenCache {
 
   async #obtain(reason: TokenRequestReason): Promise<Entry> {
     const store = this.#store;
+    const failuresBefore = this.#storeFailures;
     const fromStore = reason === 'forced' ? undefined : await this.#readStore();
     if (fromStore !== undefined) return this.#adopt(fromStore, 'store');
-    if (store.lock === undefined) return this.#requestFromProvider(reason);
-    const failuresBefore = this.#storeFailures;
+    // A store that fails or hangs holds no lock worth taking: each more call would only hold callers up again.
+    if (store.lock === undefined || this.#storeFailures !== failuresBefore) return this.#requestFromProvider(reason);
     const lock = await this.#storeCall('lock', () =>
       store.lock!(this.provider.cacheKey, this.#policy.requestTimeoutMs + this.#policy.lockWaitMs),
     );
