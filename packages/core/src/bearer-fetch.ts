@@ -7,7 +7,7 @@ import {
   redirectCause,
   redirectDropsBody,
 } from './auth-target.js';
-import type { TokenCache, TokenCacheOptions } from './token-cache.js';
+import type { AccessToken, TokenCache, TokenCacheOptions } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 
 /** A `Request` from Node's fetch, undici's, or any other implementation. */
@@ -94,9 +94,18 @@ export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, opt
     const token = await (signal === undefined ? cache.getToken() : cache.getToken({ signal }));
     const response = await exchange(request, token.accessToken);
     if (response.status !== 401 || !request.replayable) return response;
-    await response.body?.cancel().catch(() => undefined);
-    await cache.invalidate(token.accessToken);
-    const fresh = await cache.getToken({ signal });
+    const cancel = (): Promise<void> | undefined => response.body?.cancel().catch(() => undefined);
+    let fresh: AccessToken;
+    try {
+      await cache.invalidate(token.accessToken);
+      fresh = await cache.getToken({ signal });
+    } catch (error) {
+      await cancel();
+      throw error;
+    }
+    // The cache kept the token (the API refuses fresh tokens faster than its backoff allows): this 401 is the answer.
+    if (fresh.accessToken === token.accessToken) return response;
+    await cancel();
     return exchange(request, fresh.accessToken);
   };
 }

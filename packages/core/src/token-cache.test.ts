@@ -508,8 +508,10 @@ describe('createTokenCache', () => {
         expect(response.status).toBe(401);
         await response.arrayBuffer();
       }
-      // The first token, and one forced refresh: the next may come only after the backoff step.
+      // The first token, and one forced refresh: the next may come only after the backoff step. A kept token's 401 is
+      // the answer: not sent again with the same token.
       expect(server.tokenRequests).toBe(2);
+      expect(server.apiCalls).toHaveLength(51);
       expect(ofType('token-invalidation-deferred').length).toBeGreaterThan(0);
 
       await advance(minute);
