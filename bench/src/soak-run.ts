@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { createMerchantRegistry, isAuthError, isRetryable, type MerchantSettings, type MerchantTokenEvent } from '@x/core';
+import { createMerchantRegistry, fingerprint, isAuthError, isRetryable, type MerchantSettings, type MerchantTokenEvent } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator, type IamportEmulator, type IamportFault } from '@x/iamport/testing';
 import { createVippsProvider } from '@x/vipps';
@@ -287,7 +287,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   /** When the outage ended (`performance.now()`), and each merchant's first new token after that. */
   let outageEndedAt: number | undefined;
   const firstTokenAfterOutage = new Map<string, number>();
+  /** Fingerprints of tokens a 401 asked the cache to drop moments after they replaced a dropped one: kept instead. */
+  const keptThrough401 = new Set<string>();
   const onEvent = (event: MerchantTokenEvent): void => {
+    if (event.type === 'token-invalidation-deferred') keptThrough401.add(event.fingerprint);
     for (const merchant of event.merchants) {
       const counts = rows.get(merchant);
       if (counts === undefined) continue;
@@ -318,7 +321,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   /** Why a call ended on a 401: the bearer fetch gets one fresh token and retries once, so a 401 after that needs a cause. */
   const explainUnauthorized = (tokens: readonly string[]): Outcome => {
     const [first, retry] = tokens;
-    if (retry === undefined) return { kind: 'other', cause: 'api: HTTP 401 without a retry' };
+    if (retry === undefined) {
+      // A token revoked moments after it replaced a revoked one is kept through the invalidation backoff (an API that
+      // refuses every fresh token must not cost a token request per call): its 401 is the answer, until the step ends.
+      if (first !== undefined && revokedAt.has(first) && keptThrough401.has(fingerprint(first))) {
+        return { kind: 'retryable', cause: 'api: HTTP 401, the token kept through the invalidation backoff' };
+      }
+      return { kind: 'other', cause: 'api: HTTP 401 without a retry' };
+    }
     if (retry === first) return { kind: 'other', cause: 'api: HTTP 401, retried with the token it had just invalidated' };
     if (revokedAt.has(retry)) return { kind: 'retryable', cause: 'api: HTTP 401, the fresh token revoked too' };
     return { kind: 'other', cause: 'api: HTTP 401 on a fresh, unrevoked token' };

@@ -106,7 +106,10 @@ export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, opt
     // The cache kept the token (the API refuses fresh tokens faster than its backoff allows): this 401 is the answer.
     if (fresh.accessToken === token.accessToken) return response;
     await cancel();
-    return exchange(request, fresh.accessToken);
+    const retried = await exchange(request, fresh.accessToken);
+    // A token refused on its first use: the API may refuse every token, and must not cost a token request per call.
+    if (retried.status === 401) await cache.invalidate(fresh.accessToken, { refusedOnFirstUse: true });
+    return retried;
   };
 }
 

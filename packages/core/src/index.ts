@@ -62,7 +62,7 @@ export {
   reservedKeyIssues,
   settingLimits,
 } from './settings-checks.js';
-export type { AccessToken, GetTokenOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
+export type { AccessToken, GetTokenOptions, InvalidateOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
 export { createTokenCache, isTokenCache } from './token-cache.js';
 export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 export type { SendTokenRequestOptions, TokenHttpResponse } from './token-http.js';

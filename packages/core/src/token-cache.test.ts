@@ -429,18 +429,6 @@ describe('createTokenCache', () => {
   });
 
   describe('backoff with no token to serve', () => {
-    /** A small seeded generator (mulberry32): real-looking jitter, the same every run. */
-    function seeded(seed: number): () => number {
-      let state = seed >>> 0;
-      return () => {
-        state = (state + 0x6d2b79f5) >>> 0;
-        let t = state;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-      };
-    }
-
     /** `callers` loops that each ask for a token every `everyMs` until they get one, while fake time runs `forMs`. */
     async function storm(cache: TokenCache, callers: number, everyMs: number, forMs: number, at: (elapsed: number) => void) {
       const served = new Set<number>();
@@ -462,7 +450,8 @@ describe('createTokenCache', () => {
 
     it('should cost at most 10 token requests when 20 callers meet a token endpoint answering 503 for 2 s', async () => {
       server.mode = 503;
-      const cache = cacheFor({ random: seeded(20251130) });
+      // Jitter draws 0.5: steps of 0.5, 1 and 2 s.
+      const cache = cacheFor({ random: () => 0.5 });
       const { served, errors } = await storm(cache, 20, 10, 10_000, (elapsed) => {
         if (elapsed >= 2_000) server.mode = 'ok';
       });
@@ -475,7 +464,7 @@ describe('createTokenCache', () => {
     it('should honour Retry-After on a 429: no token request until it has passed, however many calls come', async () => {
       server.mode = 429;
       server.retryAfter = '30';
-      const cache = cacheFor({ random: seeded(7) });
+      const cache = cacheFor({ random: () => 0.5 });
       const { served } = await storm(cache, 20, 100, 60_000, () => {});
       expect(served).toBe(0);
       // At 0 s, then no sooner than 30 s later, then no sooner than 30 s after that: at most 3 in 60 s.
@@ -1070,7 +1059,10 @@ describe('createTokenCache', () => {
     it.each([
       ['an access token that cannot go into a header', { v: 1, accessToken: 'x\r\ny', expiresAt: 'far', lifetimeMs: hour }],
       ['an expiry of 1e300', { v: 1, accessToken: 'forged-token', expiresAt: 1e300, lifetimeMs: hour }],
-      ['an expiry years away for an hour-long token', { v: 1, accessToken: 'forged-token', expiresAt: start + 5 * 365 * 24 * hour, lifetimeMs: hour }],
+      [
+        'an expiry years away for an hour-long token',
+        { v: 1, accessToken: 'forged-token', expiresAt: start + 5 * 365 * 24 * hour, lifetimeMs: hour },
+      ],
       ['a lifetime of 0', { v: 1, accessToken: 'forged-token', expiresAt: start + hour, lifetimeMs: 0 }],
       ['a string expiry', { v: 1, accessToken: 'forged-token', expiresAt: String(start + hour), lifetimeMs: hour }],
       ['not JSON', 'forged-token'],

@@ -75,10 +75,21 @@ export interface TokenCache {
    */
   peekToken(): AccessToken | undefined;
   /**
-   * Drops `accessToken` if it is still the current token (e.g. after a 401), here and in the store. A stale 401 on
-   * an older token leaves a newer one alone. Never rejects.
+   * Drops `accessToken` if it is still the current token (e.g. after a 401), here and in the store, and keeps any
+   * process from taking it back. A stale 401 on an older token leaves a newer one alone. Never rejects.
    */
-  invalidate(accessToken: string): Promise<void>;
+  invalidate(accessToken: string, options?: InvalidateOptions): Promise<void>;
+}
+
+/** Options of {@link TokenCache.invalidate}. */
+export interface InvalidateOptions {
+  /**
+   * The token was refused on its first use, right after it replaced a dropped one: the API may refuse every token
+   * (a key without that API product). The cache keeps it for a backoff step that grows with each such refusal, and
+   * 401s within the step do not drop it, so the refusals cost one token request per step, not one per call.
+   * @default false
+   */
+  refusedOnFirstUse?: boolean | undefined;
 }
 
 interface Entry {
@@ -218,10 +229,11 @@ class ProviderTokenCache implements TokenCache {
     return entry;
   }
 
-  async invalidate(accessToken: string): Promise<void> {
+  async invalidate(accessToken: string, options?: InvalidateOptions): Promise<void> {
     const entry = this.#current;
     if (entry === undefined || entry.token.accessToken !== accessToken) return;
     const now = this.#clock.monotonic();
+    if (options?.refusedOnFirstUse === true) this.#invalidateNotBefore = now + this.#invalidationDelay(now);
     if (now < this.#invalidateNotBefore) {
       this.#emit({
         type: 'token-invalidation-deferred',
@@ -230,7 +242,6 @@ class ProviderTokenCache implements TokenCache {
       });
       return;
     }
-    this.#invalidateNotBefore = now + this.#invalidationDelay(now);
     this.#current = undefined;
     this.#bury(entry.fingerprint, entry.deadline);
     this.#nextAttemptAt = 0;
@@ -245,9 +256,8 @@ class ProviderTokenCache implements TokenCache {
   }
 
   /**
-   * How long a token issued now must be kept despite 401s. The first 401 after a quiet spell drops a token at once;
-   * a token that replaced a dropped one moments ago is kept for a growing backoff step, so an API that refuses every
-   * fresh token costs one token request per step, not one per call.
+   * How long a token refused on its first use is kept despite 401s: a backoff step that grows with each such refusal
+   * and starts again after a quiet spell, so an API that refuses every fresh token costs one token request per step.
    */
   #invalidationDelay(now: number): number {
     if (now - this.#lastInvalidationAt > 2 * this.#policy.retryMaxDelayMs) this.#invalidationStreak = 0;

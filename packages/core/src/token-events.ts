@@ -90,9 +90,9 @@ export type TokenEvent = EventBase &
       }
     | {
         /**
-         * A 401 asked to drop a token the gateway had issued moments before, in place of another dropped the same way:
-         * the API refuses fresh tokens (e.g. a key without that API product), so the token is kept until the backoff
-         * ends instead of asking the gateway once per call.
+         * A token was refused on its first use, right after it replaced a dropped one (or a 401 came within the backoff
+         * step that started): the API may refuse every token (e.g. a key without that API product), so the token is
+         * kept until the step ends instead of asking the gateway once per call.
          */
         type: 'token-invalidation-deferred';
         /** Short hash of the token that is kept. */

@@ -209,15 +209,22 @@ describe("createAuthFetch with the i'mport provider", () => {
       { kind: 'slow', delayMs: 5_000 },
       { reason: 'timeout', retryable: true },
     ],
-  ])('should fail the first call on a %o fault with a retryable TokenRequestError, then recover', async (fault, expected) => {
-    const { emulator, iamport } = await harness({}, { policy: { requestTimeoutMs: 300 } });
-    emulator.fault(fault);
-    const error = await rejection(iamport('/payments/imp_1'));
-    expect(isTokenRequestError(error), String(error)).toBe(true);
-    expect(error, String(error)).toMatchObject(expected);
-    expect((await iamport('/payments/imp_1')).status).toBe(200);
-    expect(emulator.counters.tokenRequests).toBe(2);
-  });
+  ])(
+    'should fail the first call on a %o fault with a retryable TokenRequestError, then recover after the backoff',
+    async (fault, expected) => {
+      const { emulator, iamport, advance } = await harness({}, { policy: { requestTimeoutMs: 300 } });
+      emulator.fault(fault);
+      const error = await rejection(iamport('/payments/imp_1'));
+      expect(isTokenRequestError(error), String(error)).toBe(true);
+      expect(error, String(error)).toMatchObject(expected);
+      // Within the backoff step (500 ms with jitter drawing 0.5) callers share the error; then one asks again.
+      expect(await rejection(iamport('/payments/imp_1'))).toBe(error);
+      expect(emulator.counters.tokenRequests).toBe(1);
+      advance(1_000);
+      expect((await iamport('/payments/imp_1')).status).toBe(200);
+      expect(emulator.counters.tokenRequests).toBe(2);
+    },
+  );
 
   it.each([
     [{ kind: 'html', status: 200 }, ''],
@@ -225,11 +232,12 @@ describe("createAuthFetch with the i'mport provider", () => {
     [{ kind: 'wrong-types' }, 'response.now'],
     [{ kind: 'missing-field' }, 'response.access_token'],
   ] as Array<[IamportFault, string]>)('should fail the first call on a %o fault with a TokenResponseError', async (fault, field) => {
-    const { emulator, iamport } = await harness();
+    const { emulator, iamport, advance } = await harness();
     emulator.fault(fault);
     const error = await rejection(iamport('/payments/imp_1'));
     expect(isTokenResponseError(error)).toBe(true);
     expect(error).toMatchObject({ provider: 'iamport', field });
+    advance(1_000);
     expect((await iamport('/payments/imp_1')).status).toBe(200);
   });
 

@@ -68,6 +68,19 @@ describe.each(variants)('$name', ({ over }) => {
     return { cache, revoked: accessToken };
   };
 
+  describe('an API that refuses every token', () => {
+    it('should not ask for a token per call: one refresh, then the 401s as they come until the backoff step ends', async () => {
+      server.apiRefusesAll = true;
+      const dispatcher = dispatcherFor(provider());
+      for (let call = 0; call < 20; call += 1) {
+        const response = await request(`${server.url}/api/payments`, { dispatcher });
+        expect(response.statusCode).toBe(401);
+        await response.body.dump();
+      }
+      expect(server.tokenRequests).toBe(2);
+    });
+  });
+
   describe('headers', () => {
     it('should add the bearer token and the provider API headers', async () => {
       const response = await request(`${server.url}/api/payments`, { dispatcher: dispatcherFor(provider()) });

@@ -101,6 +101,8 @@ interface Budget {
   readonly maxRedirections: number;
   readonly hops: number;
   readonly retried: boolean;
+  /** The token the first attempt sent, once a 401 made this attempt a retry. */
+  readonly refusedToken?: string | undefined;
   readonly replayable: boolean;
 }
 
@@ -162,6 +164,10 @@ abstract class Attempt {
       this.state = 'retrying';
       return;
     }
+    if (statusCode === 401 && budget.retried && this.accessToken !== undefined && this.accessToken !== budget.refusedToken) {
+      // A token refused on its first use: the API may refuse every token, and must not cost a token request per call.
+      void this.settings.target.cache.invalidate(this.accessToken, { refusedOnFirstUse: true });
+    }
     if (!isRedirectStatus(statusCode) || budget.hops >= budget.maxRedirections) return;
     const target = location();
     if (target === undefined) return;
@@ -180,7 +186,7 @@ abstract class Attempt {
   /** After a 401: the token is invalidated and the request sent again with a fresh one, straight away. */
   protected retry(): void {
     const { cache } = this.settings.target;
-    const successor = this.successor(this.options, { ...this.budget, retried: true });
+    const successor = this.successor(this.options, { ...this.budget, retried: true, refusedToken: this.accessToken });
     cache
       .invalidate(this.accessToken ?? '')
       .then(() => cache.getToken({ signal: signalOf(this.options) }))
