@@ -54,12 +54,3 @@ export interface TokenProvider {
   /** Cache policy tuned to this gateway's token rules; the user's policy options override it field by field. */
   readonly cachePolicy?: Partial<CachePolicy>;
 }
-
-const providerFields = ['provider', 'cacheKey', 'baseUrl'] as const;
-
-/** True when `value` looks like a {@link TokenProvider}. */
-export function isTokenProvider(value: unknown): value is TokenProvider {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as Record<string, unknown>;
-  return providerFields.every((field) => typeof candidate[field] === 'string') && typeof candidate.requestToken === 'function';
-}
