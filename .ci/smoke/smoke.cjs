@@ -1,6 +1,8 @@
 // Installed-package smoke test, CommonJS side: the same checks as smoke.mjs through require().
 const assert = require('node:assert/strict');
 const core = require('@x/core');
+const { loadMerchantConfig } = require('@x/core/node');
+const coreProvider = require('@x/core/provider');
 const coreTesting = require('@x/core/testing');
 const coreFuzz = require('@x/core/testing/fuzz');
 const { createAuthInterceptor } = require('@x/core/undici');
@@ -14,6 +16,9 @@ const { Agent, request } = require('undici');
 
 async function main() {
   assert.equal(typeof core.createTokenCache, 'function');
+  assert.equal(typeof coreProvider.createTokenErrorMapper, 'function');
+  const config = await loadMerchantConfig({ merchants: { shop: { provider: 'iamport', impSecret: { $env: 'S' } } } }, { env: { S: 's' } });
+  assert.equal(config.merchants.shop.impSecret, 's');
   assert.equal(typeof coreTesting.listenOnLoopback, 'function');
   // The fuzz kit loads without fast-check (it is handed the test's own): the scratch project has none.
   assert.equal(typeof coreFuzz.createTokenResponseFuzzKit, 'function');

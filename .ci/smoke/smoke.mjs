@@ -3,6 +3,8 @@
 // scratch project that installed the packed tarballs with plain npm.
 import assert from 'node:assert/strict';
 import * as core from '@x/core';
+import { loadMerchantConfig } from '@x/core/node';
+import * as coreProvider from '@x/core/provider';
 import * as coreTesting from '@x/core/testing';
 import * as coreFuzz from '@x/core/testing/fuzz';
 import { createAuthInterceptor } from '@x/core/undici';
@@ -15,6 +17,9 @@ import { createVippsEmulator, defaultVippsMerchant } from '@x/vipps/testing';
 import { Agent, request } from 'undici';
 
 assert.equal(typeof core.createTokenCache, 'function');
+assert.equal(typeof coreProvider.createTokenErrorMapper, 'function');
+const config = await loadMerchantConfig({ merchants: { shop: { provider: 'iamport', impSecret: { $env: 'S' } } } }, { env: { S: 's' } });
+assert.equal(config.merchants.shop.impSecret, 's');
 assert.equal(typeof coreTesting.listenOnLoopback, 'function');
 // The fuzz kit loads without fast-check (it is handed the test's own): the scratch project has none.
 assert.equal(typeof coreFuzz.createTokenResponseFuzzKit, 'function');

@@ -2,7 +2,9 @@
 // packed tarballs installed and fast-check *not* installed (it is an optional peer of @x/core, needed only by
 // @x/core/testing/fuzz), under `moduleResolution` node10 (as CommonJS) and nodenext (as ESM and as CommonJS), with
 // `skipLibCheck: false` so that every published declaration file is checked too. Never run, only type-checked.
-import { type AuthFetch, type CachePolicy, ConfigurationError, createAuthFetch, durationProblem, maxDurationMs } from '@x/core';
+import { type AuthFetch, type CachePolicy, ConfigurationError, createAuthFetch, type MerchantConfig, maxDurationMs } from '@x/core';
+import { loadMerchantConfig } from '@x/core/node';
+import { createTokenErrorMapper, durationProblem, type TokenErrorMapper, type TokenHttpResponse } from '@x/core/provider';
 import { canaryMarker, type RawResponse } from '@x/core/testing';
 import { type AuthInterceptorOptions, createAuthInterceptor } from '@x/core/undici';
 import { createIamportProvider, type IamportProviderSettings } from '@x/iamport';
@@ -11,6 +13,7 @@ import { createRedisTokenStore, type RedisTokenStoreOptions } from '@x/redis';
 import { type RedisServer, startRedisServer } from '@x/redis/testing';
 import { createVippsProvider, type VippsProviderSettings } from '@x/vipps';
 import { createVippsEmulator, type VippsEmulator, type VippsFault } from '@x/vipps/testing';
+import * as v from 'valibot';
 
 export const policy: Partial<CachePolicy> = { requestTimeoutMs: 5_000, lockWaitMs: maxDurationMs };
 export const timeoutProblem: string | undefined = durationProblem(policy.requestTimeoutMs);
@@ -28,6 +31,17 @@ export const redis: Promise<RedisServer> = startRedisServer();
 export const storeOptions: RedisTokenStoreOptions = { client: { sendCommand: async () => null }, plaintext: true };
 export const encryptedStore = createRedisTokenStore({ client: storeOptions.client, encryptionKey: process.env.TOKEN_STORE_KEY });
 export const store = createRedisTokenStore(storeOptions);
+export const config: Promise<MerchantConfig> = loadMerchantConfig('merchants.json');
+export const mapTokenError: TokenErrorMapper = createTokenErrorMapper({
+  provider: 'acme',
+  displayName: 'Acme',
+  errorSchema: v.object({ error: v.string() }),
+  errorDetails: (body) => ({ code: body.error }),
+  isRejected: ({ status }) => status === 401,
+  credentialSettings: ['clientSecret'],
+  endpointSettings: 'baseUrl',
+});
+export const tokenHttp = (http: TokenHttpResponse): number => http.status;
 export const isConfigurationError = (error: unknown): boolean => error instanceof ConfigurationError;
 
 // The types are real, not `any`: each of these must be an error.

@@ -5,7 +5,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMerchantRegistry, loadMerchantConfig, type MerchantSettings } from '@x/core';
+import { createMerchantRegistry, type MerchantSettings } from '@x/core';
+import { loadMerchantConfig } from '@x/core/node';
 import { createIamportProvider, validateIamportSettings } from '@x/iamport';
 import { benchCredentials, emulatorMerchantCount } from './bench-credentials.js';
 

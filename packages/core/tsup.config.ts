@@ -3,6 +3,8 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    'provider/index': 'src/provider/index.ts',
+    'node/index': 'src/node/index.ts',
     'undici/index': 'src/undici/index.ts',
     'testing/index': 'src/testing/index.ts',
     'testing/fuzz/index': 'src/testing/fuzz/index.ts',

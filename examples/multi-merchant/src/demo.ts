@@ -6,7 +6,8 @@
  * still-valid token. It ends with a table per merchant.
  */
 import { randomBytes } from 'node:crypto';
-import { createMerchantRegistry, fingerprint, isTokenRequestError, loadMerchantConfig, type MerchantTokenEvent } from '@x/core';
+import { createMerchantRegistry, fingerprint, isTokenRequestError, type MerchantTokenEvent } from '@x/core';
+import { loadMerchantConfig } from '@x/core/node';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
 import { createVippsProvider } from '@x/vipps';

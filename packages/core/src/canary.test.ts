@@ -7,7 +7,6 @@
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  cacheKeyOf,
   createAuthFetch,
   createMemoryTokenStore,
   createMerchantRegistry,
@@ -18,6 +17,7 @@ import {
   type TokenProvider,
   type TokenStore,
 } from './index.js';
+import { cacheKeyOf } from './provider/index.js';
 import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 import { CanaryScanner, createCanary, createScannedTokenCache } from './testing/index.js';
 import { createAuthInterceptor } from './undici/index.js';

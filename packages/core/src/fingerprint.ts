@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from './sha256.js';
 
 /** A short, non-reversible identity of a secret or token (8 hex digits of its SHA-256), safe to log. */
 export function fingerprint(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex').slice(0, 8);
+  return sha256Hex(secret).slice(0, 8);
 }
 
 /**
@@ -13,7 +13,7 @@ export function fingerprint(secret: string): string {
  * cacheKeyOf('iamport', [baseUrl, impKey, impSecret]) // 'iamport:4f1c…'
  */
 export function cacheKeyOf(provider: string, parts: readonly string[]): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(`${part.length}:${part}`);
-  return `${provider}:${hash.digest('hex').slice(0, 32)}`;
+  // Each part behind its length, so that ['ab', 'c'] and ['a', 'bc'] differ.
+  const framed = parts.map((part) => `${part.length}:${part}`).join('');
+  return `${provider}:${sha256Hex(framed).slice(0, 32)}`;
 }

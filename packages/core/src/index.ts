@@ -1,26 +1,17 @@
 /**
- * The access-token engine: the {@link TokenProvider} contract that gateway packages implement, the token cache,
- * the bearer fetch, the error hierarchy, token stores and the merchant registry.
+ * The access-token engine for applications: the token cache, the bearer fetch, the merchant registry, token stores,
+ * the error hierarchy and the {@link TokenProvider} contract that gateway packages implement. What a gateway
+ * package's author needs besides (sending and reading token requests, settings checks, error mapping) is in
+ * `@x/core/provider`; reading a configuration file is in `@x/core/node`. This entry imports no Node built-in.
  *
  * @module \@x/core
  */
 export type { AuthFetch, AuthFetchOptions, RequestLike } from './bearer-fetch.js';
 export { createAuthFetch } from './bearer-fetch.js';
 export type { CachePolicy } from './cache-policy.js';
-export { defaultCachePolicy, durationProblem, maxDurationMs, resolveCachePolicy } from './cache-policy.js';
+export { maxDurationMs } from './cache-policy.js';
 export type { Clock } from './clock.js';
-export { systemClock } from './clock.js';
-export type {
-  AuthErrorOptions,
-  ConfigurationErrorOptions,
-  ConfigurationIssue,
-  ForeignOriginErrorOptions,
-  TokenRequestErrorOptions,
-  TokenRequestFailure,
-  TokenResponseErrorOptions,
-  TokenStoreErrorOptions,
-  TokenStoreOperation,
-} from './errors.js';
+export type { ConfigurationIssue, TokenRequestFailure, TokenStoreOperation } from './errors.js';
 export {
   AuthError,
   ConfigurationError,
@@ -39,10 +30,9 @@ export {
   TokenStoreError,
   UnknownMerchantError,
 } from './errors.js';
-export { cacheKeyOf, fingerprint } from './fingerprint.js';
-export { gatewayTextMaxLength, redactGatewayText } from './gateway-text.js';
-export type { LoadMerchantConfigOptions, MerchantConfig } from './merchant-config.js';
-export { loadMerchantConfig } from './merchant-config.js';
+export { fingerprint } from './fingerprint.js';
+export type { MerchantConfig, ResolveMerchantConfigOptions } from './merchant-config.js';
+export { resolveMerchantConfig } from './merchant-config.js';
 export type {
   MerchantRegistry,
   MerchantRegistryOptions,
@@ -51,23 +41,9 @@ export type {
   ProviderFactory,
 } from './merchant-registry.js';
 export { createMerchantRegistry } from './merchant-registry.js';
-export type { ProviderSettingsCheck } from './settings-checks.js';
-export {
-  baseUrlProblem,
-  checkProviderSettings,
-  hasControlCharacter,
-  isLoopbackHostname,
-  isReservedKey,
-  ownSettings,
-  reservedKeyIssues,
-  settingLimits,
-} from './settings-checks.js';
 export type { AccessToken, GetTokenOptions, InvalidateOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
-export { createTokenCache, isTokenCache } from './token-cache.js';
+export { createTokenCache } from './token-cache.js';
 export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
-export type { SendTokenRequestOptions, TokenHttpResponse } from './token-http.js';
-export { accessTokenSchema, defaultMaxTokenResponseBytes, parseTokenBody, sendTokenRequest } from './token-http.js';
 export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
-export { isTokenProvider } from './token-provider.js';
-export type { MemoryTokenStoreOptions, StoredToken, TokenStore, TokenStoreLock } from './token-store.js';
-export { createMemoryTokenStore, parseStoredToken, serializeToken } from './token-store.js';
+export type { MemoryTokenStoreOptions, TokenStore, TokenStoreLock } from './token-store.js';
+export { createMemoryTokenStore } from './token-store.js';

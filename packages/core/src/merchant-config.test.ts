@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { type ConfigurationError, isConfigurationError, loadMerchantConfig } from './index.js';
+import { type ConfigurationError, isConfigurationError, resolveMerchantConfig } from './index.js';
+import { loadMerchantConfig } from './node/index.js';
 
 describe('loadMerchantConfig', () => {
   it('should read a JSON file and resolve $env references', async () => {
@@ -172,5 +173,19 @@ describe('loadMerchantConfig with hostile input', () => {
     ]);
     const inherited = await errorOf(Object.create({ merchants: { m: { provider: 'iamport' } } }) as { merchants: unknown });
     expect(inherited.issues).toEqual([{ path: 'merchants', message: 'required: an object of merchant id to settings' }]);
+  });
+});
+
+describe('resolveMerchantConfig', () => {
+  it('should resolve an object at once, without reading a file', () => {
+    const config = resolveMerchantConfig(
+      { merchants: { 'shop-kr': { provider: 'iamport', impKey: 'key', impSecret: { $env: 'SECRET' } } } },
+      { env: { SECRET: 's3cret' } },
+    );
+    expect(config.merchants['shop-kr']).toEqual({ provider: 'iamport', impKey: 'key', impSecret: 's3cret' });
+  });
+
+  it('should refuse a configuration without merchants', () => {
+    expect(() => resolveMerchantConfig('merchants.json')).toThrow(/merchants: required/);
   });
 });

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { ConfigurationError, type ConfigurationIssue } from './errors.js';
 import type { MerchantSettings } from './merchant-registry.js';
 import { isReservedKey, merchantIdProblem, printableName, reservedKeyMessage, settingLimits } from './settings-checks.js';
@@ -9,57 +8,39 @@ export interface MerchantConfig {
   merchants: Record<string, MerchantSettings>;
 }
 
-/** Options of {@link loadMerchantConfig}. */
-export interface LoadMerchantConfigOptions {
-  /** Where `{ "$env": "NAME" }` references are looked up. @default process.env */
+/** Options of {@link resolveMerchantConfig}. */
+export interface ResolveMerchantConfigOptions {
+  /** Where `{ "$env": "NAME" }` references are looked up. @default process.env (or none where there is no `process`) */
   env?: Readonly<Record<string, string | undefined>> | undefined;
 }
 
 /**
- * Reads a merchant configuration from a JSON file (or takes an object) and resolves every
- * `{ "$env": "NAME" }` reference from the environment, so secrets stay out of files. Every missing variable is
- * reported at once, with the merchant, the path and the variable's name. Errors never quote a merchant's `provider`:
- * only the registry knows which names are providers, and any other value may be a misplaced secret.
+ * Resolves a merchant configuration (an object, such as a parsed JSON file) for `createMerchantRegistry`: every
+ * `{ "$env": "NAME" }` reference is replaced by the environment variable's value, so secrets stay out of files.
+ * Every missing variable is reported at once, with the merchant, the path and the variable's name. Errors never
+ * quote a merchant's `provider`: only the registry knows which names are providers, and any other value may be a
+ * misplaced secret. To read the configuration from a file, use `loadMerchantConfig` from `@x/core/node`.
  *
- * A hostile file is a `ConfigurationError`, never a polluted prototype: keys named like `Object.prototype`'s
- * properties (`__proto__`, `constructor`, …) or `prototype` are refused at any depth, as are merchant ids the
- * registry would refuse, nesting deeper than 16 levels, and JSON errors are reported by line and column only (the
- * parser's own message quotes the text, which may hold a secret).
+ * A hostile configuration is a `ConfigurationError`, never a polluted prototype: keys named like
+ * `Object.prototype`'s properties (`__proto__`, `constructor`, …) or `prototype` are refused at any depth, as are
+ * merchant ids the registry would refuse and nesting deeper than 16 levels.
  *
  * @example
- * // merchants.json: { "merchants": { "shop-kr": { "provider": "iamport", "impKey": "…",
- * //                   "impSecret": { "$env": "SHOP_KR_IMP_SECRET" } } } }
- * const { merchants } = await loadMerchantConfig('merchants.json');
+ * const { merchants } = resolveMerchantConfig(
+ *   { merchants: { 'shop-kr': { provider: 'iamport', impKey: '…', impSecret: { $env: 'SHOP_KR_IMP_SECRET' } } } },
+ *   { env: process.env },
+ * );
  *
- * @throws {@link ConfigurationError} when the file cannot be read or is not JSON, or with every problem found in it
- * (bad merchant ids, reserved keys, `$env` variables that are not set), each with its merchant and path; never a
- * value.
+ * @throws {@link ConfigurationError} with every problem found (bad merchant ids, reserved keys, `$env` variables
+ * that are not set), each with its merchant and path; never a value.
  */
-export async function loadMerchantConfig(
-  pathOrObject: string | URL | { merchants: unknown },
-  options: LoadMerchantConfigOptions = {},
-): Promise<MerchantConfig> {
-  const env = options.env ?? process.env;
-  let raw: unknown = pathOrObject;
-  if (typeof pathOrObject === 'string' || pathOrObject instanceof URL) {
-    const where = String(pathOrObject);
-    let text: string;
-    try {
-      text = await readFile(pathOrObject, 'utf8');
-    } catch (error) {
-      throw new ConfigurationError({
-        issues: [{ path: where, message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})` }],
-        cause: error,
-      });
-    }
-    try {
-      raw = JSON.parse(text);
-    } catch (error) {
-      throw new ConfigurationError({ issues: [{ path: where, message: `is not valid JSON${jsonErrorPosition(error, text)}` }] });
-    }
-  }
+export function resolveMerchantConfig(config: unknown, options: ResolveMerchantConfigOptions = {}): MerchantConfig {
+  // `process` is absent on Cloudflare Workers without Node compatibility: there, pass `env` explicitly.
+  const env = options.env ?? globalThis.process?.env ?? {};
   const merchants =
-    typeof raw === 'object' && raw !== null && Object.hasOwn(raw, 'merchants') ? (raw as { merchants: unknown }).merchants : undefined;
+    typeof config === 'object' && config !== null && Object.hasOwn(config, 'merchants')
+      ? (config as { merchants: unknown }).merchants
+      : undefined;
   if (typeof merchants !== 'object' || merchants === null || Array.isArray(merchants)) {
     throw new ConfigurationError({ issues: [{ path: 'merchants', message: 'required: an object of merchant id to settings' }] });
   }
@@ -83,7 +64,7 @@ export async function loadMerchantConfig(
 }
 
 interface Walk {
-  env: LoadMerchantConfigOptions['env'] & object;
+  env: ResolveMerchantConfigOptions['env'] & object;
   issues: ConfigurationIssue[];
   /** The merchant every issue found on this walk concerns. */
   about: Pick<ConfigurationIssue, 'merchant'>;
@@ -120,12 +101,4 @@ function resolveReferences(value: unknown, path: string, depth: number, walk: Wa
     else copy[key] = resolveReferences((value as Record<string, unknown>)[key], keyPath, depth + 1, walk);
   }
   return copy;
-}
-
-/** Where a JSON syntax error is, as ` at line L, column C`; never the parser's message, which quotes the text. */
-function jsonErrorPosition(error: unknown, text: string): string {
-  const position = /at position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
-  if (position === undefined) return '';
-  const before = text.slice(0, Number(position)).split('\n');
-  return ` at line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
 }

@@ -5,7 +5,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ConfigurationError,
   type ConfigurationIssue,
-  cacheKeyOf,
   createAuthFetch,
   createMerchantRegistry,
   isConfigurationError,
@@ -16,6 +15,7 @@ import {
   type MerchantTokenEvent,
   type ProviderFactory,
 } from './index.js';
+import { cacheKeyOf } from './provider/index.js';
 import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 import { createAuthInterceptor } from './undici/index.js';
 

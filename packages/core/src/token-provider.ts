@@ -61,12 +61,3 @@ export interface TokenProvider {
    */
   readonly expiryResolutionMs?: number;
 }
-
-const providerFields = ['provider', 'cacheKey', 'baseUrl'] as const;
-
-/** True when `value` looks like a {@link TokenProvider}. */
-export function isTokenProvider(value: unknown): value is TokenProvider {
-  if (typeof value !== 'object' || value === null) return false;
-  const candidate = value as Record<string, unknown>;
-  return providerFields.every((field) => typeof candidate[field] === 'string') && typeof candidate.requestToken === 'function';
-}

@@ -2,7 +2,7 @@
  * i'mport's (PortOne V1) wire formats, shared by the token provider (which validates what it receives) and the
  * emulator in `@x/iamport/testing` (which produces it), so the two cannot drift apart.
  */
-import { accessTokenSchema } from '@x/core';
+import { accessTokenSchema } from '@x/core/provider';
 import * as v from 'valibot';
 
 /** Path of the token endpoint, relative to the API origin. */

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { type ConfigurationError, createMerchantRegistry, isConfigurationError, loadMerchantConfig } from '@x/core';
+import { type ConfigurationError, createMerchantRegistry, isConfigurationError } from '@x/core';
+import { loadMerchantConfig } from '@x/core/node';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type IamportProviderSettings, validateIamportSettings } from './iamport-settings.js';

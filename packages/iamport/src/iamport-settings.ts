@@ -1,11 +1,5 @@
-import {
-  baseUrlProblem,
-  ConfigurationError,
-  type ConfigurationIssue,
-  checkProviderSettings,
-  hasControlCharacter,
-  settingLimits,
-} from '@x/core';
+import { ConfigurationError, type ConfigurationIssue } from '@x/core';
+import { baseUrlProblem, checkProviderSettings, hasControlCharacter, settingLimits } from '@x/core/provider';
 import * as v from 'valibot';
 
 /** The i'mport API origin merchants call in production. */

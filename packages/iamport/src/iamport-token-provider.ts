@@ -1,17 +1,17 @@
-import { inspect } from 'node:util';
+import { type CachePolicy, TokenResponseError } from '@x/core';
 import {
-  type CachePolicy,
   cacheKeyOf,
   type ProviderToken,
   parseTokenBody,
   sendTokenRequest,
   type TokenProvider,
   type TokenRequestContext,
-  TokenResponseError,
-} from '@x/core';
+} from '@x/core/provider';
 import { iamportTokenPath, iamportTokenResponseSchema } from './iamport-api-types.js';
-import { createIamportRequestError, isIamportTokenFailure } from './iamport-error.js';
+import { createIamportRequestError } from './iamport-error.js';
 import { type IamportProviderSettings, resolveIamportSettings, validateIamportSettings } from './iamport-settings.js';
+
+const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
 
 /** A {@link TokenProvider} for one i'mport merchant (one `imp_key`/`imp_secret` pair). */
 export interface IamportProvider extends TokenProvider {
@@ -85,7 +85,8 @@ class IamportTokenProvider implements IamportProvider {
       },
       { secrets },
     );
-    if (isIamportTokenFailure(http)) throw createIamportRequestError(http, { tokenUrl, secrets });
+    const failure = createIamportRequestError(http, { tokenUrl, secrets });
+    if (failure !== undefined) throw failure;
     const { response } = parseTokenBody('iamport', iamportTokenResponseSchema, http);
     if (response.expired_at <= response.now) {
       throw new TokenResponseError('Token response field "response.expired_at" is invalid: expected a time after "response.now"', {
@@ -114,8 +115,9 @@ class IamportTokenProvider implements IamportProvider {
     return { provider: this.provider, baseUrl: this.baseUrl, cacheKey: this.cacheKey };
   }
 
-  [inspect.custom](): string {
-    return `IamportProvider ${inspect(this.toJSON())}`;
+  /** Node's `util.inspect` hook, by its registered symbol: importing `node:util` would tie the package to Node. */
+  [inspectSymbol](_depth: number, options: object, inspect: (value: unknown, options: object) => string): string {
+    return `IamportProvider ${inspect(this.toJSON(), options)}`;
   }
 }
 

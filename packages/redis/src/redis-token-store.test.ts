@@ -1,12 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { createTokenCache, isConfigurationError, serializeToken, type TokenEvent } from '@x/core';
+import { createTokenCache, isConfigurationError, type TokenEvent } from '@x/core';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '../../core/src/test-token-server.js';
 import { createRedisTokenStore, RedisTokenStoreError, type RedisTokenStoreEvent } from './index.js';
 import { describeWithRedis } from './test-redis.js';
 import { type RedisServer, startRedisServer } from './testing/index.js';
+
+/** A token as the cache writes it to a store (`@x/core`'s format, version 1). */
+function storedToken(token: { accessToken: string; expiresAt: number; lifetimeMs: number }): string {
+  return JSON.stringify({ v: 1, ...token });
+}
 
 const recommendedOptions = {
   disableOfflineQueue: true,
@@ -144,7 +149,7 @@ describeWithRedis('createRedisTokenStore', () => {
   describe('encryption', () => {
     const key = randomBytes(32);
     const token = `secret-token-${randomBytes(8).toString('hex')}`;
-    const value = serializeToken({ accessToken: token, expiresAt: Date.now() + 60_000, lifetimeMs: 60_000 });
+    const value = storedToken({ accessToken: token, expiresAt: Date.now() + 60_000, lifetimeMs: 60_000 });
 
     it('should store no usable token in Redis and read it back', async () => {
       const store = createRedisTokenStore({ client, encryptionKey: key });
@@ -221,7 +226,7 @@ describeWithRedis('createRedisTokenStore', () => {
 
     it('should compare-and-delete on the decrypted value and spare a newer one', async () => {
       const store = createRedisTokenStore({ client, encryptionKey: key });
-      const newer = serializeToken({ accessToken: 'newer-token', expiresAt: Date.now() + 60_000, lifetimeMs: 60_000 });
+      const newer = storedToken({ accessToken: 'newer-token', expiresAt: Date.now() + 60_000, lifetimeMs: 60_000 });
       await store.set('test:abc', newer, 60_000);
       await store.delete('test:abc', value);
       expect(await store.get('test:abc')).toBe(newer);

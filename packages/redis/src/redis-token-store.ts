@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, type ConfigurationIssue, durationProblem, type TokenStore, type TokenStoreLock } from '@x/core';
+import { ConfigurationError, type ConfigurationIssue, type TokenStore, type TokenStoreLock } from '@x/core';
+import { durationProblem } from '@x/core/provider';
 import {
   createValueCipher,
   isEncryptedValue,

@@ -2,11 +2,11 @@
  * The Vipps MobilePay access token API on the wire, shared by the provider and the emulator: paths, header names,
  * the response shapes and their valibot schemas. Source: the published OpenAPI description (Access token v2.0.0).
  */
-import { accessTokenSchema } from '@x/core';
+import { accessTokenSchema } from '@x/core/provider';
 import * as v from 'valibot';
 
 /** The two documented hosts. */
-export const vippsBaseUrls = {
+export const vippsBaseUrls: Readonly<Record<VippsEnvironment, string>> = {
   /** The test environment, where merchants develop against test accounts. */
   test: 'https://apitest.vipps.no',
   /** Production: real money. */
@@ -14,10 +14,10 @@ export const vippsBaseUrls = {
 } as const;
 
 /** Which Vipps MobilePay environment: `test` (apitest.vipps.no) or `production` (api.vipps.no). */
-export type VippsEnvironment = keyof typeof vippsBaseUrls;
+export type VippsEnvironment = 'test' | 'production';
 
 /** Paths of the two token endpoints. */
-export const vippsTokenPaths = {
+export const vippsTokenPaths: Readonly<Record<VippsTokenEndpoint, string>> = {
   /** `POST /accesstoken/get`: the merchant endpoint used by most APIs (1-hour test, 24-hour production tokens). */
   accesstoken: '/accesstoken/get',
   /** `POST /miami/v1/token`: the partner endpoint (15-minute tokens, no subscription key). */
@@ -25,7 +25,7 @@ export const vippsTokenPaths = {
 } as const;
 
 /** Which token endpoint a provider calls. */
-export type VippsTokenEndpoint = keyof typeof vippsTokenPaths;
+export type VippsTokenEndpoint = 'accesstoken' | 'partner';
 
 /** Path of the ePayment API's "get payment" call, served by the emulator. */
 export const vippsPaymentPathPrefix = '/epayment/v1/payments/';

@@ -8,11 +8,11 @@ import {
   createAuthFetch,
   createMemoryTokenStore,
   createMerchantRegistry,
-  loadMerchantConfig,
   type TokenCache,
   type TokenCacheOptions,
   type TokenStore,
 } from '@x/core';
+import { loadMerchantConfig } from '@x/core/node';
 import { CanaryScanner, createCanary, createScannedTokenCache } from '@x/core/testing';
 import { createAuthInterceptor } from '@x/core/undici';
 import { Agent, request } from 'undici';

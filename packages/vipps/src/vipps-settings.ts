@@ -1,4 +1,5 @@
-import { baseUrlProblem, ConfigurationError, type ConfigurationIssue, checkProviderSettings, settingLimits } from '@x/core';
+import { ConfigurationError, type ConfigurationIssue } from '@x/core';
+import { baseUrlProblem, checkProviderSettings, settingLimits } from '@x/core/provider';
 import * as v from 'valibot';
 import {
   merchantSerialNumberPattern,

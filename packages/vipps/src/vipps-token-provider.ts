@@ -2,21 +2,13 @@ import {
   cacheKeyOf,
   type ProviderToken,
   parseTokenBody,
-  redactGatewayText,
   sendTokenRequest,
-  type TokenHttpResponse,
   type TokenProvider,
   type TokenRequestContext,
-  TokenRequestError,
-} from '@x/core';
-import * as v from 'valibot';
-import {
-  type VippsEnvironment,
-  VippsHeader,
-  type VippsTokenEndpoint,
-  vippsTokenErrorSchema,
-  vippsTokenResponseSchema,
-} from './vipps-api-types.js';
+} from '@x/core/provider';
+import type * as v from 'valibot';
+import { type VippsEnvironment, VippsHeader, type VippsTokenEndpoint, vippsTokenResponseSchema } from './vipps-api-types.js';
+import { createVippsRequestError } from './vipps-error.js';
 import {
   type ResolvedVippsSettings,
   resolveVippsSettings,
@@ -122,7 +114,8 @@ class VippsMobilePayTokenProvider implements VippsTokenProvider {
       },
       { secrets: this.#secrets },
     );
-    if (http.status < 200 || http.status >= 300) throw requestError(http, this.tokenUrl, this.#secrets);
+    const failure = createVippsRequestError(http, { tokenUrl: this.tokenUrl, secrets: this.#secrets });
+    if (failure !== undefined) throw failure;
     const body = parseTokenBody(vippsProviderName, vippsTokenResponseSchema, http);
     return toProviderToken(body, http.receivedAt, this.tokenEndpoint);
   }
@@ -187,47 +180,6 @@ function toProviderToken(
     diagnostics.notBeforeToExpirySeconds = body.expires_on - body.not_before;
   }
   return { accessToken: body.access_token, expiresAt, diagnostics };
-}
-
-function requestError(http: TokenHttpResponse, tokenUrl: string, secrets: readonly string[]): TokenRequestError {
-  const { status } = http;
-  const details = errorDetails(http.json, secrets);
-  const rejected = status === 400 || status === 401 || status === 403;
-  const retryable = status >= 500 || status === 408 || status === 429;
-  const statusText = http.statusText === '' ? '' : ` ${http.statusText}`;
-  const said = [details.code, details.message].filter((part) => part !== undefined).join(': ');
-  const hint = rejected
-    ? ' (check clientId, clientSecret and subscriptionKey)'
-    : status >= 300 && status < 400
-      ? ' (redirects are not followed: check baseUrl)'
-      : status === 404 || status === 405
-        ? ' (check baseUrl or environment)'
-        : '';
-  return new TokenRequestError(
-    `Token request failed with status code ${status}${statusText}: POST ${tokenUrl}${said === '' ? '' : ` — ${said}`}${hint}`,
-    {
-      provider: vippsProviderName,
-      reason: rejected ? 'rejected' : 'http',
-      retryable,
-      status,
-      providerCode: details.code,
-      providerMessage: details.message,
-      response: http.response,
-    },
-  );
-}
-
-/** Reads the gateway's error code and message from either error shape; never passes on a secret it might echo. */
-function errorDetails(json: unknown, secrets: readonly string[]): { code?: string | undefined; message?: string | undefined } {
-  const parsed = v.safeParse(vippsTokenErrorSchema, json);
-  if (!parsed.success) return {};
-  const body = parsed.output;
-  const code = body.error ?? body.title;
-  const message = body.error_description ?? body.message ?? body.detail;
-  return {
-    code: code === undefined ? undefined : redactGatewayText(code, secrets, 100),
-    message: message === undefined ? undefined : redactGatewayText(message, secrets),
-  };
 }
 
 /** Lets `createMerchantRegistry` check every merchant's settings at start without creating providers. */

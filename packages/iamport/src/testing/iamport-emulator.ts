@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { inspect } from 'node:util';
-import { ConfigurationError, durationProblem, maxDurationMs } from '@x/core';
+import { ConfigurationError, maxDurationMs } from '@x/core';
+import { durationProblem } from '@x/core/provider';
 import { createCanary, listenOnLoopback, type RawResponse, readRequestBody, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import * as v from 'valibot';
 import {

@@ -4,7 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigurationError, durationProblem } from '@x/core';
+import { ConfigurationError } from '@x/core';
+import { durationProblem } from '@x/core/provider';
 
 /** Options of {@link startRedisServer}. */
 export interface RedisServerOptions {

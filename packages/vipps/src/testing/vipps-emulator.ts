@@ -5,7 +5,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { inspect } from 'node:util';
-import { ConfigurationError, durationProblem, maxDurationMs } from '@x/core';
+import { ConfigurationError, maxDurationMs } from '@x/core';
+import { durationProblem } from '@x/core/provider';
 import { createCanary, listenOnLoopback, type RawResponse, readRequestBody, validateRawResponse, writeRawResponse } from '@x/core/testing';
 import {
   merchantSerialNumberPattern,
