@@ -197,7 +197,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const iamportFault = (kind: SoakFaultKind, request: IncomingMessage): IamportFault | undefined => {
     switch (kind) {
       case '5xx':
-        return { kind: 'server-error', status: 503 };
+        return { kind: 'status', status: 503 };
       case 'reset':
         return { kind: 'reset' };
       case 'stall':
@@ -243,6 +243,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   iamport = await createIamportEmulator({
     ...iamportRules,
     merchants: iamportCredentials,
+    recordRequests: false,
     injectFault: (target, request) => drawFor(target, request, iamportFault),
   });
   vipps = await createVippsEmulator({

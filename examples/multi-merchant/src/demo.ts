@@ -116,7 +116,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   const startOutage = (inMs: number): void => {
     outage = new Promise((resolve) => {
       setTimeout(() => {
-        iamport.fault({ kind: 'server-error', status: 503, target: 'token', count: Number.POSITIVE_INFINITY });
+        iamport.fault({ kind: 'status', status: 503, target: 'token', count: Number.POSITIVE_INFINITY });
         log(`${at()} !! i'mport's token endpoint goes down (503) for ${outageMs / 1000} s`);
         setTimeout(() => {
           iamport.clearFaults();

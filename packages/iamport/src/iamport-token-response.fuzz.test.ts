@@ -7,7 +7,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import { createTokenCache, isTokenRequestError, isTokenResponseError } from '@x/core';
-import { type ForeignOrigin, type RawResponse, startForeignOrigin } from '@x/core/testing';
+import { createCanary, type ForeignOrigin, type RawResponse, startForeignOrigin } from '@x/core/testing';
 import {
   createTokenResponseFuzzKit,
   createTokenResponseFuzzTally,
@@ -141,10 +141,19 @@ const echoCase = fc
 
 const transportCase = fc
   .oneof(
-    fc.constantFrom<IamportFault>({ kind: 'drop' }, { kind: 'reset' }, { kind: 'truncated' }, { kind: 'malformed-json' }),
-    fc.constantFrom<IamportFault>({ kind: 'wrong-types' }, { kind: 'missing-field' }),
-    fc.record({ kind: fc.constantFrom('server-error', 'html'), status: fuzz.errorStatus }),
-    fc.record({ kind: fc.constant('error-code'), code: fc.integer({ min: -5, max: 5 }).filter((code) => code !== 0) }),
+    fc.constantFrom<IamportFault>({ kind: 'drop' }, { kind: 'reset' }, { kind: 'truncated' }, { kind: 'malformed' }),
+    fc.constantFrom<IamportFault>(
+      {
+        kind: 'body',
+        body: { code: 0, message: null, response: { access_token: createCanary('', 33), now: '1700000000', expired_at: '1700001800' } },
+      },
+      { kind: 'body', body: { code: 0, message: null, response: { now: 1_700_000_000, expired_at: 1_700_001_800 } } },
+    ),
+    fc.record({ kind: fc.constantFrom('status', 'html'), status: fuzz.errorStatus }),
+    fc
+      .integer({ min: -5, max: 5 })
+      .filter((code) => code !== 0)
+      .map((code): IamportFault => ({ kind: 'body', body: { code, message: '요청을 처리할 수 없습니다.', response: null } })),
     fuzz.cutShort.map((raw) => ({ kind: 'raw' as const, ...raw })),
   )
   .map((fault): FuzzCase => ({ label: `fault ${fault.kind}`, variant: undefined, fault, outcome: 'any' }));
