@@ -10,7 +10,7 @@ import { createMerchantRegistry, fingerprint, isTokenRequestError, loadMerchantC
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
 import { createVippsProvider } from '@x/vipps';
-import { createVippsEmulator, defaultVippsMerchant } from '@x/vipps/testing';
+import { createVippsEmulator, vippsEmulatorDefaultMerchant } from '@x/vipps/testing';
 
 export interface DemoOptions {
   /** How long the merchants make calls. @default 20_000 */
@@ -76,10 +76,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
     ],
   });
   const vipps = await createVippsEmulator({
-    tokenLifetimeSeconds: vippsLifetimeSeconds,
+    tokenLifetimeMs: vippsLifetimeSeconds * 1000,
     merchants: [
       {
-        clientId: defaultVippsMerchant.clientId,
+        clientId: vippsEmulatorDefaultMerchant.clientId,
         clientSecret: secrets.SHOP_OSLO_CLIENT_SECRET,
         subscriptionKey: secrets.SHOP_OSLO_SUBSCRIPTION_KEY,
         merchantSerialNumber: '123456',
@@ -228,7 +228,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   for (const summary of summaries.values()) {
     const settings = config.merchants[summary.merchant]!;
     summary.gatewayTokenRequests =
-      summary.gateway === 'iamport' ? iamport.countersFor(String(settings.impKey)).tokenRequests : vipps.stats.accesstoken.requests;
+      summary.gateway === 'iamport' ? iamport.countersFor(String(settings.impKey)).tokenRequests : vipps.counters.tokenRequests;
   }
   const rows = [...summaries.values()];
   log('');

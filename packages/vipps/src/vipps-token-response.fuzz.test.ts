@@ -18,14 +18,14 @@ import {
 } from '@x/core/testing/fuzz';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type VippsFault } from './testing/index.js';
+import { createVippsEmulator, type VippsEmulator, type VippsFault, vippsEmulatorDefaultMerchant } from './testing/index.js';
 import { tokenResponseOf } from './testing/vipps-emulator.js';
 import type { VippsTokenEndpoint } from './vipps-api-types.js';
 import { createVippsProvider } from './vipps-token-provider.js';
 
 const seed = Number(process.env.FC_SEED ?? 20_261_122);
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 500);
-const secrets = [defaultVippsMerchant.clientSecret, defaultVippsMerchant.subscriptionKey];
+const secrets = [vippsEmulatorDefaultMerchant.clientSecret, vippsEmulatorDefaultMerchant.subscriptionKey];
 const fuzz = createTokenResponseFuzzKit(fc);
 
 /** A case's variant is the token endpoint it answers. */
@@ -198,7 +198,7 @@ const vippsGateway: TokenResponseFuzzGateway<VippsTokenEndpoint, VippsFault> = {
 };
 
 function providerFor(tokenEndpoint: VippsTokenEndpoint) {
-  return createVippsProvider({ ...defaultVippsMerchant, baseUrl: emulator.url, tokenEndpoint });
+  return createVippsProvider({ ...vippsEmulatorDefaultMerchant, baseUrl: emulator.url, tokenEndpoint });
 }
 
 describe('Vipps token responses, fuzzed', () => {
@@ -254,7 +254,7 @@ describe('Vipps token responses, regressions found by fuzzing', () => {
         `"${field}":1e306`,
       );
       emulator.fault({ kind: 'raw', body, count: 1 });
-      const provider = createVippsProvider({ ...defaultVippsMerchant, baseUrl: emulator.url });
+      const provider = createVippsProvider({ ...vippsEmulatorDefaultMerchant, baseUrl: emulator.url });
       const error = await provider.requestToken({ signal: AbortSignal.timeout(5_000), fetch: globalThis.fetch, now: Date.now }).then(
         () => undefined,
         (caught: unknown) => caught,
