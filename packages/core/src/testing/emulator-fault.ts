@@ -4,8 +4,8 @@ import { durationProblem, maxDurationMs } from '../cache-policy.js';
 import { ConfigurationError } from '../errors.js';
 import { type RawResponse, validateRawResponse, writeRawResponse } from './raw-response.js';
 
-/** @inline Options every fault takes; inlined so the docs show them on {@link EmulatorFault} itself. */
-interface EmulatorFaultOptions<Target extends string> {
+/** Options every fault takes, whatever its `kind`. */
+export interface EmulatorFaultOptions<Target extends string> {
   /** How many matching requests in a row the fault answers; `Infinity` for all of them until `clearFaults()`. @default 1 */
   count?: number | undefined;
   /** Which of the emulator's routes fail. @default the emulator's token endpoint(s) */

@@ -8,7 +8,7 @@
  */
 export type { CanaryLeak, ScanSettledOptions } from './canary.js';
 export { CanaryScanner, canaryMarker, containsCanary, createCanary, maskCanaries } from './canary.js';
-export type { EmulatorFault, EmulatorFaultBodies, EmulatorFaultKind } from './emulator-fault.js';
+export type { EmulatorFault, EmulatorFaultBodies, EmulatorFaultKind, EmulatorFaultOptions } from './emulator-fault.js';
 export { answerEmulatorFault, validateEmulatorFault } from './emulator-fault.js';
 export type {
   Emulator,

@@ -16,7 +16,12 @@ export const iamportTokenRules: Readonly<IamportTokenRules> = Object.freeze({
 });
 
 /** What a token request does to a merchant's token, and the expiry (gateway-clock epoch milliseconds) it answers with. */
-export type IamportTokenDecision = { action: 'issue' | 'extend' | 'reuse'; expiresAt: number };
+export interface IamportTokenDecision {
+  /** `issue`: a new token; `extend`: the same token, its expiry moved later; `reuse`: the same token, unchanged. */
+  action: 'issue' | 'extend' | 'reuse';
+  /** The token's expiry after the request, gateway-clock epoch milliseconds. */
+  expiresAt: number;
+}
 
 /**
  * i'mport's rule for a token request at `now`, given the expiry of the merchant's current token (`undefined`: none, or
