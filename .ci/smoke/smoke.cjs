@@ -11,7 +11,7 @@ const { createIamportEmulator } = require('@x/iamport/testing');
 const { createRedisTokenStore } = require('@x/redis');
 const { isRedisServerAvailable } = require('@x/redis/testing');
 const { createVippsProvider } = require('@x/vipps');
-const { createVippsEmulator, defaultVippsMerchant } = require('@x/vipps/testing');
+const { createVippsEmulator, vippsEmulatorDefaultMerchant } = require('@x/vipps/testing');
 const { Agent, request } = require('undici');
 
 async function main() {
@@ -41,13 +41,13 @@ async function main() {
     assert.equal((await viaInterceptor.body.json()).code, 0);
     await agent.close();
 
-    const vipps = core.createAuthFetch(createVippsProvider({ ...defaultVippsMerchant, baseUrl: vippsEmulator.url }));
+    const vipps = core.createAuthFetch(createVippsProvider({ ...vippsEmulatorDefaultMerchant, baseUrl: vippsEmulator.url }));
     const payment = await vipps('/epayment/v1/payments/order-1');
     assert.equal(payment.status, 200);
     await payment.json();
 
     const error = await core
-      .createTokenCache(createVippsProvider({ ...defaultVippsMerchant, clientSecret: 'wrong', baseUrl: vippsEmulator.url }))
+      .createTokenCache(createVippsProvider({ ...vippsEmulatorDefaultMerchant, clientSecret: 'wrong', baseUrl: vippsEmulator.url }))
       .getToken()
       .catch((caught) => caught);
     assert.ok(core.isTokenRequestError(error), 'a rejected credential is a TokenRequestError');

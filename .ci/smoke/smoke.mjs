@@ -13,7 +13,7 @@ import { createIamportEmulator } from '@x/iamport/testing';
 import { createRedisTokenStore } from '@x/redis';
 import { isRedisServerAvailable } from '@x/redis/testing';
 import { createVippsProvider } from '@x/vipps';
-import { createVippsEmulator, defaultVippsMerchant } from '@x/vipps/testing';
+import { createVippsEmulator, vippsEmulatorDefaultMerchant } from '@x/vipps/testing';
 import { Agent, request } from 'undici';
 
 assert.equal(typeof core.createTokenCache, 'function');
@@ -40,7 +40,7 @@ try {
   assert.equal(payment.status, 200);
   assert.equal((await payment.json()).code, 0);
 
-  const vippsProvider = createVippsProvider({ ...defaultVippsMerchant, baseUrl: vippsEmulator.url });
+  const vippsProvider = createVippsProvider({ ...vippsEmulatorDefaultMerchant, baseUrl: vippsEmulator.url });
   const agent = new Agent().compose(createAuthInterceptor(vippsProvider));
   const viaInterceptor = await request(new URL('/epayment/v1/payments/order-1', vippsEmulator.url), { dispatcher: agent });
   assert.equal(viaInterceptor.statusCode, 200);

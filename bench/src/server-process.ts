@@ -25,6 +25,8 @@ await once(api, 'listening');
 const apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
 
 const emulator = await createIamportEmulator({
+  // The benchmarks send hundreds of thousands of requests: a log of them would grow the heap under the measurement.
+  recordRequests: false,
   merchants: Array.from({ length: emulatorMerchantCount }, (_, index) => benchCredentials(index)),
 });
 

@@ -153,8 +153,8 @@ const apiTimeoutMs = 1_000;
 /** After the deadline, how long calls still under way may take to settle before they count as lost. */
 const graceMs = 5_000;
 const pauseBetweenCallsMs = 5;
-/** How often the Vipps emulator's request log is counted and cleared, so it does not grow for the whole run. */
-const foldEveryMs = 500;
+/** How often revoked tokens older than 10 s are forgotten. */
+const pruneEveryMs = 500;
 /** A header naming the call, read only by the soak's own fetch, which notes the token each attempt sent. */
 const callHeader = 'x-soak-call';
 
@@ -197,7 +197,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const iamportFault = (kind: SoakFaultKind, request: IncomingMessage): IamportFault | undefined => {
     switch (kind) {
       case '5xx':
-        return { kind: 'server-error', status: 503 };
+        return { kind: 'status', status: 503 };
       case 'reset':
         return { kind: 'reset' };
       case 'stall':
@@ -243,11 +243,13 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   iamport = await createIamportEmulator({
     ...iamportRules,
     merchants: iamportCredentials,
+    recordRequests: false,
     injectFault: (target, request) => drawFor(target, request, iamportFault),
   });
   vipps = await createVippsEmulator({
-    tokenLifetimeSeconds: vippsTokenLifetimeSeconds,
+    tokenLifetimeMs: vippsTokenLifetimeSeconds * 1000,
     merchants: vippsCredentials,
+    recordRequests: false,
     injectFault: (endpoint, request) => drawFor(endpoint === 'payments' ? 'api' : 'token', request, vippsFault),
   });
   const iamportEmulator = iamport;
@@ -334,18 +336,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     return { kind: 'other', cause: 'api: HTTP 401 on a fresh, unrevoked token' };
   };
 
-  // The Vipps emulator logs every request it sees; counted per client and cleared, it keeps the heap flat.
-  const vippsTokenRequests = new Map<string, number>();
-  const foldVippsLog = (): void => {
+  // Revoked tokens are kept a few seconds only, so the map does not grow for the whole run.
+  const pruneRevoked = (): void => {
     const now = performance.now();
     for (const [token, at] of revokedAt) if (now - at > 10_000) revokedAt.delete(token);
-    for (const seen of vippsEmulator.stats.accesstoken.seen) {
-      const clientId = seen.headers.client_id ?? '';
-      vippsTokenRequests.set(clientId, (vippsTokenRequests.get(clientId) ?? 0) + 1);
-    }
-    vippsEmulator.resetStats();
   };
-  const folder = setInterval(foldVippsLog, foldEveryMs);
+  const pruner = setInterval(pruneRevoked, pruneEveryMs);
 
   let recording = true;
   const totals = {
@@ -390,7 +386,6 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   /** Each merchant's counters, read at the outage's start and end: the outage's figures are the differences. */
   type OutageCounters = Pick<SoakOutageRow, 'calls' | 'succeeded' | 'tokenRequests' | 'gatewayTokenRequests'>;
   const outageCounters = (): Map<string, OutageCounters> => {
-    foldVippsLog();
     return new Map(
       [...rows.values()].map((counts) => [
         counts.merchant,
@@ -405,7 +400,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   };
   const gatewayTokenRequestsOf = (counts: SoakMerchantRow): number => {
     const credential = credentialOf.get(counts.merchant)!;
-    return counts.gateway === 'iamport' ? iamportEmulator.countersFor(credential).tokenRequests : (vippsTokenRequests.get(credential) ?? 0);
+    const emulator = counts.gateway === 'iamport' ? iamportEmulator : vippsEmulator;
+    return emulator.countersFor(credential).tokenRequests;
   };
   let outageBefore: Map<string, OutageCounters> | undefined;
   let outageAfter: Map<string, OutageCounters> | undefined;
@@ -462,7 +458,6 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     for (const counts of rows.values()) {
       counts.lost = counts.calls - counts.succeeded - counts.failedRetryable - counts.failedOther;
     }
-    foldVippsLog();
     for (const counts of rows.values()) counts.gatewayTokenRequests = gatewayTokenRequestsOf(counts);
     const merchantRows = [...rows.values()].map((counts) => ({ ...counts }));
     const sum = (field: 'calls' | 'succeeded' | 'failedRetryable' | 'failedOther' | 'lost'): number =>
@@ -505,7 +500,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     for (const timer of outageTimers) clearTimeout(timer);
     clearTimeout(graceTimer);
     for (const timer of heapTimers) clearTimeout(timer);
-    clearInterval(folder);
+    clearInterval(pruner);
     await Promise.all([iamportEmulator.close(), vippsEmulator.close()]);
   }
   return report;

@@ -11,7 +11,7 @@ import { loadMerchantConfig } from '@x/core/node';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
 import { createVippsProvider } from '@x/vipps';
-import { createVippsEmulator, defaultVippsMerchant } from '@x/vipps/testing';
+import { createVippsEmulator, vippsEmulatorDefaultMerchant } from '@x/vipps/testing';
 
 export interface DemoOptions {
   /** How long the merchants make calls. @default 20_000 */
@@ -77,10 +77,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
     ],
   });
   const vipps = await createVippsEmulator({
-    tokenLifetimeSeconds: vippsLifetimeSeconds,
+    tokenLifetimeMs: vippsLifetimeSeconds * 1000,
     merchants: [
       {
-        clientId: defaultVippsMerchant.clientId,
+        clientId: vippsEmulatorDefaultMerchant.clientId,
         clientSecret: secrets.SHOP_OSLO_CLIENT_SECRET,
         subscriptionKey: secrets.SHOP_OSLO_SUBSCRIPTION_KEY,
         merchantSerialNumber: '123456',
@@ -117,7 +117,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   const startOutage = (inMs: number): void => {
     outage = new Promise((resolve) => {
       setTimeout(() => {
-        iamport.fault({ kind: 'server-error', status: 503, target: 'token', count: Number.POSITIVE_INFINITY });
+        iamport.fault({ kind: 'status', status: 503, target: 'token', count: Number.POSITIVE_INFINITY });
         log(`${at()} !! i'mport's token endpoint goes down (503) for ${outageMs / 1000} s`);
         setTimeout(() => {
           iamport.clearFaults();
@@ -229,7 +229,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   for (const summary of summaries.values()) {
     const settings = config.merchants[summary.merchant]!;
     summary.gatewayTokenRequests =
-      summary.gateway === 'iamport' ? iamport.countersFor(String(settings.impKey)).tokenRequests : vipps.stats.accesstoken.requests;
+      summary.gateway === 'iamport' ? iamport.countersFor(String(settings.impKey)).tokenRequests : vipps.counters.tokenRequests;
   }
   const rows = [...summaries.values()];
   log('');

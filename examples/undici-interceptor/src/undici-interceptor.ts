@@ -9,7 +9,7 @@ import { createAuthDispatcher, createAuthInterceptor } from '@x/core/undici';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
 import { createVippsProvider } from '@x/vipps';
-import { createVippsEmulator, defaultVippsMerchant } from '@x/vipps/testing';
+import { createVippsEmulator, vippsEmulatorDefaultMerchant } from '@x/vipps/testing';
 import { Agent, interceptors, request } from 'undici';
 
 /** Runs the example, printing through `log`. */
@@ -17,7 +17,7 @@ export async function runUndiciInterceptor(log: (line: string) => void = console
   const iamportEmulator = await createIamportEmulator();
   const vippsEmulator = await createVippsEmulator();
   const iamportProvider = createIamportProvider({ ...iamportEmulator.defaultMerchant, baseUrl: iamportEmulator.url });
-  const vippsProvider = createVippsProvider({ ...defaultVippsMerchant, baseUrl: vippsEmulator.url, systemName: 'acme-shop' });
+  const vippsProvider = createVippsProvider({ ...vippsEmulatorDefaultMerchant, baseUrl: vippsEmulator.url, systemName: 'acme-shop' });
   // A dispatcher of its own: no compose, so no cost beyond the header.
   const iamportDispatcher = createAuthDispatcher(iamportProvider);
   // An interceptor, for an agent composed with others: ours first, then undici's redirect interceptor.
@@ -40,7 +40,7 @@ export async function runUndiciInterceptor(log: (line: string) => void = console
       );
     }
     log(`iamport: ${iamportEmulator.counters.tokenRequests} token request(s), ${iamportEmulator.counters.apiCalls} API calls`);
-    log(`vipps: ${vippsEmulator.stats.accesstoken.requests} token request(s), ${vippsEmulator.stats.payments.requests} API calls`);
+    log(`vipps: ${vippsEmulator.counters.tokenRequests} token request(s), ${vippsEmulator.counters.apiCalls} API calls`);
   } finally {
     await Promise.all([iamportDispatcher.close(), vippsAgent.close()]);
     await Promise.all([iamportEmulator.close(), vippsEmulator.close()]);

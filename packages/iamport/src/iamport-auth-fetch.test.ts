@@ -9,9 +9,21 @@ import {
   type TokenEvent,
   type TokenRequestError,
 } from '@x/core';
+import { createCanary } from '@x/core/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createIamportProvider } from './iamport-token-provider.js';
 import { createIamportEmulator, type IamportEmulator, type IamportEmulatorOptions, type IamportFault } from './testing/index.js';
+
+/** 200 with `now` and `expired_at` as strings. */
+const wrongTypes: IamportFault = {
+  kind: 'body',
+  body: { code: 0, message: null, response: { access_token: createCanary('', 33), now: '1700000000', expired_at: '1700001800' } },
+};
+/** 200 without `response.access_token`. */
+const missingField: IamportFault = {
+  kind: 'body',
+  body: { code: 0, message: null, response: { now: 1_700_000_000, expired_at: 1_700_001_800 } },
+};
 
 const start = Date.UTC(2024, 2, 1, 0, 0, 0);
 const minute = 60_000;
@@ -199,7 +211,7 @@ describe("createAuthFetch with the i'mport provider", () => {
 
   it.each<[IamportFault, Partial<TokenRequestError>]>([
     [
-      { kind: 'server-error', status: 503 },
+      { kind: 'status', status: 503 },
       { reason: 'http', status: 503, retryable: true },
     ],
     [{ kind: 'html' }, { reason: 'http', status: 502, retryable: true }],
@@ -228,9 +240,9 @@ describe("createAuthFetch with the i'mport provider", () => {
 
   it.each([
     [{ kind: 'html', status: 200 }, ''],
-    [{ kind: 'malformed-json' }, ''],
-    [{ kind: 'wrong-types' }, 'response.now'],
-    [{ kind: 'missing-field' }, 'response.access_token'],
+    [{ kind: 'malformed' }, ''],
+    [wrongTypes, 'response.now'],
+    [missingField, 'response.access_token'],
   ] as Array<[IamportFault, string]>)('should fail the first call on a %o fault with a TokenResponseError', async (fault, field) => {
     const { emulator, iamport, advance } = await harness();
     emulator.fault(fault);
@@ -242,11 +254,11 @@ describe("createAuthFetch with the i'mport provider", () => {
   });
 
   it.each<IamportFault>([
-    { kind: 'server-error', status: 500 },
+    { kind: 'status', status: 500 },
     { kind: 'html' },
-    { kind: 'malformed-json' },
-    { kind: 'wrong-types' },
-    { kind: 'missing-field' },
+    { kind: 'malformed' },
+    wrongTypes,
+    missingField,
     { kind: 'truncated' },
     { kind: 'drop' },
     { kind: 'slow', delayMs: 2_000 },

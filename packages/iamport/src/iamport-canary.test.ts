@@ -57,14 +57,17 @@ function scannedCache(label: string, options: TokenCacheOptions & { impSecret?: 
 }
 
 const tokenFaults: IamportFault[] = [
-  { kind: 'server-error' },
-  { kind: 'server-error', status: 503, message: `temporarily down for ${'imp_secret'}` },
-  { kind: 'error-code', code: -1, message: '인증에 실패했습니다.' },
+  { kind: 'status' },
+  { kind: 'body', status: 503, body: { code: -1, message: `temporarily down for ${'imp_secret'}`, response: null } },
+  { kind: 'body', body: { code: -1, message: '인증에 실패했습니다.', response: null } },
   { kind: 'slow', delayMs: 1_000 },
   { kind: 'html' },
-  { kind: 'malformed-json' },
-  { kind: 'wrong-types' },
-  { kind: 'missing-field' },
+  { kind: 'malformed' },
+  {
+    kind: 'body',
+    body: { code: 0, message: null, response: { access_token: createCanary('', 33), now: '1700000000', expired_at: '1700001800' } },
+  },
+  { kind: 'body', body: { code: 0, message: null, response: { now: 1_700_000_000, expired_at: 1_700_001_800 } } },
   { kind: 'truncated' },
   { kind: 'drop' },
   { kind: 'reset' },
@@ -94,19 +97,24 @@ function withSecret(fault: IamportFault): IamportFault {
 }
 
 describe("i'mport secret canaries", () => {
-  it.each(tokenFaults.map((fault) => [`${fault.kind}${fault.body === undefined ? '' : ` ${fault.body}`}`, fault] as const))(
-    'should leak nothing when the token endpoint fails with %s',
-    async (name, fault) => {
-      emulator.fault({ ...withSecret(fault), count: 3 });
-      const cache = scannedCache(name);
-      await scanner.scanSettled(`${name}: getToken`, cache.getToken(), { isToken: true });
-      await scanner.scanSettled(`${name}: forced getToken`, cache.getToken({ forceRefresh: true }), { isToken: true });
-      const authFetch = createAuthFetch(cache);
-      scanner.scan(`${name}: authFetch`, authFetch);
-      const response = await scanner.scanSettled(`${name}: authFetch call`, authFetch('/payments/imp_1'));
-      if (response instanceof Response) await response.arrayBuffer();
-    },
-  );
+  it.each(
+    tokenFaults.map(
+      (fault) =>
+        [
+          `${fault.kind}${'body' in fault ? ` ${typeof fault.body === 'string' ? fault.body : JSON.stringify(fault.body)}` : ''}`,
+          fault,
+        ] as const,
+    ),
+  )('should leak nothing when the token endpoint fails with %s', async (name, fault) => {
+    emulator.fault({ ...withSecret(fault), count: 3 });
+    const cache = scannedCache(name);
+    await scanner.scanSettled(`${name}: getToken`, cache.getToken(), { isToken: true });
+    await scanner.scanSettled(`${name}: forced getToken`, cache.getToken({ forceRefresh: true }), { isToken: true });
+    const authFetch = createAuthFetch(cache);
+    scanner.scan(`${name}: authFetch`, authFetch);
+    const response = await scanner.scanSettled(`${name}: authFetch call`, authFetch('/payments/imp_1'));
+    if (response instanceof Response) await response.arrayBuffer();
+  });
 
   it.each(tokenFaults.filter((fault) => fault.kind !== 'raw').map((fault) => [fault.kind, fault] as const))(
     'should leak nothing when an API call fails with %s',
@@ -225,7 +233,7 @@ describe("i'mport secret canaries", () => {
       emulator.fault({ kind: 'reset', count: 3 });
       await scanner.scanSettled('interceptor: forced', cache.getToken({ forceRefresh: true }), { isToken: true });
       emulator.revoke();
-      emulator.fault({ kind: 'server-error', count: 10 });
+      emulator.fault({ kind: 'status', count: 10 });
       await scanner.scanSettled(
         'interceptor: revoked',
         request(new URL('/payments/imp_2', emulator.url), { dispatcher }).then((reply) => reply.body.text()),

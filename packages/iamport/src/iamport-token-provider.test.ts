@@ -8,10 +8,22 @@ import {
   type TokenRequestError,
   type TokenResponseError,
 } from '@x/core';
+import { createCanary } from '@x/core/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { iamportRejectedCredentialsMessage } from './iamport-api-types.js';
 import { createIamportProvider, iamportCachePolicy } from './iamport-token-provider.js';
-import { createIamportEmulator, type IamportEmulator } from './testing/index.js';
+import { createIamportEmulator, type IamportEmulator, type IamportFault } from './testing/index.js';
+
+/** 200 with `now` and `expired_at` as strings. */
+const wrongTypes: IamportFault = {
+  kind: 'body',
+  body: { code: 0, message: null, response: { access_token: createCanary('', 33), now: '1700000000', expired_at: '1700001800' } },
+};
+/** 200 without `response.access_token`. */
+const missingField: IamportFault = {
+  kind: 'body',
+  body: { code: 0, message: null, response: { now: 1_700_000_000, expired_at: 1_700_001_800 } },
+};
 
 let emulator: IamportEmulator;
 const time = Date.UTC(2024, 5, 1, 0, 0, 0);
@@ -104,7 +116,7 @@ describe('createIamportProvider', () => {
   });
 
   it('should treat a non-zero code in a 200 answer as a rejection', async () => {
-    emulator.fault({ kind: 'error-code', code: 1, message: '사용이 중지된 REST API 키입니다.' });
+    emulator.fault({ kind: 'body', body: { code: 1, message: '사용이 중지된 REST API 키입니다.', response: null } });
     const error = (await failure(provider().requestToken(context()))) as TokenRequestError;
     expect(error).toMatchObject({
       reason: 'rejected',
@@ -117,7 +129,7 @@ describe('createIamportProvider', () => {
 
   it('should redact the secret if a server ever echoes it', async () => {
     const { impSecret } = emulator.defaultMerchant;
-    emulator.fault({ kind: 'server-error', status: 500, message: `bad secret ${impSecret}` });
+    emulator.fault({ kind: 'body', status: 500, body: { code: -1, message: `bad secret ${impSecret}`, response: null } });
     const error = (await failure(provider().requestToken(context()))) as TokenRequestError;
     expect(error.providerMessage).toBe('bad secret [redacted]');
     expectNoSecret(error, impSecret);
@@ -148,7 +160,7 @@ describe('createIamportProvider', () => {
   });
 
   it('should make 5xx answers retryable', async () => {
-    emulator.fault({ kind: 'server-error', status: 503 });
+    emulator.fault({ kind: 'status', status: 503 });
     const error = (await failure(provider().requestToken(context()))) as TokenRequestError;
     expect(error).toMatchObject({ reason: 'http', retryable: true, status: 503, providerCode: -1 });
   });
@@ -161,18 +173,21 @@ describe('createIamportProvider', () => {
   });
 
   it.each([
-    ['html', 200, '', /HTML/],
-    ['malformed-json', undefined, '', /malformed or truncated JSON/],
-    ['wrong-types', undefined, 'response.now', /expected number, got a string/],
-    ['missing-field', undefined, 'response.access_token', /missing/],
-  ] as const)('should turn a 200 with a %s body into a TokenResponseError naming the field', async (kind, status, field, message) => {
-    emulator.fault({ kind, status });
-    const error = (await failure(provider().requestToken(context()))) as TokenResponseError;
-    expect(isTokenResponseError(error)).toBe(true);
-    expect(error.field).toBe(field);
-    expect(error.message).toMatch(message);
-    expect(error.provider).toBe('iamport');
-  });
+    ['html', { kind: 'html', status: 200 }, '', /HTML/],
+    ['malformed', { kind: 'malformed' }, '', /malformed or truncated JSON/],
+    ['wrong-types', wrongTypes, 'response.now', /expected number, got a string/],
+    ['missing-field', missingField, 'response.access_token', /missing/],
+  ] as Array<[string, IamportFault, string, RegExp]>)(
+    'should turn a 200 with a %s body into a TokenResponseError naming the field',
+    async (_, fault, field, message) => {
+      emulator.fault(fault);
+      const error = (await failure(provider().requestToken(context()))) as TokenResponseError;
+      expect(isTokenResponseError(error)).toBe(true);
+      expect(error.field).toBe(field);
+      expect(error.message).toMatch(message);
+      expect(error.provider).toBe('iamport');
+    },
+  );
 
   it('should refuse a token whose expired_at is not after now', async () => {
     const instant = await createIamportEmulator({ now: () => time, tokenLifetimeMs: 0 });

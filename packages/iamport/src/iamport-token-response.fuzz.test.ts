@@ -7,25 +7,26 @@
  */
 import { gzipSync } from 'node:zlib';
 import { createTokenCache, isTokenRequestError, isTokenResponseError } from '@x/core';
-import { type ForeignOrigin, type RawResponse, startForeignOrigin } from '@x/core/testing';
+import { createCanary, type ForeignOrigin, type RawResponse, startForeignOrigin } from '@x/core/testing';
 import {
   createTokenResponseFuzzKit,
   createTokenResponseFuzzTally,
   describeTokenResponseFuzzTally,
   type TokenResponseFuzzCase,
+  type TokenResponseFuzzFault,
   type TokenResponseFuzzGateway,
 } from '@x/core/testing/fuzz';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createIamportProvider } from './iamport-token-provider.js';
-import { createIamportEmulator, type IamportEmulator, type IamportFault, iamportEmulatorDefaultMerchant } from './testing/index.js';
+import { createIamportEmulator, type IamportEmulator, iamportEmulatorDefaultMerchant } from './testing/index.js';
 
 const seed = Number(process.env.FC_SEED ?? 20_261_122);
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 500);
 const fuzz = createTokenResponseFuzzKit(fc);
 
 /** i'mport has one token request, so a case's variant is always `undefined`. */
-type FuzzCase = TokenResponseFuzzCase<undefined, IamportFault>;
+type FuzzCase = TokenResponseFuzzCase<undefined>;
 
 let emulator: IamportEmulator;
 let foreign: ForeignOrigin;
@@ -141,10 +142,19 @@ const echoCase = fc
 
 const transportCase = fc
   .oneof(
-    fc.constantFrom<IamportFault>({ kind: 'drop' }, { kind: 'reset' }, { kind: 'truncated' }, { kind: 'malformed-json' }),
-    fc.constantFrom<IamportFault>({ kind: 'wrong-types' }, { kind: 'missing-field' }),
-    fc.record({ kind: fc.constantFrom('server-error', 'html'), status: fuzz.errorStatus }),
-    fc.record({ kind: fc.constant('error-code'), code: fc.integer({ min: -5, max: 5 }).filter((code) => code !== 0) }),
+    fc.constantFrom<TokenResponseFuzzFault>({ kind: 'drop' }, { kind: 'reset' }, { kind: 'truncated' }, { kind: 'malformed' }),
+    fc.constantFrom<TokenResponseFuzzFault>(
+      {
+        kind: 'body',
+        body: { code: 0, message: null, response: { access_token: createCanary('', 33), now: '1700000000', expired_at: '1700001800' } },
+      },
+      { kind: 'body', body: { code: 0, message: null, response: { now: 1_700_000_000, expired_at: 1_700_001_800 } } },
+    ),
+    fc.record({ kind: fc.constantFrom('status', 'html'), status: fuzz.errorStatus }),
+    fc
+      .integer({ min: -5, max: 5 })
+      .filter((code) => code !== 0)
+      .map((code): TokenResponseFuzzFault => ({ kind: 'body', body: { code, message: '요청을 처리할 수 없습니다.', response: null } })),
     fuzz.cutShort.map((raw) => ({ kind: 'raw' as const, ...raw })),
   )
   .map((fault): FuzzCase => ({ label: `fault ${fault.kind}`, variant: undefined, fault, outcome: 'any' }));
@@ -161,10 +171,8 @@ const gzipCase = fc.record({ token, now: serverSeconds }).map(({ token, now }) =
   ),
 );
 
-const iamportGateway: TokenResponseFuzzGateway<undefined, IamportFault> = {
+const iamportGateway: TokenResponseFuzzGateway<undefined> = {
   variant: fc.constant(undefined),
-  rawFault: (response) => ({ kind: 'raw', ...response }),
-  stallFault: { kind: 'stall' },
   stalledBodyStart: '{"code":0,',
   hugeBody: (padding) => `{"code":0,"message":"${padding}","response":null}`,
   hugeErrorStatus: 500,

@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { type Clock, createAuthFetch, createTokenCache, isTokenRequestError, isTokenResponseError, type TokenEvent } from '@x/core';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createVippsProvider, type VippsProviderSettings } from './index.js';
-import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator } from './testing/index.js';
+import { createVippsEmulator, type VippsEmulator, vippsEmulatorDefaultMerchant } from './testing/index.js';
 
 const transportHeaders = new Set([
   'host',
@@ -16,9 +16,9 @@ const transportHeaders = new Set([
 ]);
 
 const merchant = {
-  clientId: defaultVippsMerchant.clientId,
-  clientSecret: defaultVippsMerchant.clientSecret,
-  subscriptionKey: defaultVippsMerchant.subscriptionKey,
+  clientId: vippsEmulatorDefaultMerchant.clientId,
+  clientSecret: vippsEmulatorDefaultMerchant.clientSecret,
+  subscriptionKey: vippsEmulatorDefaultMerchant.subscriptionKey,
 };
 
 /** A wall clock and a monotonic clock that move together, by hand. */
@@ -70,7 +70,7 @@ describe('createAuthFetch with a Vipps provider', () => {
     const response = await vipps('/epayment/v1/payments/order-1');
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ reference: 'order-1', merchantSerialNumber: '123456' });
-    const [seen] = emulator.stats.payments.seen;
+    const [seen] = emulator.seen('payments');
     const token = /^Bearer (.+)$/.exec(seen?.headers.authorization ?? '')?.[1];
     expect(token).toMatch(/^eyJ/);
     expect(ownHeaders(seen?.headers)).toEqual({
@@ -88,15 +88,15 @@ describe('createAuthFetch with a Vipps provider', () => {
     const vipps = createAuthFetch(createVippsProvider(settings({ merchantSerialNumber: '123456' })), { clock });
     const response = await vipps('/epayment/v1/payments/order-2', { headers: { 'Merchant-Serial-Number': '654321' } });
     expect(await response.json()).toMatchObject({ merchantSerialNumber: '654321' });
-    expect(emulator.stats.payments.seen[0]?.headers['merchant-serial-number']).toBe('654321');
+    expect(emulator.seen('payments')[0]?.headers['merchant-serial-number']).toBe('654321');
   });
 
   it('should make one token request for many concurrent calls', async () => {
     const vipps = createAuthFetch(createVippsProvider(settings()), { clock });
     const responses = await Promise.all(Array.from({ length: 50 }, (_, index) => vipps(`/epayment/v1/payments/order-${index}`)));
     expect(responses.map((response) => response.status)).toEqual(Array.from({ length: 50 }, () => 200));
-    expect(emulator.stats.accesstoken.requests).toBe(1);
-    expect(emulator.stats.payments.requests).toBe(50);
+    expect(emulator.counters.tokenRequests).toBe(1);
+    expect(emulator.counters.apiCalls).toBe(50);
   });
 
   it('should get a new token and retry once when the gateway revokes the token', async () => {
@@ -104,8 +104,8 @@ describe('createAuthFetch with a Vipps provider', () => {
     expect((await vipps('/epayment/v1/payments/order-3')).status).toBe(200);
     emulator.revoke();
     expect((await vipps('/epayment/v1/payments/order-3')).status).toBe(200);
-    expect(emulator.stats.accesstoken.requests).toBe(2);
-    expect(emulator.stats.payments.requests).toBe(3);
+    expect(emulator.counters.tokenRequests).toBe(2);
+    expect(emulator.counters.apiCalls).toBe(3);
   });
 
   it('should call the test or production host, never the other', async () => {
@@ -136,8 +136,8 @@ describe('createAuthFetch with a Vipps provider', () => {
     );
     const response = await vipps('/epayment/v1/payments/order-5');
     expect(response.status).toBe(200);
-    expect(emulator.stats.partner.requests).toBe(1);
-    expect(ownHeaders(emulator.stats.payments.seen[0]?.headers)).toEqual({
+    expect(emulator.counters.partnerTokenRequests).toBe(1);
+    expect(ownHeaders(emulator.seen('payments')[0]?.headers)).toEqual({
       authorization: expect.stringMatching(/^Bearer eyJ/),
       'merchant-serial-number': '123456',
     });
@@ -150,7 +150,7 @@ describe('createAuthFetch with a Vipps provider', () => {
     clock.advance(900_000 - 5_000);
     const second = await cache.getToken();
     expect(second.accessToken).not.toBe(first.accessToken);
-    expect(emulator.stats.partner.requests).toBe(2);
+    expect(emulator.counters.partnerTokenRequests).toBe(2);
   });
 });
 
@@ -163,7 +163,7 @@ describe('createTokenCache with a Vipps provider under faults', () => {
     expect((await cache.getToken()).accessToken).toBe(first.accessToken);
     await vi.waitFor(() => expect(events.map((event) => event.type)).toContain('token-served-stale'), { timeout: 5_000 });
     const stale = events.find((event) => event.type === 'token-served-stale');
-    expect(emulator.stats.accesstoken.requests).toBe(2);
+    expect(emulator.counters.tokenRequests).toBe(2);
 
     const vipps = createAuthFetch(cache);
     expect((await vipps('/epayment/v1/payments/order-6')).status).toBe(200);
@@ -172,12 +172,12 @@ describe('createTokenCache with a Vipps provider under faults', () => {
     clock.advance((stale?.type === 'token-served-stale' ? stale.nextAttemptInMs : 0) + 1);
     expect((await cache.getToken()).accessToken).toBe(first.accessToken);
     await vi.waitFor(() => expect(events.filter((event) => event.type === 'token-refreshed')).toHaveLength(2), { timeout: 5_000 });
-    expect(emulator.stats.accesstoken.requests).toBe(3);
+    expect(emulator.counters.tokenRequests).toBe(3);
     expect((await cache.getToken()).accessToken).not.toBe(first.accessToken);
   });
 
   it('should report the clock skew in the token-refreshed event', async () => {
-    emulator.clockOffsetMs = -60_000;
+    emulator.setClockOffset(-60_000);
     const cache = createTokenCache(createVippsProvider(settings()), { clock, onEvent: (event) => events.push(event) });
     await cache.getToken();
     const refreshed = events.find((event) => event.type === 'token-refreshed');
@@ -195,7 +195,7 @@ describe('createTokenCache with a Vipps provider under faults', () => {
     const error = await vipps('/epayment/v1/payments/order-7').catch((caught: unknown) => caught);
     expect(isTokenRequestError(error)).toBe(true);
     expect(error).toMatchObject({ provider: 'vipps', ...expected });
-    expect(emulator.stats.payments.requests).toBe(0);
+    expect(emulator.counters.apiCalls).toBe(0);
   });
 
   it('should reject with a TokenResponseError when the body is malformed', async () => {
@@ -229,7 +229,7 @@ describe('createTokenCache with a Vipps provider under faults', () => {
     }
     const again = await vipps('/epayment/v1/payments/order-8').catch((caught: unknown) => caught);
     expect(again).toBe(error);
-    expect(emulator.stats.accesstoken.requests).toBe(1);
+    expect(emulator.counters.tokenRequests).toBe(1);
   });
 
   it('should fail a wrong subscription key as rejected, without leaking it', async () => {

@@ -18,11 +18,11 @@ import { createAuthInterceptor } from '@x/core/undici';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createVippsProvider, type VippsProviderSettings } from './index.js';
-import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type VippsFault } from './testing/index.js';
+import { createVippsEmulator, type VippsEmulator, type VippsFault, vippsEmulatorDefaultMerchant } from './testing/index.js';
 
 const scanner = new CanaryScanner();
 let emulator: VippsEmulator;
-const { clientId, clientSecret, subscriptionKey } = defaultVippsMerchant;
+const { clientId, clientSecret, subscriptionKey } = vippsEmulatorDefaultMerchant;
 
 /** Fast enough to run every path in milliseconds; a stalled answer times out in 300 ms. */
 const policy: TokenCacheOptions['policy'] = { requestTimeoutMs: 300, retryBaseDelayMs: 1, retryMaxDelayMs: 5, failureCooldownMs: 50 };
@@ -127,7 +127,7 @@ describe('Vipps secret canaries', () => {
       const cache = scannedCache(`api ${name}`);
       const authFetch = createAuthFetch(cache);
       await (await authFetch('/epayment/v1/payments/order-0')).arrayBuffer();
-      emulator.fault({ ...withEcho(fault), endpoint: 'payments', count: 2 });
+      emulator.fault({ ...withEcho(fault), target: 'payments', count: 2 });
       const response = await scanner.scanSettled(
         `api ${name}: call`,
         authFetch('/epayment/v1/payments/order-1', { signal: AbortSignal.timeout(500) }),
@@ -247,9 +247,9 @@ describe('Vipps secret canaries', () => {
 
   it('should leak nothing from the emulator handle itself, after it has seen requests', async () => {
     await createAuthFetch(scannedCache('emulator'))('/epayment/v1/payments/order-1').then((response) => response.arrayBuffer());
-    expect(emulator.stats.accesstoken.seen.length).toBeGreaterThan(0);
+    expect(emulator.seen('accesstoken').length).toBeGreaterThan(0);
     scanner.scan('emulator', emulator);
-    expect(JSON.parse(JSON.stringify(emulator))).toEqual({ url: emulator.url, issuedTokens: emulator.issuedTokens });
+    expect(JSON.parse(JSON.stringify(emulator))).toEqual({ url: emulator.url, counters: emulator.counters });
   });
 
   it('should have scanned every item', () => {

@@ -5,7 +5,7 @@ import { inspect } from 'node:util';
 import { createTokenCache, isTokenRequestError, isTokenResponseError, type TokenEvent, type TokenRequestContext } from '@x/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createVippsProvider, type VippsProviderSettings } from './index.js';
-import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator } from './testing/index.js';
+import { createVippsEmulator, type VippsEmulator, vippsEmulatorDefaultMerchant } from './testing/index.js';
 
 /** Headers Node's fetch adds to every request by itself. */
 const transportHeaders = new Set([
@@ -20,9 +20,9 @@ const transportHeaders = new Set([
 ]);
 
 const merchant = {
-  clientId: defaultVippsMerchant.clientId,
-  clientSecret: defaultVippsMerchant.clientSecret,
-  subscriptionKey: defaultVippsMerchant.subscriptionKey,
+  clientId: vippsEmulatorDefaultMerchant.clientId,
+  clientSecret: vippsEmulatorDefaultMerchant.clientSecret,
+  subscriptionKey: vippsEmulatorDefaultMerchant.subscriptionKey,
 };
 
 let emulator: VippsEmulator;
@@ -67,8 +67,8 @@ afterEach(async () => {
 describe('createVippsProvider token request', () => {
   it('should POST to /accesstoken/get with no body and exactly the three credential headers', async () => {
     await createVippsProvider(settings()).requestToken(context());
-    expect(emulator.stats.accesstoken.requests).toBe(1);
-    const [seen] = emulator.stats.accesstoken.seen;
+    expect(emulator.counters.tokenRequests).toBe(1);
+    const [seen] = emulator.seen('accesstoken');
     expect(seen?.method).toBe('POST');
     expect(seen?.path).toBe('/accesstoken/get');
     expect(seen?.bodyLength).toBe(0);
@@ -92,7 +92,7 @@ describe('createVippsProvider token request', () => {
       }),
     ).requestToken(context());
     const own = Object.fromEntries(
-      Object.entries(emulator.stats.accesstoken.seen[0]?.headers ?? {}).filter(([name]) => !transportHeaders.has(name)),
+      Object.entries(emulator.seen('accesstoken')[0]?.headers ?? {}).filter(([name]) => !transportHeaders.has(name)),
     );
     expect(own).toEqual({
       client_id: merchant.clientId,
@@ -123,17 +123,17 @@ describe('createVippsProvider token request', () => {
     ['production', 86_400],
     ['a short-lived', 900],
   ])('should handle %s token lifetime (%i s)', async (_, seconds) => {
-    emulator.tokenLifetimeSeconds = seconds;
+    emulator.tokenLifetimeMs = seconds * 1000;
     const token = await createVippsProvider(settings()).requestToken(context());
     expect(token.expiresAt - clock).toBe(seconds * 1000);
   });
 
   it('should ignore a skewed gateway clock for expiry and report the skew', async () => {
-    emulator.clockOffsetMs = 9 * 3_600_000;
+    emulator.setClockOffset(9 * 3_600_000);
     const ahead = await createVippsProvider(settings()).requestToken(context());
     expect(ahead.expiresAt).toBe(clock + 3_600_000);
     expect(ahead.diagnostics?.clockSkewMs).toBe(9 * 3_600_000);
-    emulator.clockOffsetMs = -120_000;
+    emulator.setClockOffset(-120_000);
     const behind = await createVippsProvider(settings()).requestToken(context());
     expect(behind.expiresAt).toBe(clock + 3_600_000);
     expect(behind.diagnostics?.clockSkewMs).toBe(-120_000);
@@ -282,7 +282,7 @@ describe('createVippsProvider errors', () => {
       const { port } = redirector.address() as AddressInfo;
       const error = await failure(createVippsProvider(settings({ baseUrl: `http://127.0.0.1:${port}` })).requestToken(context()));
       expect(error).toMatchObject({ reason: 'http', retryable: false, status: 307 });
-      expect(target.stats.accesstoken.requests).toBe(0);
+      expect(target.counters.tokenRequests).toBe(0);
     } finally {
       redirector.close();
       await target.close();
@@ -350,9 +350,9 @@ describe('createVippsProvider partner endpoint', () => {
   it('should POST to /miami/v1/token with client_id and client_secret only', async () => {
     const provider = createVippsProvider(settings({ tokenEndpoint: 'partner' }));
     const token = await provider.requestToken(context());
-    expect(emulator.stats.partner.requests).toBe(1);
-    expect(emulator.stats.accesstoken.requests).toBe(0);
-    const [seen] = emulator.stats.partner.seen;
+    expect(emulator.counters.partnerTokenRequests).toBe(1);
+    expect(emulator.counters.tokenRequests).toBe(0);
+    const [seen] = emulator.seen('partner');
     expect(seen?.bodyLength).toBe(0);
     const own = Object.fromEntries(Object.entries(seen?.headers ?? {}).filter(([name]) => !transportHeaders.has(name)));
     expect(own).toEqual({ client_id: merchant.clientId, client_secret: merchant.clientSecret });

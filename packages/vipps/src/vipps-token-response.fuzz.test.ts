@@ -14,22 +14,23 @@ import {
   createTokenResponseFuzzTally,
   describeTokenResponseFuzzTally,
   type TokenResponseFuzzCase,
+  type TokenResponseFuzzFault,
   type TokenResponseFuzzGateway,
 } from '@x/core/testing/fuzz';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type VippsFault } from './testing/index.js';
+import { createVippsEmulator, type VippsEmulator, vippsEmulatorDefaultMerchant } from './testing/index.js';
 import { tokenResponseOf } from './testing/vipps-emulator.js';
 import type { VippsTokenEndpoint } from './vipps-api-types.js';
 import { createVippsProvider } from './vipps-token-provider.js';
 
 const seed = Number(process.env.FC_SEED ?? 20_261_122);
 const numRuns = Number(process.env.FC_NUM_RUNS ?? 500);
-const secrets = [defaultVippsMerchant.clientSecret, defaultVippsMerchant.subscriptionKey];
+const secrets = [vippsEmulatorDefaultMerchant.clientSecret, vippsEmulatorDefaultMerchant.subscriptionKey];
 const fuzz = createTokenResponseFuzzKit(fc);
 
 /** A case's variant is the token endpoint it answers. */
-type FuzzCase = TokenResponseFuzzCase<VippsTokenEndpoint, VippsFault>;
+type FuzzCase = TokenResponseFuzzCase<VippsTokenEndpoint>;
 
 let emulator: VippsEmulator;
 let foreign: ForeignOrigin;
@@ -64,7 +65,7 @@ const oddValue = fc.oneof(
   fc.constantFrom(-1, 0, 1.5, 1e300, -1e300, 1e306, Number.MAX_VALUE, Number.MAX_SAFE_INTEGER + 2, null, [], {}, true),
 );
 function raw(label: string, tokenEndpoint: VippsTokenEndpoint, response: RawResponse, rest: Partial<FuzzCase> = {}): FuzzCase {
-  return { label, variant: tokenEndpoint, fault: { kind: 'raw', ...response, count: 1 }, outcome: 'any', ...rest };
+  return { label, variant: tokenEndpoint, fault: { kind: 'raw', ...response }, outcome: 'any', ...rest };
 }
 
 /** The body the emulator sends, as a record a case may change. */
@@ -160,15 +161,13 @@ const transportCase = fc
   .record({
     endpoint,
     fault: fc.oneof(
-      fc.constantFrom<VippsFault>({ kind: 'drop' }, { kind: 'reset' }, { kind: 'truncated' }, { kind: 'malformed' }),
+      fc.constantFrom<TokenResponseFuzzFault>({ kind: 'drop' }, { kind: 'reset' }, { kind: 'truncated' }, { kind: 'malformed' }),
       fc.record({ kind: fc.constantFrom('status', 'html'), status: fuzz.errorStatus }),
       fc.record({ kind: fc.constant('body'), body: fc.jsonValue(), status: fc.oneof(fc.constant(200), fuzz.status) }),
       fuzz.cutShort.map((response) => ({ kind: 'raw' as const, ...response })),
     ),
   })
-  .map(
-    ({ endpoint, fault }): FuzzCase => ({ label: `fault ${fault.kind}`, variant: endpoint, fault: { ...fault, count: 1 }, outcome: 'any' }),
-  );
+  .map(({ endpoint, fault }): FuzzCase => ({ label: `fault ${fault.kind}`, variant: endpoint, fault, outcome: 'any' }));
 
 /** A valid body, gzip-compressed: it must still give its token. */
 const gzipCase = fc
@@ -182,10 +181,8 @@ const gzipCase = fc
     ),
   );
 
-const vippsGateway: TokenResponseFuzzGateway<VippsTokenEndpoint, VippsFault> = {
+const vippsGateway: TokenResponseFuzzGateway<VippsTokenEndpoint> = {
   variant: endpoint,
-  rawFault: (response) => ({ kind: 'raw', ...response, count: 1 }),
-  stallFault: { kind: 'stall', count: 1 },
   stalledBodyStart: '{"token_type":',
   hugeBody: (padding) => `{"token_type":"Bearer","expires_in":"3600","padding":"${padding}"}`,
   hugeErrorStatus: 502,
@@ -198,7 +195,7 @@ const vippsGateway: TokenResponseFuzzGateway<VippsTokenEndpoint, VippsFault> = {
 };
 
 function providerFor(tokenEndpoint: VippsTokenEndpoint) {
-  return createVippsProvider({ ...defaultVippsMerchant, baseUrl: emulator.url, tokenEndpoint });
+  return createVippsProvider({ ...vippsEmulatorDefaultMerchant, baseUrl: emulator.url, tokenEndpoint });
 }
 
 describe('Vipps token responses, fuzzed', () => {
@@ -254,7 +251,7 @@ describe('Vipps token responses, regressions found by fuzzing', () => {
         `"${field}":1e306`,
       );
       emulator.fault({ kind: 'raw', body, count: 1 });
-      const provider = createVippsProvider({ ...defaultVippsMerchant, baseUrl: emulator.url });
+      const provider = createVippsProvider({ ...vippsEmulatorDefaultMerchant, baseUrl: emulator.url });
       const error = await provider.requestToken({ signal: AbortSignal.timeout(5_000), fetch: globalThis.fetch, now: Date.now }).then(
         () => undefined,
         (caught: unknown) => caught,

@@ -1,6 +1,6 @@
 /**
- * What the gateway emulators and leak tests are built on: a loopback server, a bounded request body reader, byte-exact
- * raw answers for fault injection, canary secrets to look for in everything a test can observe, and another origin
+ * What the gateway emulators and leak tests are built on: the emulator kit (a loopback server, one fault vocabulary,
+ * counters, credential sets, a settable clock), a bounded request body reader, byte-exact raw answers, canary secrets to look for in everything a test can observe, and another origin
  * for redirects to point to. Needs no fast-check: the kit for fuzzing a provider's token responses is
  * `@x/core/testing/fuzz`. For tests only.
  *
@@ -8,6 +8,19 @@
  */
 export type { CanaryLeak, ScanSettledOptions } from './canary.js';
 export { CanaryScanner, canaryMarker, containsCanary, createCanary, maskCanaries } from './canary.js';
+export type { EmulatorFault, EmulatorFaultBodies, EmulatorFaultKind, EmulatorFaultOptions } from './emulator-fault.js';
+export { answerEmulatorFault, validateEmulatorFault } from './emulator-fault.js';
+export type {
+  Emulator,
+  EmulatorAnswer,
+  EmulatorDefinition,
+  EmulatorKit,
+  EmulatorOptions,
+  EmulatorRequest,
+  EmulatorRoute,
+  EmulatorSeenRequest,
+} from './emulator-kit.js';
+export { createEmulatorKit } from './emulator-kit.js';
 export type { ForeignOrigin } from './foreign-origin.js';
 export { startForeignOrigin } from './foreign-origin.js';
 export type { LoopbackServer } from './loopback-server.js';

@@ -7,6 +7,7 @@ import { createTokenCache } from '../token-cache.js';
 import { defaultMaxTokenResponseBytes } from '../token-http.js';
 import type { ProviderToken, TokenProvider } from '../token-provider.js';
 import { maskCanaries } from './canary.js';
+import type { EmulatorFault } from './emulator-fault.js';
 import type { ForeignOrigin } from './foreign-origin.js';
 import type { RawResponse } from './raw-response.js';
 
@@ -23,14 +24,17 @@ const requestTimeoutMs = 5_000;
 /** Beyond either timeout: reaching it means something hangs. */
 const settleBoundMs = 10_000;
 
+/** A fault of the emulator kit's vocabulary for the next token request (no `target`: the token endpoint). */
+export type TokenResponseFuzzFault = EmulatorFault<never>;
+
 /** One generated answer of a token endpoint and what must come of it. */
-export interface TokenResponseFuzzCase<Variant, Fault> {
+export interface TokenResponseFuzzCase<Variant> {
   /** What kind of answer it is, e.g. `arbitrary bytes`; the tally counts cases by it. */
   label: string;
   /** Which of the gateway's token requests it answers (e.g. one of its token endpoints). */
   variant: Variant;
   /** The emulator fault that serves the answer. */
-  fault: Fault;
+  fault: TokenResponseFuzzFault;
   /** The access token in the body, if any: a success must return exactly it, an error must never show it. */
   sentToken?: string | undefined;
   /** The answer never completes, so only the cache's timeout ends it; nothing else may end in a timeout. */
@@ -45,13 +49,9 @@ export interface TokenResponseFuzzCase<Variant, Fault> {
  * arbitrary JSON 5, `secretEchoed` 2, `transport` 4, huge bodies 1, stalls 1, redirects 1, content encodings 2
  * (`gzipped`, a gzip bomb, or an encoding the body does not honour).
  */
-export interface TokenResponseFuzzGateway<Variant, Fault> {
+export interface TokenResponseFuzzGateway<Variant> {
   /** Drawn first in every case: which token request it answers; `fc.constant(undefined)` for a gateway with one. */
   variant: Arbitrary<Variant>;
-  /** The emulator fault that sends `response` byte for byte to the next token request. */
-  rawFault(response: RawResponse): Fault;
-  /** The emulator fault that never answers the next token request. */
-  stallFault: Fault;
   /** The start of a token response, sent before an answer stalls, e.g. `{"code":0,`. */
   stalledBodyStart: string;
   /** A token response carrying `padding`, a string twice the response size limit. */
@@ -61,15 +61,15 @@ export interface TokenResponseFuzzGateway<Variant, Fault> {
   /** Paths on the other origin that redirects point to, e.g. the gateway's own token path. */
   redirectPaths: readonly string[];
   /** Valid token responses: each must give exactly its token. */
-  valid: Arbitrary<TokenResponseFuzzCase<Variant, Fault>>;
+  valid: Arbitrary<TokenResponseFuzzCase<Variant>>;
   /** Valid token responses with one thing wrong: a field removed, of the wrong kind, an odd number or token. */
-  mutated: Arbitrary<TokenResponseFuzzCase<Variant, Fault>>;
+  mutated: Arbitrary<TokenResponseFuzzCase<Variant>>;
   /** Error responses, in the gateway's shapes, that echo a secret, as a careless gateway or proxy might. */
-  secretEchoed: Arbitrary<TokenResponseFuzzCase<Variant, Fault>>;
+  secretEchoed: Arbitrary<TokenResponseFuzzCase<Variant>>;
   /** The emulator's own faults: dropped, reset, truncated and malformed answers, error statuses, error codes. */
-  transport: Arbitrary<TokenResponseFuzzCase<Variant, Fault>>;
+  transport: Arbitrary<TokenResponseFuzzCase<Variant>>;
   /** Valid token responses sent gzip-compressed: each must still give exactly its token. */
-  gzipped: Arbitrary<TokenResponseFuzzCase<Variant, Fault>>;
+  gzipped: Arbitrary<TokenResponseFuzzCase<Variant>>;
 }
 
 /** What a fuzz run saw, counted as it goes, so a failed run still shows how far it got. */
@@ -100,13 +100,13 @@ export function describeTokenResponseFuzzTally(tally: TokenResponseFuzzTally): s
 }
 
 /** What {@link TokenResponseFuzzKit.run} fuzzes, and where it counts. */
-export interface TokenResponseFuzzOptions<Variant, Fault> {
+export interface TokenResponseFuzzOptions<Variant> {
   /** The gateway's own cases and how its emulator serves an answer. */
-  gateway: TokenResponseFuzzGateway<Variant, Fault>;
+  gateway: TokenResponseFuzzGateway<Variant>;
   /** Arms the emulator: the next token request gets `fuzzCase.fault` (and nothing queued before). */
-  serve(fuzzCase: TokenResponseFuzzCase<Variant, Fault>): void;
+  serve(fuzzCase: TokenResponseFuzzCase<Variant>): void;
   /** A fresh provider pointed at the emulator, for the variant of `fuzzCase`. */
-  provider(fuzzCase: TokenResponseFuzzCase<Variant, Fault>): TokenProvider;
+  provider(fuzzCase: TokenResponseFuzzCase<Variant>): TokenProvider;
   /** The credentials the provider sends: no error and no request to the other origin may show one. */
   secrets: readonly string[];
   /** The other origin, for redirects to point to. */
@@ -139,7 +139,7 @@ export interface TokenResponseFuzzKit {
    * process warning (e.g. `TimeoutOverflowWarning`) is emitted. Throws fast-check's report of the first failure.
    * It assumes the provider keeps core's default response size limit.
    */
-  run<Variant, Fault>(options: TokenResponseFuzzOptions<Variant, Fault>): Promise<void>;
+  run<Variant>(options: TokenResponseFuzzOptions<Variant>): Promise<void>;
 }
 
 /**
@@ -165,13 +165,13 @@ export function createTokenResponseFuzzKit(fc: FastCheck): TokenResponseFuzzKit 
   );
 
   /** The gateway's mix with the gateway-neutral cases, in the weights {@link TokenResponseFuzzGateway} lists. */
-  function cases<Variant, Fault>(gateway: TokenResponseFuzzGateway<Variant, Fault>, foreign: ForeignOrigin) {
-    type Case = TokenResponseFuzzCase<Variant, Fault>;
+  function cases<Variant>(gateway: TokenResponseFuzzGateway<Variant>, foreign: ForeignOrigin) {
+    type Case = TokenResponseFuzzCase<Variant>;
     const { variant } = gateway;
     const raw = (label: string, chosen: Variant, response: RawResponse, rest: Partial<Case> = {}): Case => ({
       label,
       variant: chosen,
-      fault: gateway.rawFault(response),
+      fault: { kind: 'raw', ...response },
       outcome: 'any',
       ...rest,
     });
@@ -205,10 +205,10 @@ export function createTokenResponseFuzzKit(fc: FastCheck): TokenResponseFuzzKit 
     const stalled = fc
       .tuple(
         variant,
-        fc.constantFrom(
-          gateway.stallFault,
-          gateway.rawFault({ body: gateway.stalledBodyStart, declaredLength: 500, ending: 'stall' }),
-          gateway.rawFault({ body: gateway.stalledBodyStart, chunkSize: 2, ending: 'stall' }),
+        fc.constantFrom<TokenResponseFuzzFault>(
+          { kind: 'stall' },
+          { kind: 'raw', body: gateway.stalledBodyStart, declaredLength: 500, ending: 'stall' },
+          { kind: 'raw', body: gateway.stalledBodyStart, chunkSize: 2, ending: 'stall' },
         ),
       )
       .map(([variant, fault]): Case => ({ label: 'stalled', variant, fault, outcome: 'any', stalls: true }));
@@ -296,11 +296,7 @@ export function createTokenResponseFuzzKit(fc: FastCheck): TokenResponseFuzzKit 
  */
 type Asker = 'provider' | 'cache';
 
-async function check<Variant, Fault>(
-  options: TokenResponseFuzzOptions<Variant, Fault>,
-  fuzz: TokenResponseFuzzCase<Variant, Fault>,
-  via: Asker,
-): Promise<void> {
+async function check<Variant>(options: TokenResponseFuzzOptions<Variant>, fuzz: TokenResponseFuzzCase<Variant>, via: Asker): Promise<void> {
   const { secrets, foreign, tally } = options;
   options.serve(fuzz);
   foreign.received.length = 0;

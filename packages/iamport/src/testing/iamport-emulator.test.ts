@@ -173,17 +173,17 @@ describe('createIamportEmulator', () => {
 
   it('should inject faults for the given number of requests, then answer normally', async () => {
     const server = await startEmulator();
-    server.fault({ kind: 'server-error', status: 503, count: 2 });
+    server.fault({ kind: 'status', status: 503, count: 2 });
     expect((await getToken(server)).status).toBe(503);
     expect((await getToken(server)).status).toBe(503);
     expect((await getToken(server)).status).toBe(200);
     server.fault({ kind: 'html' });
     const html = await fetch(`${server.url}/users/getToken`, { method: 'POST', body: '{}' });
     expect(html.status).toBe(502);
-    expect(await html.text()).toMatch(/^<html>/);
+    expect(await html.text()).toMatch(/^<!DOCTYPE html>/);
     server.fault({ kind: 'drop' });
     await expect(getToken(server)).rejects.toThrow();
-    server.fault({ kind: 'malformed-json' });
+    server.fault({ kind: 'malformed' });
     await expect(getToken(server)).rejects.toThrow(SyntaxError);
     expect(server.counters.faults).toBe(5);
   });
@@ -241,21 +241,17 @@ describe('createIamportEmulator', () => {
   it('should apply faults to the API when targeted there', async () => {
     const server = await startEmulator();
     const token = (await getToken(server)).body.response.access_token as string;
-    server.fault({ kind: 'server-error', target: 'api' });
+    server.fault({ kind: 'status', target: 'api' });
     const failed = await fetch(`${server.url}/payments/imp_1`, { headers: { authorization: `Bearer ${token}` } });
     expect(failed.status).toBe(500);
     expect((await getToken(server)).status).toBe(200);
   });
 
-  it('should answer 404 to a payment path that does not decode while an API fault is armed, and keep serving', async () => {
+  it('should answer 404 to a payment path that does not decode, and keep serving', async () => {
     const server = await startEmulator();
     const headers = { authorization: `Bearer ${(await getToken(server)).body.response.access_token}` };
-    for (const kind of ['wrong-types', 'missing-field'] as const) {
-      server.fault({ kind, target: 'api' });
-      expect((await fetch(`${server.url}/payments/imp_%E0`, { headers })).status).toBe(404);
-      server.fault({ kind, target: 'api' });
-      expect((await fetch(`${server.url}/not-a-payment`, { headers })).status).toBe(404);
-    }
+    expect((await fetch(`${server.url}/payments/imp_%E0`, { headers })).status).toBe(404);
+    expect((await fetch(`${server.url}/not-a-payment`, { headers })).status).toBe(404);
     expect((await fetch(`${server.url}/payments/imp_1`, { headers })).status).toBe(200);
   });
 
@@ -274,14 +270,14 @@ describe('createIamportEmulator', () => {
     const server = await startEmulator({
       injectFault: (target, request) => {
         asked.push(`${target} ${request.method} ${request.url}`);
-        return request.url === '/payments/imp_faulted' ? { kind: 'server-error', status: 503 } : undefined;
+        return request.url === '/payments/imp_faulted' ? { kind: 'status', status: 503 } : undefined;
       },
     });
     const token = (await getToken(server)).body.response.access_token;
     const headers = { authorization: `Bearer ${token}` };
     expect((await fetch(`${server.url}/payments/imp_faulted`, { headers })).status).toBe(503);
     expect((await fetch(`${server.url}/payments/imp_fine`, { headers })).status).toBe(200);
-    server.fault({ kind: 'server-error', status: 500 });
+    server.fault({ kind: 'status', status: 500 });
     expect((await getToken(server)).status).toBe(500);
     expect(asked).toEqual(['token POST /users/getToken', 'api GET /payments/imp_faulted', 'api GET /payments/imp_fine']);
     expect(server.counters.faults).toBe(2);

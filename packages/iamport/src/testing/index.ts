@@ -1,6 +1,6 @@
 /**
- * A local i'mport: token endpoint and payment API on 127.0.0.1, with i'mport's token rules and injectable faults,
- * for tests and examples.
+ * A local i'mport: token endpoint and payment API on 127.0.0.1, with i'mport's token rules and the `@x/core/testing`
+ * emulator kit's faults, for tests and examples.
  *
  * @module \@x/iamport/testing
  */
@@ -10,7 +10,9 @@ export type {
   IamportEmulatorOptions,
   IamportEmulatorToken,
   IamportFault,
-  IamportFaultKind,
+  IamportFaultTarget,
   IamportMerchantCredentials,
 } from './iamport-emulator.js';
 export { createIamportEmulator, iamportEmulatorDefaultMerchant } from './iamport-emulator.js';
+export type { IamportTokenDecision, IamportTokenRules } from './iamport-token-rules.js';
+export { decideIamportToken, iamportTokenRules } from './iamport-token-rules.js';

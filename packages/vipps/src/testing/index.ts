@@ -1,16 +1,15 @@
 /**
  * A local Vipps MobilePay: both token endpoints and one API call on 127.0.0.1, with the documented header rules and
- * injectable faults, for tests and examples.
+ * the `@x/core/testing` emulator kit's faults, for tests and examples.
  *
  * @module \@x/vipps/testing
  */
 export type {
   VippsEmulator,
+  VippsEmulatorCounters,
   VippsEmulatorMerchant,
   VippsEmulatorOptions,
-  VippsEndpointStats,
   VippsFault,
   VippsFaultTarget,
-  VippsSeenRequest,
 } from './vipps-emulator.js';
-export { createVippsEmulator, defaultVippsMerchant } from './vipps-emulator.js';
+export { createVippsEmulator, vippsEmulatorDefaultMerchant } from './vipps-emulator.js';

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VippsAccessTokenResponse, VippsPartnerTokenResponse } from '../vipps-api-types.js';
-import { createVippsEmulator, defaultVippsMerchant, type VippsEmulator, type VippsEmulatorMerchant } from './index.js';
+import { createVippsEmulator, type VippsEmulator, type VippsEmulatorMerchant, vippsEmulatorDefaultMerchant } from './index.js';
 
 const second: VippsEmulatorMerchant = {
   clientId: '2b1c1a6e-0d1f-4a9b-9d43-7e0c2f6b8a11',
@@ -14,7 +14,7 @@ const second: VippsEmulatorMerchant = {
 let emulator: VippsEmulator;
 let clock: number;
 
-function credentials(merchant: VippsEmulatorMerchant = defaultVippsMerchant): Record<string, string> {
+function credentials(merchant: VippsEmulatorMerchant = vippsEmulatorDefaultMerchant): Record<string, string> {
   return {
     client_id: merchant.clientId,
     client_secret: merchant.clientSecret,
@@ -26,7 +26,7 @@ function post(path: string, headers: Record<string, string>): Promise<Response> 
   return fetch(`${emulator.url}${path}`, { method: 'POST', headers });
 }
 
-async function tokenFor(merchant: VippsEmulatorMerchant = defaultVippsMerchant): Promise<string> {
+async function tokenFor(merchant: VippsEmulatorMerchant = vippsEmulatorDefaultMerchant): Promise<string> {
   const response = await post('/accesstoken/get', credentials(merchant));
   return ((await response.json()) as VippsAccessTokenResponse).access_token;
 }
@@ -54,7 +54,7 @@ async function oversizedPost(url: string, how: 'declared' | 'streamed'): Promise
 
 beforeEach(async () => {
   clock = 1_700_000_000_000;
-  emulator = await createVippsEmulator({ now: () => clock, merchants: [defaultVippsMerchant, second] });
+  emulator = await createVippsEmulator({ now: () => clock, merchants: [vippsEmulatorDefaultMerchant, second] });
 });
 
 afterEach(async () => {
@@ -76,12 +76,12 @@ describe('createVippsEmulator token endpoint', () => {
       resource: '00000002-0000-0000-c000-000000000000',
       access_token: expect.stringMatching(/^eyJ[\w-]+\.[\w-]+\.[\w-]+$/),
     });
-    expect(emulator.issuedTokens).toBe(1);
+    expect(emulator.counters.tokensIssued).toBe(1);
   });
 
   it('should put expires_on on the gateway clock', async () => {
-    emulator.clockOffsetMs = 60_000;
-    emulator.tokenLifetimeSeconds = 86_400;
+    emulator.setClockOffset(60_000);
+    emulator.tokenLifetimeMs = 86_400_000;
     const body = (await (await post('/accesstoken/get', credentials())).json()) as VippsAccessTokenResponse;
     expect(body.expires_in).toBe('86400');
     expect(body.expires_on).toBe(String(clock / 1000 + 60 + 86_400));
@@ -91,7 +91,7 @@ describe('createVippsEmulator token endpoint', () => {
     expect((await post('/accesstoken/get', credentials(second))).status).toBe(200);
     const mixed = await post('/accesstoken/get', {
       ...credentials(second),
-      'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey,
+      'Ocp-Apim-Subscription-Key': vippsEmulatorDefaultMerchant.subscriptionKey,
     });
     expect(mixed.status).toBe(401);
   });
@@ -135,27 +135,41 @@ describe('createVippsEmulator token endpoint', () => {
     expect(response.status).toBe(status);
     const text = await response.text();
     expect(JSON.parse(text)).toEqual(expected);
-    for (const secret of [defaultVippsMerchant.clientSecret, defaultVippsMerchant.subscriptionKey, 'nope-secret', 'nope-key']) {
+    for (const secret of [
+      vippsEmulatorDefaultMerchant.clientSecret,
+      vippsEmulatorDefaultMerchant.subscriptionKey,
+      'nope-secret',
+      'nope-key',
+    ]) {
       expect(text).not.toContain(secret);
     }
-    expect(emulator.issuedTokens).toBe(0);
+    expect(emulator.counters.tokensIssued).toBe(0);
   });
 
   it('should count requests and the headers seen per endpoint', async () => {
     await post('/accesstoken/get', { ...credentials(), 'Merchant-Serial-Number': '123456' });
     await post('/accesstoken/get', credentials());
-    await post('/miami/v1/token', { client_id: defaultVippsMerchant.clientId, client_secret: defaultVippsMerchant.clientSecret });
-    expect(emulator.stats.accesstoken.requests).toBe(2);
-    expect(emulator.stats.accesstoken.headers).toMatchObject({
+    await post('/miami/v1/token', {
+      client_id: vippsEmulatorDefaultMerchant.clientId,
+      client_secret: vippsEmulatorDefaultMerchant.clientSecret,
+    });
+    expect(emulator.counters.tokenRequests).toBe(2);
+    const headerCounts = (target: 'accesstoken' | 'partner'): Record<string, number> => {
+      const counts: Record<string, number> = {};
+      for (const { headers } of emulator.seen(target)) for (const name of Object.keys(headers)) counts[name] = (counts[name] ?? 0) + 1;
+      return counts;
+    };
+    expect(headerCounts('accesstoken')).toMatchObject({
       client_id: 2,
       client_secret: 2,
       'ocp-apim-subscription-key': 2,
       'merchant-serial-number': 1,
     });
-    expect(emulator.stats.partner.requests).toBe(1);
-    expect(emulator.stats.partner.headers['ocp-apim-subscription-key']).toBeUndefined();
-    emulator.resetStats();
-    expect(emulator.stats.accesstoken).toEqual({ requests: 0, headers: {}, seen: [] });
+    expect(emulator.counters.partnerTokenRequests).toBe(1);
+    expect(headerCounts('partner')['ocp-apim-subscription-key']).toBeUndefined();
+    emulator.resetCounters();
+    expect(emulator.counters.tokenRequests).toBe(0);
+    expect(emulator.seen('accesstoken')).toEqual([]);
   });
 });
 
@@ -177,17 +191,20 @@ describe('createVippsEmulator partner endpoint', () => {
 describe('createVippsEmulator payment endpoint', () => {
   it('should require the bearer token and the subscription key', async () => {
     const token = await tokenFor();
-    const key = { 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    const key = { 'Ocp-Apim-Subscription-Key': vippsEmulatorDefaultMerchant.subscriptionKey };
     expect((await getPayment({ authorization: `Bearer ${token}`, ...key })).status).toBe(200);
     expect((await getPayment(key)).status).toBe(401);
     expect((await getPayment({ authorization: `Bearer ${token}` })).status).toBe(401);
     expect((await getPayment({ authorization: token, ...key })).status).toBe(401);
     expect((await getPayment({ authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': second.subscriptionKey! })).status).toBe(401);
-    expect(emulator.stats.payments.requests).toBe(5);
+    expect(emulator.counters.apiCalls).toBe(5);
   });
 
   it('should answer 404 for a reference that does not decode, and keep serving', async () => {
-    const headers = { authorization: `Bearer ${await tokenFor()}`, 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    const headers = {
+      authorization: `Bearer ${await tokenFor()}`,
+      'Ocp-Apim-Subscription-Key': vippsEmulatorDefaultMerchant.subscriptionKey,
+    };
     expect((await getPayment(headers, '%E0')).status).toBe(404);
     expect((await getPayment(headers)).status).toBe(200);
   });
@@ -213,7 +230,7 @@ describe('createVippsEmulator payment endpoint', () => {
 
   it('should refuse an expired token by the gateway clock', async () => {
     const token = await tokenFor();
-    const headers = { authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    const headers = { authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': vippsEmulatorDefaultMerchant.subscriptionKey };
     clock += 3_599_000;
     expect((await getPayment(headers)).status).toBe(200);
     clock += 1_000;
@@ -226,7 +243,7 @@ describe('createVippsEmulator payment endpoint', () => {
     const revoked = await tokenFor();
     const kept = await tokenFor();
     emulator.revoke(revoked);
-    const key = { 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    const key = { 'Ocp-Apim-Subscription-Key': vippsEmulatorDefaultMerchant.subscriptionKey };
     expect((await getPayment({ authorization: `Bearer ${revoked}`, ...key })).status).toBe(401);
     expect((await getPayment({ authorization: `Bearer ${kept}`, ...key })).status).toBe(200);
     emulator.revoke();
@@ -235,8 +252,8 @@ describe('createVippsEmulator payment endpoint', () => {
 
   it('should accept a partner token without a subscription key', async () => {
     const response = await post('/miami/v1/token', {
-      client_id: defaultVippsMerchant.clientId,
-      client_secret: defaultVippsMerchant.clientSecret,
+      client_id: vippsEmulatorDefaultMerchant.clientId,
+      client_secret: vippsEmulatorDefaultMerchant.clientSecret,
     });
     const { access_token: token } = (await response.json()) as VippsPartnerTokenResponse;
     expect((await getPayment({ authorization: `Bearer ${token}`, 'Merchant-Serial-Number': '123456' })).status).toBe(200);
@@ -252,7 +269,7 @@ describe('createVippsEmulator faults', () => {
   });
 
   it('should apply a fault to the chosen endpoint only', async () => {
-    emulator.fault({ kind: 'status', status: 500, endpoint: 'partner' });
+    emulator.fault({ kind: 'status', status: 500, target: 'partner' });
     expect((await post('/accesstoken/get', credentials())).status).toBe(200);
     expect((await post('/miami/v1/token', credentials())).status).toBe(500);
     emulator.clearFaults();
@@ -261,8 +278,8 @@ describe('createVippsEmulator faults', () => {
 
   it('should apply a fault to the payment API only when it names payments as its endpoint', async () => {
     const token = await tokenFor();
-    const headers = { authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
-    emulator.fault({ kind: 'status', status: 503, endpoint: 'payments', count: 1 });
+    const headers = { authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': vippsEmulatorDefaultMerchant.subscriptionKey };
+    emulator.fault({ kind: 'status', status: 503, target: 'payments', count: 1 });
     expect((await post('/accesstoken/get', credentials())).status).toBe(200);
     expect((await getPayment(headers)).status).toBe(503);
     expect((await getPayment(headers)).status).toBe(200);
@@ -270,13 +287,13 @@ describe('createVippsEmulator faults', () => {
     expect((await getPayment(headers)).status).toBe(200);
     expect((await post('/accesstoken/get', credentials())).status).toBe(500);
 
-    emulator.fault({ kind: 'truncated', endpoint: 'payments', count: 1 });
+    emulator.fault({ kind: 'truncated', target: 'payments', count: 1 });
     const truncated = await getPayment(headers);
     expect(truncated.status).toBe(200);
     await expect(truncated.text()).rejects.toThrow();
-    emulator.fault({ kind: 'reset', endpoint: 'payments', count: 1 });
+    emulator.fault({ kind: 'reset', target: 'payments', count: 1 });
     await expect(getPayment(headers)).rejects.toMatchObject({ cause: { code: 'ECONNRESET' } });
-    emulator.fault({ kind: 'slow', delayMs: 10, endpoint: 'payments', count: 1 });
+    emulator.fault({ kind: 'slow', delayMs: 10, target: 'payments', count: 1 });
     expect(await (await getPayment(headers)).json()).toMatchObject({ reference: 'order-1', state: 'AUTHORIZED' });
   });
 
@@ -290,10 +307,13 @@ describe('createVippsEmulator faults', () => {
         return request.url?.endsWith('/faulted') ? { kind: 'status', status: 503 } : undefined;
       },
     });
-    const headers = { authorization: `Bearer ${await tokenFor()}`, 'Ocp-Apim-Subscription-Key': defaultVippsMerchant.subscriptionKey };
+    const headers = {
+      authorization: `Bearer ${await tokenFor()}`,
+      'Ocp-Apim-Subscription-Key': vippsEmulatorDefaultMerchant.subscriptionKey,
+    };
     expect((await getPayment(headers, 'faulted')).status).toBe(503);
     expect((await getPayment(headers, 'fine')).status).toBe(200);
-    emulator.fault({ kind: 'status', status: 500, endpoint: 'payments', count: 1 });
+    emulator.fault({ kind: 'status', status: 500, target: 'payments', count: 1 });
     expect((await getPayment(headers, 'queued')).status).toBe(500);
     expect(asked).toEqual([
       'accesstoken POST /accesstoken/get',

@@ -1,13 +1,18 @@
 /**
  * A local Vipps MobilePay: both token endpoints and one API call, with the documented header rules, string-typed
- * numbers, and a menu of faults. For tests and examples; never a stand-in for the real gateway's business logic.
+ * numbers, and the `@x/core/testing` emulator kit's faults. For tests and examples; never a stand-in for the real
+ * gateway's business logic.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { inspect } from 'node:util';
-import { ConfigurationError, maxDurationMs } from '@x/core';
-import { durationProblem } from '@x/core/provider';
-import { createCanary, listenOnLoopback, type RawResponse, readRequestBody, validateRawResponse, writeRawResponse } from '@x/core/testing';
+import {
+  createCanary,
+  createEmulatorKit,
+  type Emulator,
+  type EmulatorAnswer,
+  type EmulatorFault,
+  type EmulatorOptions,
+  type EmulatorRequest,
+  type EmulatorRoute,
+} from '@x/core/testing';
 import {
   merchantSerialNumberPattern,
   type VippsAccessTokenResponse,
@@ -22,7 +27,7 @@ import {
 
 /** One set of credentials the emulator accepts. */
 export interface VippsEmulatorMerchant {
-  /** The `client_id` header the token endpoints accept. */
+  /** The `client_id` header the token endpoints accept; also the merchant's id in the emulator's `countersFor`. */
   clientId: string;
   /** The `client_secret` header the token endpoints accept. */
   clientSecret: string;
@@ -37,146 +42,55 @@ export interface VippsEmulatorMerchant {
  * are the tokens the emulator issues), so a test that finds them in output found a leak. The emulator's only
  * merchant unless `merchants` is given.
  */
-export const defaultVippsMerchant: Readonly<Required<VippsEmulatorMerchant>> = Object.freeze({
+export const vippsEmulatorDefaultMerchant: Readonly<Required<VippsEmulatorMerchant>> = Object.freeze({
   clientId: 'fb492b5e-7907-4d83-ba20-c7fb60ca35de',
   clientSecret: 'xcanary-Y8Kteew6GE2ZmeycEt6egg==',
   subscriptionKey: 'xcanary0f14ebcab0ec4b29ae0cb90d91b4a84a',
   merchantSerialNumber: '123456',
 });
 
-/** Options of {@link createVippsEmulator}. Every lifetime defaults to Vipps MobilePay's test environment. */
-export interface VippsEmulatorOptions {
-  /** Credentials accepted by both token endpoints. @default [defaultVippsMerchant] */
-  merchants?: readonly VippsEmulatorMerchant[] | undefined;
-  /** Lifetime of `/accesstoken/get` tokens in seconds (3600 is the test environment, 86400 production). @default 3600 */
-  tokenLifetimeSeconds?: number | undefined;
-  /** Lifetime of `/miami/v1/token` tokens in seconds. @default 900 */
-  partnerTokenLifetimeSeconds?: number | undefined;
-  /** The clock the emulator's own clock derives from, epoch milliseconds. @default Date.now */
-  now?: (() => number) | undefined;
-  /** How far the gateway's clock is ahead of `now` (negative: behind), in milliseconds. @default 0 */
-  clockOffsetMs?: number | undefined;
-  /**
-   * Asked about every request no queued fault answers; a fault it returns answers that request (its `endpoint` and
-   * `count` are ignored). For soaks: return a random fault for a share of the requests.
-   */
-  injectFault?: ((endpoint: VippsTokenEndpoint | 'payments', request: IncomingMessage) => VippsFault | undefined) | undefined;
-}
-
 /** Which endpoint a fault applies to: one token endpoint, both (`token`), or the payment API (`payments`). */
 export type VippsFaultTarget = VippsTokenEndpoint | 'token' | 'payments';
 
-/** @inline Options every fault takes; inlined so the docs show them on {@link VippsFault} itself. */
-interface FaultBase {
-  /** How many requests the fault answers; then the emulator behaves again. @default Infinity */
-  count?: number | undefined;
-  /** Where the fault applies. @default 'token' (both token endpoints) */
-  endpoint?: VippsFaultTarget | undefined;
+/** A fault of the token endpoints or the payment API: the kit's vocabulary, aimed at Vipps MobilePay's endpoints. */
+export type VippsFault = EmulatorFault<VippsFaultTarget>;
+
+/** Options of {@link createVippsEmulator}. Every lifetime defaults to Vipps MobilePay's test environment. */
+export interface VippsEmulatorOptions extends EmulatorOptions<VippsFaultTarget> {
+  /** Credentials accepted by both token endpoints. @default [vippsEmulatorDefaultMerchant] */
+  merchants?: readonly VippsEmulatorMerchant[] | undefined;
+  /** Lifetime of `/accesstoken/get` tokens, whole seconds on the wire (3_600_000 is the test environment, 86_400_000 production). @default 3_600_000 */
+  tokenLifetimeMs?: number | undefined;
+  /** Lifetime of `/miami/v1/token` tokens, whole seconds on the wire. @default 900_000 */
+  partnerTokenLifetimeMs?: number | undefined;
 }
 
-/** A fault of the token endpoints or the payment API. */
-export type VippsFault = FaultBase &
-  (
-    | {
-        /** An HTTP error with a JSON error body. */
-        kind: 'status';
-        /** HTTP status. @default 500 */
-        status?: number | undefined;
-      }
-    | {
-        /** Answers normally, after a delay. */
-        kind: 'slow';
-        /** The delay in milliseconds, at most 2^31−1 (`maxDurationMs`; `fault()` refuses more). */
-        delayMs: number;
-      }
-    | {
-        /** `200` with JSON cut off mid-way, the body properly ended. */
-        kind: 'malformed';
-      }
-    | {
-        /** An HTML error page, as a proxy would send. */
-        kind: 'html';
-        /** HTTP status. @default 502 */
-        status?: number | undefined;
-      }
-    | {
-        /** `200` announcing the whole body, sending half, then closing the connection. */
-        kind: 'truncated';
-      }
-    | {
-        /** Closes the connection without an answer. */
-        kind: 'drop';
-      }
-    | {
-        /** Resets the connection (TCP RST) without an answer. */
-        kind: 'reset';
-      }
-    | {
-        /** Never answers, not even headers, until the client gives up or the emulator closes. */
-        kind: 'stall';
-      }
-    | ({
-        /** Exactly this status, content type and bytes, possibly truncated, chunked or stalled. */
-        kind: 'raw';
-      } & RawResponse)
-    | {
-        /** Any JSON body, e.g. a token with a wrong field. */
-        kind: 'body';
-        /** The body, sent as JSON. */
-        body: unknown;
-        /** HTTP status. @default 200 */
-        status?: number | undefined;
-      }
-  );
-
-/** One request as the emulator received it. Holds credentials: for assertions, not for logs. */
-export interface VippsSeenRequest {
-  /** HTTP method. */
-  method: string;
-  /** Path and query, as received. */
-  path: string;
-  /** Header names in lower case, as Node reports them. */
-  headers: Readonly<Record<string, string>>;
-  /** Bytes of request body received. */
-  bodyLength: number;
+/** What the emulator received and answered. */
+export interface VippsEmulatorCounters extends Record<string, number> {
+  /** `/accesstoken/get` requests received, faulted or not. */
+  tokenRequests: number;
+  /** `/miami/v1/token` requests received, faulted or not. */
+  partnerTokenRequests: number;
+  /** Tokens issued by either endpoint. */
+  tokensIssued: number;
+  /** Token requests refused (400 or 401). */
+  rejectedTokenRequests: number;
+  /** Payment API requests received; per merchant, only those with its valid token. */
+  apiCalls: number;
+  /** Payment API requests answered 401. */
+  unauthorizedApiCalls: number;
+  /** Requests answered with an injected fault. */
+  faults: number;
 }
 
-/** What one endpoint received. */
-export interface VippsEndpointStats {
-  /** Requests received (including those answered with a fault or an error). */
-  requests: number;
-  /** How many requests carried each header, by lower-case name. */
-  headers: Record<string, number>;
-  /** Every request, in order. */
-  seen: VippsSeenRequest[];
-}
-
-/** A running emulator. */
-export interface VippsEmulator {
-  /** `http://127.0.0.1:<port>`: use it as the provider's `baseUrl`. */
-  readonly url: string;
-  /** The credentials the emulator accepts. */
-  readonly merchants: readonly VippsEmulatorMerchant[];
-  /** Lifetime of `/accesstoken/get` tokens issued from now on, in seconds. */
-  tokenLifetimeSeconds: number;
-  /** Lifetime of `/miami/v1/token` tokens issued from now on, in seconds. */
-  partnerTokenLifetimeSeconds: number;
-  /** How far the gateway's clock is ahead of `now`, in milliseconds. */
-  clockOffsetMs: number;
-  /** Per endpoint: `accesstoken`, `partner` and `payments`. */
-  readonly stats: Readonly<Record<VippsTokenEndpoint | 'payments', VippsEndpointStats>>;
-  /** Tokens issued so far. */
-  readonly issuedTokens: number;
-  /** Queues a fault; faults apply in the order given, each for its `count` requests. */
-  fault(fault: VippsFault): void;
-  /** Removes every queued fault. */
-  clearFaults(): void;
-  /** Makes the API refuse `accessToken`, or every token issued so far. */
-  revoke(accessToken?: string): void;
-  /** Zeroes the stats. */
-  resetStats(): void;
-  /** Stops the server, dropping open connections, stalled requests and pending slow answers. */
-  close(): Promise<void>;
+/** A running emulator, on the `@x/core/testing` emulator kit. */
+export interface VippsEmulator extends Emulator<VippsFaultTarget, VippsEmulatorCounters, VippsEmulatorMerchant> {
+  /** Lifetime of `/accesstoken/get` tokens issued from now on. */
+  tokenLifetimeMs: number;
+  /** Lifetime of `/miami/v1/token` tokens issued from now on. */
+  partnerTokenLifetimeMs: number;
+  /** Makes the API refuse `accessToken`, or every token issued so far. Returns how many were revoked. */
+  revoke(accessToken?: string): number;
 }
 
 interface IssuedToken {
@@ -187,13 +101,16 @@ interface IssuedToken {
   revoked: boolean;
 }
 
-interface QueuedFault {
-  fault: VippsFault;
-  remaining: number;
-}
-
-const jsonType = 'application/json; charset=utf-8';
 const problemType = 'application/problem+json; charset=utf-8';
+const counterNames = [
+  'tokenRequests',
+  'partnerTokenRequests',
+  'tokensIssued',
+  'rejectedTokenRequests',
+  'apiCalls',
+  'unauthorizedApiCalls',
+] as const;
+const tokenEndpoints = Object.keys(vippsTokenPaths) as VippsTokenEndpoint[];
 
 /**
  * Starts a Vipps MobilePay emulator on 127.0.0.1 (a free port).
@@ -210,63 +127,75 @@ const problemType = 'application/problem+json; charset=utf-8';
  *
  * @example
  * const emulator = await createVippsEmulator();
- * const provider = createVippsProvider({ ...defaultVippsMerchant, baseUrl: emulator.url });
+ * const provider = createVippsProvider({ ...vippsEmulatorDefaultMerchant, baseUrl: emulator.url });
  */
 export async function createVippsEmulator(options: VippsEmulatorOptions = {}): Promise<VippsEmulator> {
-  const merchants = Object.freeze([...(options.merchants ?? [defaultVippsMerchant])]);
-  const now = options.now ?? Date.now;
   const tokens = new Map<string, IssuedToken>();
-  const faults: QueuedFault[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-  const newStats = (): VippsEndpointStats => ({ requests: 0, headers: {}, seen: [] });
-  const stats: Record<VippsTokenEndpoint | 'payments', VippsEndpointStats> = {
-    accesstoken: newStats(),
-    partner: newStats(),
-    payments: newStats(),
-  };
+  const lifetimes = { accesstoken: options.tokenLifetimeMs ?? 3_600_000, partner: options.partnerTokenLifetimeMs ?? 900_000 };
 
-  const gatewayNow = (): number => now() + emulator.clockOffsetMs;
+  const kit = createEmulatorKit<VippsFaultTarget, VippsEmulatorCounters, VippsEmulatorMerchant>(
+    {
+      name: 'VippsEmulator',
+      provider: 'vipps',
+      defaultTarget: 'token',
+      counterNames,
+      merchants: options.merchants ?? [vippsEmulatorDefaultMerchant],
+      merchantId: (merchant) => merchant.clientId,
+      faultBodies: {
+        error: () => ({ error: 'server_error', error_description: 'The service is temporarily unavailable.' }),
+        sample: JSON.stringify(tokenResponseOf('accesstoken', 'eyJ0eXAiOiJKV1QifQ.e30.c2lnbmF0dXJl', 1_700_000_000, 3600)),
+      },
+      route,
+    },
+    options,
+  );
 
-  const record = (name: keyof typeof stats, request: IncomingMessage, bodyLength: number): Record<string, string> => {
-    const headers: Record<string, string> = {};
-    for (const [header, value] of Object.entries(request.headers)) {
-      if (value !== undefined) headers[header] = Array.isArray(value) ? value.join(', ') : value;
+  function route(request: EmulatorRequest): EmulatorRoute<VippsFaultTarget> {
+    const endpoint = tokenEndpoints.find((candidate) => vippsTokenPaths[candidate] === request.path);
+    if (endpoint !== undefined) {
+      const merchant = kit.merchants.find(
+        (candidate) =>
+          candidate.clientId === request.headers[VippsHeader.ClientId] &&
+          candidate.clientSecret === request.headers[VippsHeader.ClientSecret],
+      );
+      kit.count(endpoint === 'partner' ? 'partnerTokenRequests' : 'tokenRequests', merchant?.clientId);
+      if (request.method !== 'POST')
+        return { targets: [], target: endpoint, answer: () => ({ status: 405, body: { error: 'method_not_allowed' } }) };
+      return { targets: [endpoint, 'token'], merchantId: merchant?.clientId, answer: () => answerToken(endpoint, request.headers) };
     }
-    const entry = stats[name];
-    entry.requests += 1;
-    for (const header of Object.keys(headers)) entry.headers[header] = (entry.headers[header] ?? 0) + 1;
-    entry.seen.push({ method: request.method ?? 'GET', path: request.url ?? '/', headers, bodyLength });
-    return headers;
-  };
-
-  const takeFault = (endpoint: VippsTokenEndpoint | 'payments', request: IncomingMessage): VippsFault | undefined => {
-    const index = faults.findIndex(({ fault }) => {
-      const target = fault.endpoint ?? 'token';
-      return target === endpoint || (target === 'token' && endpoint !== 'payments');
-    });
-    if (index === -1) return options.injectFault?.(endpoint, request);
-    const queued = faults[index]!;
-    queued.remaining -= 1;
-    if (queued.remaining <= 0) faults.splice(index, 1);
-    return queued.fault;
-  };
+    if (request.path.startsWith(vippsPaymentPathPrefix)) {
+      kit.count('apiCalls');
+      if (request.method !== 'GET') return { targets: [], target: 'payments', answer: () => problem(405, 'Method not allowed.') };
+      return { targets: ['payments'], answer: () => answerPayment(request.path, request.headers) };
+    }
+    return { targets: [], answer: () => problem(404, 'Not found.') };
+  }
 
   const issueToken = (
     merchant: VippsEmulatorMerchant,
     endpoint: VippsTokenEndpoint,
   ): VippsAccessTokenResponse | VippsPartnerTokenResponse => {
-    const lifetimeSeconds = endpoint === 'partner' ? emulator.partnerTokenLifetimeSeconds : emulator.tokenLifetimeSeconds;
-    const issuedSeconds = Math.floor(gatewayNow() / 1000);
+    const lifetimeSeconds = Math.floor(lifetimes[endpoint] / 1000);
+    const issuedSeconds = Math.floor(kit.now() / 1000);
     const accessToken = fakeJwt({ sub: merchant.clientId, iat: issuedSeconds, exp: issuedSeconds + lifetimeSeconds });
     tokens.set(accessToken, { merchant, endpoint, expiresAt: (issuedSeconds + lifetimeSeconds) * 1000, revoked: false });
+    kit.count('tokensIssued', merchant.clientId);
     return tokenResponseOf(endpoint, accessToken, issuedSeconds, lifetimeSeconds);
   };
 
-  /** The token endpoints' rules; `undefined` when the request is good. */
+  const answerToken = (endpoint: VippsTokenEndpoint, headers: Readonly<Record<string, string>>): EmulatorAnswer => {
+    const checked = checkTokenRequest(endpoint, headers);
+    if ('merchant' in checked) return { status: 200, body: issueToken(checked.merchant, endpoint) };
+    kit.count('rejectedTokenRequests');
+    return checked;
+  };
+
+  /** The token endpoints' rules: the merchant a good request is for, or the gateway's refusal. */
   const checkTokenRequest = (
     endpoint: VippsTokenEndpoint,
-    headers: Record<string, string>,
+    headers: Readonly<Record<string, string>>,
   ): { status: number; body: VippsTokenErrorResponse } | { merchant: VippsEmulatorMerchant } => {
+    const merchants = kit.merchants;
     const subscriptionKey = headers[VippsHeader.SubscriptionKey.toLowerCase()];
     if (endpoint === 'accesstoken') {
       // The API gateway checks the subscription key before the identity service sees the client credentials.
@@ -307,170 +236,54 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     return { merchant };
   };
 
-  const answerToken = (
-    endpoint: VippsTokenEndpoint,
-    headers: Record<string, string>,
-    response: ServerResponse,
-    request: IncomingMessage,
-  ): void => {
-    const fault = takeFault(endpoint, request);
-    const answer = (): void => {
-      const checked = checkTokenRequest(endpoint, headers);
-      if ('status' in checked) send(response, checked.status, jsonType, JSON.stringify(checked.body));
-      else send(response, 200, jsonType, JSON.stringify(issueToken(checked.merchant, endpoint)));
-    };
-    if (fault === undefined) return answer();
-    answerFault(fault, response, request.socket, answer, () => {
-      const checked = checkTokenRequest(endpoint, headers);
-      return JSON.stringify('merchant' in checked ? issueToken(checked.merchant, endpoint) : checked.body);
-    });
+  const answerPayment = (path: string, headers: Readonly<Record<string, string>>): EmulatorAnswer => {
+    const answer = paymentAnswer(path, headers);
+    if (answer.status === 401) kit.count('unauthorizedApiCalls');
+    return answer;
   };
 
-  /** Answers with `fault` instead of `answer` (`slow`: `answer`, later); `truncated` sends half of `body()`. */
-  const answerFault = (fault: VippsFault, response: ServerResponse, socket: Socket, answer: () => void, body: () => string): void => {
-    switch (fault.kind) {
-      case 'status':
-        return send(
-          response,
-          fault.status ?? 500,
-          jsonType,
-          JSON.stringify({ error: 'server_error', error_description: 'The service is temporarily unavailable.' }),
-        );
-      case 'slow': {
-        // An injected fault is not checked: a delay longer than a timer holds waits as long as one can.
-        const timer = setTimeout(
-          () => {
-            timers.delete(timer);
-            if (!response.destroyed) answer();
-          },
-          Math.min(fault.delayMs, maxDurationMs),
-        );
-        timers.add(timer);
-        return;
-      }
-      case 'malformed':
-        return send(response, 200, jsonType, '{"token_type":"Bearer","expires_in":"3600","access_token":"eyJ');
-      case 'html':
-        return send(
-          response,
-          fault.status ?? 502,
-          'text/html; charset=utf-8',
-          '<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>',
-        );
-      case 'truncated': {
-        const bytes = Buffer.from(body());
-        response.writeHead(200, { 'content-type': jsonType, 'content-length': bytes.length });
-        response.write(bytes.subarray(0, Math.floor(bytes.length / 2)), () => socket.destroy());
-        return;
-      }
-      case 'drop':
-        socket.destroy();
-        return;
-      case 'reset':
-        socket.resetAndDestroy();
-        return;
-      case 'stall':
-        return;
-      case 'raw':
-        return writeRawResponse(response, socket, fault, timers);
-      case 'body':
-        return send(response, fault.status ?? 200, jsonType, JSON.stringify(fault.body));
-    }
-  };
-
-  const answerPayment = (path: string, headers: Record<string, string>, response: ServerResponse): void => {
+  const paymentAnswer = (path: string, headers: Readonly<Record<string, string>>): EmulatorAnswer => {
     const reference = referenceOf(path);
     const accessToken = /^Bearer (\S+)$/i.exec(headers.authorization ?? '')?.[1];
     const token = accessToken === undefined ? undefined : tokens.get(accessToken);
-    if (token === undefined) return problem(response, 401, 'Missing or unknown bearer token in the Authorization header.');
-    if (token.revoked) return problem(response, 401, 'The access token has been revoked.');
-    if (gatewayNow() >= token.expiresAt) return problem(response, 401, 'The access token has expired.');
+    if (token === undefined) return problem(401, 'Missing or unknown bearer token in the Authorization header.');
+    if (token.revoked) return problem(401, 'The access token has been revoked.');
+    if (kit.now() >= token.expiresAt) return problem(401, 'The access token has expired.');
     const subscriptionKey = headers[VippsHeader.SubscriptionKey.toLowerCase()];
     if (token.endpoint === 'accesstoken' && subscriptionKey !== token.merchant.subscriptionKey) {
-      const said = subscriptionKey === undefined ? 'missing' : 'invalid';
-      return send(response, 401, jsonType, JSON.stringify(apimError(`Access denied due to ${said} subscription key.`).body));
+      return apimError(`Access denied due to ${subscriptionKey === undefined ? 'missing' : 'invalid'} subscription key.`);
     }
-    if (reference === '' || reference.includes('/')) return problem(response, 404, 'No such payment.');
+    // Per merchant, an API call counts only once its token is known; the total counted it on arrival.
+    kit.count('apiCalls', token.merchant.clientId, { total: false });
+    if (reference === '' || reference.includes('/')) return problem(404, 'No such payment.');
     const merchantSerialNumber = headers[VippsHeader.MerchantSerialNumber.toLowerCase()] ?? token.merchant.merchantSerialNumber;
-    send(response, 200, jsonType, JSON.stringify(paymentOf(reference, merchantSerialNumber)));
+    return { status: 200, body: paymentOf(reference, merchantSerialNumber) };
   };
 
-  const server: Server = createServer((request, response) => {
-    readRequestBody(request, response, (body) => {
-      const bodyLength = body.length;
-      const path = (request.url ?? '/').split('?')[0]!;
-      const tokenEndpoint = (Object.keys(vippsTokenPaths) as VippsTokenEndpoint[]).find((endpoint) => vippsTokenPaths[endpoint] === path);
-      if (tokenEndpoint !== undefined) {
-        const headers = record(tokenEndpoint, request, bodyLength);
-        if (request.method !== 'POST') return send(response, 405, jsonType, JSON.stringify({ error: 'method_not_allowed' }));
-        return answerToken(tokenEndpoint, headers, response, request);
-      }
-      if (path.startsWith(vippsPaymentPathPrefix)) {
-        const headers = record('payments', request, bodyLength);
-        if (request.method !== 'GET') return problem(response, 405, 'Method not allowed.');
-        const fault = takeFault('payments', request);
-        if (fault === undefined) return answerPayment(path, headers, response);
-        return answerFault(
-          fault,
-          response,
-          request.socket,
-          () => answerPayment(path, headers, response),
-          () => JSON.stringify(paymentOf(referenceOf(path), undefined)),
-        );
-      }
-      problem(response, 404, 'Not found.');
-    });
-  });
-  const loopback = await listenOnLoopback(server);
-
-  const emulator: VippsEmulator = {
-    url: loopback.url,
-    merchants,
-    tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3600,
-    partnerTokenLifetimeSeconds: options.partnerTokenLifetimeSeconds ?? 900,
-    clockOffsetMs: options.clockOffsetMs ?? 0,
-    stats,
-    get issuedTokens() {
-      return tokens.size;
+  return kit.start<Pick<VippsEmulator, 'tokenLifetimeMs' | 'partnerTokenLifetimeMs' | 'revoke'>>({
+    get tokenLifetimeMs() {
+      return lifetimes.accesstoken;
     },
-    fault(fault) {
-      if (fault.kind === 'raw') validateRawResponse(fault);
-      const delayProblem = fault.kind === 'slow' ? durationProblem(fault.delayMs) : undefined;
-      if (delayProblem !== undefined) {
-        throw new ConfigurationError({ provider: 'vipps', issues: [{ path: 'fault.delayMs', message: delayProblem }] });
-      }
-      faults.push({ fault, remaining: fault.count ?? Number.POSITIVE_INFINITY });
+    set tokenLifetimeMs(milliseconds) {
+      lifetimes.accesstoken = milliseconds;
     },
-    clearFaults() {
-      faults.length = 0;
+    get partnerTokenLifetimeMs() {
+      return lifetimes.partner;
     },
-    revoke(accessToken) {
+    set partnerTokenLifetimeMs(milliseconds) {
+      lifetimes.partner = milliseconds;
+    },
+    revoke(accessToken?: string): number {
+      let revoked = 0;
       for (const [token, issued] of tokens) {
-        if (accessToken === undefined || token === accessToken) issued.revoked = true;
+        if (!issued.revoked && (accessToken === undefined || token === accessToken)) {
+          issued.revoked = true;
+          revoked += 1;
+        }
       }
+      return revoked;
     },
-    resetStats() {
-      for (const entry of Object.values(stats)) {
-        entry.requests = 0;
-        entry.headers = {};
-        entry.seen = [];
-      }
-    },
-    async close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      await loopback.close();
-    },
-  };
-  // The handle holds credentials (and, as requests arrive, what was sent): a log of it shows where it is and counts.
-  const summary = () => ({ url: emulator.url, issuedTokens: emulator.issuedTokens });
-  Object.defineProperty(emulator, 'toJSON', { value: summary });
-  Object.defineProperty(emulator, inspect.custom, { value: () => `VippsEmulator ${inspect(summary())}` });
-  return emulator;
-}
-
-function send(response: ServerResponse, status: number, contentType: string, body: string): void {
-  response.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) }).end(body);
+  });
 }
 
 /**
@@ -512,9 +325,9 @@ function paymentOf(reference: string, merchantSerialNumber: string | undefined):
   return { reference, state: 'AUTHORIZED', amount: { currency: 'NOK', value: 1000 }, merchantSerialNumber: merchantSerialNumber ?? null };
 }
 
-function problem(response: ServerResponse, status: number, detail: string): void {
+function problem(status: number, detail: string): EmulatorAnswer {
   const title = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Error';
-  send(response, status, problemType, JSON.stringify({ type: 'about:blank', title, status, detail }));
+  return { status, contentType: problemType, body: { type: 'about:blank', title, status, detail } };
 }
 
 function apimError(message: string): { status: number; body: VippsTokenErrorResponse } {

@@ -9,6 +9,7 @@
 export type {
   FastCheck,
   TokenResponseFuzzCase,
+  TokenResponseFuzzFault,
   TokenResponseFuzzGateway,
   TokenResponseFuzzKit,
   TokenResponseFuzzOptions,
