@@ -1,28 +1,13 @@
 import { type CachePolicy, resolveCachePolicy } from './cache-policy.js';
 import { type Clock, systemClock } from './clock.js';
-import {
-  type AuthError,
-  isAuthError,
-  isRetryable,
-  isTokenRequestError,
-  TokenRequestError,
-  TokenResponseError,
-  TokenStoreError,
-  type TokenStoreOperation,
-} from './errors.js';
+import { type AuthError, isAuthError, isRetryable, TokenRequestError, TokenResponseError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
+import { TokenBackoff } from './token-backoff.js';
 import type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 import { isUsableAccessToken } from './token-http.js';
 import type { ProviderToken, TokenProvider } from './token-provider.js';
-import {
-  checkStoredToken,
-  createMemoryTokenStore,
-  parseStoredToken,
-  type StoredToken,
-  serializeToken,
-  type TokenStore,
-  type TokenStoreLock,
-} from './token-store.js';
+import { createMemoryTokenStore, type StoredToken, serializeToken, type TokenStore } from './token-store.js';
+import { StoreExchange } from './token-store-exchange.js';
 
 /** A token ready to put in an `Authorization` header. */
 export interface AccessToken {
@@ -92,6 +77,7 @@ export interface InvalidateOptions {
   refusedOnFirstUse?: boolean | undefined;
 }
 
+/** A token the cache holds, with the monotonic times that decide its phase. */
 interface Entry {
   readonly token: AccessToken;
   /** Resolved once, handed to every hit: the hot path allocates nothing. */
@@ -109,6 +95,17 @@ interface Entry {
   readonly lifetimeMs: number;
 }
 
+/**
+ * Where a token stands: `fresh` (handed out), `refresh-ahead` (handed out while one background refresh runs) or
+ * `stale` (never handed out: callers wait for a new one).
+ */
+type Phase = 'fresh' | 'refresh-ahead' | 'stale';
+
+function phaseOf(entry: Entry, now: number): Phase {
+  if (now < entry.refreshAt) return 'fresh';
+  return now < entry.staleAt ? 'refresh-ahead' : 'stale';
+}
+
 /** A failure with no token to serve: callers get `error` until `until` instead of starting a new request. */
 interface Backoff {
   readonly error: unknown;
@@ -116,24 +113,29 @@ interface Backoff {
   readonly until: number;
 }
 
-/** A token dropped after a 401: never taken back from a store, whichever process writes it there again. */
-interface Tombstone {
-  /** Monotonic time until which it is kept: the token's expiry, or the longest a request on the wire may take. */
-  readonly until: number;
-  /** Counts drops, so a request already on the wire at this drop can be told from a later one (clocks can stand still). */
-  readonly drop: number;
-}
+/** What one token request gave. */
+type Answer =
+  | { readonly kind: 'token'; readonly token: ProviderToken; readonly requestMs: number }
+  | { readonly kind: 'failed'; readonly error: AuthError };
+
+/** What the cache makes of a token the gateway answered with. */
+type Verdict =
+  /** The answer was chosen before the token was dropped after a 401 (the request was on the wire): ask again. */
+  | { readonly kind: 'ask-again' }
+  /** The held token with the same expiry (i'mport before its extension window): keep it, try again later. */
+  | { readonly kind: 'unchanged'; readonly held: Entry; readonly requestMs: number }
+  /** Less life left than `minValidityMs`: refused (and, when it restates the held token, the held one dropped). */
+  | { readonly kind: 'too-short'; readonly entry: Entry; readonly restatesHeld: boolean }
+  /** A new token, or the held one with a new expiry. */
+  | { readonly kind: 'adopt'; readonly entry: Entry; readonly stored: StoredToken; readonly wasBuried: boolean };
+
+/** What the store had: a token to adopt, nothing better than what is held, or a failure (reported). */
+type StoreOffer = { readonly kind: 'entry'; readonly entry: Entry } | { readonly kind: 'none' } | { readonly kind: 'failed' };
 
 /** Default {@link TokenProvider.expiryResolutionMs}: most gateways state expiries in whole seconds. */
 const defaultExpiryResolutionMs = 1_000;
-/** Shortest delay between two refresh attempts, unless the policy's backoff ceiling is lower. */
-const minimumRetryDelayMs = 100;
 /** How often a process waiting on another holder's lock looks in the store. */
 const lockPollMs = 50;
-/** Tombstones kept per cache at most: a 401 storm must not grow memory. */
-const maxTombstones = 16;
-/** A store's value under this suffix of the cache key marks a dropped token (by fingerprint) as never to be used. */
-const tombstoneSuffix = ':dropped:';
 
 const cacheBrand = Symbol.for('@x/core.token-cache');
 
@@ -149,7 +151,8 @@ export function isTokenCache(value: unknown): value is TokenCache {
  * const tokens = createTokenCache(createIamportProvider({ impKey, impSecret }));
  * const { accessToken } = await tokens.getToken();
  *
- * @throws {@link ConfigurationError} when `options.policy` has a bad field (negative, not finite, jitter above 1).
+ * @throws {@link ConfigurationError} when `options.policy` has a bad field (negative, not finite, a duration over
+ * 2^31−1 ms, jitter above 1).
  */
 export function createTokenCache(provider: TokenProvider, options: TokenCacheOptions = {}): TokenCache {
   return new ProviderTokenCache(provider, options);
@@ -166,49 +169,61 @@ class ProviderTokenCache implements TokenCache {
   readonly #policy: Readonly<CachePolicy>;
   readonly #clock: Clock;
   readonly #random: () => number;
-  readonly #store: TokenStore;
   readonly #fetch: typeof globalThis.fetch;
   readonly #listener: TokenEventListener | undefined;
   readonly #annotateError: ((error: unknown) => unknown) | undefined;
+  readonly #exchange: StoreExchange;
+  readonly #backoff: TokenBackoff;
   /** Per process, the refresh window starts a little later at random, so a fleet spreads its refreshes. */
   readonly #aheadFactor: number;
 
   #current: Entry | undefined;
   #inflight: Promise<Entry> | undefined;
-  /** Monotonic time before which no background refresh starts (backoff after a failed or unchanged refresh). */
+  /** Monotonic time before which no background refresh starts (after a failed or unchanged refresh). */
   #nextAttemptAt = 0;
-  #failedAttempts = 0;
-  #backoff: Backoff | undefined;
-  /** Dropped tokens by fingerprint, and gateway restatements that ended one too soon to hand out. */
-  readonly #tombstones = new Map<string, Tombstone>();
-  /** Monotonic time before which a 401 does not drop the current token (it was issued in place of a dropped one). */
-  #invalidateNotBefore = 0;
-  #invalidationStreak = 0;
-  #lastInvalidationAt = Number.NEGATIVE_INFINITY;
-  #drops = 0;
-  #storeFailures = 0;
+  /** Set after a failure with no token to serve: callers share its error until it ends. */
+  #failure: Backoff | undefined;
+  /** Monotonic time before which a 401 does not drop the current token (it was refused on its first use). */
+  #keepUntil = 0;
 
   constructor(provider: TokenProvider, options: TokenCacheOptions) {
     this.provider = provider;
     this.#policy = sharedPolicy(provider, options.policy);
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
-    this.#store = options.store ?? createMemoryTokenStore({ clock: this.#clock });
     this.#fetch = options.fetch ?? fetchFromGlobal;
     this.#listener = options.onEvent;
     this.#annotateError = options.annotateError;
+    this.#exchange = new StoreExchange({
+      store: options.store ?? createMemoryTokenStore({ clock: this.#clock }),
+      provider: provider.provider,
+      cacheKey: provider.cacheKey,
+      clock: this.#clock,
+      timeoutMs: this.#policy.storeTimeoutMs,
+      report: (operation, error) => this.#emit({ type: 'store-error', operation, error }),
+    });
+    this.#backoff = new TokenBackoff(this.#policy, this.#random);
     this.#aheadFactor = 1 - this.#policy.refreshAheadJitter * this.#random();
   }
 
+  /*
+   * The rules, read from the clock at every call (never left to a timer: a process frozen between requests must not
+   * hand out a token past its time):
+   * - fresh: hand the token out at once.
+   * - refresh-ahead: hand it out at once, and start one background refresh unless one runs or the backoff says wait.
+   * - stale, or no token: callers wait for a refresh; one request at a time, all waiters share its result. After a
+   *   failure, callers share its error until a backoff step (or a rejection's cool-down) ends.
+   * - A refresh takes a better token from the store if there is one, else the store's lock, else asks the gateway.
+   * - A failed refresh with the token still servable: keep serving it, try again after a backoff step.
+   * - A token dropped after a 401 is buried: never taken back from a store, here or in any other process.
+   */
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
     const entry = this.#current;
     if (entry !== undefined && options?.forceRefresh !== true) {
       const servable = this.#servable(entry);
       if (servable !== undefined) return servable.promise;
     }
-    const reason: TokenRequestReason =
-      options?.forceRefresh === true ? 'forced' : entry !== undefined ? 'expired' : this.#tombstones.size > 0 ? 'invalidated' : 'initial';
-    return this.#waitForFresh(options, reason);
+    return this.#waitForFresh(options, this.#reasonToAsk(entry, options));
   }
 
   peekToken(): AccessToken | undefined {
@@ -216,105 +231,300 @@ class ProviderTokenCache implements TokenCache {
     return entry === undefined ? undefined : this.#servable(entry)?.token;
   }
 
-  /**
-   * `entry` if it may be handed out now, starting a background refresh once its window is open. Decided from the
-   * clock at every call, never by a timer: a process frozen between requests (a serverless runtime) must not hand
-   * out a token past its time.
-   */
-  #servable(entry: Entry): Entry | undefined {
-    const now = this.#clock.monotonic();
-    if (now < entry.refreshAt) return entry;
-    if (now >= entry.staleAt) return undefined;
-    if (this.#inflight === undefined && now >= this.#nextAttemptAt) void this.#refresh('refresh-ahead');
-    return entry;
-  }
-
   async invalidate(accessToken: string, options?: InvalidateOptions): Promise<void> {
     const entry = this.#current;
     if (entry === undefined || entry.token.accessToken !== accessToken) return;
     const now = this.#clock.monotonic();
-    if (options?.refusedOnFirstUse === true) this.#invalidateNotBefore = now + this.#invalidationDelay(now);
-    if (now < this.#invalidateNotBefore) {
+    if (options?.refusedOnFirstUse === true) this.#keepUntil = now + this.#backoff.afterRefusal(now);
+    if (now < this.#keepUntil) {
       this.#emit({
         type: 'token-invalidation-deferred',
         fingerprint: entry.fingerprint,
-        nextAttemptInMs: Math.round(this.#invalidateNotBefore - now),
+        nextAttemptInMs: Math.round(this.#keepUntil - now),
       });
       return;
     }
     this.#current = undefined;
-    this.#bury(entry.fingerprint, entry.deadline);
+    this.#exchange.bury(entry.fingerprint, entry.deadline, this.#policy.requestTimeoutMs);
     this.#nextAttemptAt = 0;
     this.#emit({ type: 'token-invalidated', fingerprint: entry.fingerprint });
-    const remainingMs = Math.ceil(entry.deadline - now);
     // In the store too, so no process takes it back, even if someone writes the old value there again.
-    if (remainingMs > 0) void this.#storeCall('set', () => this.#store.set(this.#tombstoneKey(entry.fingerprint), '1', remainingMs));
-    const stored = await this.#storeCall('get', () => this.#store.get(this.provider.cacheKey));
-    if (stored !== undefined && parseStoredToken(stored, this.#clock.now())?.accessToken === accessToken) {
-      await this.#storeCall('delete', () => this.#store.delete(this.provider.cacheKey, stored));
-    }
+    await this.#exchange.forget(accessToken, entry.fingerprint, Math.ceil(entry.deadline - now));
   }
 
-  /**
-   * How long a token refused on its first use is kept despite 401s: a backoff step that grows with each such refusal
-   * and starts again after a quiet spell, so an API that refuses every fresh token costs one token request per step.
-   */
-  #invalidationDelay(now: number): number {
-    if (now - this.#lastInvalidationAt > 2 * this.#policy.retryMaxDelayMs) this.#invalidationStreak = 0;
-    this.#lastInvalidationAt = now;
-    const delay = this.#jitteredDelay(this.#invalidationStreak);
-    this.#invalidationStreak += 1;
-    return delay;
-  }
-
-  #bury(tokenFingerprint: string, deadline: number): void {
+  /** `entry` if it may be handed out now, starting a background refresh once its window is open. */
+  #servable(entry: Entry): Entry | undefined {
     const now = this.#clock.monotonic();
-    for (const [key, tombstone] of this.#tombstones) {
-      if (tombstone.until <= now || this.#tombstones.size >= maxTombstones) this.#tombstones.delete(key);
+    switch (phaseOf(entry, now)) {
+      case 'fresh':
+        return entry;
+      case 'refresh-ahead':
+        if (this.#inflight === undefined && now >= this.#nextAttemptAt) void this.#refresh('refresh-ahead');
+        return entry;
+      case 'stale':
+        return undefined;
     }
-    this.#drops += 1;
-    // At least as long as a request already on the wire may take to bring the dropped token back.
-    this.#tombstones.set(tokenFingerprint, { until: Math.max(deadline, now + this.#policy.requestTimeoutMs), drop: this.#drops });
   }
 
-  #buried(tokenFingerprint: string): Tombstone | undefined {
-    const tombstone = this.#tombstones.get(tokenFingerprint);
-    if (tombstone === undefined || tombstone.until > this.#clock.monotonic()) return tombstone;
-    this.#tombstones.delete(tokenFingerprint);
+  #reasonToAsk(entry: Entry | undefined, options: GetTokenOptions | undefined): TokenRequestReason {
+    if (options?.forceRefresh === true) return 'forced';
+    if (entry !== undefined) return 'expired';
+    return this.#exchange.hasBuried ? 'invalidated' : 'initial';
+  }
+
+  async #waitForFresh(options: GetTokenOptions | undefined, reason: TokenRequestReason): Promise<AccessToken> {
+    const failure = this.#failure;
+    // A storm of calls against a failing token endpoint costs one request per backoff step, not one per call.
+    if (failure !== undefined && options?.forceRefresh !== true && this.#clock.monotonic() < failure.until) throw failure.error;
+    const entry = await abortable(this.#refresh(reason), options?.signal);
+    const now = this.#clock.monotonic();
+    if (phaseOf(entry, now) === 'stale') {
+      const message = `The gateway returned a token that expires in ${Math.round(entry.deadline - now)} ms, less than minValidityMs (${this.#policy.minValidityMs} ms)`;
+      throw this.#annotate(new TokenResponseError(message, { provider: this.provider.provider, field: 'expiresAt' }));
+    }
+    return entry.token;
+  }
+
+  /** One refresh at a time: callers and the background join the one under way. */
+  #refresh(reason: TokenRequestReason): Promise<Entry> {
+    if (this.#inflight !== undefined) return this.#inflight;
+    const attempt = this.#obtain(reason).then(
+      (entry) => {
+        this.#inflight = undefined;
+        return entry;
+      },
+      (error: unknown) => {
+        this.#inflight = undefined;
+        throw this.#afterFailure(error);
+      },
+    );
+    this.#inflight = attempt;
+    // Background refreshes have no caller: their failures are handled above, never unhandled.
+    attempt.catch(noop);
+    return attempt;
+  }
+
+  /** Schedules what follows a failed refresh, and returns the error for its callers. */
+  #afterFailure(error: unknown): unknown {
+    const now = this.#clock.monotonic();
+    const current = this.#current;
+    const annotated = this.#annotate(error);
+    if (current !== undefined && phaseOf(current, now) !== 'stale') {
+      const nextAttemptInMs = this.#backoff.afterFailure(error, this.#clock.now());
+      this.#nextAttemptAt = now + nextAttemptInMs;
+      this.#emit({
+        type: 'token-served-stale',
+        fingerprint: current.fingerprint,
+        remainingMs: Math.round(current.deadline - now),
+        nextAttemptInMs: Math.round(nextAttemptInMs),
+      });
+      return annotated;
+    }
+    const waitMs = isRetryable(error) ? this.#backoff.afterFailure(error, this.#clock.now()) : this.#policy.failureCooldownMs;
+    this.#failure = { error: annotated, until: now + waitMs };
+    return annotated;
+  }
+
+  /** The store's better token, or its lock and then the gateway, or the gateway alone when the store fails. */
+  async #obtain(reason: TokenRequestReason): Promise<Entry> {
+    if (reason !== 'forced') {
+      const offer = await this.#readStore();
+      if (offer.kind === 'entry') return this.#adopt(offer.entry, 'store');
+      // A store that fails or hangs holds no lock worth taking: each more call would only hold callers up again.
+      if (offer.kind === 'failed') return this.#requestFromProvider(reason);
+    }
+    const lock = await this.#exchange.lock(this.#policy.requestTimeoutMs + this.#policy.lockWaitMs);
+    if (lock.kind === 'failed') return this.#requestFromProvider(reason);
+    if (lock.kind === 'busy') {
+      const fromHolder = await this.#waitForHolder();
+      return fromHolder === undefined ? this.#requestFromProvider(reason) : this.#adopt(fromHolder, 'store');
+    }
+    try {
+      // Another holder may have stored a token between our read and our lock.
+      const offer = reason === 'forced' ? undefined : await this.#readStore();
+      return offer?.kind === 'entry' ? this.#adopt(offer.entry, 'store') : await this.#requestFromProvider(reason);
+    } finally {
+      this.#exchange.release(lock.lock);
+    }
+  }
+
+  /** A token from the store that is fresh and better than what is held. */
+  async #readStore(): Promise<StoreOffer> {
+    const read = await this.#exchange.read();
+    if (read.kind !== 'token') return read.kind === 'failed' ? read : { kind: 'none' };
+    const entry = this.#makeEntry(read.stored, 0);
+    const current = this.#current;
+    // Compared as the wall-clock expiries both were written with: a wall clock that jumped since reads them alike.
+    if (current !== undefined && read.stored.expiresAt <= current.token.expiresAt + this.#sameExpiryToleranceMs(current, entry)) {
+      return { kind: 'none' };
+    }
+    if (phaseOf(entry, this.#clock.monotonic()) !== 'fresh') return { kind: 'none' };
+    // Another process dropped it after a 401: someone wrote it back, or the drop raced its publication.
+    if (await this.#exchange.buriedElsewhere(read.fingerprint, entry.deadline, this.#policy.requestTimeoutMs)) return { kind: 'none' };
+    return { kind: 'entry', entry };
+  }
+
+  /** Waits, bounded, for the lock holder's token to reach the store. */
+  async #waitForHolder(): Promise<Entry | undefined> {
+    const clock = this.#clock;
+    const { lockWaitMs } = this.#policy;
+    const started = clock.monotonic();
+    // Bounded twice: by the clock, and by the number of polls, so an injected clock that stands still cannot hang it.
+    const polls = Math.ceil(lockWaitMs / lockPollMs);
+    for (let poll = 0; poll < polls && clock.monotonic() - started < lockWaitMs; poll += 1) {
+      await delay(lockPollMs);
+      const offer = await this.#readStore();
+      if (offer.kind === 'entry') {
+        this.#emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: true });
+        return offer.entry;
+      }
+      // A store that fails now cannot bring the holder's token: ask the gateway rather than wait out lockWaitMs.
+      if (offer.kind === 'failed') break;
+    }
+    this.#emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: false });
     return undefined;
   }
 
-  #tombstoneKey(tokenFingerprint: string): string {
-    return `${this.provider.cacheKey}${tombstoneSuffix}${tokenFingerprint}`;
+  /** Asks the gateway, judges its answer, and acts on the verdict. */
+  async #requestFromProvider(reason: TokenRequestReason): Promise<Entry> {
+    const dropsBefore = this.#exchange.drops;
+    const answer = await this.#ask(reason);
+    if (answer.kind === 'failed') throw answer.error;
+    const verdict = this.#judge(answer.token, answer.requestMs, dropsBefore);
+    switch (verdict.kind) {
+      case 'ask-again':
+        return this.#requestFromProvider('invalidated');
+      case 'unchanged':
+        return this.#keepUnchanged(verdict.held, verdict.requestMs);
+      case 'too-short':
+        throw this.#refuseTooShort(verdict.entry, verdict.restatesHeld);
+      case 'adopt': {
+        if (verdict.wasBuried) this.#exchange.unbury(verdict.entry.fingerprint);
+        this.#adopt(verdict.entry, 'provider', answer.token.diagnostics);
+        const { stored } = verdict;
+        this.#exchange.publish(serializeToken(stored), Math.max(1, stored.expiresAt - this.#clock.now()));
+        return verdict.entry;
+      }
+    }
   }
 
-  #emit(event: EventBody): void {
-    const listener = this.#listener;
-    if (listener === undefined) return;
+  /** One token request, bounded by `requestTimeoutMs` even for a provider that ignores the signal. */
+  async #ask(reason: TokenRequestReason): Promise<Answer> {
+    const { provider } = this;
+    const clock = this.#clock;
+    const { requestTimeoutMs, failureCooldownMs } = this.#policy;
+    this.#emit({ type: 'token-requested', reason });
+    const started = clock.monotonic();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), requestTimeoutMs);
+    timer.unref?.();
     try {
-      const result: unknown = listener({
-        provider: this.provider.provider,
-        cacheKey: this.provider.cacheKey,
-        time: this.#clock.now(),
-        ...event,
-      } as TokenEvent);
-      // An async listener's rejection would otherwise surface as an unhandled rejection.
-      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, noop);
-    } catch {
-      // A listener that throws must not break authentication.
+      const context = { signal: controller.signal, fetch: this.#fetch, now: clock.now };
+      const token = await Promise.race([provider.requestToken(context), rejectOnAbort(controller.signal)]);
+      validateToken(provider.provider, token);
+      return { kind: 'token', token, requestMs: Math.round(clock.monotonic() - started) };
+    } catch (error) {
+      const failure = controller.signal.aborted
+        ? new TokenRequestError(`Token request timed out after ${requestTimeoutMs} ms`, {
+            provider: provider.provider,
+            reason: 'timeout',
+            retryable: true,
+            cause: error,
+          })
+        : toAuthError(provider.provider, error);
+      const retryable = isRetryable(failure);
+      const durationMs = Math.round(clock.monotonic() - started);
+      this.#emit({
+        type: 'token-request-failed',
+        error: failure,
+        retryable,
+        durationMs,
+        ...(retryable ? {} : { cooldownMs: failureCooldownMs }),
+      });
+      return { kind: 'failed', error: failure };
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** What the gateway's token means, given what is held and what was dropped while the request was on the wire. */
+  #judge(token: ProviderToken, requestMs: number, dropsBefore: number): Verdict {
+    const tokenFingerprint = fingerprint(token.accessToken);
+    const tombstone = this.#exchange.buried(tokenFingerprint);
+    // A request started after the drop is believed, even if it brings the same token back.
+    if (tombstone !== undefined && tombstone.drop > dropsBefore) return { kind: 'ask-again' };
+    const held = this.#current;
+    const restatesHeld = held !== undefined && held.token.accessToken === token.accessToken;
+    // A restated token keeps the lifetime it was issued with: an extension or a cut does not make it a short-lived one.
+    const remainingMs = token.expiresAt - this.#clock.now();
+    const lifetimeMs = restatesHeld ? Math.max(held.lifetimeMs, remainingMs) : remainingMs;
+    const stored: StoredToken = { accessToken: token.accessToken, expiresAt: token.expiresAt, lifetimeMs };
+    const entry = this.#makeEntry(stored, requestMs);
+    // Compared on the monotonic clock: after a wall-clock jump the same expiry reads differently.
+    if (restatesHeld && Math.abs(entry.deadline - held.deadline) < this.#sameExpiryToleranceMs(held, entry)) {
+      return { kind: 'unchanged', held, requestMs };
+    }
+    if (phaseOf(entry, this.#clock.monotonic()) === 'stale') return { kind: 'too-short', entry, restatesHeld };
+    return { kind: 'adopt', entry, stored, wasBuried: tombstone !== undefined };
+  }
+
+  /** i'mport answers "same token, same expiry" outside its extension window: not an error, nor a reason to ask at once. */
+  #keepUnchanged(held: Entry, requestMs: number): Entry {
+    const now = this.#clock.monotonic();
+    const nextAttemptInMs = this.#backoff.afterFailure(undefined, this.#clock.now());
+    this.#nextAttemptAt = now + nextAttemptInMs;
+    this.#emit({
+      type: 'token-unchanged',
+      fingerprint: held.fingerprint,
+      expiresInMs: Math.round(held.deadline - now),
+      durationMs: requestMs,
+      nextAttemptInMs: Math.round(nextAttemptInMs),
+    });
+    return held;
+  }
+
+  /**
+   * The gateway gave a token with less life than `minValidityMs`. When it restates the held token, that one ends
+   * sooner than we thought: stop handing it out, and never take it back from the store (buried until the held expiry,
+   * as long as the store keeps its copy).
+   */
+  #refuseTooShort(entry: Entry, restatesHeld: boolean): TokenResponseError {
+    const held = this.#current;
+    if (restatesHeld && held !== undefined) {
+      this.#current = undefined;
+      this.#exchange.bury(entry.fingerprint, Math.max(entry.deadline, held.deadline), this.#policy.requestTimeoutMs);
+    }
+    const leftMs = Math.round(entry.deadline - this.#clock.monotonic());
+    return new TokenResponseError(`The token expires in ${leftMs} ms, less than minValidityMs (${this.#policy.minValidityMs} ms)`, {
+      provider: this.provider.provider,
+      field: 'expiresAt',
+    });
+  }
+
+  #adopt(entry: Entry, source: 'provider' | 'store', diagnostics?: ProviderToken['diagnostics']): Entry {
+    const current = this.#current;
+    const extended = current !== undefined && current.token.accessToken === entry.token.accessToken && entry.deadline > current.deadline;
+    this.#current = entry;
+    this.#nextAttemptAt = 0;
+    this.#backoff.reset();
+    this.#failure = undefined;
+    this.#emit({
+      type: 'token-refreshed',
+      source,
+      extended,
+      fingerprint: entry.fingerprint,
+      expiresInMs: Math.round(entry.deadline - this.#clock.monotonic()),
+      durationMs: entry.requestMs,
+      ...(diagnostics === undefined ? {} : { diagnostics }),
+    });
+    return entry;
   }
 
   #makeEntry(stored: StoredToken, requestMs: number): Entry {
     const policy = this.#policy;
-    const remaining = stored.expiresAt - this.#clock.now();
-    const deadline = this.#clock.monotonic() + remaining;
+    const deadline = this.#clock.monotonic() + (stored.expiresAt - this.#clock.now());
     const ahead = Math.min(policy.refreshAheadMs, stored.lifetimeMs / 2) * this.#aheadFactor;
-    const token: AccessToken = Object.freeze({
-      accessToken: stored.accessToken,
-      tokenType: 'Bearer',
-      expiresAt: stored.expiresAt,
-    });
+    const token: AccessToken = Object.freeze({ accessToken: stored.accessToken, tokenType: 'Bearer', expiresAt: stored.expiresAt });
     return {
       token,
       promise: Promise.resolve(token),
@@ -333,318 +543,21 @@ class ProviderTokenCache implements TokenCache {
     return (this.provider.expiryResolutionMs ?? defaultExpiryResolutionMs) + a.requestMs + b.requestMs;
   }
 
-  /** Full jitter over an exponential ceiling, with a floor: a draw of ~0 would let every call start a request. */
-  #jitteredDelay(step: number): number {
-    const policy = this.#policy;
-    const ceiling = Math.min(policy.retryMaxDelayMs, policy.retryBaseDelayMs * 2 ** step);
-    return Math.max(this.#random() * ceiling, Math.min(ceiling, minimumRetryDelayMs));
-  }
-
-  /** The next backoff step after a failed or unchanged refresh; a gateway's `Retry-After` (429, 503) lengthens it. */
-  #backoffDelay(error?: unknown): number {
-    const delay = this.#jitteredDelay(this.#failedAttempts);
-    this.#failedAttempts += 1;
-    const retryAfter = retryAfterMs(error, this.#clock.now());
-    return retryAfter === undefined ? delay : Math.max(delay, Math.min(retryAfter, this.#policy.retryMaxDelayMs));
-  }
-
-  /**
-   * Calls the store, bounded by `storeTimeoutMs`: a store that fails or never answers is reported and treated as
-   * absent. A lock that arrives after its time-out is released at once, so it holds no one up.
-   */
-  #storeCall<T>(operation: TokenStoreOperation, call: () => Promise<T>): Promise<T | undefined> {
-    const timeoutMs = this.#policy.storeTimeoutMs;
-    return new Promise<T | undefined>((resolve) => {
-      let settled = false;
-      const fail = (error: unknown): void => {
-        settled = true;
-        this.#storeFailures += 1;
-        this.#emit({ type: 'store-error', operation, error });
-        resolve(undefined);
-      };
-      const timer = setTimeout(() => {
-        if (settled) return;
-        fail(
-          new TokenStoreError(`Token store ${operation} did not settle within storeTimeoutMs (${timeoutMs} ms)`, {
-            provider: this.provider.provider,
-            operation,
-            reason: 'timeout',
-          }),
-        );
-      }, timeoutMs);
-      let promise: Promise<T>;
-      try {
-        promise = Promise.resolve(call());
-      } catch (error) {
-        promise = Promise.reject(error);
-      }
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          if (!settled) {
-            settled = true;
-            resolve(value);
-          } else if (operation === 'lock') {
-            (value as TokenStoreLock | undefined)?.release().catch(noop);
-          }
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          if (!settled) fail(error);
-        },
-      );
-    });
-  }
-
-  /** A token from the store that is better than what we hold, or `undefined`. */
-  async #readStore(): Promise<Entry | undefined> {
-    const value = await this.#storeCall('get', () => this.#store.get(this.provider.cacheKey));
-    if (value === undefined) return undefined;
-    const stored = typeof value === 'string' ? checkStoredToken(value, this.#clock.now()) : 'not a string';
-    if (typeof stored === 'string') {
-      const error = new TokenStoreError(`The store's value is not a valid token (${stored}); ignored`, {
+  #emit(event: EventBody): void {
+    const listener = this.#listener;
+    if (listener === undefined) return;
+    try {
+      const result: unknown = listener({
         provider: this.provider.provider,
-        operation: 'get',
-        reason: 'invalid-value',
-      });
-      this.#emit({ type: 'store-error', operation: 'get', error });
-      return undefined;
+        cacheKey: this.provider.cacheKey,
+        time: this.#clock.now(),
+        ...event,
+      } as TokenEvent);
+      // An async listener's rejection would otherwise surface as an unhandled rejection.
+      if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, noop);
+    } catch {
+      // A listener that throws must not break authentication.
     }
-    const tokenFingerprint = fingerprint(stored.accessToken);
-    if (this.#buried(tokenFingerprint) !== undefined) return undefined;
-    const entry = this.#makeEntry(stored, 0);
-    const current = this.#current;
-    // Compared as the wall-clock expiries both were written with: a wall clock that jumped since reads them alike.
-    if (current !== undefined && stored.expiresAt <= current.token.expiresAt + this.#sameExpiryToleranceMs(current, entry))
-      return undefined;
-    if (this.#clock.monotonic() >= entry.refreshAt) return undefined;
-    // Another process dropped it after a 401: someone wrote it back, or the drop raced its publication.
-    const dropped = await this.#storeCall('get', () => this.#store.get(this.#tombstoneKey(tokenFingerprint)));
-    if (dropped !== undefined) {
-      this.#bury(tokenFingerprint, entry.deadline);
-      return undefined;
-    }
-    return entry;
-  }
-
-  #adopt(entry: Entry, source: 'provider' | 'store', diagnostics?: ProviderToken['diagnostics']): Entry {
-    const current = this.#current;
-    const extended = current !== undefined && current.token.accessToken === entry.token.accessToken && entry.deadline > current.deadline;
-    this.#current = entry;
-    this.#nextAttemptAt = 0;
-    this.#failedAttempts = 0;
-    this.#backoff = undefined;
-    this.#emit({
-      type: 'token-refreshed',
-      source,
-      extended,
-      fingerprint: entry.fingerprint,
-      expiresInMs: Math.round(entry.deadline - this.#clock.monotonic()),
-      durationMs: entry.requestMs,
-      ...(diagnostics === undefined ? {} : { diagnostics }),
-    });
-    return entry;
-  }
-
-  async #requestFromProvider(reason: TokenRequestReason): Promise<Entry> {
-    const { provider } = this;
-    const clock = this.#clock;
-    const policy = this.#policy;
-    this.#emit({ type: 'token-requested', reason });
-    const started = clock.monotonic();
-    const dropsBefore = this.#drops;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), policy.requestTimeoutMs);
-    timer.unref?.();
-    let result: ProviderToken;
-    try {
-      // Raced against the timeout so a provider that ignores the signal cannot hold every caller forever.
-      result = await Promise.race([
-        provider.requestToken({ signal: controller.signal, fetch: this.#fetch, now: clock.now }),
-        rejectOnAbort(controller.signal),
-      ]);
-      validateToken(provider.provider, result);
-    } catch (error) {
-      const failure = controller.signal.aborted
-        ? new TokenRequestError(`Token request timed out after ${policy.requestTimeoutMs} ms`, {
-            provider: provider.provider,
-            reason: 'timeout',
-            retryable: true,
-            cause: error,
-          })
-        : toAuthError(provider.provider, error);
-      this.#emit({
-        type: 'token-request-failed',
-        error: failure,
-        retryable: isRetryable(failure),
-        durationMs: Math.round(clock.monotonic() - started),
-        ...(isRetryable(failure) ? {} : { cooldownMs: policy.failureCooldownMs }),
-      });
-      throw failure;
-    } finally {
-      clearTimeout(timer);
-    }
-    const tokenFingerprint = fingerprint(result.accessToken);
-    const tombstone = this.#buried(tokenFingerprint);
-    if (tombstone !== undefined && tombstone.drop > dropsBefore) {
-      // The gateway chose this answer before the token was dropped (a 401 came back while the request was on the
-      // wire): ask once more, so the callers who dropped it do not retry with it. A request started after the drop
-      // is believed, even if it brings the same token back.
-      return this.#requestFromProvider('invalidated');
-    }
-    const current = this.#current;
-    const sameToken = current !== undefined && current.token.accessToken === result.accessToken;
-    // A restated token keeps the lifetime it was issued with: an extension or a cut does not make it a short-lived one.
-    const remainingMs = result.expiresAt - clock.now();
-    const lifetimeMs = sameToken ? Math.max(current.lifetimeMs, remainingMs) : remainingMs;
-    const entry = this.#makeEntry(
-      { accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs },
-      Math.round(clock.monotonic() - started),
-    );
-    if (sameToken && Math.abs(entry.deadline - current.deadline) < this.#sameExpiryToleranceMs(current, entry)) {
-      // i'mport answers "same token, same expiry" outside its extension window: not an error, not a reason to ask
-      // again at once. Compared on the monotonic clock: after a wall-clock jump the same expiry reads differently.
-      const nextAttemptInMs = this.#backoffDelay();
-      this.#nextAttemptAt = clock.monotonic() + nextAttemptInMs;
-      this.#emit({
-        type: 'token-unchanged',
-        fingerprint: current.fingerprint,
-        expiresInMs: Math.round(current.deadline - clock.monotonic()),
-        durationMs: entry.requestMs,
-        nextAttemptInMs: Math.round(nextAttemptInMs),
-      });
-      return current;
-    }
-    if (clock.monotonic() >= entry.staleAt) {
-      // The gateway says the token we hold ends sooner than we thought: stop handing it out (an earlier expiry that
-      // leaves enough life is simply adopted below), and never take it back from the store.
-      if (sameToken) {
-        this.#current = undefined;
-        // Until the held expiry, not the restated one: the store keeps its copy that long.
-        this.#bury(tokenFingerprint, Math.max(entry.deadline, current.deadline));
-      }
-      throw new TokenResponseError(
-        `The token expires in ${Math.round(entry.deadline - clock.monotonic())} ms, less than minValidityMs (${policy.minValidityMs} ms)`,
-        { provider: provider.provider, field: 'expiresAt' },
-      );
-    }
-    if (tombstone !== undefined) {
-      // Asked for after the drop and still good: the gateway stands by it, so it may be shared again.
-      this.#tombstones.delete(tokenFingerprint);
-      void this.#storeCall('delete', () => this.#store.delete(this.#tombstoneKey(tokenFingerprint)));
-    }
-    this.#adopt(entry, 'provider', result.diagnostics);
-    const value = serializeToken({ accessToken: result.accessToken, expiresAt: result.expiresAt, lifetimeMs });
-    // Not awaited: callers have their token; a slow store must not hold them up.
-    void this.#storeCall('set', () => this.#store.set(provider.cacheKey, value, Math.max(1, result.expiresAt - clock.now())));
-    return entry;
-  }
-
-  /** Waits, bounded, for the lock holder's token to reach the store. */
-  async #waitForHolder(): Promise<Entry | undefined> {
-    const clock = this.#clock;
-    const { lockWaitMs } = this.#policy;
-    const started = clock.monotonic();
-    // Bounded twice: by the clock, and by the number of polls, so an injected clock that stands still cannot hang it.
-    const polls = Math.ceil(lockWaitMs / lockPollMs);
-    for (let poll = 0; poll < polls && clock.monotonic() - started < lockWaitMs; poll += 1) {
-      await delay(lockPollMs);
-      const failuresBefore = this.#storeFailures;
-      const entry = await this.#readStore();
-      if (entry !== undefined) {
-        this.#emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: true });
-        return entry;
-      }
-      // A store that fails now cannot bring the holder's token: ask the gateway rather than wait out lockWaitMs.
-      if (this.#storeFailures !== failuresBefore) break;
-    }
-    this.#emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: false });
-    return undefined;
-  }
-
-  async #obtain(reason: TokenRequestReason): Promise<Entry> {
-    const store = this.#store;
-    const failuresBefore = this.#storeFailures;
-    const fromStore = reason === 'forced' ? undefined : await this.#readStore();
-    if (fromStore !== undefined) return this.#adopt(fromStore, 'store');
-    // A store that fails or hangs holds no lock worth taking: each more call would only hold callers up again.
-    if (store.lock === undefined || this.#storeFailures !== failuresBefore) return this.#requestFromProvider(reason);
-    const lock = await this.#storeCall('lock', () =>
-      store.lock!(this.provider.cacheKey, this.#policy.requestTimeoutMs + this.#policy.lockWaitMs),
-    );
-    // A broken store holds no lock anyone could be waiting on: waiting lockWaitMs would only delay every caller.
-    if (this.#storeFailures !== failuresBefore) return this.#requestFromProvider(reason);
-    if (lock === undefined) {
-      const fromHolder = await this.#waitForHolder();
-      if (fromHolder !== undefined) return this.#adopt(fromHolder, 'store');
-      return this.#requestFromProvider(reason);
-    }
-    try {
-      // Another holder may have stored a token between our read and our lock.
-      const stored = reason === 'forced' ? undefined : await this.#readStore();
-      return stored === undefined ? await this.#requestFromProvider(reason) : this.#adopt(stored, 'store');
-    } finally {
-      // Not awaited: the token is stored (or not); the release must not hold callers up.
-      void this.#storeCall('release', () => lock.release());
-    }
-  }
-
-  #refresh(reason: TokenRequestReason): Promise<Entry> {
-    if (this.#inflight !== undefined) return this.#inflight;
-    const attempt = this.#obtain(reason).then(
-      (entry) => {
-        this.#inflight = undefined;
-        return entry;
-      },
-      (error: unknown) => {
-        this.#inflight = undefined;
-        const now = this.#clock.monotonic();
-        const current = this.#current;
-        const annotated = this.#annotate(error);
-        if (current !== undefined && now < current.staleAt) {
-          const nextAttemptInMs = this.#backoffDelay(error);
-          this.#nextAttemptAt = now + nextAttemptInMs;
-          this.#emit({
-            type: 'token-served-stale',
-            fingerprint: current.fingerprint,
-            remainingMs: Math.round(current.deadline - now),
-            nextAttemptInMs: Math.round(nextAttemptInMs),
-          });
-          throw annotated;
-        }
-        // No token to serve: later callers share this error until the backoff (or the cool-down of a rejection) ends.
-        const waitMs = isRetryable(error) ? this.#backoffDelay(error) : this.#policy.failureCooldownMs;
-        this.#backoff = { error: annotated, until: now + waitMs };
-        throw annotated;
-      },
-    );
-    this.#inflight = attempt;
-    // Background refreshes have no caller: their failures are handled above, never unhandled.
-    attempt.catch(noop);
-    return attempt;
-  }
-
-  async #waitForFresh(options: GetTokenOptions | undefined, reason: TokenRequestReason): Promise<AccessToken> {
-    const signal = options?.signal;
-    const backoff = this.#backoff;
-    // After a failure with no token to serve, callers share its error until the backoff ends: a storm of calls against
-    // a failing token endpoint costs one request per backoff step, not one per call.
-    if (backoff !== undefined && options?.forceRefresh !== true && this.#clock.monotonic() < backoff.until) throw backoff.error;
-    const entry = await abortable(this.#refresh(reason), signal);
-    const now = this.#clock.monotonic();
-    if (now >= entry.staleAt) {
-      const leftMs = Math.round(entry.deadline - now);
-      throw this.#annotate(
-        new TokenResponseError(
-          `The gateway returned a token that expires in ${leftMs} ms, less than minValidityMs (${this.#policy.minValidityMs} ms)`,
-          {
-            provider: this.provider.provider,
-            field: 'expiresAt',
-          },
-        ),
-      );
-    }
-    return entry.token;
   }
 
   #annotate(error: unknown): unknown {
@@ -694,19 +607,6 @@ function validateToken(provider: string, token: ProviderToken): void {
   if (typeof token.expiresAt !== 'number' || !Number.isFinite(token.expiresAt)) {
     throw new TokenResponseError('The provider returned no valid expiry', { provider, field: 'expiresAt' });
   }
-}
-
-/**
- * How long a 429 or 503 asks clients to wait (`Retry-After`: seconds, or an HTTP date on the wall clock `now`), or
- * `undefined`. A value that is neither is ignored.
- */
-export function retryAfterMs(error: unknown, now: number): number | undefined {
-  if (!isTokenRequestError(error) || (error.status !== 429 && error.status !== 503)) return undefined;
-  const header = error.response?.headers.get('retry-after')?.trim();
-  if (header === undefined || header === '') return undefined;
-  if (/^\d+$/.test(header)) return Number(header) * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 function toAuthError(provider: string, error: unknown): AuthError {

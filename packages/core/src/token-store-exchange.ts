@@ -1,0 +1,198 @@
+import type { Clock } from './clock.js';
+import { TokenStoreError, type TokenStoreOperation } from './errors.js';
+import { fingerprint } from './fingerprint.js';
+import { checkStoredToken, parseStoredToken, type StoredToken, type TokenStore, type TokenStoreLock } from './token-store.js';
+
+/** What one bounded store call gave: its value, or a failure already reported. */
+export type StoreCallResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false };
+
+/** What reading the token from the store gave. */
+export type StoreRead =
+  /** A token that passed the checks and is not buried. */
+  | { readonly kind: 'token'; readonly stored: StoredToken; readonly fingerprint: string }
+  /** Nothing usable: no value, a buried token, or a value that failed the checks (reported). */
+  | { readonly kind: 'absent' }
+  /** The store failed or did not answer in time (reported): it holds no lock worth waiting for either. */
+  | { readonly kind: 'failed' };
+
+/** What asking for the store's lock gave. */
+export type StoreLock = { readonly kind: 'held'; readonly lock: TokenStoreLock } | { readonly kind: 'busy' } | { readonly kind: 'failed' };
+
+/** A token dropped after a 401: never taken back from a store, whichever process writes it there again. */
+export interface Tombstone {
+  /** Monotonic time until which it is kept: the token's expiry, or the longest a request on the wire may take. */
+  readonly until: number;
+  /** Counts drops, so a request already on the wire at this drop can be told from a later one (clocks can stand still). */
+  readonly drop: number;
+}
+
+/** What a {@link StoreExchange} needs from its cache. */
+export interface StoreExchangeSettings {
+  readonly store: TokenStore;
+  readonly provider: string;
+  readonly cacheKey: string;
+  readonly clock: Clock;
+  /** Longest wait for one store call (`storeTimeoutMs`). */
+  readonly timeoutMs: number;
+  /** Reports a store call that failed, timed out or returned an invalid value (a `store-error` event). */
+  readonly report: (operation: TokenStoreOperation, error: unknown) => void;
+}
+
+/** Tombstones kept per cache at most: a 401 storm must not grow memory. */
+const maxTombstones = 16;
+/** A store's value under this suffix of the cache key marks a dropped token (by fingerprint) as never to be used. */
+const tombstoneSuffix = ':dropped:';
+
+/**
+ * The token cache's side of a {@link TokenStore}: every call bounded by `storeTimeoutMs` and never thrown, every value
+ * checked like a gateway's token, and the tombstones of dropped tokens kept here and in the store.
+ */
+export class StoreExchange {
+  readonly #settings: StoreExchangeSettings;
+  readonly #tombstones = new Map<string, Tombstone>();
+  #drops = 0;
+
+  constructor(settings: StoreExchangeSettings) {
+    this.#settings = settings;
+  }
+
+  /** How many tokens have been buried so far: a request compares it before and after. */
+  get drops(): number {
+    return this.#drops;
+  }
+
+  /** Whether any token was ever buried here (the next request's reason is then `invalidated`). */
+  get hasBuried(): boolean {
+    return this.#tombstones.size > 0;
+  }
+
+  /** The stored token, checked and not buried here. */
+  async read(): Promise<StoreRead> {
+    const { store, cacheKey, clock } = this.#settings;
+    const result = await this.call('get', () => store.get(cacheKey));
+    if (!result.ok) return { kind: 'failed' };
+    const value = result.value;
+    if (value === undefined) return { kind: 'absent' };
+    const stored = typeof value === 'string' ? checkStoredToken(value, clock.now()) : 'not a string';
+    if (typeof stored === 'string') {
+      this.#settings.report('get', this.#error('get', `The store's value is not a valid token (${stored}); ignored`, 'invalid-value'));
+      return { kind: 'absent' };
+    }
+    const tokenFingerprint = fingerprint(stored.accessToken);
+    if (this.buried(tokenFingerprint) !== undefined) return { kind: 'absent' };
+    return { kind: 'token', stored, fingerprint: tokenFingerprint };
+  }
+
+  /** Whether another process buried the token: asked only before adopting one. Buries it here too if so. */
+  async buriedElsewhere(tokenFingerprint: string, deadline: number, requestTimeoutMs: number): Promise<boolean> {
+    const result = await this.call('get', () => this.#settings.store.get(this.#tombstoneKey(tokenFingerprint)));
+    if (!result.ok || result.value === undefined) return false;
+    this.bury(tokenFingerprint, deadline, requestTimeoutMs);
+    return true;
+  }
+
+  /** Buries a token here, until `deadline` or for as long as a request on the wire may take to bring it back. */
+  bury(tokenFingerprint: string, deadline: number, requestTimeoutMs: number): void {
+    const now = this.#settings.clock.monotonic();
+    for (const [key, tombstone] of this.#tombstones) {
+      if (tombstone.until <= now || this.#tombstones.size >= maxTombstones) this.#tombstones.delete(key);
+    }
+    this.#drops += 1;
+    this.#tombstones.set(tokenFingerprint, { until: Math.max(deadline, now + requestTimeoutMs), drop: this.#drops });
+  }
+
+  /** The token's tombstone here, if it has a live one. */
+  buried(tokenFingerprint: string): Tombstone | undefined {
+    const tombstone = this.#tombstones.get(tokenFingerprint);
+    if (tombstone === undefined || tombstone.until > this.#settings.clock.monotonic()) return tombstone;
+    this.#tombstones.delete(tokenFingerprint);
+    return undefined;
+  }
+
+  /** The gateway stands by a buried token (asked for after the drop): it may be shared again, here and elsewhere. */
+  unbury(tokenFingerprint: string): void {
+    this.#tombstones.delete(tokenFingerprint);
+    void this.call('delete', () => this.#settings.store.delete(this.#tombstoneKey(tokenFingerprint)));
+  }
+
+  /**
+   * Drops a token from the store after a 401: its tombstone there for its remaining life (not awaited), and the value
+   * itself, compare-and-delete, if the store still holds it.
+   */
+  async forget(accessToken: string, tokenFingerprint: string, remainingMs: number): Promise<void> {
+    const { store, cacheKey, clock } = this.#settings;
+    if (remainingMs > 0) void this.call('set', () => store.set(this.#tombstoneKey(tokenFingerprint), '1', remainingMs));
+    const stored = await this.call('get', () => store.get(cacheKey));
+    if (stored.ok && stored.value !== undefined && parseStoredToken(stored.value, clock.now())?.accessToken === accessToken) {
+      await this.call('delete', () => store.delete(cacheKey, stored.value));
+    }
+  }
+
+  /** Writes a token for other processes; not awaited by callers, so a slow store holds no one up. */
+  publish(value: string, ttlMs: number): void {
+    void this.call('set', () => this.#settings.store.set(this.#settings.cacheKey, value, ttlMs));
+  }
+
+  /** Tries to take the store's lock for `ttlMs`. */
+  async lock(ttlMs: number): Promise<StoreLock> {
+    const { store, cacheKey } = this.#settings;
+    if (store.lock === undefined) return { kind: 'failed' };
+    const result = await this.call('lock', () => store.lock!(cacheKey, ttlMs));
+    if (!result.ok) return { kind: 'failed' };
+    return result.value === undefined ? { kind: 'busy' } : { kind: 'held', lock: result.value };
+  }
+
+  /** Releases a lock; not awaited by callers. */
+  release(lock: TokenStoreLock): void {
+    void this.call('release', () => lock.release());
+  }
+
+  /**
+   * Calls the store, bounded by `storeTimeoutMs`: a store that throws, rejects or never answers is reported and
+   * counts as failed. A lock that arrives after its time-out is released at once, so it holds no one up.
+   */
+  call<T>(operation: TokenStoreOperation, call: () => Promise<T>): Promise<StoreCallResult<T>> {
+    const { timeoutMs, report } = this.#settings;
+    return new Promise<StoreCallResult<T>>((resolve) => {
+      let settled = false;
+      const fail = (error: unknown): void => {
+        settled = true;
+        report(operation, error);
+        resolve({ ok: false });
+      };
+      const timer = setTimeout(() => {
+        if (!settled)
+          fail(this.#error(operation, `Token store ${operation} did not settle within storeTimeoutMs (${timeoutMs} ms)`, 'timeout'));
+      }, timeoutMs);
+      let promise: Promise<T>;
+      try {
+        promise = Promise.resolve(call());
+      } catch (error) {
+        promise = Promise.reject(error);
+      }
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          if (!settled) {
+            settled = true;
+            resolve({ ok: true, value });
+          } else if (operation === 'lock') (value as TokenStoreLock | undefined)?.release().catch(noop);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          if (!settled) fail(error);
+        },
+      );
+    });
+  }
+
+  #tombstoneKey(tokenFingerprint: string): string {
+    return `${this.#settings.cacheKey}${tombstoneSuffix}${tokenFingerprint}`;
+  }
+
+  #error(operation: TokenStoreOperation, message: string, reason: 'timeout' | 'invalid-value'): TokenStoreError {
+    return new TokenStoreError(message, { provider: this.#settings.provider, operation, reason });
+  }
+}
+
+function noop(): void {}
