@@ -220,6 +220,8 @@ class ProviderTokenCache implements TokenCache {
   getToken(options?: GetTokenOptions): Promise<AccessToken> {
     const entry = this.#current;
     if (entry !== undefined && options?.forceRefresh !== true) {
+      // The hot path: a fresh token, one clock read.
+      if (this.#clock.monotonic() < entry.refreshAt) return entry.promise;
       const servable = this.#servable(entry);
       if (servable !== undefined) return servable.promise;
     }
