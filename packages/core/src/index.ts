@@ -4,6 +4,42 @@
  * package's author needs besides (sending and reading token requests, settings checks, error mapping) is in
  * `@x/core/provider`; reading a configuration file is in `@x/core/node`. This entry imports no Node built-in.
  *
+ * @categoryDescription Bearer fetch
+ * A `fetch` that sends the token and the provider's API headers, refuses other origins and retries once after a 401:
+ * {@link createAuthFetch}, {@link AuthFetch}, {@link AuthFetchOptions}, {@link RequestLike}. For undici, see
+ * `@x/core/undici`.
+ *
+ * @categoryDescription Merchants
+ * Many merchants, each on its gateway, from configuration with `{ "$env": "NAME" }` secrets:
+ * {@link createMerchantRegistry}, {@link MerchantRegistry}, {@link MerchantRegistryOptions},
+ * {@link MerchantSettings}, {@link ProviderFactory}, {@link MerchantTokenEvent}, {@link resolveMerchantConfig},
+ * {@link MerchantConfig}, {@link ResolveMerchantConfigOptions}.
+ *
+ * @categoryDescription Token cache
+ * One token request at a time, refresh ahead, a still-valid token served while the gateway fails:
+ * {@link createTokenCache}, {@link TokenCache}, {@link TokenCacheOptions}, {@link AccessToken},
+ * {@link GetTokenOptions}, {@link InvalidateOptions}, {@link CachePolicy}, {@link maxDurationMs}, {@link Clock}.
+ *
+ * @categoryDescription Events
+ * What the cache does, for logs and metrics, with a token's {@link fingerprint} and never the token:
+ * {@link TokenEvent}, {@link TokenEventListener}, {@link TokenRequestReason}.
+ *
+ * @categoryDescription Token stores
+ * Where tokens are shared (`@x/redis` implements the contract for fleets): {@link TokenStore},
+ * {@link TokenStoreLock}, {@link TokenStoreOperation}, {@link createMemoryTokenStore},
+ * {@link MemoryTokenStoreOptions}.
+ *
+ * @categoryDescription Errors
+ * One hierarchy with stable codes, and guards that work across copies of the package: {@link AuthError},
+ * {@link ErrorCode}, {@link isAuthError}, {@link isRetryable}, {@link TokenRequestError}, {@link isTokenRequestError},
+ * {@link TokenRequestFailure}, {@link TokenResponseError}, {@link isTokenResponseError}, {@link ConfigurationError},
+ * {@link isConfigurationError}, {@link ConfigurationIssue}, {@link ForeignOriginError}, {@link isForeignOriginError},
+ * {@link TokenStoreError}, {@link isTokenStoreError}, {@link UnknownMerchantError}, {@link isUnknownMerchantError}.
+ *
+ * @categoryDescription Provider contract
+ * What a gateway package implements ({@link TokenProvider}, {@link ProviderToken}, {@link TokenRequestContext}); the
+ * kit for writing one is `@x/core/provider`.
+ *
  * @module \@x/core
  */
 export type { AuthFetch, AuthFetchOptions, RequestLike } from './bearer-fetch.js';

@@ -5,6 +5,26 @@
  * derive the cache key ({@link cacheKeyOf}) and redact the server's texts ({@link redactGatewayText}). The README
  * next to this entry lists the files a new gateway needs, with `@x/iamport` and `@x/vipps` as worked examples.
  *
+ * @categoryDescription Provider contract
+ * What a gateway package implements, the same types as in `@x/core`: {@link TokenProvider}, {@link ProviderToken},
+ * {@link TokenRequestContext}.
+ *
+ * @categoryDescription Token requests
+ * Send the request and read the answer, with the typed errors and a bounded body: {@link sendTokenRequest},
+ * {@link SendTokenRequestOptions}, {@link TokenHttpResponse}, {@link parseTokenBody}, {@link accessTokenSchema}.
+ *
+ * @categoryDescription Error mapping
+ * Turn a gateway's refusal into a redacted `TokenRequestError`: {@link createTokenErrorMapper},
+ * {@link TokenErrorMapper}, {@link TokenErrorMapperOptions}, {@link TokenErrorRequest}, {@link GatewayErrorDetails},
+ * {@link redactGatewayText}, and the errors' constructor options ({@link AuthErrorOptions},
+ * {@link TokenRequestErrorOptions}, {@link TokenResponseErrorOptions}, {@link ConfigurationErrorOptions},
+ * {@link ForeignOriginErrorOptions}, {@link TokenStoreErrorOptions}).
+ *
+ * @categoryDescription Settings
+ * Check a gateway's settings the way every gateway does, and derive its cache key: {@link checkProviderSettings},
+ * {@link ProviderSettingsCheck}, {@link settingLimits}, {@link baseUrlProblem}, {@link hasControlCharacter},
+ * {@link durationProblem}, {@link cacheKeyOf}.
+ *
  * @module \@x/core/provider
  */
 export { durationProblem } from '../cache-policy.js';

@@ -4,6 +4,24 @@
  * for redirects to point to. Needs no fast-check: the kit for fuzzing a provider's token responses is
  * `@x/core/testing/fuzz`. For tests only.
  *
+ * @categoryDescription Emulator kit
+ * The server a gateway emulator is built on, its routes and its token rules: {@link createEmulatorKit},
+ * {@link EmulatorKit}, {@link EmulatorDefinition}, {@link Emulator}, {@link EmulatorOptions}, {@link EmulatorRoute},
+ * {@link EmulatorRequest}, {@link EmulatorAnswer}, {@link EmulatorSeenRequest}, {@link listenOnLoopback},
+ * {@link LoopbackServer}, {@link readRequestBody}, {@link emulatorMaxRequestBytes}.
+ *
+ * @categoryDescription Faults
+ * One fault vocabulary for every emulator, and byte-exact answers: {@link EmulatorFault}, {@link EmulatorFaultKind},
+ * {@link EmulatorFaultOptions}, {@link EmulatorFaultBodies}, {@link answerEmulatorFault},
+ * {@link validateEmulatorFault}, {@link RawResponse}, {@link RawResponseEnding}, {@link writeRawResponse},
+ * {@link validateRawResponse}.
+ *
+ * @categoryDescription Leak checks
+ * Canary secrets looked for in everything a test can observe, and another origin for redirects to point to:
+ * {@link CanaryScanner}, {@link CanaryLeak}, {@link ScanSettledOptions}, {@link createCanary}, {@link canaryMarker},
+ * {@link containsCanary}, {@link maskCanaries}, {@link createScannedTokenCache}, {@link startForeignOrigin},
+ * {@link ForeignOrigin}.
+ *
  * @module \@x/core/testing
  */
 export type { CanaryLeak, ScanSettledOptions } from './canary.js';
