@@ -224,7 +224,8 @@ describe('i’mport settings from a hostile configuration', () => {
       { numRuns: 1000 },
     );
     expect(providers).toBeGreaterThan(0);
-  });
+    // 1,000 random settings: seconds on a loaded 2-core machine, not a time limit on the behaviour.
+  }, 30_000);
 
   it('should reject hostile merchants from a JSON configuration with the merchant, provider and path', async () => {
     const { merchants } = await loadMerchantConfig(

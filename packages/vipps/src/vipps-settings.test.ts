@@ -272,7 +272,8 @@ describe('Vipps settings from a hostile configuration', () => {
       { numRuns: 1000 },
     );
     expect(providers).toBeGreaterThan(0);
-  });
+    // 1,000 random settings: seconds on a loaded 2-core machine, not a time limit on the behaviour.
+  }, 30_000);
 
   it('should let fetch send every credential it accepts: a wrong one is a TokenRequestError, never a TypeError', async () => {
     const emulator = await createVippsEmulator();
