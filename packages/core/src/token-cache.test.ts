@@ -487,6 +487,22 @@ describe('createTokenCache', () => {
       expect(server.tokenRequests).toBe(2);
     });
 
+    it('should keep only the token refused on its first use: another is dropped at its first 401', async () => {
+      const cache = cacheFor();
+      const refused = await cache.getToken();
+      await cache.invalidate(refused.accessToken, { refusedOnFirstUse: true });
+      await cache.invalidate(refused.accessToken);
+      expect(ofType('token-invalidation-deferred')).toHaveLength(2);
+      expect(await cache.getToken()).toBe(refused);
+
+      const newer = await cache.getToken({ forceRefresh: true });
+      expect(newer.accessToken).not.toBe(refused.accessToken);
+      await cache.invalidate(newer.accessToken);
+      expect(ofType('token-invalidated')).toHaveLength(1);
+      expect((await cache.getToken()).accessToken).not.toBe(newer.accessToken);
+      expect(server.tokenRequests).toBe(3);
+    });
+
     it('should not ask for a token per call when the API refuses every fresh token with a 401', async () => {
       // A key without that API product: every token is refused, so dropping each one would cost a request per call.
       server.apiRefusesAll = true;

@@ -183,8 +183,8 @@ class ProviderTokenCache implements TokenCache {
   #nextAttemptAt = 0;
   /** Set after a failure with no token to serve: callers share its error until it ends. */
   #failure: Backoff | undefined;
-  /** Monotonic time before which a 401 does not drop the current token (it was refused on its first use). */
-  #keepUntil = 0;
+  /** A token refused on its first use, kept despite 401s until the monotonic time `until`. */
+  #kept: { readonly fingerprint: string; readonly until: number } | undefined;
 
   constructor(provider: TokenProvider, options: TokenCacheOptions) {
     this.provider = provider;
@@ -237,13 +237,10 @@ class ProviderTokenCache implements TokenCache {
     const entry = this.#current;
     if (entry === undefined || entry.token.accessToken !== accessToken) return;
     const now = this.#clock.monotonic();
-    if (options?.refusedOnFirstUse === true) this.#keepUntil = now + this.#backoff.afterRefusal(now);
-    if (now < this.#keepUntil) {
-      this.#emit({
-        type: 'token-invalidation-deferred',
-        fingerprint: entry.fingerprint,
-        nextAttemptInMs: Math.round(this.#keepUntil - now),
-      });
+    if (options?.refusedOnFirstUse === true) this.#kept = { fingerprint: entry.fingerprint, until: now + this.#backoff.afterRefusal(now) };
+    const kept = this.#kept;
+    if (kept !== undefined && kept.fingerprint === entry.fingerprint && now < kept.until) {
+      this.#emit({ type: 'token-invalidation-deferred', fingerprint: entry.fingerprint, nextAttemptInMs: Math.round(kept.until - now) });
       return;
     }
     this.#current = undefined;
