@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
 import * as undici from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AuthFetchOptions, createAuthFetch } from './bearer-fetch.js';
 import { ForeignOriginError, isConfigurationError, isForeignOriginError, isTokenRequestError, TokenRequestError } from './errors.js';
 import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
@@ -244,6 +244,21 @@ describe.each(implementations)('createAuthFetch with $name', (implementation) =>
         expect((await cache.getToken()).accessToken).toBe(tokenOfCall(1));
       },
     );
+
+    it('should send bytes again where SharedArrayBuffer is not defined', async () => {
+      const { cache } = await cacheWithRevokedToken();
+      const authFetch = createAuthFetch(cache, options());
+      // As on a page without cross-origin isolation: the global is absent, so naming it throws a ReferenceError.
+      vi.stubGlobal('SharedArrayBuffer', undefined);
+      try {
+        const response = await authFetch('/api/payments', { method: 'POST', body: new TextEncoder().encode('bytes-body') });
+
+        expect(response.status).toBe(200);
+        expect(server.apiCalls.map((call) => call.body)).toEqual(['bytes-body', 'bytes-body']);
+      } finally {
+        vi.unstubAllGlobals();
+      }
+    });
 
     it('should send FormData again', async () => {
       const { cache, revoked } = await cacheWithRevokedToken();

@@ -191,11 +191,13 @@ function finish(url: URL, init: RequestInit, headers: Record<string, string> | u
 /**
  * Bytes in a `SharedArrayBuffer` copied into memory of their own: neither Node's fetch nor undici's sends shared
  * memory as bytes (one refuses views on it, both turn the buffer itself into a string), and a copy is sent the same
- * on every attempt.
+ * on every attempt. Where the global is not defined (a page without cross-origin isolation) no memory is shared.
  */
 function unshared(body: NonNullable<RequestInit['body']> | SharedArrayBuffer): NonNullable<RequestInit['body']> {
-  if (body instanceof SharedArrayBuffer) return new Uint8Array(body).slice();
-  if (ArrayBuffer.isView(body) && body.buffer instanceof SharedArrayBuffer) {
+  const Shared = globalThis.SharedArrayBuffer as typeof SharedArrayBuffer | undefined;
+  if (Shared === undefined) return body as NonNullable<RequestInit['body']>;
+  if (body instanceof Shared) return new Uint8Array(body).slice();
+  if (ArrayBuffer.isView(body) && body.buffer instanceof Shared) {
     return new Uint8Array(body.buffer, body.byteOffset, body.byteLength).slice();
   }
   return body as NonNullable<RequestInit['body']>;
