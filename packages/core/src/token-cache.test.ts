@@ -1030,6 +1030,27 @@ describe('createTokenCache', () => {
     });
   });
 
+  describe('an abandoned request', () => {
+    it('should start a new token request when the one under way has outlived every bound, its timers never fired', async () => {
+      // workerd ends a request's timers and promises with the request that started them: a token request a caller
+      // gave up on never settles, and its timeout never fires. Time passes by the clock alone here, with no timer run.
+      const base = testProvider(server);
+      let requests = 0;
+      provider = { ...base, requestToken: (context) => (++requests === 1 ? new Promise<never>(() => {}) : base.requestToken(context)) };
+      const cache = cacheFor();
+      const controller = new AbortController();
+      const abandoned = cache.getToken({ signal: controller.signal });
+      await flush();
+      controller.abort();
+      await expect(abandoned).rejects.toMatchObject({ name: 'AbortError' });
+
+      vi.setSystemTime(Date.now() + minute);
+      const token = await cache.getToken();
+      expect(server.validTokens.has(token.accessToken)).toBe(true);
+      expect(requests).toBe(2);
+    });
+  });
+
   describe('hung, poisoned and replayed stores', () => {
     const never = <T>(): Promise<T> => new Promise<T>(() => {});
 

@@ -178,7 +178,7 @@ class ProviderTokenCache implements TokenCache {
   readonly #aheadFactor: number;
 
   #current: Entry | undefined;
-  #inflight: Promise<Entry> | undefined;
+  #inflight: { readonly promise: Promise<Entry>; readonly startedAt: number } | undefined;
   /** Monotonic time before which no background refresh starts (after a failed or unchanged refresh). */
   #nextAttemptAt = 0;
   /** Set after a failure with no token to serve: callers share its error until it ends. */
@@ -258,7 +258,7 @@ class ProviderTokenCache implements TokenCache {
       case 'fresh':
         return entry;
       case 'refresh-ahead':
-        if (this.#inflight === undefined && now >= this.#nextAttemptAt) void this.#refresh('refresh-ahead');
+        if (now >= this.#nextAttemptAt) void this.#refresh('refresh-ahead');
         return entry;
       case 'stale':
         return undefined;
@@ -275,7 +275,18 @@ class ProviderTokenCache implements TokenCache {
     const failure = this.#failure;
     // A storm of calls against a failing token endpoint costs one request per backoff step, not one per call.
     if (failure !== undefined && options?.forceRefresh !== true && this.#clock.monotonic() < failure.until) throw failure.error;
-    const entry = await abortable(this.#refresh(reason), options?.signal);
+    const signal = options?.signal;
+    const attempt = this.#refresh(reason);
+    let entry: Entry;
+    try {
+      entry = await abortable(attempt, signal);
+    } catch (error) {
+      // The cache's own handlers forget the attempt before they throw: a rejection while it is still the one under way
+      // comes from the runtime (workerd rejects a wait for a promise whose request has ended, which never settles).
+      if (this.#inflight?.promise !== attempt || signal?.aborted === true) throw error;
+      this.#inflight = undefined;
+      entry = await abortable(this.#refresh(reason), signal);
+    }
     const now = this.#clock.monotonic();
     if (phaseOf(entry, now) === 'stale') {
       const message = `The gateway returned a token that expires in ${Math.round(entry.deadline - now)} ms, less than minValidityMs (${this.#policy.minValidityMs} ms)`;
@@ -284,23 +295,36 @@ class ProviderTokenCache implements TokenCache {
     return entry.token;
   }
 
-  /** One refresh at a time: callers and the background join the one under way. */
+  /**
+   * One refresh at a time: callers and the background join the one under way, unless it has outlived every bound it
+   * runs under. Then its runtime abandoned it (workerd ends a request's timers and promises with the request that
+   * started them), and it would never settle.
+   */
   #refresh(reason: TokenRequestReason): Promise<Entry> {
-    if (this.#inflight !== undefined) return this.#inflight;
+    const now = this.#clock.monotonic();
+    const inflight = this.#inflight;
+    if (inflight !== undefined && now - inflight.startedAt < this.#abandonedAfterMs()) return inflight.promise;
     const attempt = this.#obtain(reason).then(
       (entry) => {
-        this.#inflight = undefined;
+        if (this.#inflight === record) this.#inflight = undefined;
         return entry;
       },
       (error: unknown) => {
-        this.#inflight = undefined;
+        if (this.#inflight === record) this.#inflight = undefined;
         throw this.#afterFailure(error);
       },
     );
-    this.#inflight = attempt;
+    const record = { promise: attempt, startedAt: now };
+    this.#inflight = record;
     // Background refreshes have no caller: their failures are handled above, never unhandled.
     attempt.catch(noop);
     return attempt;
+  }
+
+  /** Longer than any attempt can take: two token requests (one asked again), the lock wait, and the store calls. */
+  #abandonedAfterMs(): number {
+    const { requestTimeoutMs, lockWaitMs, storeTimeoutMs } = this.#policy;
+    return 2 * requestTimeoutMs + lockWaitMs + 6 * storeTimeoutMs + lockPollMs;
   }
 
   /** Schedules what follows a failed refresh, and returns the error for its callers. */
