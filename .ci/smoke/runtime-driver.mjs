@@ -129,35 +129,10 @@ function apiTokens(emulator) {
   return emulator.seen('payments').map((request) => request.headers.authorization);
 }
 
-/**
- * Checks that fail on workerd until the token cache drops a shared token request whose starting request has ended:
- * workerd never settles a promise created by a request that has ended, and rejects a later `await` of it ("This
- * promise was created by a request that has since ended, so it can never settle"). Today the cache keeps such a
- * request as its in-flight one for good, so every later wait of that cache fails. A waiter that starts a new request
- * when its wait rejects while the request is still the cache's in-flight one (the cache's own handlers clear it
- * before they reject) passes both, after lockWaitMs (5 s): the abandoned request still holds the memory store's lock.
- * Each must fail here (a pass means the cache is fixed: remove it); `X_RUNTIME_SMOKE_STRICT=1` asserts them instead.
- */
-const pendingOnWorkerd = new Set(['expired after an abandoned refresh', 'handoff']);
-/** Pending checks that failed, as expected, in this run. */
-let pendingFailed = 0;
-
 async function check(runtimeName, checkName, body) {
-  const pending = runtimeName.startsWith('workerd') && pendingOnWorkerd.has(checkName) && process.env.X_RUNTIME_SMOKE_STRICT !== '1';
-  if (!pending) {
-    return body().catch((error) => {
-      throw new Error(`${runtimeName}: "${checkName}" failed`, { cause: error });
-    });
-  }
-  try {
-    await body();
-  } catch (error) {
-    const why = error.actual?.message ?? error.message.split('\n')[0];
-    pendingFailed += 1;
-    console.log(`runtime smoke: ${runtimeName}: "${checkName}" fails as expected until the token cache is fixed: ${why}`);
-    return;
-  }
-  throw new Error(`${runtimeName}: "${checkName}" passes now: remove it from pendingOnWorkerd`);
+  return body().catch((error) => {
+    throw new Error(`${runtimeName}: "${checkName}" failed`, { cause: error });
+  });
 }
 
 async function smoke(name) {
@@ -171,7 +146,6 @@ async function smoke(name) {
   };
   const runtime = await runtimes[name](smokeEnv);
   const started = performance.now();
-  pendingFailed = 0;
   try {
     if (name.startsWith('workerd')) {
       const { nodeTimers } = await ask(runtime, '/mode');
@@ -249,8 +223,7 @@ async function smoke(name) {
     await runtime.stop();
     await Promise.all([iamport.close(), vipps.close(), foreign.close()]);
   }
-  const pending = pendingFailed === 0 ? '' : `, ${pendingFailed} checks pending the token cache`;
-  console.log(`runtime smoke: ok on ${name} (${Math.round(performance.now() - started)} ms${pending})`);
+  console.log(`runtime smoke: ok on ${name} (${Math.round(performance.now() - started)} ms)`);
 }
 
 for (const name of process.argv.slice(2)) {
