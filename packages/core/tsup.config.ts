@@ -8,6 +8,7 @@ export default defineConfig({
     'undici/index': 'src/undici/index.ts',
     'testing/index': 'src/testing/index.ts',
     'testing/fuzz/index': 'src/testing/fuzz/index.ts',
+    'testing/conformance/index': 'src/testing/conformance/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: { compilerOptions: { customConditions: [] } },
