@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { createTokenCache, isConfigurationError, type TokenEvent } from '@x/core';
+import { describeWithRedis } from '@x/test-support/redis';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestTokenServer, type TestTokenServer, testProvider } from '../../core/src/test-token-server.js';
 import { createRedisTokenStore, RedisTokenStoreError, type RedisTokenStoreEvent } from './index.js';
-import { describeWithRedis } from './test-redis.js';
 import { type RedisServer, startRedisServer } from './testing/index.js';
 
 /** A token as the cache writes it to a store (`@x/core`'s format, version 1). */
