@@ -1010,7 +1010,7 @@ describe('createTokenCache', () => {
             operation === 'lock'
               ? never
               : operation === 'release'
-                ? async (key, ttl) => ((await memory.lock!(key, ttl)) === undefined ? undefined : { release: never })
+                ? async (key, ttlMs) => ((await memory.lock!(key, ttlMs)) === undefined ? undefined : { release: never })
                 : memory.lock,
         };
         const cache = cacheFor({ store, policy: { storeTimeoutMs: 500 } });
