@@ -276,7 +276,7 @@ export interface TokenStoreErrorOptions extends AuthErrorOptions {
   reason: TokenStoreFailure;
 }
 
-/** Why a token store call failed, in one word: see {@link TokenStoreErrorOptions.reason}. */
+/** Why a token store call failed, in one word: too slow (`timeout`), a value that is no token, or the store failed. */
 export type TokenStoreFailure = 'timeout' | 'invalid-value' | 'failed';
 
 /**

@@ -14,6 +14,7 @@ export type {
   ForeignOriginErrorOptions,
   TokenRequestErrorOptions,
   TokenResponseErrorOptions,
+  TokenStoreErrorOptions,
 } from '../errors.js';
 export { cacheKeyOf } from '../fingerprint.js';
 export { redactGatewayText } from '../gateway-text.js';
