@@ -4,5 +4,5 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   resolve: { conditions: ['@x/source'] },
   ssr: { resolve: { conditions: ['@x/source'] } },
-  test: { name: 'bench', include: ['src/**/*.test.ts'], testTimeout: 60_000 },
+  test: { name: 'bench', include: ['src/**/*.test.ts'], setupFiles: ['@x/test-support/canary-guard'], testTimeout: 60_000 },
 });

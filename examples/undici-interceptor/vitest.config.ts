@@ -6,7 +6,7 @@ export default defineProject({
   test: {
     name: 'example-undici-interceptor',
     include: ['src/**/*.test.ts'],
-    setupFiles: ['../../packages/core/src/canary-guard.ts'],
+    setupFiles: ['@x/test-support/canary-guard'],
     testTimeout: 60_000,
   },
 });

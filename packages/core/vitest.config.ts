@@ -3,5 +3,5 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   resolve: { conditions: ['@x/source'] },
   ssr: { resolve: { conditions: ['@x/source'] } },
-  test: { name: 'core', include: ['src/**/*.test.ts'], setupFiles: ['./src/canary-guard.ts'] },
+  test: { name: 'core', include: ['src/**/*.test.ts'], setupFiles: ['@x/test-support/canary-guard'] },
 });

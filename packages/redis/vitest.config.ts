@@ -3,5 +3,5 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   resolve: { conditions: ['@x/source'] },
   ssr: { resolve: { conditions: ['@x/source'] } },
-  test: { name: 'redis', include: ['src/**/*.test.ts'], setupFiles: ['../core/src/canary-guard.ts'] },
+  test: { name: 'redis', include: ['src/**/*.test.ts'], setupFiles: ['@x/test-support/canary-guard'] },
 });

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import * as undici from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AuthFetchOptions, createAuthFetch } from './bearer-fetch.js';
 import { ForeignOriginError, isConfigurationError, isForeignOriginError, isTokenRequestError, TokenRequestError } from './errors.js';
-import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 

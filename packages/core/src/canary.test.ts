@@ -4,6 +4,8 @@
  * header (a subscription key) is a canary too. Every error (message, stack, cause chain, `util.inspect` with hidden
  * fields, `JSON.stringify`), event and public object is scanned; no canary may appear.
  */
+
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -18,7 +20,6 @@ import {
   type TokenStore,
 } from './index.js';
 import { cacheKeyOf } from './provider/index.js';
-import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 import { CanaryScanner, createCanary, createScannedTokenCache } from './testing/index.js';
 import { createAuthInterceptor } from './undici/index.js';
 

@@ -269,22 +269,29 @@ export type TokenStoreOperation = 'get' | 'set' | 'delete' | 'lock' | 'release';
 export interface TokenStoreErrorOptions extends AuthErrorOptions {
   /** The store method that failed. */
   operation: TokenStoreOperation;
-  /** Why, in one word: the call took longer than `storeTimeoutMs`, or the value read is not a token the cache wrote. */
-  reason: 'timeout' | 'invalid-value';
+  /**
+   * Why, in one word: the call took longer than its time limit (the policy's `storeTimeoutMs`, or a store's own), the
+   * value read is not a token the cache wrote, or the store itself failed (a Redis command refused, a connection lost).
+   */
+  reason: TokenStoreFailure;
 }
 
+/** Why a token store call failed, in one word: too slow (`timeout`), a value that is no token, or the store failed. */
+export type TokenStoreFailure = 'timeout' | 'invalid-value' | 'failed';
+
 /**
- * The token cache gave up on a store call: it did not settle within the policy's `storeTimeoutMs`, or it returned a
- * value that is not a valid token (a poisoned or corrupted store). The cache reports it in a `store-error` event and
- * carries on without the store; callers never get it. Never quotes the stored value.
+ * A token store call failed: it did not settle within the policy's `storeTimeoutMs`, it returned a value that is not
+ * a valid token (a poisoned or corrupted store), or the store reported its own failure (`@x/redis`'s
+ * `RedisTokenStoreError` is a subclass). The cache reports it in a `store-error` event and carries on without the
+ * store; callers never get it. Never quotes the stored value.
  */
 export class TokenStoreError extends AuthError {
   /** The class name, for logs. */
   override name = 'TokenStoreError';
   /** The store method that failed. */
   readonly operation: TokenStoreOperation;
-  /** Why: `timeout` or `invalid-value`. */
-  readonly reason: 'timeout' | 'invalid-value';
+  /** Why: `timeout`, `invalid-value` or `failed`. */
+  readonly reason: TokenStoreFailure;
 
   constructor(message: string, options: TokenStoreErrorOptions) {
     super(ErrorCode.TokenStoreFailed, message, options);

@@ -47,7 +47,7 @@ export { createAuthFetch } from './bearer-fetch.js';
 export type { CachePolicy } from './cache-policy.js';
 export { maxDurationMs } from './cache-policy.js';
 export type { Clock } from './clock.js';
-export type { ConfigurationIssue, TokenRequestFailure, TokenStoreOperation } from './errors.js';
+export type { ConfigurationIssue, TokenRequestFailure, TokenStoreFailure, TokenStoreOperation } from './errors.js';
 export {
   AuthError,
   ConfigurationError,

@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import fc from 'fast-check';
 import { Agent, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -16,7 +17,6 @@ import {
   type ProviderFactory,
 } from './index.js';
 import { cacheKeyOf } from './provider/index.js';
-import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 import { createAuthInterceptor } from './undici/index.js';
 
 let server: TestTokenServer;

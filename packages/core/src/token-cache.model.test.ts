@@ -27,13 +27,13 @@
  * `FC_SEED=… FC_NUM_RUNS=… pnpm vitest run --config vitest.workspace.ts packages/core/src/token-cache.model`.
  */
 import { inspect } from 'node:util';
+import { createFakeTimersClock, type FakeTimersClock } from '@x/test-support/clock';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type CachePolicy, resolveCachePolicy } from './cache-policy.js';
-import type { Clock } from './clock.js';
 import { isAuthError, isTokenResponseError, TokenRequestError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
-import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 import { canaryMarker, containsCanary } from './testing/index.js';
 import { type AccessToken, createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
@@ -98,23 +98,6 @@ interface Caller {
   error?: unknown;
 }
 
-/** Both clocks follow vitest's fake time; `jumpWall` moves only the wall clock, as an NTP correction would. */
-interface ModelClock extends Clock {
-  jumpWall(milliseconds: number): void;
-}
-
-function createModelClock(): ModelClock {
-  const origin = Date.now();
-  let wallOffset = 0;
-  return {
-    now: () => Date.now() + wallOffset,
-    monotonic: () => Date.now() - origin,
-    jumpWall(milliseconds) {
-      wallOffset += milliseconds;
-    },
-  };
-}
-
 /** Lets every pending promise callback run (the provider and store here do no I/O), without moving fake time. */
 async function flush(): Promise<void> {
   // Node reports an unhandled rejection after the macrotask in which it happened: three turns are plenty.
@@ -135,7 +118,7 @@ interface RunStatistics {
  * Every command goes through {@link World.callStep} or {@link World.timeStep}, which end with {@link World.check}.
  */
 class World {
-  readonly clock = createModelClock();
+  readonly clock = createFakeTimersClock();
   readonly policy: Readonly<CachePolicy>;
   readonly cache: TokenCache;
   readonly callers: Caller[] = [];
@@ -804,7 +787,7 @@ async function waitFor(condition: () => boolean, milliseconds: number): Promise<
 interface LoopbackWorld {
   readonly server: TestTokenServer;
   readonly cache: TokenCache;
-  readonly clock: ModelClock;
+  readonly clock: FakeTimersClock;
   readonly policy: Readonly<CachePolicy>;
   readonly unhandled: unknown[];
   readonly handedOut: AccessToken[];
@@ -919,7 +902,7 @@ interface SharedProcess {
  * wall-clock jumps here: the store holds wall-clock expiries, which no process can read right across a jump.
  */
 class SharedStoreWorld {
-  readonly clock = createModelClock();
+  readonly clock = createFakeTimersClock();
   readonly policy: Readonly<CachePolicy>;
   readonly processes: SharedProcess[];
   /** Ground truth: monotonic deadline of every token the gateway issued. */
@@ -1181,7 +1164,7 @@ describe('token cache (model-based)', () => {
         fc.asyncProperty(fc.commands(loopbackCommands, { maxCommands: loopbackMaxCommands, size: 'max' }), async (commands) => {
           vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
           unhandled.length = 0;
-          const clock = createModelClock();
+          const clock = createFakeTimersClock();
           const server = await startTestTokenServer({ now: () => clock.now() });
           const provider = testProvider(server);
           const policy = { requestTimeoutMs: 2 * second, refreshAheadJitter: 0 };

@@ -1,12 +1,13 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { createFakeTimersClock, type FakeTimersClock } from '@x/test-support/clock';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAuthFetch } from './bearer-fetch.js';
 import type { CachePolicy } from './cache-policy.js';
 import type { Clock } from './clock.js';
 import { isTokenRequestError, type TokenRequestError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
-import { startTestTokenServer, type TestTokenServer, testProvider } from './test-token-server.js';
 import { createTokenCache, isTokenCache, type TokenCache, type TokenCacheOptions } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { TokenProvider } from './token-provider.js';
@@ -15,26 +16,6 @@ import { createMemoryTokenStore, parseStoredToken, serializeToken, type TokenSto
 const hour = 3_600_000;
 const minute = 60_000;
 const start = Date.UTC(2025, 0, 1);
-
-/**
- * Both clocks follow vitest's fake time, so timers (request timeout, lock polling, the server's delay) and the
- * cache's arithmetic move together; `jumpWall` moves only the wall clock, as an NTP correction would.
- */
-interface FakeClock extends Clock {
-  jumpWall(milliseconds: number): void;
-}
-
-function createFakeClock(): FakeClock {
-  const origin = Date.now();
-  let wallOffset = 0;
-  return {
-    now: () => Date.now() + wallOffset,
-    monotonic: () => Date.now() - origin,
-    jumpWall(milliseconds) {
-      wallOffset += milliseconds;
-    },
-  };
-}
 
 /** Lets real I/O (sockets) run until `condition` holds; fake time does not move. */
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -73,13 +54,13 @@ function advance(milliseconds: number): Promise<void> {
 }
 
 let server: TestTokenServer;
-let clock: FakeClock;
+let clock: FakeTimersClock;
 let provider: TokenProvider;
 let events: TokenEvent[];
 
 beforeEach(async () => {
   vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
-  clock = createFakeClock();
+  clock = createFakeTimersClock();
   server = await startTestTokenServer({ now: () => clock.now() });
   provider = testProvider(server);
   events = [];
@@ -1066,7 +1047,7 @@ describe('createTokenCache', () => {
             operation === 'lock'
               ? never
               : operation === 'release'
-                ? async (key, ttl) => ((await memory.lock!(key, ttl)) === undefined ? undefined : { release: never })
+                ? async (key, ttlMs) => ((await memory.lock!(key, ttlMs)) === undefined ? undefined : { release: never })
                 : memory.lock,
         };
         const cache = cacheFor({ store, policy: { storeTimeoutMs: 500 } });

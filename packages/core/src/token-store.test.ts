@@ -1,23 +1,10 @@
+import { createManualClock } from '@x/test-support/clock';
 import { describe, expect, it } from 'vitest';
-import type { Clock } from './clock.js';
 import { createMemoryTokenStore, parseStoredToken, type StoredToken, serializeToken } from './token-store.js';
-
-function createFakeClock(): Clock & { advance(milliseconds: number): void } {
-  let wall = Date.UTC(2025, 0, 1);
-  let monotonic = 1_000;
-  return {
-    now: () => wall,
-    monotonic: () => monotonic,
-    advance(milliseconds) {
-      wall += milliseconds;
-      monotonic += milliseconds;
-    },
-  };
-}
 
 describe('createMemoryTokenStore', () => {
   it('should return what was set until its time to live runs out', async () => {
-    const clock = createFakeClock();
+    const clock = createManualClock();
     const store = createMemoryTokenStore({ clock });
     expect(await store.get('key')).toBeUndefined();
     await store.set('key', 'value', 1_000);
@@ -42,7 +29,7 @@ describe('createMemoryTokenStore', () => {
   });
 
   it('should replace a value and restart its time to live', async () => {
-    const clock = createFakeClock();
+    const clock = createManualClock();
     const store = createMemoryTokenStore({ clock });
     await store.set('key', 'first', 1_000);
     clock.advance(900);
@@ -52,7 +39,7 @@ describe('createMemoryTokenStore', () => {
   });
 
   it('should delete unconditionally, or only while the value is the expected one', async () => {
-    const store = createMemoryTokenStore({ clock: createFakeClock() });
+    const store = createMemoryTokenStore({ clock: createManualClock() });
     await store.set('key', 'current', 1_000);
     await store.delete('key', 'older');
     expect(await store.get('key')).toBe('current');
@@ -65,7 +52,7 @@ describe('createMemoryTokenStore', () => {
   });
 
   it('should give a lock to one holder at a time and free it on release', async () => {
-    const store = createMemoryTokenStore({ clock: createFakeClock() });
+    const store = createMemoryTokenStore({ clock: createManualClock() });
     const first = await store.lock!('key', 1_000);
     expect(first).toBeDefined();
     expect(await store.lock!('key', 1_000)).toBeUndefined();
@@ -75,7 +62,7 @@ describe('createMemoryTokenStore', () => {
   });
 
   it('should let a lock expire, and not let a stale holder release its successor’s lock', async () => {
-    const clock = createFakeClock();
+    const clock = createManualClock();
     const store = createMemoryTokenStore({ clock });
     const stale = await store.lock!('key', 1_000);
     clock.advance(1_000);
@@ -89,7 +76,7 @@ describe('createMemoryTokenStore', () => {
   });
 
   it('should keep separate stores apart', async () => {
-    const clock = createFakeClock();
+    const clock = createManualClock();
     const first = createMemoryTokenStore({ clock });
     const second = createMemoryTokenStore({ clock });
     await first.set('key', 'value', 1_000);

@@ -16,15 +16,15 @@ export interface TokenStoreLock {
 export interface TokenStore {
   /** The value stored under `key`, or `undefined` when absent or expired. */
   get(key: string): Promise<string | undefined>;
-  /** Stores `value` under `key` for `ttlMilliseconds`. */
-  set(key: string, value: string, ttlMilliseconds: number): Promise<void>;
+  /** Stores `value` under `key` for `ttlMs`. */
+  set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Deletes `key`; with `expected`, only while it still holds exactly that value (compare-and-delete). */
   delete(key: string, expected?: string): Promise<void>;
   /**
    * Tries to take a short lock for `key`, so only one holder requests a token. Resolves `undefined` when someone
    * else holds it. Stores without locks omit this method.
    */
-  lock?(key: string, ttlMilliseconds: number): Promise<TokenStoreLock | undefined>;
+  lock?(key: string, ttlMs: number): Promise<TokenStoreLock | undefined>;
 }
 
 /** Options of {@link createMemoryTokenStore}. */
@@ -59,16 +59,16 @@ export function createMemoryTokenStore(options: MemoryTokenStoreOptions = {}): T
     async get(key) {
       return live(values, key)?.value;
     },
-    async set(key, value, ttlMilliseconds) {
-      values.set(key, { value, expiresAt: clock.monotonic() + ttlMilliseconds });
+    async set(key, value, ttlMs) {
+      values.set(key, { value, expiresAt: clock.monotonic() + ttlMs });
     },
     async delete(key, expected) {
       if (expected === undefined || live(values, key)?.value === expected) values.delete(key);
     },
-    async lock(key, ttlMilliseconds) {
+    async lock(key, ttlMs) {
       if (live(locks, key) !== undefined) return undefined;
       const owner = {};
-      locks.set(key, { owner, expiresAt: clock.monotonic() + ttlMilliseconds });
+      locks.set(key, { owner, expiresAt: clock.monotonic() + ttlMs });
       return {
         async release() {
           if (locks.get(key)?.owner === owner) locks.delete(key);

@@ -13,6 +13,9 @@ import { type IamportProviderSettings, resolveIamportSettings, validateIamportSe
 
 const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
 
+/** The provider name in errors, events and cache keys. */
+export const iamportProviderName = 'iamport';
+
 /** A {@link TokenProvider} for one i'mport merchant (one `imp_key`/`imp_secret` pair). */
 export interface IamportProvider extends TokenProvider {
   readonly provider: 'iamport';
@@ -52,7 +55,7 @@ export function createIamportProvider(settings: IamportProviderSettings): Iampor
 
 /** A class, so the methods live once on the prototype: a registry may hold thousands of providers. */
 class IamportTokenProvider implements IamportProvider {
-  readonly provider = 'iamport';
+  readonly provider = iamportProviderName;
   readonly cacheKey: string;
   readonly baseUrl: string;
   readonly #impKey: string;
@@ -60,7 +63,7 @@ class IamportTokenProvider implements IamportProvider {
 
   constructor(baseUrl: string, impKey: string, impSecret: string) {
     this.baseUrl = baseUrl;
-    this.cacheKey = cacheKeyOf('iamport', [baseUrl, impKey, impSecret]);
+    this.cacheKey = cacheKeyOf(iamportProviderName, [baseUrl, impKey, impSecret]);
     this.#impKey = impKey;
     this.#impSecret = impSecret;
   }
@@ -73,7 +76,7 @@ class IamportTokenProvider implements IamportProvider {
     const tokenUrl = `${this.baseUrl}${iamportTokenPath}`;
     const secrets = [this.#impSecret];
     const http = await sendTokenRequest(
-      'iamport',
+      iamportProviderName,
       context,
       tokenUrl,
       {
@@ -87,10 +90,10 @@ class IamportTokenProvider implements IamportProvider {
     );
     const failure = createIamportRequestError(http, { tokenUrl, secrets });
     if (failure !== undefined) throw failure;
-    const { response } = parseTokenBody('iamport', iamportTokenResponseSchema, http);
+    const { response } = parseTokenBody(iamportProviderName, iamportTokenResponseSchema, http);
     if (response.expired_at <= response.now) {
       throw new TokenResponseError('Token response field "response.expired_at" is invalid: expected a time after "response.now"', {
-        provider: 'iamport',
+        provider: iamportProviderName,
         field: 'response.expired_at',
         status: http.status,
         response: http.response,

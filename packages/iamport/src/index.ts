@@ -7,4 +7,4 @@
 export type { IamportProviderSettings } from './iamport-settings.js';
 export { validateIamportSettings } from './iamport-settings.js';
 export type { IamportProvider } from './iamport-token-provider.js';
-export { createIamportProvider, iamportCachePolicy } from './iamport-token-provider.js';
+export { createIamportProvider, iamportCachePolicy, iamportProviderName } from './iamport-token-provider.js';

@@ -6,11 +6,11 @@
  */
 import { createTokenCache, type TokenCache } from '@x/core';
 import { CanaryScanner } from '@x/core/testing';
+import { describeWithRedis } from '@x/test-support/redis';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { startTestTokenServer, type TestTokenServer, testProvider } from '../../core/src/test-token-server.js';
 import { createRedisTokenStore } from './index.js';
-import { describeWithRedis } from './test-redis.js';
 import { type RedisServer, startRedisServer } from './testing/index.js';
 
 /** 32 bytes as 64 hex digits. Hex cannot hold the marker `xcanary`, so the scanner looks for the key's own value (hex and base64). */

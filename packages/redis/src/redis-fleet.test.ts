@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createIamportEmulator, type IamportEmulator } from '@x/iamport/testing';
+import { describeWithRedis } from '@x/test-support/redis';
+import { type FleetWorker, type FleetWorkerConfig, startFleet } from '@x/test-support/redis-fleet';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { type FleetWorker, type FleetWorkerConfig, startFleet } from './test-fleet.js';
-import { describeWithRedis } from './test-redis.js';
 import { type RedisServer, startRedisServer } from './testing/index.js';
 
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {

@@ -1,5 +1,7 @@
-/** The store operations that talk to Redis. */
-export type RedisTokenStoreOperation = 'get' | 'set' | 'delete' | 'lock' | 'release';
+import { TokenStoreError, type TokenStoreOperation } from '@x/core';
+
+/** The store operations that talk to Redis: all of {@link @x/core!"@x/core".TokenStoreOperation | TokenStoreOperation}. */
+export type RedisTokenStoreOperation = TokenStoreOperation;
 
 /** What a {@link RedisTokenStoreError} is built from. */
 export interface RedisTokenStoreErrorOptions {
@@ -12,20 +14,24 @@ export interface RedisTokenStoreErrorOptions {
 }
 
 /**
- * A Redis command failed or timed out. The token cache catches it, reports a `store-error` event and carries on
- * without the store. Its message names the operation and the client's own error message, never a key's value.
+ * A Redis command failed or timed out: a {@link @x/core!"@x/core".TokenStoreError | TokenStoreError} with
+ * `provider: 'redis'` and `reason` `timeout` or `failed`, so `isTokenStoreError` and `code` work as for any `@x`
+ * error. The token cache catches it, reports a `store-error` event and carries on without the store. Its message names
+ * the operation and the client's own error message, never a key's value.
  */
-export class RedisTokenStoreError extends Error {
+export class RedisTokenStoreError extends TokenStoreError {
   /** The class name, for logs. */
   override name = 'RedisTokenStoreError';
-  /** The store operation that failed. */
-  readonly operation: RedisTokenStoreOperation;
   /** Whether the operation ran out of `operationTimeoutMs` (Redis slow or unreachable) rather than failing. */
   readonly timedOut: boolean;
 
   constructor(message: string, options: RedisTokenStoreErrorOptions) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.operation = options.operation;
+    super(message, {
+      provider: 'redis',
+      operation: options.operation,
+      reason: options.timedOut ? 'timeout' : 'failed',
+      cause: options.cause,
+    });
     this.timedOut = options.timedOut;
   }
 }

@@ -1,11 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { createTokenCache, isConfigurationError, type TokenEvent } from '@x/core';
+import {
+  createTokenCache,
+  ErrorCode,
+  isAuthError,
+  isConfigurationError,
+  isTokenStoreError,
+  type TokenEvent,
+  TokenStoreError,
+} from '@x/core';
+import { describeWithRedis } from '@x/test-support/redis';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { createClient, type RedisClientType } from 'redis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestTokenServer, type TestTokenServer, testProvider } from '../../core/src/test-token-server.js';
 import { createRedisTokenStore, RedisTokenStoreError, type RedisTokenStoreEvent } from './index.js';
-import { describeWithRedis } from './test-redis.js';
 import { type RedisServer, startRedisServer } from './testing/index.js';
 
 /** A token as the cache writes it to a store (`@x/core`'s format, version 1). */
@@ -326,6 +334,28 @@ describeWithRedis('createRedisTokenStore', () => {
       expect(error).toMatchObject({ operation, timedOut: true });
       expect((error as Error).message).toContain('timed out after 100 ms');
       expect(`${(error as Error).message} ${JSON.stringify(error)} ${inspect(error)}`).not.toContain('secret-value');
+    });
+
+    it('should reject with a TokenStoreError of the one @x hierarchy: reason timeout or failed, provider redis', async () => {
+      const store = createRedisTokenStore({ client, operationTimeoutMs: 100, plaintext: true });
+      // A command Redis refuses (WRONGTYPE: the token key holds a list) fails; it does not time out.
+      await client.lPush('x:token:test:abc', 'not-a-string');
+      const failed = await store.get('test:abc').catch((caught: unknown) => caught);
+      redis.pause();
+      const timedOut = await store.get('test:abc').catch((caught: unknown) => caught);
+
+      for (const [error, reason] of [
+        [failed, 'failed'],
+        [timedOut, 'timeout'],
+      ] as const) {
+        expect(error).toBeInstanceOf(RedisTokenStoreError);
+        expect(error).toBeInstanceOf(TokenStoreError);
+        expect(isAuthError(error) && isTokenStoreError(error)).toBe(true);
+        expect(error).toMatchObject({ code: ErrorCode.TokenStoreFailed, provider: 'redis', operation: 'get', reason });
+        expect((error as RedisTokenStoreError).timedOut).toBe(reason === 'timeout');
+        expect((error as Error).message).toMatch(/^\[redis\] Redis GET \(store get\) /);
+        expect(JSON.parse(JSON.stringify(error))).toMatchObject({ code: ErrorCode.TokenStoreFailed, provider: 'redis', reason });
+      }
     });
 
     it('should not hang a client that queues commands while it reconnects (default node-redis options)', async () => {

@@ -214,9 +214,9 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       return stored === undefined ? undefined : decode(cacheKey, stored);
     },
 
-    async set(cacheKey, value, ttlMilliseconds) {
+    async set(cacheKey, value, ttlMs) {
       const stored = cipher === undefined ? value : cipher.encrypt(value, cacheKey);
-      await command('set', ['SET', tokenKey(cacheKey), stored, 'PX', String(wholeMilliseconds(ttlMilliseconds))]);
+      await command('set', ['SET', tokenKey(cacheKey), stored, 'PX', String(wholeMilliseconds(ttlMs))]);
     },
 
     async delete(cacheKey, expected) {
@@ -235,10 +235,10 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       await compareAndDelete('delete', tokenKey(cacheKey), stored);
     },
 
-    async lock(cacheKey, ttlMilliseconds): Promise<TokenStoreLock | undefined> {
+    async lock(cacheKey, ttlMs): Promise<TokenStoreLock | undefined> {
       const key = lockKey(cacheKey);
       const owner = randomBytes(16).toString('hex');
-      const reply = await command('lock', ['SET', key, owner, 'NX', 'PX', String(wholeMilliseconds(ttlMilliseconds))]);
+      const reply = await command('lock', ['SET', key, owner, 'NX', 'PX', String(wholeMilliseconds(ttlMs))]);
       if (reply === null || reply === undefined) return undefined;
       let released = false;
       return {

@@ -7,5 +7,5 @@
 export type { VippsEnvironment, VippsTokenEndpoint } from './vipps-api-types.js';
 export type { VippsProviderSettings } from './vipps-settings.js';
 export { validateVippsSettings } from './vipps-settings.js';
-export type { VippsTokenProvider } from './vipps-token-provider.js';
+export type { VippsProvider } from './vipps-token-provider.js';
 export { createVippsProvider, vippsProviderName } from './vipps-token-provider.js';

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
-import { type Clock, createAuthFetch, createTokenCache, isTokenRequestError, isTokenResponseError, type TokenEvent } from '@x/core';
+import { createAuthFetch, createTokenCache, isTokenRequestError, isTokenResponseError, type TokenEvent } from '@x/core';
+import { createManualClock, type ManualClock } from '@x/test-support/clock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createVippsProvider, type VippsProviderSettings } from './index.js';
 import { createVippsEmulator, type VippsEmulator, vippsEmulatorDefaultMerchant } from './testing/index.js';
@@ -21,20 +22,8 @@ const merchant = {
   subscriptionKey: vippsEmulatorDefaultMerchant.subscriptionKey,
 };
 
-/** A wall clock and a monotonic clock that move together, by hand. */
-function manualClock(start: number): Clock & { advance(milliseconds: number): void } {
-  let offset = 0;
-  return {
-    now: () => start + offset,
-    monotonic: () => offset,
-    advance(milliseconds) {
-      offset += milliseconds;
-    },
-  };
-}
-
 let emulator: VippsEmulator;
-let clock: ReturnType<typeof manualClock>;
+let clock: ManualClock;
 let events: TokenEvent[];
 
 function settings(overrides: Partial<VippsProviderSettings> = {}): VippsProviderSettings {
@@ -46,7 +35,7 @@ function ownHeaders(headers: Readonly<Record<string, string>> | undefined): Reco
 }
 
 beforeEach(async () => {
-  clock = manualClock(1_700_000_000_000);
+  clock = createManualClock(1_700_000_000_000);
   events = [];
   emulator = await createVippsEmulator({ now: clock.now });
 });

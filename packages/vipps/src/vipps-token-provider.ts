@@ -21,7 +21,7 @@ import {
 export const vippsProviderName = 'vipps';
 
 /** A Vipps MobilePay {@link TokenProvider}, with the settings it was made from that are not secret. */
-export interface VippsTokenProvider extends TokenProvider {
+export interface VippsProvider extends TokenProvider {
   readonly provider: 'vipps';
   /** The environment, when it was given by name. */
   readonly environment: VippsEnvironment | undefined;
@@ -54,15 +54,15 @@ const inspectSymbol = Symbol.for('nodejs.util.inspect.custom');
  * Its `requestToken` throws a {@link @x/core!"@x/core".TokenRequestError | TokenRequestError} (not retryable when
  * the gateway rejects the credentials) or a {@link @x/core!"@x/core".TokenResponseError | TokenResponseError}.
  */
-export function createVippsProvider(settings: VippsProviderSettings): VippsTokenProvider {
-  return Object.freeze(new VippsMobilePayTokenProvider(resolveVippsSettings(settings)));
+export function createVippsProvider(settings: VippsProviderSettings): VippsProvider {
+  return Object.freeze(new VippsTokenProvider(resolveVippsSettings(settings)));
 }
 
 /**
  * A class, so the methods live once on the prototype (a registry may hold thousands of providers), and the
  * credentials in private fields, where neither `JSON.stringify` nor `util.inspect` reaches.
  */
-class VippsMobilePayTokenProvider implements VippsTokenProvider {
+class VippsTokenProvider implements VippsProvider {
   readonly provider = vippsProviderName;
   readonly cacheKey: string;
   readonly baseUrl: string;

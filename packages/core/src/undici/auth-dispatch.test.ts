@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { Agent, type Dispatcher, fetch, interceptors, Pool, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForeignOriginError, isForeignOriginError, isTokenRequestError, TokenRequestError } from '../errors.js';
-import { startTestTokenServer, type TestTokenServer, testProvider } from '../test-token-server.js';
 import { createTokenCache, type TokenCache } from '../token-cache.js';
 import type { TokenProvider } from '../token-provider.js';
 import { createAuthDispatcher } from './auth-dispatcher.js';

@@ -1,6 +1,6 @@
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { Agent, errors, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startTestTokenServer, type TestTokenServer, testProvider } from '../test-token-server.js';
 import { createAuthDispatcher } from './auth-dispatcher.js';
 
 describe('createAuthDispatcher', () => {

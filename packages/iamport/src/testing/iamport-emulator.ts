@@ -21,7 +21,7 @@ import {
 import { decideIamportToken, type IamportTokenRules, iamportTokenRules } from './iamport-token-rules.js';
 
 /** One merchant's REST API credentials. */
-export interface IamportMerchantCredentials {
+export interface IamportEmulatorMerchant {
   /** The REST API key, `imp_key`; also the merchant's id in the emulator's `countersFor`. */
   impKey: string;
   /** The REST API secret, `imp_secret`. */
@@ -32,7 +32,7 @@ export interface IamportMerchantCredentials {
  * The credentials every emulator accepts unless `merchants` says otherwise. Not a real i'mport secret: it holds the
  * canary marker (`xcanary`, as do the tokens the emulator issues), so a test that finds it in output found a leak.
  */
-export const iamportEmulatorDefaultMerchant: Readonly<IamportMerchantCredentials> = Object.freeze({
+export const iamportEmulatorDefaultMerchant: Readonly<IamportEmulatorMerchant> = Object.freeze({
   impKey: 'imp_apikey',
   impSecret: 'emulator-secret-xcanary-ekKoeW8RyKuT0zgaZsUtXXTLQ4AhPFW3ZGseDA6bkA5lamv9',
 });
@@ -46,7 +46,7 @@ export type IamportFault = EmulatorFault<IamportFaultTarget>;
 /** Options of {@link createIamportEmulator}. Every duration defaults to i'mport's own. */
 export interface IamportEmulatorOptions extends EmulatorOptions<IamportFaultTarget> {
   /** Credentials the token endpoint accepts. @default [iamportEmulatorDefaultMerchant] */
-  merchants?: readonly IamportMerchantCredentials[] | undefined;
+  merchants?: readonly IamportEmulatorMerchant[] | undefined;
   /** Lifetime of a newly issued token. @default 1_800_000 (30 minutes, as i'mport) */
   tokenLifetimeMs?: number | undefined;
   /** A token request this close to expiry extends the token instead of returning it unchanged. @default 60_000 */
@@ -86,7 +86,7 @@ export interface IamportEmulatorToken {
 }
 
 /** A running i'mport emulator: token endpoint and payment API on 127.0.0.1, on the `@x/core/testing` emulator kit. */
-export interface IamportEmulator extends Emulator<IamportFaultTarget, IamportEmulatorCounters, IamportMerchantCredentials> {
+export interface IamportEmulator extends Emulator<IamportFaultTarget, IamportEmulatorCounters, IamportEmulatorMerchant> {
   /** Revokes one token, or every current token: API calls with it get 401 and the next token request issues a new one. Returns how many were revoked. */
   revoke(accessToken?: string): number;
   /** A merchant's current token, if one is live. @default merchant: the default merchant */
@@ -140,7 +140,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
   const payments = options.payments ?? {};
   const tokens = new Map<string, IamportEmulatorToken>();
 
-  const kit = createEmulatorKit<IamportFaultTarget, IamportEmulatorCounters, IamportMerchantCredentials>(
+  const kit = createEmulatorKit<IamportFaultTarget, IamportEmulatorCounters, IamportEmulatorMerchant>(
     {
       name: 'IamportEmulator',
       provider: 'iamport',

@@ -7,11 +7,11 @@
 export type {
   IamportEmulator,
   IamportEmulatorCounters,
+  IamportEmulatorMerchant,
   IamportEmulatorOptions,
   IamportEmulatorToken,
   IamportFault,
   IamportFaultTarget,
-  IamportMerchantCredentials,
 } from './iamport-emulator.js';
 export { createIamportEmulator, iamportEmulatorDefaultMerchant } from './iamport-emulator.js';
 export type { IamportTokenDecision, IamportTokenRules } from './iamport-token-rules.js';

@@ -3,15 +3,15 @@
  * `vitest.config.ts`). It watches what tests *output* — console calls, writes to stdout and stderr, unhandled
  * rejections, uncaught exceptions and process warnings — and fails the test (or the file) during which a canary
  * secret or token appeared there. Values a test merely holds or compares (a header it asserts equals the token) are
- * not outputs and are not scanned. Not exported from the package.
+ * not outputs and are not scanned.
  *
  * Canaries are anything holding the marker `xcanary`: the emulators' default credentials and every token they issue.
  * Set `X_CANARY_REPORT` to a file path to get one JSON line per test file with how much was scanned.
  */
 import { appendFileSync } from 'node:fs';
 import { formatWithOptions, type InspectOptions, inspect } from 'node:util';
+import { type CanaryLeak, CanaryScanner } from '@x/core/testing';
 import { afterAll, afterEach, expect } from 'vitest';
-import { type CanaryLeak, CanaryScanner } from './testing/canary.js';
 
 const scanner = new CanaryScanner();
 const scanned = { console: 0, writes: 0, processEvents: 0 };

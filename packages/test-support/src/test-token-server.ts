@@ -5,8 +5,8 @@
  * the package.
  */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
-import { type TokenProvider, TokenRequestError } from './index.js';
-import { createCanary, listenOnLoopback } from './testing/index.js';
+import { type TokenProvider, TokenRequestError } from '@x/core';
+import { createCanary, listenOnLoopback } from '@x/core/testing';
 
 export interface TestTokenServerOptions {
   /** Token lifetime in ms. @default 3_600_000 */

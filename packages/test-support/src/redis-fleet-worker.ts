@@ -1,13 +1,13 @@
 /**
- * One process of a test fleet (forked by test-fleet.ts, run through tsx): a token cache per i'mport merchant, all on
+ * One process of a test fleet (forked by redis-fleet.ts, run through tsx): a token cache per i'mport merchant, all on
  * one Redis store. The parent sends `configure`, then `call` messages; the worker answers with each API call's
  * outcome and forwards the cache's and the store's events, reduced to what the tests read (no tokens, no errors).
  */
 import { type AuthFetch, createAuthFetch, createTokenCache, type TokenEvent } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
+import { createRedisTokenStore, type RedisTokenStoreEvent } from '@x/redis';
 import { createClient, type RedisClientType } from 'redis';
-import { createRedisTokenStore, type RedisTokenStoreEvent } from './index.js';
-import type { FleetWorkerConfig, FleetWorkerEvent, ParentMessage, WorkerMessage } from './test-fleet.js';
+import type { FleetWorkerConfig, FleetWorkerEvent, ParentMessage, WorkerMessage } from './redis-fleet.js';
 
 const send = (message: WorkerMessage): void => {
   if (process.connected) process.send?.(message);

@@ -1,4 +1,4 @@
-/** Forks test-fleet-worker.ts processes (through tsx) and talks to them over IPC. For this package's tests only. */
+/** Forks redis-fleet-worker.ts processes (through tsx) and talks to them over IPC. For @x/redis's tests. */
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
@@ -61,7 +61,7 @@ export interface FleetWorker {
   stop(): Promise<void>;
 }
 
-const workerPath = fileURLToPath(new URL('./test-fleet-worker.ts', import.meta.url));
+const workerPath = fileURLToPath(new URL('./redis-fleet-worker.ts', import.meta.url));
 let nextCallId = 1;
 
 /** Forks one worker (TypeScript through tsx, workspace packages from source) and waits until it reports ready. */

@@ -1,6 +1,7 @@
 /** Whether this machine can run the Redis tests, and what to do when it cannot. For this package's tests only. */
+
+import { isRedisServerAvailable, redisInstallHint } from '@x/redis/testing';
 import { describe } from 'vitest';
-import { isRedisServerAvailable, redisInstallHint } from './testing/index.js';
 
 /** `X_REQUIRE_REDIS=1` (CI): a missing `redis-server` fails the tests instead of skipping them. */
 export const redisRequired = process.env.X_REQUIRE_REDIS === '1';

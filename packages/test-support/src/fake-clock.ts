@@ -1,0 +1,51 @@
+/**
+ * The clocks tests inject into caches, stores and emulators (a {@link Clock} is a wall clock for epoch times and a
+ * monotonic one for elapsed time). Both kinds can jump the wall clock alone, as an NTP correction would.
+ */
+import type { Clock } from '@x/core';
+
+/** A clock that tests move by hand. */
+export interface ManualClock extends Clock {
+  /** Moves both clocks forward by `milliseconds`. */
+  advance(milliseconds: number): void;
+  /** Moves only the wall clock, by `milliseconds` (negative: backwards). */
+  jumpWall(milliseconds: number): void;
+}
+
+/** A clock that follows vitest's fake time (`vi.advanceTimersByTime`), so timers and the arithmetic move together. */
+export interface FakeTimersClock extends Clock {
+  /** Moves only the wall clock, by `milliseconds` (negative: backwards). */
+  jumpWall(milliseconds: number): void;
+}
+
+/** A clock that stands still until the test calls `advance`; the wall clock starts at `startMs`, the monotonic at 0. */
+export function createManualClock(startMs: number = Date.UTC(2025, 0, 1)): ManualClock {
+  let elapsed = 0;
+  let wallOffset = 0;
+  return {
+    now: () => startMs + elapsed + wallOffset,
+    monotonic: () => elapsed,
+    advance(milliseconds) {
+      elapsed += milliseconds;
+    },
+    jumpWall(milliseconds) {
+      wallOffset += milliseconds;
+    },
+  };
+}
+
+/**
+ * A clock over `Date.now()`, for tests under `vi.useFakeTimers()`: the monotonic clock is the fake time elapsed since
+ * the clock was created, the wall clock is the fake time plus any {@link FakeTimersClock.jumpWall}.
+ */
+export function createFakeTimersClock(): FakeTimersClock {
+  const origin = Date.now();
+  let wallOffset = 0;
+  return {
+    now: () => Date.now() + wallOffset,
+    monotonic: () => Date.now() - origin,
+    jumpWall(milliseconds) {
+      wallOffset += milliseconds;
+    },
+  };
+}
