@@ -1,6 +1,5 @@
-import { annotatorOf, createAnnotatedTokenCache } from './error-annotation.js';
 import { ConfigurationError, ForeignOriginError } from './errors.js';
-import { isTokenCache, type TokenCache, type TokenCacheOptions } from './token-cache.js';
+import { createTokenCache, isTokenCache, nameMerchantsOf, type TokenCache, type TokenCacheOptions } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 
 /** What the bearer fetch and the undici interceptor share: the cache, the one origin tokens may go to, the headers. */
@@ -10,7 +9,7 @@ export interface AuthTarget {
   readonly origin: string;
   /** The provider's `apiHeaders` (the `provider` option's, when given), names in lower case. */
   readonly apiHeaders: ReadonlyArray<readonly [string, string]>;
-  /** The cache's `annotateError` (a registry's names its merchants), for the errors of the fetch's own. */
+  /** Names the cache's merchants (a registry's cache has them) on the errors of the fetch's own. */
   readonly annotate: (error: unknown) => unknown;
 }
 
@@ -25,7 +24,7 @@ export interface AuthTargetOptions extends TokenCacheOptions {
  * provider's origin; the API headers are `options.provider`'s when given (a merchant sharing the cache's credentials).
  */
 export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, options: AuthTargetOptions = {}): AuthTarget {
-  const cache = isTokenCache(providerOrCache) ? providerOrCache : createAnnotatedTokenCache(providerOrCache, options);
+  const cache = isTokenCache(providerOrCache) ? providerOrCache : createTokenCache(providerOrCache, options);
   const { provider } = cache;
   let baseUrl: URL;
   try {
@@ -50,7 +49,7 @@ export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, op
     });
   }
   const apiHeaders = Object.entries(own.apiHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
-  return { cache, baseUrl, origin: baseUrl.origin, apiHeaders, annotate: annotatorOf(cache) };
+  return { cache, baseUrl, origin: baseUrl.origin, apiHeaders, annotate: (error) => nameMerchantsOf(cache, error) };
 }
 
 /**

@@ -52,7 +52,10 @@ export class AuthError extends Error {
    * @param options - Provider, merchant and cause.
    */
   constructor(code: ErrorCode, message: string, options: AuthErrorOptions = {}) {
-    super(prefix(options) + message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      label(options.provider, options.merchant === undefined ? [] : [options.merchant]) + message,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.code = code;
     this.provider = options.provider;
     this.merchant = options.merchant;
@@ -69,10 +72,27 @@ export class AuthError extends Error {
   }
 }
 
-function prefix({ provider, merchant }: AuthErrorOptions): string {
-  if (provider === undefined && merchant === undefined) return '';
-  const parts = [provider, merchant === undefined ? undefined : `merchant ${merchant}`].filter(Boolean);
-  return `[${parts.join(', ')}] `;
+/** The prefix of an error's message: `[iamport, merchant shop-kr] `, `[iamport, merchants a1, a2] `, `[iamport] ` or none. */
+function label(provider: string | undefined, merchantIds: readonly string[]): string {
+  const who = merchantIds.length === 0 ? undefined : `${merchantIds.length === 1 ? 'merchant' : 'merchants'} ${merchantIds.join(', ')}`;
+  const parts = [provider, who].filter(Boolean);
+  return parts.length === 0 ? '' : `[${parts.join(', ')}] `;
+}
+
+/**
+ * Names the merchants an error concerns, in place: its `merchant`, and the prefix of its message and stack, as the
+ * constructor writes them. An error that names a merchant already, or that is not an `@x` error, is left as it is. In
+ * place rather than a copy: each error is made for one request, and everyone it reaches shares those merchants. Not in
+ * the package API.
+ */
+export function nameMerchants(error: unknown, merchantIds: readonly string[]): void {
+  if (!isAuthError(error) || error.merchant !== undefined || merchantIds.length === 0) return;
+  const unnamed = label(error.provider, []);
+  const body = error.message.startsWith(unnamed) ? error.message.slice(unnamed.length) : error.message;
+  const message = label(error.provider, merchantIds) + body;
+  if (typeof error.stack === 'string') error.stack = error.stack.replace(error.message, message);
+  Object.defineProperty(error, 'message', { value: message, enumerable: false, writable: true, configurable: true });
+  Object.defineProperty(error, 'merchant', { value: merchantIds.join(', '), enumerable: true, writable: true, configurable: true });
 }
 
 /** Why a token request failed, in one word. */
@@ -107,12 +127,6 @@ export interface TokenRequestErrorOptions extends AuthErrorOptions {
  * echo what was sent, and not even `util.inspect(error, { showHidden: true })` reaches into a WeakMap.
  */
 const rawResponses = new WeakMap<object, Response>();
-
-/** Lets a copy of an error (one that names the merchant) answer `response` like the original. Not in the package API. */
-export function shareRawResponse(original: object, copy: object): void {
-  const response = rawResponses.get(original);
-  if (response !== undefined) rawResponses.set(copy, response);
-}
 
 /** The token endpoint could not be reached, timed out, or answered with an error. */
 export class TokenRequestError extends AuthError {

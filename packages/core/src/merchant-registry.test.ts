@@ -276,6 +276,32 @@ describe('createMerchantRegistry', () => {
     }
   });
 
+  it('should name the merchants on the error itself, one object from the event to every caller, its stack too', async () => {
+    server.mode = 401;
+    const failed: unknown[] = [];
+    const registry = createMerchantRegistry({
+      providers: { test: testFactory() },
+      merchants: { a1: { provider: 'test', apiKey: 'a', apiSecret: 'secret-a' } },
+      onEvent: (event) => {
+        if (event.type === 'token-request-failed') failed.push(event.error);
+      },
+    });
+    const [first, second] = await Promise.all([
+      registry
+        .tokens('a1')
+        .getToken()
+        .catch((caught: unknown) => caught),
+      registry
+        .fetch('a1')('/api/payments')
+        .catch((caught: unknown) => caught),
+    ]);
+    expect(first).toBe(failed[0]);
+    expect(second).toBe(first);
+    expect(first).toMatchObject({ merchant: 'a1', provider: 'test' });
+    expect((first as Error).message).toMatch(/^\[test, merchant a1\] /);
+    expect((first as Error).stack).toContain('[test, merchant a1] ');
+  });
+
   it('should give each event a frozen copy of the merchants, so a listener cannot erase them from later errors', async () => {
     server.mode = 401;
     const seen: Array<readonly string[]> = [];

@@ -1,10 +1,9 @@
 import { type AuthFetch, createAuthFetch } from './bearer-fetch.js';
 import { type CachePolicy, cachePolicyFieldIssues } from './cache-policy.js';
 import type { Clock } from './clock.js';
-import { createAnnotatedTokenCache } from './error-annotation.js';
-import { ConfigurationError, type ConfigurationIssue, isAuthError, shareRawResponse, UnknownMerchantError } from './errors.js';
+import { ConfigurationError, type ConfigurationIssue, isAuthError, UnknownMerchantError } from './errors.js';
 import { isReservedKey, merchantIdProblem, ownSettings, printableName, reservedKeyIssues } from './settings-checks.js';
-import type { TokenCache } from './token-cache.js';
+import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { TokenProvider } from './token-provider.js';
 import { createMemoryTokenStore, type TokenStore } from './token-store.js';
@@ -134,14 +133,14 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
 
   const createCache = (provider: TokenProvider, shared: SharedCache): TokenCache =>
     // Annotated: the bearer fetches and interceptors over the cache name the merchants in their own errors too.
-    createAnnotatedTokenCache(provider, {
+    createTokenCache(provider, {
       store,
       policy: options.policy,
       fetch: options.fetch,
       clock: options.clock,
       onEvent: listener === undefined ? undefined : (event) => listener({ ...event, merchants: merchantsOf(shared) }),
       // Errors name the merchants; a cache shared by merchants with the same credentials names them all.
-      annotateError: (error) => annotate(error, merchantsOf(shared)),
+      merchants: () => merchantsOf(shared),
     });
 
   const tokens = (merchantId: string): TokenCache => {
@@ -260,31 +259,4 @@ function settingsIssues(factory: ProviderFactory, settings: Record<string, unkno
     // Only the error's name: a third-party factory's message may quote the value it refused.
     return [{ path: '', message: `the provider's validation threw ${error instanceof Error ? error.name : typeof error}` }];
   }
-}
-
-/**
- * A copy of an `@x` error that names the merchant(s); other errors, and errors that name a merchant already, pass
- * through. A copy, because a cache's error goes to every caller waiting on it.
- */
-function annotate(error: unknown, ids: readonly string[]): unknown {
-  if (!isAuthError(error) || error.merchant !== undefined) return error;
-  if (ids.length === 0) return error;
-  const merchant = ids.join(', ');
-  const copy = Object.create(Object.getPrototypeOf(error) as object, Object.getOwnPropertyDescriptors(error)) as typeof error;
-  shareRawResponse(error, copy);
-  const prefix = error.provider === undefined ? '' : `[${error.provider}] `;
-  const body = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
-  const who = `${ids.length === 1 ? 'merchant' : 'merchants'} ${merchant}`;
-  const label = error.provider === undefined ? `[${who}] ` : `[${error.provider}, ${who}] `;
-  Object.defineProperty(copy, 'merchant', { value: merchant, enumerable: true });
-  Object.defineProperty(copy, 'message', { value: label + body, enumerable: false, writable: true, configurable: true });
-  if (typeof error.stack === 'string') {
-    Object.defineProperty(copy, 'stack', {
-      value: error.stack.replace(error.message, label + body),
-      enumerable: false,
-      writable: true,
-      configurable: true,
-    });
-  }
-  return copy;
 }

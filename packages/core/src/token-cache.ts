@@ -1,6 +1,6 @@
 import { type CachePolicy, resolveCachePolicy } from './cache-policy.js';
 import { type Clock, systemClock } from './clock.js';
-import { type AuthError, isAuthError, isRetryable, TokenRequestError, TokenResponseError } from './errors.js';
+import { type AuthError, isAuthError, isRetryable, nameMerchants, TokenRequestError, TokenResponseError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import { TokenBackoff } from './token-backoff.js';
 import type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
@@ -42,10 +42,11 @@ export interface TokenCacheOptions {
   /** Source of randomness for jitter, in [0, 1). @default Math.random */
   random?: (() => number) | undefined;
   /**
-   * Applied once to each error before callers get it, e.g. to name the merchants (the registry does). Must return
-   * an error free of secrets. @default the error as it is
+   * The merchants whose token this is (a registry's cache: the merchants sharing one credential), read when an error
+   * is handed out: the cache's errors, and those of a fetch or interceptor over it, name them.
+   * @default none
    */
-  annotateError?: ((error: unknown) => unknown) | undefined;
+  merchants?: (() => readonly string[]) | undefined;
 }
 
 /** Caches one provider's token: single flight, refresh ahead, stale-while-failing, backoff. */
@@ -138,6 +139,14 @@ const defaultExpiryResolutionMs = 1_000;
 const lockPollMs = 50;
 
 const cacheBrand = Symbol.for('@x/core.token-cache');
+const merchantsKey = Symbol.for('@x/core.token-cache-merchants');
+
+/** Names, in place, the merchants of `cache` (its `merchants` option) on `error`, as the cache names them on its own. */
+export function nameMerchantsOf(cache: TokenCache, error: unknown): unknown {
+  const merchants = (cache as unknown as Record<symbol, unknown>)[merchantsKey];
+  if (typeof merchants === 'function') nameMerchants(error, (merchants as () => readonly string[])());
+  return error;
+}
 
 /** True when `value` is a {@link TokenCache} made by {@link createTokenCache} (any copy of the package). */
 export function isTokenCache(value: unknown): value is TokenCache {
@@ -171,7 +180,7 @@ class ProviderTokenCache implements TokenCache {
   readonly #random: () => number;
   readonly #fetch: typeof globalThis.fetch;
   readonly #listener: TokenEventListener | undefined;
-  readonly #annotateError: ((error: unknown) => unknown) | undefined;
+  readonly #merchants: (() => readonly string[]) | undefined;
   readonly #exchange: StoreExchange;
   readonly #backoff: TokenBackoff;
   /** Per process, the refresh window starts a little later at random, so a fleet spreads its refreshes. */
@@ -193,7 +202,9 @@ class ProviderTokenCache implements TokenCache {
     this.#random = options.random ?? Math.random;
     this.#fetch = options.fetch ?? fetchFromGlobal;
     this.#listener = options.onEvent;
-    this.#annotateError = options.annotateError;
+    this.#merchants = options.merchants;
+    // Under a Symbol.for key, so the copy of this module bundled into @x/core/undici finds it too.
+    if (options.merchants !== undefined) Object.defineProperty(this, merchantsKey, { value: options.merchants });
     this.#exchange = new StoreExchange({
       store: options.store ?? createMemoryTokenStore({ clock: this.#clock }),
       provider: provider.provider,
@@ -584,12 +595,8 @@ class ProviderTokenCache implements TokenCache {
   }
 
   #annotate(error: unknown): unknown {
-    if (this.#annotateError === undefined) return error;
-    try {
-      return this.#annotateError(error);
-    } catch {
-      return error;
-    }
+    if (this.#merchants !== undefined) nameMerchants(error, this.#merchants());
+    return error;
   }
 }
 
