@@ -4,6 +4,6 @@
  * (`iamport-conformance.ts`).
  */
 import { describeCanaryConformance } from '@x/core/testing/conformance';
-import { iamportConformance } from './iamport-conformance.js';
+import { iamportConformance } from '../test/iamport-conformance.js';
 
 describeCanaryConformance(iamportConformance);

@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { type ConfigurationError, isConfigurationError } from '@x/core';
 import { describeSettingsConformance } from '@x/core/testing/conformance';
 import { describe, expect, it } from 'vitest';
-import { iamportConformance } from './iamport-conformance.js';
+import { iamportConformance } from '../test/iamport-conformance.js';
 import { validateIamportSettings } from './iamport-settings.js';
 import { createIamportProvider } from './iamport-token-provider.js';
 

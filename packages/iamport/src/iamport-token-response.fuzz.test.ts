@@ -6,7 +6,7 @@
 import { isTokenResponseError } from '@x/core';
 import { describeTokenResponseConformance } from '@x/core/testing/conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { iamportConformance } from './iamport-conformance.js';
+import { iamportConformance } from '../test/iamport-conformance.js';
 import { createIamportProvider } from './iamport-token-provider.js';
 import { createIamportEmulator, type IamportEmulator } from './testing/index.js';
 

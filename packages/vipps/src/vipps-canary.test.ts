@@ -4,6 +4,6 @@
  * credential echoes among the faults (`vipps-conformance.ts`).
  */
 import { describeCanaryConformance } from '@x/core/testing/conformance';
-import { vippsConformance } from './vipps-conformance.js';
+import { vippsConformance } from '../test/vipps-conformance.js';
 
 describeCanaryConformance(vippsConformance);

@@ -3,9 +3,9 @@ import { isConfigurationError, isTokenRequestError } from '@x/core';
 import { describeSettingsConformance } from '@x/core/testing/conformance';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { vippsConformance } from '../test/vipps-conformance.js';
 import { createVippsProvider, type VippsProviderSettings, validateVippsSettings } from './index.js';
 import { createVippsEmulator } from './testing/index.js';
-import { vippsConformance } from './vipps-conformance.js';
 
 const valid: VippsProviderSettings = {
   clientId: 'fb492b5e-7907-4d83-ba20-c7fb60ca35de',

@@ -6,8 +6,8 @@
 import { isTokenResponseError } from '@x/core';
 import { describeTokenResponseConformance } from '@x/core/testing/conformance';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vippsConformance, vippsTokenBody } from '../test/vipps-conformance.js';
 import { createVippsEmulator, type VippsEmulator, vippsEmulatorDefaultMerchant } from './testing/index.js';
-import { vippsConformance, vippsTokenBody } from './vipps-conformance.js';
 import { createVippsProvider } from './vipps-token-provider.js';
 
 describeTokenResponseConformance(vippsConformance);

@@ -8,9 +8,9 @@ import { createCanary, type RawResponse } from '@x/core/testing';
 import type { ProviderConformanceGateway } from '@x/core/testing/conformance';
 import type { TokenResponseFuzzCase, TokenResponseFuzzFault, TokenResponseFuzzKit } from '@x/core/testing/fuzz';
 import fc from 'fast-check';
-import { type IamportProviderSettings, iamportDefaultBaseUrl, validateIamportSettings } from './iamport-settings.js';
-import { createIamportProvider } from './iamport-token-provider.js';
-import { createIamportEmulator, type IamportFault, type IamportFaultTarget, iamportEmulatorDefaultMerchant } from './testing/index.js';
+import { type IamportProviderSettings, iamportDefaultBaseUrl, validateIamportSettings } from '../src/iamport-settings.js';
+import { createIamportProvider } from '../src/iamport-token-provider.js';
+import { createIamportEmulator, type IamportFault, type IamportFaultTarget, iamportEmulatorDefaultMerchant } from '../src/testing/index.js';
 
 const { impSecret } = iamportEmulatorDefaultMerchant;
 

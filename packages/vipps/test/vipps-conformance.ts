@@ -9,11 +9,11 @@ import type { RawResponse } from '@x/core/testing';
 import type { ProviderConformanceGateway } from '@x/core/testing/conformance';
 import type { TokenResponseFuzzCase, TokenResponseFuzzFault, TokenResponseFuzzKit } from '@x/core/testing/fuzz';
 import fc from 'fast-check';
-import { createVippsEmulator, type VippsFault, type VippsFaultTarget, vippsEmulatorDefaultMerchant } from './testing/index.js';
-import { tokenResponseOf } from './testing/vipps-emulator.js';
-import { type VippsTokenEndpoint, vippsBaseUrls } from './vipps-api-types.js';
-import { type VippsProviderSettings, validateVippsSettings } from './vipps-settings.js';
-import { createVippsProvider } from './vipps-token-provider.js';
+import { createVippsEmulator, type VippsFault, type VippsFaultTarget, vippsEmulatorDefaultMerchant } from '../src/testing/index.js';
+import { tokenResponseOf } from '../src/testing/vipps-emulator.js';
+import { type VippsTokenEndpoint, vippsBaseUrls } from '../src/vipps-api-types.js';
+import { type VippsProviderSettings, validateVippsSettings } from '../src/vipps-settings.js';
+import { createVippsProvider } from '../src/vipps-token-provider.js';
 
 const { clientSecret, subscriptionKey } = vippsEmulatorDefaultMerchant;
 const secrets = [clientSecret, subscriptionKey];
@@ -26,9 +26,9 @@ export function vippsTokenBody(
   tokenEndpoint: VippsTokenEndpoint,
   accessToken: string,
   now: number,
-  lifetime: number,
+  lifetimeSeconds: number,
 ): Record<string, unknown> {
-  return { ...tokenResponseOf(tokenEndpoint, accessToken, now, lifetime) };
+  return { ...tokenResponseOf(tokenEndpoint, accessToken, now, lifetimeSeconds) };
 }
 
 /** Answers in Vipps' own shapes: OAuth, API gateway and problem bodies echoing the credentials, and odd tokens. */
