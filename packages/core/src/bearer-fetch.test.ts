@@ -1,22 +1,12 @@
 import { Readable } from 'node:stream';
 import { inspect } from 'node:util';
-import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
+import { apiHeaders, sharedBytes, startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import * as undici from 'undici';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type AuthFetchOptions, createAuthFetch } from './bearer-fetch.js';
 import { ForeignOriginError, isConfigurationError, isForeignOriginError, isTokenRequestError, TokenRequestError } from './errors.js';
 import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
-
-const apiHeaders = { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Merchant-Serial-Number': '123456' };
-
-/** A SharedArrayBuffer holding `text`'s bytes. */
-function sharedBytes(text: string): SharedArrayBuffer {
-  const bytes = new TextEncoder().encode(text);
-  const shared = new SharedArrayBuffer(bytes.byteLength);
-  new Uint8Array(shared).set(bytes);
-  return shared;
-}
 
 /** Node's global fetch and undici 7's fetch, each with the classes that belong to it. */
 const implementations = [

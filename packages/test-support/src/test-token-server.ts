@@ -158,3 +158,17 @@ export function testProvider(server: Pick<TestTokenServer, 'url'>, overrides: Pa
     ...overrides,
   };
 }
+
+/** API headers of the kind Vipps sends with every call (a subscription key, a merchant serial number). */
+export const apiHeaders: Readonly<Record<string, string>> = {
+  'Ocp-Apim-Subscription-Key': 'subscription-key',
+  'Merchant-Serial-Number': '123456',
+};
+
+/** A SharedArrayBuffer holding `text`'s bytes. */
+export function sharedBytes(text: string): SharedArrayBuffer {
+  const bytes = new TextEncoder().encode(text);
+  const shared = new SharedArrayBuffer(bytes.byteLength);
+  new Uint8Array(shared).set(bytes);
+  return shared;
+}

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
+import { apiHeaders, sharedBytes, startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { Agent, type Dispatcher, fetch, interceptors, Pool, request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ForeignOriginError, isForeignOriginError, isTokenRequestError, TokenRequestError } from '../errors.js';
@@ -7,16 +7,6 @@ import { createTokenCache, type TokenCache } from '../token-cache.js';
 import type { TokenProvider } from '../token-provider.js';
 import { createAuthDispatcher } from './auth-dispatcher.js';
 import { type AuthInterceptorOptions, createAuthInterceptor } from './auth-interceptor.js';
-
-const apiHeaders = { 'Ocp-Apim-Subscription-Key': 'subscription-key', 'Merchant-Serial-Number': '123456' };
-
-/** A SharedArrayBuffer holding `text`'s bytes. */
-function sharedBytes(text: string): SharedArrayBuffer {
-  const bytes = new TextEncoder().encode(text);
-  const shared = new SharedArrayBuffer(bytes.byteLength);
-  new Uint8Array(shared).set(bytes);
-  return shared;
-}
 
 /**
  * The two ways to authenticate an undici dispatcher, one behaviour: `below` is the dispatcher the authenticated
