@@ -34,7 +34,8 @@
  * {@link ErrorCode}, {@link isAuthError}, {@link isRetryable}, {@link TokenRequestError}, {@link isTokenRequestError},
  * {@link TokenRequestFailure}, {@link TokenResponseError}, {@link isTokenResponseError}, {@link ConfigurationError},
  * {@link isConfigurationError}, {@link ConfigurationIssue}, {@link ForeignOriginError}, {@link isForeignOriginError},
- * {@link TokenStoreError}, {@link isTokenStoreError}, {@link UnknownMerchantError}, {@link isUnknownMerchantError}.
+ * {@link TokenStoreError}, {@link isTokenStoreError}, {@link TokenStoreFailure}, {@link UnknownMerchantError},
+ * {@link isUnknownMerchantError}.
  *
  * @categoryDescription Provider contract
  * What a gateway package implements ({@link TokenProvider}, {@link ProviderToken}, {@link TokenRequestContext}); the
