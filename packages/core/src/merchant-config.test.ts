@@ -1,6 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type ConfigurationError, isConfigurationError, resolveMerchantConfig } from './index.js';
@@ -187,5 +188,184 @@ describe('resolveMerchantConfig', () => {
 
   it('should refuse a configuration without merchants', () => {
     expect(() => resolveMerchantConfig('merchants.json')).toThrow(/merchants: required/);
+  });
+});
+
+describe('loadMerchantConfig with $file secrets', () => {
+  const canary = 'xcanary-file-secret';
+  /** A folder with `merchants.json` (the given object) and the given secret files, relative to it. */
+  const setUp = async (config: unknown, files: Record<string, string | Uint8Array> = {}): Promise<string> => {
+    const directory = await mkdtemp(join(tmpdir(), 'x-config-'));
+    for (const [name, content] of Object.entries(files)) {
+      await mkdir(dirname(join(directory, name)), { recursive: true });
+      await writeFile(join(directory, name), content);
+    }
+    await writeFile(join(directory, 'merchants.json'), JSON.stringify(config));
+    return directory;
+  };
+  const errorOf = async (loading: Promise<unknown>): Promise<ConfigurationError> => {
+    const error = await loading.catch((caught: unknown) => caught);
+    if (!isConfigurationError(error)) throw new Error(`expected a ConfigurationError, got ${String(error)}`);
+    for (const text of [error.message, JSON.stringify(error), inspect(error, { depth: Infinity })]) {
+      expect(text).not.toContain('xcanary');
+    }
+    return error;
+  };
+  const shop = (impSecret: unknown): unknown => ({ merchants: { 'shop-kr': { provider: 'iamport', impKey: 'key', impSecret } } });
+
+  it('should read a secret relative to the configuration file, not the working directory, trimming one newline', async () => {
+    const directory = await setUp(
+      {
+        merchants: {
+          a: { provider: 'iamport', impSecret: { $file: 'secrets/a' } },
+          b: { provider: 'iamport', impSecret: { $file: 'secrets/b' } },
+        },
+      },
+      { 'secrets/a': 'secret-a\n', 'secrets/b': 'secret-b\r\n' },
+    );
+    expect(process.cwd()).not.toBe(directory);
+    const config = await loadMerchantConfig(join(directory, 'merchants.json'), { env: {} });
+    expect(config.merchants).toEqual({
+      a: { provider: 'iamport', impSecret: 'secret-a' },
+      b: { provider: 'iamport', impSecret: 'secret-b' },
+    });
+    const fromUrl = await loadMerchantConfig(pathToFileURL(join(directory, 'merchants.json')), { env: {} });
+    expect(fromUrl.merchants.a).toEqual({ provider: 'iamport', impSecret: 'secret-a' });
+    const fromRelativePath = await loadMerchantConfig(relative(process.cwd(), join(directory, 'merchants.json')), { env: {} });
+    expect(fromRelativePath.merchants.b).toEqual({ provider: 'iamport', impSecret: 'secret-b' });
+  });
+
+  it('should accept absolute paths and paths that leave the configuration folder', async () => {
+    const secrets = await mkdtemp(join(tmpdir(), 'x-secrets-'));
+    await writeFile(join(secrets, 'shop-kr'), 'absolute');
+    const directory = await setUp(
+      {
+        merchants: {
+          a: { provider: 'iamport', impSecret: { $file: join(secrets, 'shop-kr') } },
+          b: { provider: 'iamport', impSecret: { $file: '../outside' } },
+        },
+      },
+      { '../outside': 'outside\n' },
+    );
+    const config = await loadMerchantConfig(join(directory, 'merchants.json'), { env: {} });
+    expect(config.merchants.a?.impSecret).toBe('absolute');
+    expect(config.merchants.b?.impSecret).toBe('outside');
+  });
+
+  it('should resolve relative paths of an object against baseDir, and refuse them without it', async () => {
+    const directory = await setUp({}, { 'secrets/shop-kr': 'from-base-dir\n' });
+    const config = await loadMerchantConfig(shop({ $file: 'secrets/shop-kr' }) as { merchants: unknown }, { env: {}, baseDir: directory });
+    expect(config.merchants['shop-kr']?.impSecret).toBe('from-base-dir');
+    const absolute = await loadMerchantConfig(shop({ $file: join(directory, 'secrets/shop-kr') }) as { merchants: unknown }, { env: {} });
+    expect(absolute.merchants['shop-kr']?.impSecret).toBe('from-base-dir');
+    const error = await errorOf(loadMerchantConfig(shop({ $file: 'secrets/shop-kr' }) as { merchants: unknown }, { env: {} }));
+    expect(error.issues).toEqual([
+      {
+        path: 'merchants.shop-kr.impSecret',
+        message: '"$file" secrets/shop-kr is relative, and the configuration was given as an object: pass baseDir or use an absolute path',
+        merchant: 'shop-kr',
+      },
+    ]);
+  });
+
+  it('should report every bad file at once, with merchant and path, never its content', async () => {
+    const directory = await setUp(
+      {
+        merchants: {
+          missing: { provider: 'iamport', impSecret: { $file: 'absent' } },
+          folder: { provider: 'iamport', impSecret: { $file: 'secrets' } },
+          empty: { provider: 'iamport', impSecret: { $file: 'secrets/empty' } },
+          newline: { provider: 'iamport', impSecret: { $file: 'secrets/newline' } },
+          large: { provider: 'iamport', impSecret: { $file: 'secrets/large' } },
+          control: { provider: 'iamport', impSecret: { $file: 'secrets/control' } },
+          lines: { provider: 'iamport', impSecret: { $file: 'secrets/lines' } },
+          binary: { provider: 'iamport', impSecret: { $file: 'secrets/binary' } },
+          loop: { provider: 'iamport', impSecret: { $file: 'loop' } },
+          env: { provider: 'iamport', impSecret: { $env: 'UNSET' } },
+        },
+      },
+      {
+        'secrets/empty': '',
+        'secrets/newline': '\n',
+        'secrets/large': canary.repeat(4_000),
+        'secrets/control': `${canary}\u0007`,
+        'secrets/lines': `${canary}\n\n`,
+        'secrets/binary': new Uint8Array([0x78, 0x63, 0x61, 0x6e, 0x61, 0x72, 0x79, 0xff]),
+      },
+    );
+    await symlink(join(directory, 'loop'), join(directory, 'loop'));
+    const error = await errorOf(loadMerchantConfig(join(directory, 'merchants.json'), { env: {} }));
+    expect(error.issues.map((issue) => `${issue.merchant} ${issue.path}: ${issue.message}`)).toEqual([
+      `missing merchants.missing.impSecret: "$file" ${join(directory, 'absent')} cannot be read (ENOENT)`,
+      `folder merchants.folder.impSecret: "$file" ${join(directory, 'secrets')} is a directory, not a file`,
+      `empty merchants.empty.impSecret: "$file" ${join(directory, 'secrets/empty')} is empty`,
+      `newline merchants.newline.impSecret: "$file" ${join(directory, 'secrets/newline')} is empty`,
+      `large merchants.large.impSecret: "$file" ${join(directory, 'secrets/large')} is larger than 64 KiB`,
+      `control merchants.control.impSecret: "$file" ${join(directory, 'secrets/control')} contains control characters (one trailing line break is removed, no more)`,
+      `lines merchants.lines.impSecret: "$file" ${join(directory, 'secrets/lines')} contains control characters (one trailing line break is removed, no more)`,
+      `binary merchants.binary.impSecret: "$file" ${join(directory, 'secrets/binary')} is not UTF-8 text`,
+      `loop merchants.loop.impSecret: "$file" ${join(directory, 'loop')} cannot be read (ELOOP)`,
+      'env merchants.env.impSecret: environment variable UNSET is not set',
+    ]);
+  });
+
+  it.skipIf(process.getuid?.() === 0)('should report a file it may not read', async () => {
+    const directory = await setUp(shop({ $file: 'locked' }), { locked: canary });
+    await chmod(join(directory, 'locked'), 0o000);
+    const error = await errorOf(loadMerchantConfig(join(directory, 'merchants.json'), { env: {} }));
+    expect(error.issues.map((issue) => issue.message)).toEqual([`"$file" ${join(directory, 'locked')} cannot be read (EACCES)`]);
+  });
+
+  it('should refuse malformed references and a reference with other keys beside it', async () => {
+    const directory = await setUp(
+      {
+        merchants: {
+          m: {
+            provider: 'iamport',
+            a: { $file: 'secret', other: canary },
+            b: { $env: 'SET', other: canary },
+            c: { $file: '' },
+            d: { $file: 42 },
+            e: { $file: 'bad\u0000name' },
+            f: { $file: 'x'.repeat(5_000) },
+            g: { $file: 'secret' },
+          },
+        },
+      },
+      { secret: 'fine' },
+    );
+    const error = await errorOf(loadMerchantConfig(join(directory, 'merchants.json'), { env: { SET: 'value' } }));
+    const malformed = '"$file" must be a path to a file (at most 4096 characters, no control characters)';
+    expect(error.issues.map((issue) => `${issue.path}: ${issue.message}`)).toEqual([
+      'merchants.m.a: "$file" must be the only key of its object',
+      'merchants.m.b: "$env" must be the only key of its object',
+      `merchants.m.c: ${malformed}`,
+      `merchants.m.d: ${malformed}`,
+      `merchants.m.e: ${malformed}`,
+      `merchants.m.f: ${malformed}`,
+    ]);
+  });
+});
+
+describe('resolveMerchantConfig with $file secrets', () => {
+  it('should refuse $file, which only loadMerchantConfig reads, with every problem at once', () => {
+    let error: unknown;
+    try {
+      resolveMerchantConfig(
+        { merchants: { 'shop-kr': { provider: 'iamport', impKey: { $env: 'UNSET' }, impSecret: { $file: '/run/secrets/shop-kr' } } } },
+        { env: {} },
+      );
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isConfigurationError(error)).toBe(true);
+    expect((error as ConfigurationError).issues).toEqual([
+      { path: 'merchants.shop-kr.impKey', message: 'environment variable UNSET is not set', merchant: 'shop-kr' },
+      {
+        path: 'merchants.shop-kr.impSecret',
+        message: '"$file" is read by loadMerchantConfig from @x/core/node; resolveMerchantConfig reads no files',
+        merchant: 'shop-kr',
+      },
+    ]);
   });
 });

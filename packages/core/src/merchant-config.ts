@@ -1,10 +1,17 @@
 import { ConfigurationError, type ConfigurationIssue } from './errors.js';
 import type { MerchantSettings } from './merchant-registry.js';
-import { isReservedKey, merchantIdProblem, printableName, reservedKeyMessage, settingLimits } from './settings-checks.js';
+import {
+  hasControlCharacter,
+  isReservedKey,
+  merchantIdProblem,
+  printableName,
+  reservedKeyMessage,
+  settingLimits,
+} from './settings-checks.js';
 
 /** A merchant configuration as `createMerchantRegistry` takes it. */
 export interface MerchantConfig {
-  /** Merchants by id, every `$env` reference replaced by the variable's value. */
+  /** Merchants by id, every `$env` reference replaced by the variable's value (and every `$file` by the file's). */
   merchants: Record<string, MerchantSettings>;
 }
 
@@ -21,6 +28,9 @@ export interface ResolveMerchantConfigOptions {
  * quote a merchant's `provider`: only the registry knows which names are providers, and any other value may be a
  * misplaced secret. To read the configuration from a file, use `loadMerchantConfig` from `@x/core/node`.
  *
+ * `{ "$file": "path" }` references are refused here, each as an issue: this entry reads no files (it runs where there
+ * is no file system), so `loadMerchantConfig` from `@x/core/node` resolves them.
+ *
  * A hostile configuration is a `ConfigurationError`, never a polluted prototype: keys named like
  * `Object.prototype`'s properties (`__proto__`, `constructor`, …) or `prototype` are refused at any depth, as are
  * merchant ids the registry would refuse and nesting deeper than 16 levels.
@@ -32,9 +42,33 @@ export interface ResolveMerchantConfigOptions {
  * );
  *
  * @throws {@link ConfigurationError} with every problem found (bad merchant ids, reserved keys, `$env` variables
- * that are not set), each with its merchant and path; never a value.
+ * that are not set, `$file` references), each with its merchant and path; never a value.
  */
 export function resolveMerchantConfig(config: unknown, options: ResolveMerchantConfigOptions = {}): MerchantConfig {
+  const { merchants, issues } = resolveReferencesIn(config, options, undefined);
+  if (issues.length > 0) throw new ConfigurationError({ issues });
+  return { merchants };
+}
+
+/**
+ * What a `{ "$file": "path" }` reference holds: the secret, or what is wrong with it in words that never quote the
+ * file's content. Synchronous, so one walk resolves `$env` and `$file` alike and reports every problem in order.
+ *
+ * @internal
+ */
+export type FileSecretLookup = (reference: string) => { secret: string } | { problem: string };
+
+/**
+ * {@link resolveMerchantConfig} that returns its issues instead of throwing, and resolves `$file` references with
+ * `lookUpFile` (none in the main entry, which reads no files): what `loadMerchantConfig` builds on.
+ *
+ * @internal
+ */
+export function resolveReferencesIn(
+  config: unknown,
+  options: ResolveMerchantConfigOptions,
+  lookUpFile: FileSecretLookup | undefined,
+): { merchants: Record<string, MerchantSettings>; issues: ConfigurationIssue[] } {
   // `process` is absent on Cloudflare Workers without Node compatibility: there, pass `env` explicitly.
   const env = options.env ?? globalThis.process?.env ?? {};
   const merchants =
@@ -42,7 +76,7 @@ export function resolveMerchantConfig(config: unknown, options: ResolveMerchantC
       ? (config as { merchants: unknown }).merchants
       : undefined;
   if (typeof merchants !== 'object' || merchants === null || Array.isArray(merchants)) {
-    throw new ConfigurationError({ issues: [{ path: 'merchants', message: 'required: an object of merchant id to settings' }] });
+    return { merchants: {}, issues: [{ path: 'merchants', message: 'required: an object of merchant id to settings' }] };
   }
   const issues: ConfigurationIssue[] = [];
   const resolved: Record<string, MerchantSettings> = {};
@@ -56,21 +90,32 @@ export function resolveMerchantConfig(config: unknown, options: ResolveMerchantC
     const entry: unknown = (merchants as Record<string, unknown>)[merchantId];
     // The merchant only: which provider names are real is the registry's to know, and an unknown one may be a
     // misplaced secret, so it is never quoted.
-    const walk: Walk = { env, issues, about: { merchant: merchantId } };
+    const walk: Walk = { env, lookUpFile, issues, about: { merchant: merchantId } };
     resolved[merchantId] = resolveReferences(entry, path, 0, walk) as MerchantSettings;
   }
-  if (issues.length > 0) throw new ConfigurationError({ issues });
-  return { merchants: resolved };
+  return { merchants: resolved, issues };
 }
 
 interface Walk {
   env: ResolveMerchantConfigOptions['env'] & object;
+  lookUpFile: FileSecretLookup | undefined;
   issues: ConfigurationIssue[];
   /** The merchant every issue found on this walk concerns. */
   about: Pick<ConfigurationIssue, 'merchant'>;
 }
 
 const envNamePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Longest `$file` path, in characters: Linux's PATH_MAX; anything longer is a pasted value, not a path. */
+const filePathMaxLength = 4096;
+
+/** What is wrong with a `$file` reference's path, or `undefined` when it can be looked up. Never quotes it. */
+function filePathProblem(reference: unknown): string | undefined {
+  if (typeof reference === 'string' && reference !== '' && reference.length <= filePathMaxLength && !hasControlCharacter(reference)) {
+    return undefined;
+  }
+  return `"$file" must be a path to a file (at most ${filePathMaxLength} characters, no control characters)`;
+}
 
 function resolveReferences(value: unknown, path: string, depth: number, walk: Walk): unknown {
   const report = (message: string): undefined => {
@@ -82,7 +127,20 @@ function resolveReferences(value: unknown, path: string, depth: number, walk: Wa
   if (depth >= settingLimits.configMaxDepth) return report(`nested more than ${settingLimits.configMaxDepth} levels deep`);
   if (Array.isArray(value)) return value.map((item, index) => resolveReferences(item, `${path}.${index}`, depth + 1, walk));
   const keys = Object.keys(value);
-  if (keys.length === 1 && keys[0] === '$env') {
+  const reference = keys.find((key) => key === '$env' || key === '$file');
+  // `{ "$file": "…", "other": … }` is a typo or a merge gone wrong, not a setting named `$file`: refuse it.
+  if (reference !== undefined && keys.length > 1) return report(`"${reference}" must be the only key of its object`);
+  if (reference === '$file') {
+    const filePath = (value as { $file: unknown }).$file;
+    const problem = filePathProblem(filePath);
+    if (problem !== undefined) return report(problem);
+    if (walk.lookUpFile === undefined) {
+      return report('"$file" is read by loadMerchantConfig from @x/core/node; resolveMerchantConfig reads no files');
+    }
+    const found = walk.lookUpFile(filePath as string);
+    return 'secret' in found ? found.secret : report(found.problem);
+  }
+  if (reference === '$env') {
     const name = (value as { $env: unknown }).$env;
     if (typeof name !== 'string' || name.length > settingLimits.envNameMaxLength || !envNamePattern.test(name)) {
       return report(
