@@ -1,4 +1,5 @@
 import { chmod, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -314,6 +315,13 @@ describe('loadMerchantConfig with $file secrets', () => {
     await chmod(join(directory, 'locked'), 0o000);
     const error = await errorOf(loadMerchantConfig(join(directory, 'merchants.json'), { env: {} }));
     expect(error.issues.map((issue) => issue.message)).toEqual([`"$file" ${join(directory, 'locked')} cannot be read (EACCES)`]);
+  });
+
+  it.skipIf(process.platform === 'win32')('should refuse a FIFO at once instead of waiting for a writer', async () => {
+    const directory = await setUp(shop({ $file: 'fifo' }));
+    execFileSync('mkfifo', [join(directory, 'fifo')]);
+    const error = await errorOf(loadMerchantConfig(join(directory, 'merchants.json'), { env: {} }));
+    expect(error.issues.map((issue) => issue.message)).toEqual([`"$file" ${join(directory, 'fifo')} is not a regular file`]);
   });
 
   it('should refuse malformed references and a reference with other keys beside it', async () => {
