@@ -10,7 +10,8 @@
  * `@x/core/undici`.
  *
  * @categoryDescription Merchants
- * Many merchants, each on its gateway, from configuration with `{ "$env": "NAME" }` secrets:
+ * Many merchants, each on its gateway, from configuration with `{ "$env": "NAME" }` secrets (and `{ "$file": "path" }`
+ * ones, read by `loadMerchantConfig` from `@x/core/node`):
  * {@link createMerchantRegistry}, {@link MerchantRegistry}, {@link MerchantRegistryOptions},
  * {@link MerchantSettings}, {@link ProviderFactory}, {@link MerchantTokenEvent}, {@link resolveMerchantConfig},
  * {@link MerchantConfig}, {@link ResolveMerchantConfigOptions}.

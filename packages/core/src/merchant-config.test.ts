@@ -1,5 +1,5 @@
-import { chmod, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
