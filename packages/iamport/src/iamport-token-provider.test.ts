@@ -115,6 +115,27 @@ describe('createIamportProvider', () => {
     expectNoSecret(error, secret);
   });
 
+  it('should report a secret revoked at the emulator as rejected, like a wrong one, while the new secret gets a token', async () => {
+    const oldSecret = createCanary('old-', 40);
+    const newSecret = createCanary('new-', 40);
+    emulator.addMerchant({ impKey: 'imp_rotating', impSecret: oldSecret });
+    emulator.addSecret('imp_rotating', newSecret);
+    const withSecret = (impSecret: string) => createIamportProvider({ impKey: 'imp_rotating', impSecret, baseUrl: emulator.url });
+    await withSecret(oldSecret).requestToken(context());
+    emulator.revokeSecret('imp_rotating', oldSecret);
+
+    const error = (await failure(withSecret(oldSecret).requestToken(context()))) as TokenRequestError;
+    expect(error).toMatchObject({ provider: 'iamport', reason: 'rejected', retryable: false, status: 401, providerCode: -1 });
+    expectNoSecret(error, oldSecret, newSecret);
+    await expect(withSecret(newSecret).requestToken(context())).resolves.toMatchObject({ expiresAt: time + 30 * 60_000 });
+    expect(
+      emulator.secretCountersFor('imp_rotating').map(({ tokenRequests, revokedTokenRequests }) => [tokenRequests, revokedTokenRequests]),
+    ).toEqual([
+      [2, 1],
+      [1, 0],
+    ]);
+  });
+
   it('should treat a non-zero code in a 200 answer as a rejection', async () => {
     emulator.fault({ kind: 'body', body: { code: 1, message: '사용이 중지된 REST API 키입니다.', response: null } });
     const error = (await failure(provider().requestToken(context()))) as TokenRequestError;

@@ -189,6 +189,22 @@ describe('createVippsProvider errors', () => {
     expectNoSecret(error, secrets);
   });
 
+  it('should report a client secret revoked at the emulator as invalid_client, while the new secret gets a token', async () => {
+    emulator.addSecret(merchant.clientId, 'new-secret-value');
+    await createVippsProvider(settings()).requestToken(context());
+    emulator.revokeSecret(merchant.clientId, merchant.clientSecret);
+
+    const error = await failure(createVippsProvider(settings()).requestToken(context()));
+    expect(error).toMatchObject({ reason: 'rejected', retryable: false, status: 401, providerCode: 'invalid_client', provider: 'vipps' });
+    expectNoSecret(error, [...secrets, 'new-secret-value']);
+    const token = await createVippsProvider(settings({ clientSecret: 'new-secret-value' })).requestToken(context());
+    expect(token.accessToken).toMatch(/^eyJ/);
+    expect(emulator.secretCountersFor(merchant.clientId).filter(({ field }) => field === 'clientSecret')).toMatchObject([
+      { index: 0, revoked: true, tokenRequests: 2, revokedTokenRequests: 1 },
+      { index: 1, revoked: false, tokenRequests: 1, revokedTokenRequests: 0 },
+    ]);
+  });
+
   it('should report a wrong subscription key as rejected with the API gateway message', async () => {
     const error = await failure(createVippsProvider(settings({ subscriptionKey: 'wrong-key-value' })).requestToken(context()));
     expect(isTokenRequestError(error)).toBe(true);

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { inspect } from 'node:util';
+import { ConfigurationError } from '../errors.js';
+import { fingerprint } from '../fingerprint.js';
 import { answerEmulatorFault, type EmulatorFault, type EmulatorFaultBodies, validateEmulatorFault } from './emulator-fault.js';
 import { listenOnLoopback } from './loopback-server.js';
 import { readRequestBody } from './request-body.js';
@@ -54,6 +56,28 @@ export interface EmulatorRoute<Target extends string> {
   answer(): EmulatorAnswer;
 }
 
+/**
+ * One secret a merchant was given, as {@link Emulator.secretCountersFor} reports it: a position and a fingerprint,
+ * never the secret itself.
+ */
+export interface EmulatorSecretCounters {
+  /** The credential field it is a value of, e.g. `impSecret`. */
+  field: string;
+  /** Its position among the merchant's values of `field`, in the order they were added: 0 is the merchant's own. */
+  index: number;
+  /** The first 8 hex digits of its SHA-256 (`fingerprint` of `@x/core`): compare it, never the secret. */
+  fingerprint: string;
+  /** Whether {@link Emulator.revokeSecret} revoked it. */
+  revoked: boolean;
+  /** Token requests that presented it for this merchant, faulted or not. */
+  tokenRequests: number;
+  /** Those of them made after it was revoked (refused, unless a fault answered first). */
+  revokedTokenRequests: number;
+}
+
+/** What a presented secret is to the emulator: one the merchant holds, one it held until revoked, or neither. */
+export type EmulatorSecretStatus = 'accepted' | 'revoked' | 'unknown';
+
 /** A gateway's part of an emulator: its credentials, counters, fault bodies and routes. */
 export interface EmulatorDefinition<Target extends string, Counters extends Record<string, number>, Credentials extends object> {
   /** The handle's name in `inspect` output, e.g. `IamportEmulator`. */
@@ -68,6 +92,8 @@ export interface EmulatorDefinition<Target extends string, Counters extends Reco
   merchants: readonly Credentials[];
   /** A merchant's id, e.g. its API key: what `countersFor` takes. */
   merchantId(credentials: Credentials): string;
+  /** The credential fields that hold secrets a merchant may hold several of at once; the first is what `addSecret` adds by default. */
+  secretFields: readonly [keyof Credentials & string, ...(keyof Credentials & string)[]];
   /** The gateway's bytes for `status`, `malformed` and `truncated` faults. */
   faultBodies: EmulatorFaultBodies;
   /** Sends every request to its answer. Called once per request, before any fault is chosen: count here. */
@@ -97,13 +123,27 @@ export interface Emulator<Target extends string, Counters extends Record<string,
   readonly defaultMerchant: Credentials;
   /** Every accepted merchant's credentials. */
   readonly merchants: readonly Credentials[];
-  /** Accepts one more merchant's credentials. */
+  /** Accepts one more merchant's credentials (or replaces a merchant's, with their counters and extra secrets). */
   addMerchant(credentials: Credentials): void;
+  /**
+   * Lets a merchant's requests present one more value of a secret field (by default the gateway's main secret) besides
+   * those it holds, as a gateway does while a rotated secret rolls out; adding a revoked value accepts it again.
+   * Throws a `ConfigurationError` naming the merchant if there is no such merchant or `field` holds no secret. `merchants` keeps showing the
+   * credentials the merchant was added with.
+   */
+  addSecret(merchantId: string, secret: string, field?: keyof Credentials & string): void;
+  /**
+   * Refuses one of a merchant's secrets from now on, as the gateway refuses a wrong one; tokens issued with it stay
+   * valid until they expire or are revoked. Returns whether the merchant held that secret unrevoked.
+   */
+  revokeSecret(merchantId: string, secret: string, field?: keyof Credentials & string): boolean;
+  /** How many token requests presented each of a merchant's secrets, by position and fingerprint. */
+  secretCountersFor(merchantId: string): readonly EmulatorSecretCounters[];
   /** Totals over all merchants since start (or `resetCounters`). */
   readonly counters: Readonly<Counters>;
   /** One merchant's counters, by its id. */
   countersFor(merchantId: string): Readonly<Counters>;
-  /** Sets every counter, total and per merchant, back to zero, and forgets the requests seen. */
+  /** Sets every counter, total, per merchant and per secret, back to zero, and forgets the requests seen. */
   resetCounters(): void;
   /** The requests received (to `target`, or all), in order, unless `recordRequests` is off. */
   seen(target?: Target): readonly EmulatorSeenRequest<Target>[];
@@ -126,13 +166,18 @@ export interface EmulatorKit<Target extends string, Counters extends Record<stri
   count(counter: keyof Counters & string, merchantId?: string, options?: { total?: boolean }): void;
   /** A merchant's credentials by id. */
   merchant(merchantId: string): Credentials | undefined;
+  /** What `secret` is to a merchant, for `field`; counts nothing (for API calls and checks made twice). */
+  secretStatus(merchantId: string | undefined, field: keyof Credentials & string, secret: string | undefined): EmulatorSecretStatus;
+  /** The same, counted as a token request that presented `secret`: call it once per token request, in `route`. */
+  presentSecret(merchantId: string | undefined, field: keyof Credentials & string, secret: string | undefined): EmulatorSecretStatus;
   /** Starts the server; `extra` (getters and setters included) joins the returned handle. */
   start<Extra extends object>(extra: Extra): Promise<Emulator<Target, Counters, Credentials> & Extra>;
 }
 
 /**
  * The shared part of every gateway emulator: a loopback server with a bounded body reader, one fault vocabulary
- * ({@link EmulatorFault}, `count` 1 unless given), counters in total and per merchant, credential sets, a settable
+ * ({@link EmulatorFault}, `count` 1 unless given), counters in total and per merchant, credential sets whose
+ * secrets can be rotated (several valid at once, each revocable, each counted by fingerprint), a settable
  * clock, `close()`, and a handle whose `inspect` and `JSON.stringify` show only its address and counters. A gateway
  * adds its routes, token rules and error bodies.
  *
@@ -149,10 +194,40 @@ export function createEmulatorKit<Target extends string, Counters extends Record
   const recordRequests = options.recordRequests ?? true;
   const emptyCounters = (): Counters => Object.fromEntries([...definition.counterNames, 'faults'].map((name) => [name, 0])) as Counters;
 
-  const merchants = new Map<string, { credentials: Credentials; counters: Counters }>();
-  const addMerchant = (credentials: Credentials): void => {
-    merchants.set(definition.merchantId(credentials), { credentials: { ...credentials }, counters: emptyCounters() });
+  interface HeldSecret extends EmulatorSecretCounters {
+    secret: string;
+  }
+  const merchants = new Map<string, { credentials: Credentials; counters: Counters; secrets: HeldSecret[] }>();
+  const holdSecret = (field: string, index: number, secret: string): HeldSecret => {
+    const held = { field, index, fingerprint: fingerprint(secret), revoked: false, tokenRequests: 0, revokedTokenRequests: 0 };
+    // Non-enumerable, so that a held secret logged or serialized by mistake shows its counters only.
+    return Object.defineProperty(held, 'secret', { value: secret }) as HeldSecret;
   };
+  const addMerchant = (credentials: Credentials): void => {
+    const secrets = definition.secretFields.flatMap((field) => {
+      const value = credentials[field];
+      return typeof value === 'string' && value !== '' ? [holdSecret(field, 0, value)] : [];
+    });
+    merchants.set(definition.merchantId(credentials), { credentials: { ...credentials }, counters: emptyCounters(), secrets });
+  };
+  const merchantFor = (merchantId: string) => {
+    const merchant = merchants.get(merchantId);
+    if (merchant === undefined) {
+      throw new ConfigurationError({
+        provider: definition.provider,
+        merchant: merchantId,
+        issues: [{ path: 'merchantId', message: 'the emulator has no merchant with this id' }],
+      });
+    }
+    return merchant;
+  };
+  const findSecret = (merchantId: string | undefined, field: string, secret: string | undefined): HeldSecret | undefined => {
+    if (merchantId === undefined || secret === undefined) return undefined;
+    return merchants.get(merchantId)?.secrets.find((held) => held.field === field && held.secret === secret);
+  };
+  const fieldOrder = (field: string): number => (definition.secretFields as readonly string[]).indexOf(field);
+  const statusOf = (held: HeldSecret | undefined): EmulatorSecretStatus =>
+    held === undefined ? 'unknown' : held.revoked ? 'revoked' : 'accepted';
   for (const credentials of definition.merchants) addMerchant(credentials);
   const defaultMerchant = [...merchants.values()][0]?.credentials;
   if (defaultMerchant === undefined) throw new RangeError('an emulator needs at least one merchant');
@@ -201,6 +276,45 @@ export function createEmulatorKit<Target extends string, Counters extends Record
       return [...merchants.values()].map(({ credentials }) => credentials);
     },
     addMerchant,
+    addSecret(merchantId, secret, field = definition.secretFields[0]) {
+      const merchant = merchantFor(merchantId);
+      if (fieldOrder(field) === -1) {
+        throw new ConfigurationError({
+          provider: definition.provider,
+          merchant: merchantId,
+          issues: [{ path: 'field', message: `must be one of ${definition.secretFields.join(', ')}` }],
+        });
+      }
+      const held = findSecret(merchantId, field, secret);
+      if (held !== undefined) held.revoked = false;
+      else merchant.secrets.push(holdSecret(field, merchant.secrets.filter((other) => other.field === field).length, secret));
+    },
+    revokeSecret(merchantId, secret, field = definition.secretFields[0]) {
+      const held = findSecret(merchantId, field, secret);
+      if (held === undefined || held.revoked) return false;
+      held.revoked = true;
+      return true;
+    },
+    secretCountersFor: (merchantId) =>
+      [...(merchants.get(merchantId)?.secrets ?? [])]
+        .sort((a, b) => fieldOrder(a.field) - fieldOrder(b.field) || a.index - b.index)
+        .map(({ field, index, fingerprint, revoked, tokenRequests, revokedTokenRequests }) => ({
+          field,
+          index,
+          fingerprint,
+          revoked,
+          tokenRequests,
+          revokedTokenRequests,
+        })),
+    secretStatus: (merchantId, field, secret) => statusOf(findSecret(merchantId, field, secret)),
+    presentSecret(merchantId, field, secret) {
+      const held = findSecret(merchantId, field, secret);
+      if (held !== undefined) {
+        held.tokenRequests += 1;
+        if (held.revoked) held.revokedTokenRequests += 1;
+      }
+      return statusOf(held);
+    },
     merchant: (merchantId) => merchants.get(merchantId)?.credentials,
     get counters() {
       return { ...totals };
@@ -209,7 +323,13 @@ export function createEmulatorKit<Target extends string, Counters extends Record
     resetCounters() {
       totals = emptyCounters();
       seen = [];
-      for (const merchant of merchants.values()) merchant.counters = emptyCounters();
+      for (const merchant of merchants.values()) {
+        merchant.counters = emptyCounters();
+        for (const held of merchant.secrets) {
+          held.tokenRequests = 0;
+          held.revokedTokenRequests = 0;
+        }
+      }
     },
     count,
     seen: (target) => (target === undefined ? [...seen] : seen.filter((request) => request.target === target)),
@@ -237,7 +357,8 @@ export function createEmulatorKit<Target extends string, Counters extends Record
       };
       for (const source of [kit, extra]) {
         for (const [key, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(source))) {
-          if (!['count', 'merchant', 'start'].includes(key) || source === extra) Object.defineProperty(emulator, key, descriptor);
+          if (!['count', 'merchant', 'secretStatus', 'presentSecret', 'start'].includes(key) || source === extra)
+            Object.defineProperty(emulator, key, descriptor);
         }
       }
       // The handle holds credentials (and, as requests arrive, what was sent): a log of it shows where it is and counts.

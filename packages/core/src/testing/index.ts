@@ -1,6 +1,6 @@
 /**
  * What the gateway emulators and leak tests are built on: the emulator kit (a loopback server, one fault vocabulary,
- * counters, credential sets, a settable clock), a bounded request body reader, byte-exact raw answers, canary secrets to look for in everything a test can observe, and another origin
+ * counters, credential sets with rotatable secrets, a settable clock), a bounded request body reader, byte-exact raw answers, canary secrets to look for in everything a test can observe, and another origin
  * for redirects to point to. Needs no fast-check: the kit for fuzzing a provider's token responses is
  * `@x/core/testing/fuzz`. For tests only.
  *
@@ -36,6 +36,8 @@ export type {
   EmulatorOptions,
   EmulatorRequest,
   EmulatorRoute,
+  EmulatorSecretCounters,
+  EmulatorSecretStatus,
   EmulatorSeenRequest,
 } from './emulator-kit.js';
 export { createEmulatorKit } from './emulator-kit.js';

@@ -1,5 +1,8 @@
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { inspect } from 'node:util';
+import { fingerprint } from '@x/core';
+import { containsCanary, createCanary } from '@x/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { iamportRejectedCredentialsMessage } from '../iamport-api-types.js';
 import {
@@ -314,5 +317,70 @@ describe('createIamportEmulator', () => {
     expect(answered).toBe(false);
     await server.close();
     expect(await pending).toBeInstanceOf(Error);
+  });
+});
+
+describe('createIamportEmulator secret rotation', () => {
+  it('should accept an added secret beside the old one and refuse the old one with 401 once revoked', async () => {
+    const server = await startEmulator();
+    const { impKey, impSecret: oldSecret } = server.defaultMerchant;
+    const newSecret = createCanary('rotated-', 40);
+    server.addSecret(impKey, newSecret);
+    expect((await getToken(server, { impKey, impSecret: oldSecret })).status).toBe(200);
+    expect((await getToken(server, { impKey, impSecret: newSecret })).status).toBe(200);
+
+    expect(server.revokeSecret(impKey, oldSecret)).toBe(true);
+    const refused = await getToken(server, { impKey, impSecret: oldSecret });
+    expect(refused).toEqual({ status: 401, body: { code: -1, message: iamportRejectedCredentialsMessage, response: null } });
+    expect((await getToken(server, { impKey, impSecret: newSecret })).status).toBe(200);
+    expect(server.counters).toMatchObject({ tokenRequests: 4, rejectedTokenRequests: 1 });
+  });
+
+  it('should count the token requests each secret was presented in, by index and fingerprint', async () => {
+    const server = await startEmulator();
+    const { impKey, impSecret: oldSecret } = server.defaultMerchant;
+    const newSecret = createCanary('rotated-', 40);
+    server.addSecret(impKey, newSecret);
+    await getToken(server, { impKey, impSecret: oldSecret });
+    await getToken(server, { impKey, impSecret: newSecret });
+    await getToken(server, { impKey, impSecret: newSecret });
+    server.revokeSecret(impKey, oldSecret);
+    await getToken(server, { impKey, impSecret: oldSecret });
+    await getToken(server, { impKey, impSecret: 'never-issued' });
+
+    expect(server.secretCountersFor(impKey)).toEqual([
+      { field: 'impSecret', index: 0, fingerprint: fingerprint(oldSecret), revoked: true, tokenRequests: 2, revokedTokenRequests: 1 },
+      { field: 'impSecret', index: 1, fingerprint: fingerprint(newSecret), revoked: false, tokenRequests: 2, revokedTokenRequests: 0 },
+    ]);
+    expect(server.revokeSecret(impKey, 'never-issued')).toBe(false);
+  });
+
+  it('should refuse to add a secret for a merchant it does not know, naming the key only', async () => {
+    const server = await startEmulator();
+    const secret = createCanary('rotated-', 40);
+    let error: unknown;
+    try {
+      server.addSecret('imp_unknown', secret);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toMatchObject({ name: 'ConfigurationError', provider: 'iamport', merchant: 'imp_unknown' });
+    expect(containsCanary(`${String(error)} ${inspect(error)}`)).toBe(false);
+  });
+
+  it('should show no secret in inspect or JSON output after a rotation', async () => {
+    const server = await startEmulator();
+    const { impKey, impSecret: oldSecret } = server.defaultMerchant;
+    server.addSecret(impKey, createCanary('rotated-', 40));
+    await getToken(server);
+    server.revokeSecret(impKey, oldSecret);
+    for (const output of [
+      inspect(server, { depth: 10 }),
+      JSON.stringify(server),
+      inspect(server.secretCountersFor(impKey)),
+      JSON.stringify(server.secretCountersFor(impKey)),
+    ]) {
+      expect(containsCanary(output)).toBe(false);
+    }
   });
 });

@@ -85,7 +85,11 @@ export interface IamportEmulatorToken {
   expiresAt: number;
 }
 
-/** A running i'mport emulator: token endpoint and payment API on 127.0.0.1, on the `@x/core/testing` emulator kit. */
+/**
+ * A running i'mport emulator: token endpoint and payment API on 127.0.0.1, on the `@x/core/testing` emulator kit.
+ * A merchant may hold several `impSecret`s at once (`addSecret(impKey, secret)`); a revoked one gets the 401 a wrong
+ * one gets, and the merchant's token, issued per `impKey`, lives on.
+ */
 export interface IamportEmulator extends Emulator<IamportFaultTarget, IamportEmulatorCounters, IamportEmulatorMerchant> {
   /** Revokes one token, or every current token: API calls with it get 401 and the next token request issues a new one. Returns how many were revoked. */
   revoke(accessToken?: string): number;
@@ -148,6 +152,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
       counterNames,
       merchants: options.merchants ?? [iamportEmulatorDefaultMerchant],
       merchantId: (credentials) => credentials.impKey,
+      secretFields: ['impSecret'],
       faultBodies: {
         error: () => envelope(-1, '일시적인 서버 오류입니다. 잠시 후 다시 시도해주세요.', null),
         sample: JSON.stringify(envelope(0, null, { access_token: '0'.repeat(40), now: 1_700_000_000, expired_at: 1_700_001_800 })),
@@ -239,7 +244,10 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
     }
     const parsed = v.safeParse(iamportTokenRequestSchema, input);
     if (!parsed.success) return undefined;
-    return kit.merchant(parsed.output.imp_key)?.impSecret === parsed.output.imp_secret ? parsed.output.imp_key : undefined;
+    // A revoked secret gets the answer a wrong one gets: i'mport has no other word for it.
+    return kit.presentSecret(parsed.output.imp_key, 'impSecret', parsed.output.imp_secret) === 'accepted'
+      ? parsed.output.imp_key
+      : undefined;
   };
 
   return kit.start<Pick<IamportEmulator, 'revoke' | 'currentToken'>>({

@@ -1,5 +1,8 @@
 import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { inspect } from 'node:util';
+import { fingerprint } from '@x/core';
+import { containsCanary, createCanary } from '@x/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { VippsAccessTokenResponse, VippsPartnerTokenResponse } from '../vipps-api-types.js';
 import { createVippsEmulator, type VippsEmulator, type VippsEmulatorMerchant, vippsEmulatorDefaultMerchant } from './index.js';
@@ -442,5 +445,91 @@ describe('createVippsEmulator faults', () => {
     expect(answered).toBe(false);
     await emulator.close();
     expect(await pending).toBeInstanceOf(Error);
+  });
+});
+
+describe('createVippsEmulator secret rotation', () => {
+  const merchant = vippsEmulatorDefaultMerchant;
+
+  it('should accept an added client secret beside the old one and refuse the old one as invalid_client once revoked', async () => {
+    const newSecret = createCanary('rotated-', 32);
+    emulator.addSecret(merchant.clientId, newSecret);
+    expect((await post('/accesstoken/get', credentials(merchant))).status).toBe(200);
+    expect((await post('/accesstoken/get', credentials({ ...merchant, clientSecret: newSecret }))).status).toBe(200);
+
+    expect(emulator.revokeSecret(merchant.clientId, merchant.clientSecret)).toBe(true);
+    const refused = await post('/accesstoken/get', credentials(merchant));
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toEqual({ error: 'invalid_client', error_description: 'Invalid client secret provided.' });
+    const partner = await post('/miami/v1/token', credentials(merchant));
+    expect(partner.status).toBe(401);
+    expect((await post('/accesstoken/get', credentials({ ...merchant, clientSecret: newSecret }))).status).toBe(200);
+    expect(emulator.counters).toMatchObject({ tokensIssued: 3, rejectedTokenRequests: 2 });
+  });
+
+  it('should rotate a subscription key for token requests and API calls alike', async () => {
+    const newKey = createCanary('', 32);
+    emulator.addSecret(merchant.clientId, newKey, 'subscriptionKey');
+    const token = await tokenFor({ ...merchant, subscriptionKey: newKey });
+    expect((await getPayment({ authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': merchant.subscriptionKey })).status).toBe(
+      200,
+    );
+
+    expect(emulator.revokeSecret(merchant.clientId, merchant.subscriptionKey, 'subscriptionKey')).toBe(true);
+    const refused = await post('/accesstoken/get', credentials(merchant));
+    expect(refused.status).toBe(401);
+    expect(await refused.json()).toMatchObject({ statusCode: 401, message: expect.stringContaining('invalid subscription key') });
+    expect((await getPayment({ authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': merchant.subscriptionKey })).status).toBe(
+      401,
+    );
+    expect((await getPayment({ authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': newKey })).status).toBe(200);
+  });
+
+  it('should count the token requests each secret was presented in, by index and fingerprint', async () => {
+    const newSecret = createCanary('rotated-', 32);
+    emulator.addSecret(merchant.clientId, newSecret);
+    await post('/accesstoken/get', credentials(merchant));
+    await post('/miami/v1/token', credentials({ ...merchant, clientSecret: newSecret }));
+    await post('/accesstoken/get', credentials({ ...merchant, clientSecret: newSecret }));
+    emulator.revokeSecret(merchant.clientId, merchant.clientSecret);
+    await post('/accesstoken/get', credentials(merchant));
+
+    expect(emulator.secretCountersFor(merchant.clientId)).toEqual([
+      {
+        field: 'clientSecret',
+        index: 0,
+        fingerprint: fingerprint(merchant.clientSecret),
+        revoked: true,
+        tokenRequests: 2,
+        revokedTokenRequests: 1,
+      },
+      { field: 'clientSecret', index: 1, fingerprint: fingerprint(newSecret), revoked: false, tokenRequests: 2, revokedTokenRequests: 0 },
+      {
+        field: 'subscriptionKey',
+        index: 0,
+        fingerprint: fingerprint(merchant.subscriptionKey),
+        revoked: false,
+        tokenRequests: 3,
+        revokedTokenRequests: 0,
+      },
+    ]);
+    expect(emulator.secretCountersFor(second.clientId).map(({ tokenRequests }) => tokenRequests)).toEqual([0, 0]);
+  });
+
+  it('should refuse to add a secret to a field that holds none', () => {
+    expect(() => emulator.addSecret(merchant.clientId, '654321', 'merchantSerialNumber')).toThrow(
+      expect.objectContaining({ name: 'ConfigurationError', provider: 'vipps', path: 'field' }),
+    );
+  });
+
+  it('should show no secret in inspect or JSON output after a rotation', async () => {
+    emulator.addSecret(merchant.clientId, createCanary('rotated-', 32));
+    emulator.addSecret(merchant.clientId, createCanary('', 32), 'subscriptionKey');
+    await tokenFor();
+    emulator.revokeSecret(merchant.clientId, merchant.clientSecret);
+    const counters = emulator.secretCountersFor(merchant.clientId);
+    for (const output of [inspect(emulator, { depth: 10 }), JSON.stringify(emulator), inspect(counters), JSON.stringify(counters)]) {
+      expect(containsCanary(output)).toBe(false);
+    }
   });
 });

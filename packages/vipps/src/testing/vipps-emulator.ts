@@ -83,7 +83,12 @@ export interface VippsEmulatorCounters extends Record<string, number> {
   faults: number;
 }
 
-/** A running emulator, on the `@x/core/testing` emulator kit. */
+/**
+ * A running emulator, on the `@x/core/testing` emulator kit. A merchant may hold several client secrets
+ * (`addSecret(clientId, secret)`) and subscription keys (`addSecret(clientId, key, 'subscriptionKey')`) at once; a
+ * revoked secret gets the `invalid_client` a wrong one gets, a revoked key the API gateway's 401, on token requests
+ * and API calls alike. Tokens already issued stay valid.
+ */
 export interface VippsEmulator extends Emulator<VippsFaultTarget, VippsEmulatorCounters, VippsEmulatorMerchant> {
   /** Lifetime of `/accesstoken/get` tokens issued from now on. */
   tokenLifetimeMs: number;
@@ -141,6 +146,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       counterNames,
       merchants: options.merchants ?? [vippsEmulatorDefaultMerchant],
       merchantId: (merchant) => merchant.clientId,
+      secretFields: ['clientSecret', 'subscriptionKey'],
       faultBodies: {
         error: () => ({ error: 'server_error', error_description: 'The service is temporarily unavailable.' }),
         sample: JSON.stringify(tokenResponseOf('accesstoken', 'eyJ0eXAiOiJKV1QifQ.e30.c2lnbmF0dXJl', 1_700_000_000, 3600)),
@@ -153,15 +159,16 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
   function route(request: EmulatorRequest): EmulatorRoute<VippsFaultTarget> {
     const endpoint = tokenEndpoints.find((candidate) => vippsTokenPaths[candidate] === request.path);
     if (endpoint !== undefined) {
-      const merchant = kit.merchants.find(
-        (candidate) =>
-          candidate.clientId === request.headers[VippsHeader.ClientId] &&
-          candidate.clientSecret === request.headers[VippsHeader.ClientSecret],
-      );
-      kit.count(endpoint === 'partner' ? 'partnerTokenRequests' : 'tokenRequests', merchant?.clientId);
+      const clientId = request.headers[VippsHeader.ClientId];
+      const known = kit.presentSecret(clientId, 'clientSecret', request.headers[VippsHeader.ClientSecret]) === 'accepted';
+      if (endpoint === 'accesstoken') {
+        kit.presentSecret(clientId, 'subscriptionKey', request.headers[VippsHeader.SubscriptionKey.toLowerCase()]);
+      }
+      const merchantId = known ? clientId : undefined;
+      kit.count(endpoint === 'partner' ? 'partnerTokenRequests' : 'tokenRequests', merchantId);
       if (request.method !== 'POST')
         return { targets: [], target: endpoint, answer: () => ({ status: 405, body: { error: 'method_not_allowed' } }) };
-      return { targets: [endpoint, 'token'], merchantId: merchant?.clientId, answer: () => answerToken(endpoint, request.headers) };
+      return { targets: [endpoint, 'token'], merchantId, answer: () => answerToken(endpoint, request.headers) };
     }
     if (request.path.startsWith(vippsPaymentPathPrefix)) {
       kit.count('apiCalls');
@@ -195,7 +202,8 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     endpoint: VippsTokenEndpoint,
     headers: Readonly<Record<string, string>>,
   ): { status: number; body: VippsTokenErrorResponse } | { merchant: VippsEmulatorMerchant } => {
-    const merchants = kit.merchants;
+    const subscriptionKeyAccepted = (merchant: VippsEmulatorMerchant): boolean =>
+      kit.secretStatus(merchant.clientId, 'subscriptionKey', subscriptionKey) === 'accepted';
     const subscriptionKey = headers[VippsHeader.SubscriptionKey.toLowerCase()];
     if (endpoint === 'accesstoken') {
       // The API gateway checks the subscription key before the identity service sees the client credentials.
@@ -204,7 +212,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
           'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.',
         );
       }
-      if (!merchants.some((merchant) => merchant.subscriptionKey === subscriptionKey)) {
+      if (!kit.merchants.some(subscriptionKeyAccepted)) {
         return apimError('Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.');
       }
     }
@@ -223,14 +231,15 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
         return invalidRequest(`The ${name} header must be 1 to ${vippsSystemHeaderMaxLength} characters.`);
       }
     }
-    const merchant = merchants.find((candidate) => candidate.clientId === clientId);
+    const merchant = kit.merchant(clientId);
     if (merchant === undefined) {
       return { status: 401, body: { error: 'unauthorized_client', error_description: 'The client_id is not registered.' } };
     }
-    if (merchant.clientSecret !== clientSecret) {
+    // A revoked secret is a wrong one to the identity service.
+    if (kit.secretStatus(clientId, 'clientSecret', clientSecret) !== 'accepted') {
       return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client secret provided.' } };
     }
-    if (endpoint === 'accesstoken' && merchant.subscriptionKey !== subscriptionKey) {
+    if (endpoint === 'accesstoken' && !subscriptionKeyAccepted(merchant)) {
       return apimError('Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.');
     }
     return { merchant };
@@ -250,7 +259,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     if (token.revoked) return problem(401, 'The access token has been revoked.');
     if (kit.now() >= token.expiresAt) return problem(401, 'The access token has expired.');
     const subscriptionKey = headers[VippsHeader.SubscriptionKey.toLowerCase()];
-    if (token.endpoint === 'accesstoken' && subscriptionKey !== token.merchant.subscriptionKey) {
+    if (token.endpoint === 'accesstoken' && kit.secretStatus(token.merchant.clientId, 'subscriptionKey', subscriptionKey) !== 'accepted') {
       return apimError(`Access denied due to ${subscriptionKey === undefined ? 'missing' : 'invalid'} subscription key.`);
     }
     // Per merchant, an API call counts only once its token is known; the total counted it on arrival.
