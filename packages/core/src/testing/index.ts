@@ -8,7 +8,8 @@
  * The server a gateway emulator is built on, its routes and its token rules: {@link createEmulatorKit},
  * {@link EmulatorKit}, {@link EmulatorDefinition}, {@link Emulator}, {@link EmulatorOptions}, {@link EmulatorRoute},
  * {@link EmulatorRequest}, {@link EmulatorAnswer}, {@link EmulatorSeenRequest}, {@link listenOnLoopback},
- * {@link LoopbackServer}, {@link readRequestBody}, {@link emulatorMaxRequestBytes}.
+ * {@link LoopbackServer}, {@link readRequestBody}, {@link emulatorMaxRequestBytes}; rotating secrets:
+ * {@link EmulatorSecretCounters}, {@link EmulatorSecretStatus}.
  *
  * @categoryDescription Faults
  * One fault vocabulary for every emulator, and byte-exact answers: {@link EmulatorFault}, {@link EmulatorFaultKind},
