@@ -386,7 +386,7 @@ class ProviderTokenCache implements TokenCache {
   async #readStore(): Promise<StoreOffer> {
     const read = await this.#exchange.read();
     if (read.kind !== 'token') return read.kind === 'failed' ? read : { kind: 'none' };
-    const entry = this.#makeEntry(read.stored, 0);
+    const entry = this.#makeEntry(read.stored, read.fingerprint, 0);
     const current = this.#current;
     // Compared as the wall-clock expiries both were written with: a wall clock that jumped since reads them alike.
     if (current !== undefined && read.stored.expiresAt <= current.token.expiresAt + this.#sameExpiryToleranceMs(current, entry)) {
@@ -493,7 +493,7 @@ class ProviderTokenCache implements TokenCache {
     const remainingMs = token.expiresAt - this.#clock.now();
     const lifetimeMs = restatesHeld ? Math.max(held.lifetimeMs, remainingMs) : remainingMs;
     const stored: StoredToken = { accessToken: token.accessToken, expiresAt: token.expiresAt, lifetimeMs };
-    const entry = this.#makeEntry(stored, requestMs);
+    const entry = this.#makeEntry(stored, tokenFingerprint, requestMs);
     // Compared on the monotonic clock: after a wall-clock jump the same expiry reads differently.
     if (restatesHeld && Math.abs(entry.deadline - held.deadline) < this.#sameExpiryToleranceMs(held, entry)) {
       return { kind: 'unchanged', held, requestMs };
@@ -554,7 +554,8 @@ class ProviderTokenCache implements TokenCache {
     return entry;
   }
 
-  #makeEntry(stored: StoredToken, requestMs: number): Entry {
+  /** `tokenFingerprint` is the token's, computed once by whoever read the token (a SHA-256 in plain JavaScript). */
+  #makeEntry(stored: StoredToken, tokenFingerprint: string, requestMs: number): Entry {
     const policy = this.#policy;
     const deadline = this.#clock.monotonic() + (stored.expiresAt - this.#clock.now());
     const ahead = Math.min(policy.refreshAheadMs, stored.lifetimeMs / 2) * this.#aheadFactor;
@@ -562,7 +563,7 @@ class ProviderTokenCache implements TokenCache {
     return {
       token,
       promise: Promise.resolve(token),
-      fingerprint: fingerprint(stored.accessToken),
+      fingerprint: tokenFingerprint,
       // A refresh-ahead window shorter than minValidityMs must not let the hit path hand out a stale token.
       refreshAt: Math.min(deadline - ahead, deadline - policy.minValidityMs),
       staleAt: deadline - policy.minValidityMs,
