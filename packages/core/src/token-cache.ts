@@ -368,7 +368,7 @@ class ProviderTokenCache implements TokenCache {
       if (offer.kind === 'failed') return this.#requestFromProvider(reason);
     }
     const lock = await this.#exchange.lock(this.#policy.requestTimeoutMs + this.#policy.lockWaitMs);
-    if (lock.kind === 'failed') return this.#requestFromProvider(reason);
+    if (lock.kind === 'none') return this.#requestFromProvider(reason);
     if (lock.kind === 'busy') {
       const fromHolder = await this.#waitForHolder();
       return fromHolder === undefined ? this.#requestFromProvider(reason) : this.#adopt(fromHolder, 'store');

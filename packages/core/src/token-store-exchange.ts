@@ -15,8 +15,8 @@ export type StoreRead =
   /** The store failed or did not answer in time (reported): it holds no lock worth waiting for either. */
   | { readonly kind: 'failed' };
 
-/** What asking for the store's lock gave. */
-export type StoreLock = { readonly kind: 'held'; readonly lock: TokenStoreLock } | { readonly kind: 'busy' } | { readonly kind: 'failed' };
+/** What asking for the store's lock gave; `none`: the store has no lock, or its call failed (reported): ask the gateway. */
+export type StoreLock = { readonly kind: 'held'; readonly lock: TokenStoreLock } | { readonly kind: 'busy' } | { readonly kind: 'none' };
 
 /** A token dropped after a 401: never taken back from a store, whichever process writes it there again. */
 export interface Tombstone {
@@ -136,9 +136,9 @@ export class StoreExchange {
   /** Tries to take the store's lock for `ttlMs`. */
   async lock(ttlMs: number): Promise<StoreLock> {
     const { store, cacheKey } = this.#settings;
-    if (store.lock === undefined) return { kind: 'failed' };
+    if (store.lock === undefined) return { kind: 'none' };
     const result = await this.call('lock', () => store.lock!(cacheKey, ttlMs));
-    if (!result.ok) return { kind: 'failed' };
+    if (!result.ok) return { kind: 'none' };
     return result.value === undefined ? { kind: 'busy' } : { kind: 'held', lock: result.value };
   }
 
