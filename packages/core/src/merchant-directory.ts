@@ -364,13 +364,13 @@ export class MerchantDirectory {
   /** Asks the resolver again in the background once a resolved merchant's settings are older than `merchantTtlMs`. */
   #refresh(merchant: HeldMerchant): void {
     merchant.refreshAt = Number.POSITIVE_INFINITY;
-    this.#ask(merchant.id).then(
-      (settings) => this.#settle(merchant, settings),
-      // Kept as they are: a source that fails is asked again later, not on every call.
-      () => {
+    this.#ask(merchant.id)
+      .then((settings) => this.#settle(merchant, settings))
+      // Kept as they are: a source that fails (or gives an entry that cannot be built) is asked again later, not on
+      // every call, and nothing rejects unhandled.
+      .catch(() => {
         if (!merchant.retired) merchant.refreshAt = this.#clock.monotonic() + Math.min(this.#ttlMs, refreshRetryMaxMs);
-      },
-    );
+      });
   }
 
   /** What the source said again about a held merchant: the same (kept), new settings (replaced) or nothing (gone). */
@@ -404,10 +404,10 @@ export class MerchantDirectory {
       return Promise.resolve(current !== undefined && !sameSettings(current.settings, merchant.settings) ? current : undefined);
     }
     if (this.#resolver === undefined) return Promise.resolve(undefined);
-    const next = this.#ask(merchant.id).then(
-      (settings) => this.#settle(merchant, settings),
-      () => undefined,
-    );
+    // A source that fails lets the rejection stand: the caller gets the gateway's word, not the source's trouble.
+    const next = this.#ask(merchant.id)
+      .then((settings) => this.#settle(merchant, settings))
+      .catch(() => undefined);
     merchant.rejection = { error, next };
     return next;
   }
