@@ -1,5 +1,5 @@
 import { ConfigurationError, type ConfigurationIssue } from './errors.js';
-import type { MerchantSettings } from './merchant-registry.js';
+import type { MerchantSettings, ResolveMerchant } from './merchant-registry.js';
 import {
   hasControlCharacter,
   isReservedKey,
@@ -20,7 +20,7 @@ export interface MerchantConfig {
    * `loadMerchantConfig` from `@x/core/node` sets it, when it reads a file: the file and the merchant's `$file`
    * secrets are read anew at each call.
    */
-  resolveMerchant?: ((merchantId: string, context: { signal: AbortSignal }) => Promise<MerchantSettings | undefined>) | undefined;
+  resolveMerchant?: ResolveMerchant | undefined;
 }
 
 /** Options of {@link resolveMerchantConfig}. */

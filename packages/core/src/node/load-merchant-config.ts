@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigurationError, type ConfigurationIssue } from '../errors.js';
 import { type MerchantConfig, type ResolveMerchantConfigOptions, resolveReferencesIn } from '../merchant-config.js';
-import type { MerchantSettings } from '../merchant-registry.js';
+import type { MerchantSettings, ResolveMerchant } from '../merchant-registry.js';
 import { readFileSecrets, secretFilePath } from './file-secrets.js';
 
 /** Options of {@link loadMerchantConfig}. */
@@ -151,10 +151,7 @@ export async function resolveWithFiles(
  * configuration file (after a rotation, every merchant of a secret is rejected at once, and a file of 100,000
  * merchants is worth parsing once); each reads its own secret files, and makes its own error.
  */
-function createResolveMerchant(
-  source: ConfigSource,
-  options: ResolveMerchantConfigOptions,
-): NonNullable<MerchantConfig['resolveMerchant']> {
+function createResolveMerchant(source: ConfigSource, options: ResolveMerchantConfigOptions): ResolveMerchant {
   let reading: Promise<ConfigRead> | undefined;
   const readShared = (): Promise<ConfigRead> => {
     reading ??= readConfigFile(source).finally(() => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigurationError, isConfigurationError, type MerchantSettings } from '../index.js';
+import { ConfigurationError, isConfigurationError, isRegistryClosedError, type MerchantSettings, RegistryClosedError } from '../index.js';
 import { type MerchantConfigWatcher, type WatchMerchantConfigOptions, watchMerchantConfig } from './index.js';
 
 const canary = 'xcanary-watch';
@@ -22,9 +22,11 @@ function createStandIn() {
   const reloads: Merchants[] = [];
   return {
     reloads,
+    closed: false,
     /** The secret each reload gave shop-kr. */
     secrets: () => reloads.map((merchants) => merchants['shop-kr']?.impSecret),
     async reload(merchants: Merchants): Promise<{ merchants: string[] }> {
+      if (this.closed) throw new RegistryClosedError();
       const unknown = Object.keys(merchants).find((id) => merchants[id]?.provider !== 'iamport');
       if (unknown !== undefined) {
         throw new ConfigurationError({
@@ -287,6 +289,29 @@ describe('watchMerchantConfig', () => {
       expect(registry.reloads).toHaveLength(1);
       await watcher.close();
     }
+  });
+
+  it('should stop watching once the registry is closed, reporting it once', async () => {
+    const directory = await folder();
+    const file = join(directory, 'merchants.json');
+    await write(file, shop(`${canary}-0`));
+    const registry = createStandIn();
+    const { errors } = await start(file, registry);
+    registry.closed = true;
+    await write(file, shop(`${canary}-1`));
+    await vi.waitFor(() => expect(errors).toHaveLength(1), seen);
+    expect(isRegistryClosedError(errors[0])).toBe(true);
+
+    // Nothing is watched any more: the edit a watcher of the test's own sees schedules no load.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const sentinel = watch(directory);
+    const edited = new Promise((resolve) => sentinel.once('change', resolve));
+    await write(file, shop(`${canary}-2`));
+    await edited;
+    sentinel.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(vi.getTimerCount()).toBe(0);
+    expect(errors).toHaveLength(1);
   });
 
   it('should refuse at once a signal already aborted and a bad debounceMs', async () => {

@@ -2,7 +2,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { durationProblem } from '../cache-policy.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, isRegistryClosedError } from '../errors.js';
 import type { MerchantSettings } from '../merchant-registry.js';
 import { printableName } from '../settings-checks.js';
 import { configSourceOf, type LoadMerchantConfigOptions, readConfigFile, resolveWithFiles } from './load-merchant-config.js';
@@ -58,6 +58,8 @@ interface FolderWatch {
  * The configuration is loaded once at start (and the registry reloaded, so an edit made since the registry was
  * created is not lost); the returned promise resolves after that. A bad edit (not JSON, a missing secret file, a
  * merchant the registry refuses) is reported through `onError` and changes nothing: the registry keeps what it had.
+ * Once the registry is closed (its `reload` rejects with `RegistryClosedError`), that is reported and the watcher
+ * closes itself.
  * A relative `path` or `baseDir` resolves against the working directory of the call, once.
  *
  * @example
@@ -159,6 +161,8 @@ export async function watchMerchantConfig<Result>(
       if (!closed) notify(onReload, result);
     } catch (error) {
       report(error);
+      // Nothing to reload any more: watching on would only report the same error at every edit.
+      if (isRegistryClosedError(error)) void close();
     }
   };
 
