@@ -176,7 +176,8 @@ export async function watchMerchantConfig<Result>(
     running = (async () => {
       do {
         again = false;
-        await loadOnce();
+        // loadOnce reports what it expects; anything else is reported too, not left to reject `running`.
+        await loadOnce().catch(report);
       } while (again && !closed);
     })().finally(() => {
       running = undefined;
