@@ -119,7 +119,9 @@ describe('loadMerchantConfig().resolveMerchant', () => {
 
   it('should keep reading the same files after the working directory changes', async () => {
     const directory = await setUp(twoShops({}), { 'secrets/shop-kr': `${canary}-1`, 'secrets/shop-no': canary });
-    const elsewhere = await realpath(await mkdtemp(join(tmpdir(), 'x-elsewhere-')));
+    // Deeper than the test's own working directory, so the relative path cannot lead to the same file from there.
+    const elsewhere = join(await realpath(await mkdtemp(join(tmpdir(), 'x-elsewhere-'))), 'a', 'b', 'c', 'd', 'e', 'f');
+    await mkdir(elsewhere, { recursive: true });
     const before = process.cwd();
     try {
       const config = await loadMerchantConfig(relative(before, join(directory, 'merchants.json')), { env: {} });

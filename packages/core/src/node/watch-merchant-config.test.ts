@@ -246,7 +246,9 @@ describe('watchMerchantConfig', () => {
 
   it('should keep watching the same files after the working directory changes', async () => {
     const directory = await folder();
-    const elsewhere = await folder('x-elsewhere-');
+    // Deeper than the test's own working directory, so the relative path cannot lead to the same file from there.
+    const elsewhere = join(await folder('x-elsewhere-'), 'a', 'b', 'c', 'd', 'e', 'f');
+    await mkdir(elsewhere, { recursive: true });
     await write(join(directory, 'secrets/shop-kr'), `${canary}-1`);
     await write(join(directory, 'merchants.json'), shop({ $file: 'secrets/shop-kr' }));
     const registry = createStandIn();
