@@ -13,7 +13,8 @@
  * Many merchants, each on its gateway, from configuration with `{ "$env": "NAME" }` secrets (and `{ "$file": "path" }`
  * ones, read by `loadMerchantConfig` from `@x/core/node`):
  * {@link createMerchantRegistry}, {@link MerchantRegistry}, {@link MerchantRegistryOptions},
- * {@link MerchantSettings}, {@link ProviderFactory}, {@link MerchantTokenEvent}, {@link resolveMerchantConfig},
+ * {@link MerchantSettings}, {@link ProviderFactory}, {@link MerchantTokenEvent}, {@link ResolveMerchant},
+ * {@link MerchantReloadResult}, {@link MerchantWarmResult}, {@link resolveMerchantConfig},
  * {@link MerchantConfig}, {@link ResolveMerchantConfigOptions}. Merchants written in TypeScript are typed by their
  * providers' settings with {@link defineMerchants} ({@link MerchantSettingsFor}, {@link ProviderSettingsOf},
  * {@link MerchantConfigFor}, {@link MerchantConfigValue}).
@@ -38,7 +39,8 @@
  * {@link TokenRequestFailure}, {@link TokenResponseError}, {@link isTokenResponseError}, {@link ConfigurationError},
  * {@link isConfigurationError}, {@link ConfigurationIssue}, {@link ForeignOriginError}, {@link isForeignOriginError},
  * {@link TokenStoreError}, {@link isTokenStoreError}, {@link TokenStoreFailure}, {@link UnknownMerchantError},
- * {@link isUnknownMerchantError}.
+ * {@link isUnknownMerchantError}, {@link MerchantResolveError}, {@link isMerchantResolveError},
+ * {@link MerchantResolveFailure}, {@link MerchantResolveErrorOptions}, {@link RegistryClosedError}, {@link isRegistryClosedError}.
  *
  * @categoryDescription Provider contract
  * What a gateway package implements ({@link TokenProvider}, {@link ProviderToken}, {@link TokenRequestContext}); the
@@ -53,7 +55,14 @@ export { maxDurationMs } from './cache-policy.js';
 export type { Clock } from './clock.js';
 export type { MerchantConfigFor, MerchantConfigValue, MerchantSettingsFor, ProviderSettingsOf } from './define-merchants.js';
 export { defineMerchants } from './define-merchants.js';
-export type { ConfigurationIssue, TokenRequestFailure, TokenStoreFailure, TokenStoreOperation } from './errors.js';
+export type {
+  ConfigurationIssue,
+  MerchantResolveErrorOptions,
+  MerchantResolveFailure,
+  TokenRequestFailure,
+  TokenStoreFailure,
+  TokenStoreOperation,
+} from './errors.js';
 export {
   AuthError,
   ConfigurationError,
@@ -62,11 +71,15 @@ export {
   isAuthError,
   isConfigurationError,
   isForeignOriginError,
+  isMerchantResolveError,
+  isRegistryClosedError,
   isRetryable,
   isTokenRequestError,
   isTokenResponseError,
   isTokenStoreError,
   isUnknownMerchantError,
+  MerchantResolveError,
+  RegistryClosedError,
   TokenRequestError,
   TokenResponseError,
   TokenStoreError,
@@ -78,9 +91,12 @@ export { resolveMerchantConfig } from './merchant-config.js';
 export type {
   MerchantRegistry,
   MerchantRegistryOptions,
+  MerchantReloadResult,
   MerchantSettings,
   MerchantTokenEvent,
+  MerchantWarmResult,
   ProviderFactory,
+  ResolveMerchant,
 } from './merchant-registry.js';
 export { createMerchantRegistry } from './merchant-registry.js';
 export type { AccessToken, GetTokenOptions, InvalidateOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
