@@ -54,6 +54,7 @@ describe("defineMerchants with the i'mport and Vipps factories", () => {
           ...vippsEmulatorDefaultMerchant,
           baseUrl: vipps.url,
           systemName: 'acme-shop',
+          policy: { refreshAheadMs: 120_000 },
         },
       });
       const registry = createMerchantRegistry({ providers, merchants });
