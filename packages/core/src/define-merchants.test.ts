@@ -53,9 +53,21 @@ describe('defineMerchants', () => {
     expect(registry.merchants()).toEqual(['shop-eu', 'shop-us']);
   });
 
+  it('should type an entry given to update() with satisfies', async () => {
+    const registry = createMerchantRegistry({ providers, merchants: {} });
+    await registry.update('shop-eu', { provider: 'acme', apiKey: 'acme-key' } satisfies MerchantSettingsFor<typeof providers>);
+    // @ts-expect-error `apiKee` is not a setting of acme
+    const misspelt = { provider: 'acme', apiKee: 'acme-key' } satisfies MerchantSettingsFor<typeof providers>;
+
+    expect(registry.merchants()).toEqual(['shop-eu']);
+    expect(misspelt.provider).toBe('acme');
+    await registry.close();
+  });
+
   it("should type each entry by the factory its provider names, with the registry's provider and policy keys", () => {
     type Entry = MerchantSettingsFor<typeof providers>;
-    expectTypeOf<Extract<Entry, { provider: 'acme' }>>().toEqualTypeOf<{
+    type Written<T> = { [Key in keyof T]: T[Key] };
+    expectTypeOf<Written<Extract<Entry, { provider: 'acme' }>>>().toEqualTypeOf<{
       provider: 'acme';
       policy?: Partial<CachePolicy> | undefined;
       apiKey: string;

@@ -4,15 +4,10 @@ import type { TokenProvider } from './token-provider.js';
 
 /**
  * The settings a provider factory takes: its first parameter's type (`IamportProviderSettings` for
- * `createIamportProvider`). `unknown` for a factory typed only as {@link ProviderFactory}.
+ * `createIamportProvider`). `any` for a factory typed only as {@link ProviderFactory}: its merchants are checked by the
+ * registry alone.
  */
 export type ProviderSettingsOf<Factory> = Factory extends (settings: infer Settings) => TokenProvider ? Settings : unknown;
-
-/**
- * An object type written out key by key. Interfaces have no implicit index signature, so an entry built on one would
- * not be assignable to {@link MerchantSettings}; the mapped copy is.
- */
-type Flatten<T> = { [Key in keyof T]: T[Key] } & {};
 
 /**
  * One merchant's entry for the given provider factories, with the settings of the factory its `provider` names: a
@@ -20,28 +15,34 @@ type Flatten<T> = { [Key in keyof T]: T[Key] } & {};
  * missing `impSecret`), as is a `provider` that is not one of the names. The registry's own keys, `provider` and
  * `policy`, are not passed to the factory.
  *
- * Use it with `satisfies` where a merchants object is written by hand without {@link defineMerchants}:
- * `const merchants = { … } satisfies Record<string, MerchantSettingsFor<typeof providers>>`.
+ * Use it with `satisfies` where an entry is written without {@link defineMerchants}:
+ * `registry.update('shop-kr', { … } satisfies MerchantSettingsFor<typeof providers>)`.
  */
 export type MerchantSettingsFor<Providers extends Readonly<Record<string, ProviderFactory>>> = {
-  [Name in keyof Providers & string]: Flatten<
-    {
-      /** Name of the provider in the registry's `providers`. */
-      provider: Name;
-      /** This merchant's cache policy, over the registry's `policy` and `policies` and the provider's own tuning. */
-      policy?: Partial<CachePolicy> | undefined;
-    } & OwnSettings<ProviderSettingsOf<Providers[Name]>>
-  >;
+  // `Omit` also makes an interface's settings a mapped type, which (unlike the interface) is assignable to
+  // `MerchantSettings`' index signature.
+  [Name in keyof Providers & string]: {
+    /** Name of the provider in the registry's `providers`. */
+    provider: Name;
+    /** This merchant's cache policy, over the registry's `policy` and `policies` and the provider's own tuning. */
+    policy?: Partial<CachePolicy> | undefined;
+  } & Omit<ProviderSettingsOf<Providers[Name]>, 'provider' | 'policy'>;
 }[keyof Providers & string];
-
-/** A factory's settings without the registry's keys; distributes over a union of settings types. */
-type OwnSettings<Settings> = Settings extends unknown ? Omit<Settings, 'provider' | 'policy'> : never;
 
 /**
  * A setting's value as `resolveMerchantConfig` and `loadMerchantConfig` (`@x/core/node`) take it: the value itself, or
  * a reference to an environment variable or a file that holds it.
  */
-export type MerchantConfigValue<Value> = Value | { $env: string } | { $file: string };
+export type MerchantConfigValue<Value> =
+  | Value
+  | {
+      /** Name of the environment variable that holds the value. */
+      $env: string;
+    }
+  | {
+      /** Path of the file that holds the value (read by `loadMerchantConfig` only). */
+      $file: string;
+    };
 
 /**
  * A merchant configuration with `{ "$env": "NAME" }` and `{ "$file": "path" }` references, as `resolveMerchantConfig`
@@ -53,13 +54,22 @@ export type MerchantConfigValue<Value> = Value | { $env: string } | { $file: str
  */
 export interface MerchantConfigFor<Providers extends Readonly<Record<string, ProviderFactory>>> {
   /** Merchants by id. */
-  merchants: Record<string, WithReferences<MerchantSettingsFor<Providers>>>;
+  merchants: Record<
+    string,
+    {
+      [Name in keyof Providers & string]: {
+        /** Name of the provider in the registry's `providers`. */
+        provider: Name;
+        /** This merchant's cache policy, over the registry's `policy` and `policies` and the provider's own tuning. */
+        policy?: Partial<CachePolicy> | undefined;
+      } & {
+        [Setting in keyof Omit<ProviderSettingsOf<Providers[Name]>, 'provider' | 'policy'>]: MerchantConfigValue<
+          Omit<ProviderSettingsOf<Providers[Name]>, 'provider' | 'policy'>[Setting]
+        >;
+      };
+    }[keyof Providers & string]
+  >;
 }
-
-/** Every setting of an entry but `provider` and `policy` may be a reference; distributes over the union of entries. */
-type WithReferences<Entry> = Entry extends unknown
-  ? { [Key in keyof Entry]: Key extends 'provider' | 'policy' ? Entry[Key] : MerchantConfigValue<Entry[Key]> }
-  : never;
 
 /**
  * Types a merchants object for `createMerchantRegistry` by the provider factories it will be given: each entry's
