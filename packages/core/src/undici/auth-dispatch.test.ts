@@ -61,7 +61,9 @@ describe.each(variants)('$name', ({ over }) => {
   describe('an API that refuses every token', () => {
     it('should not ask for a token per call: one refresh, then the 401s as they come until the backoff step ends', async () => {
       server.apiRefusesAll = true;
-      const dispatcher = dispatcherFor(provider());
+      // A step of a minute (no jitter below it): the calls are timed by the machine, and a loaded one took longer
+      // than a step drawn short at random, so a third request came.
+      const dispatcher = dispatcherFor(provider(), { random: () => 1, policy: { retryBaseDelayMs: 60_000, retryMaxDelayMs: 60_000 } });
       for (let call = 0; call < 20; call += 1) {
         const response = await request(`${server.url}/api/payments`, { dispatcher });
         expect(response.statusCode).toBe(401);
