@@ -12,6 +12,8 @@ import {
   isTokenRequestError,
   isTokenResponseError,
   isUnknownMerchantError,
+  MerchantResolveError,
+  RegistryClosedError,
   TokenRequestError,
   TokenResponseError,
   UnknownMerchantError,
@@ -76,6 +78,11 @@ function instances(): Array<[ErrorCode, AuthError]> {
       new ForeignOriginError({ provider: 'vipps', origin: 'https://evil.example', expectedOrigin: 'https://api.vipps.no' }),
     ],
     [ErrorCode.UnknownMerchant, new UnknownMerchantError('shop-xx')],
+    [
+      ErrorCode.MerchantResolveFailed,
+      new MerchantResolveError('Resolving merchant "shop-xx" failed (Error)', { merchant: 'shop-xx', reason: 'failed' }),
+    ],
+    [ErrorCode.RegistryClosed, new RegistryClosedError('shop-xx')],
   ];
 }
 
@@ -94,6 +101,8 @@ describe('ErrorCode', () => {
       ForeignOrigin: 'X_FOREIGN_ORIGIN',
       UnknownMerchant: 'X_UNKNOWN_MERCHANT',
       TokenStoreFailed: 'X_TOKEN_STORE_FAILED',
+      MerchantResolveFailed: 'X_MERCHANT_RESOLVE_FAILED',
+      RegistryClosed: 'X_REGISTRY_CLOSED',
     });
   });
 });
@@ -108,7 +117,15 @@ describe('error classes', () => {
       expect(error.stack).toContain(error.name);
       return error.name;
     });
-    expect(names).toEqual(['TokenRequestError', 'TokenResponseError', 'ConfigurationError', 'ForeignOriginError', 'UnknownMerchantError']);
+    expect(names).toEqual([
+      'TokenRequestError',
+      'TokenResponseError',
+      'ConfigurationError',
+      'ForeignOriginError',
+      'UnknownMerchantError',
+      'MerchantResolveError',
+      'RegistryClosedError',
+    ]);
   });
 
   it('should name the provider and merchant in the message', () => {

@@ -20,6 +20,10 @@ export const ErrorCode = {
   UnknownMerchant: 'X_UNKNOWN_MERCHANT',
   /** {@link TokenStoreError}: a token store failed, timed out, or held a value that is not a valid token. */
   TokenStoreFailed: 'X_TOKEN_STORE_FAILED',
+  /** {@link MerchantResolveError}: a registry's `resolveMerchant` threw, rejected or did not answer in time. */
+  MerchantResolveFailed: 'X_MERCHANT_RESOLVE_FAILED',
+  /** {@link RegistryClosedError}: a call on a merchant registry after its `close()`. */
+  RegistryClosed: 'X_REGISTRY_CLOSED',
 } as const;
 
 /** One of the {@link ErrorCode} values; `error.code` is typed with it so a `switch` can be exhaustive. */
@@ -270,9 +274,53 @@ export class UnknownMerchantError extends AuthError {
   /** The class name, for logs. */
   override name = 'UnknownMerchantError';
 
-  /** @param merchant - The id that was asked for; ids are not secret, so the message names it. */
-  constructor(merchant: string) {
-    super(ErrorCode.UnknownMerchant, `Unknown merchant id "${merchant}"`, { merchant });
+  /**
+   * @param merchant - The id that was asked for; ids are not secret, so the message names it.
+   * @param detail - Why, when more can be said than "unknown" (removed, not resolved yet).
+   */
+  constructor(merchant: string, detail?: string) {
+    super(ErrorCode.UnknownMerchant, `Unknown merchant id "${merchant}"${detail === undefined ? '' : `: ${detail}`}`, { merchant });
+  }
+}
+
+/** Why a {@link MerchantResolveError} happened: the resolver threw or rejected (`failed`), or did not answer in time. */
+export type MerchantResolveFailure = 'failed' | 'timeout';
+
+/** What a {@link MerchantResolveError} is built from. */
+export interface MerchantResolveErrorOptions extends AuthErrorOptions {
+  /** The merchant being resolved. */
+  merchant: string;
+  /** Why, in one word. */
+  reason: MerchantResolveFailure;
+}
+
+/**
+ * A registry's `resolveMerchant` threw, rejected, or did not answer within `resolveTimeoutMs`. Retryable: the next
+ * call for the merchant asks again. The resolver's own error is the `cause`, never quoted in the message (a database
+ * error may quote a connection string).
+ */
+export class MerchantResolveError extends AuthError {
+  /** The class name, for logs. */
+  override name = 'MerchantResolveError';
+  /** Why: `failed` or `timeout`. */
+  readonly reason: MerchantResolveFailure;
+  /** Always `true`: a later call asks the resolver again. */
+  readonly retryable = true;
+
+  constructor(message: string, options: MerchantResolveErrorOptions) {
+    super(ErrorCode.MerchantResolveFailed, message, options);
+    this.reason = options.reason;
+  }
+}
+
+/** A call on a merchant registry (or a fetch it handed out) after the registry's `close()`. */
+export class RegistryClosedError extends AuthError {
+  /** The class name, for logs. */
+  override name = 'RegistryClosedError';
+
+  /** @param merchant - The merchant the call was for, when there was one. */
+  constructor(merchant?: string) {
+    super(ErrorCode.RegistryClosed, 'The merchant registry is closed', { merchant });
   }
 }
 
@@ -355,9 +403,19 @@ export function isTokenStoreError(value: unknown): value is TokenStoreError {
   return hasCode(value, ErrorCode.TokenStoreFailed);
 }
 
+/** True for a {@link MerchantResolveError}, even one thrown by another copy of the package. */
+export function isMerchantResolveError(value: unknown): value is MerchantResolveError {
+  return hasCode(value, ErrorCode.MerchantResolveFailed);
+}
+
+/** True for a {@link RegistryClosedError}, even one thrown by another copy of the package. */
+export function isRegistryClosedError(value: unknown): value is RegistryClosedError {
+  return hasCode(value, ErrorCode.RegistryClosed);
+}
+
 /** Whether retrying a failed token request later can succeed. Unknown errors count as retryable. */
 export function isRetryable(error: unknown): boolean {
   if (isTokenRequestError(error) || isTokenResponseError(error)) return error.retryable;
-  if (isConfigurationError(error) || isForeignOriginError(error)) return false;
+  if (isConfigurationError(error) || isForeignOriginError(error) || isRegistryClosedError(error)) return false;
   return true;
 }

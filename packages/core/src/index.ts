@@ -13,7 +13,8 @@
  * Many merchants, each on its gateway, from configuration with `{ "$env": "NAME" }` secrets (and `{ "$file": "path" }`
  * ones, read by `loadMerchantConfig` from `@x/core/node`):
  * {@link createMerchantRegistry}, {@link MerchantRegistry}, {@link MerchantRegistryOptions},
- * {@link MerchantSettings}, {@link ProviderFactory}, {@link MerchantTokenEvent}, {@link resolveMerchantConfig},
+ * {@link MerchantSettings}, {@link ProviderFactory}, {@link MerchantTokenEvent}, {@link ResolveMerchant},
+ * {@link MerchantReloadResult}, {@link MerchantWarmResult}, {@link resolveMerchantConfig},
  * {@link MerchantConfig}, {@link ResolveMerchantConfigOptions}.
  *
  * @categoryDescription Token cache
@@ -36,7 +37,8 @@
  * {@link TokenRequestFailure}, {@link TokenResponseError}, {@link isTokenResponseError}, {@link ConfigurationError},
  * {@link isConfigurationError}, {@link ConfigurationIssue}, {@link ForeignOriginError}, {@link isForeignOriginError},
  * {@link TokenStoreError}, {@link isTokenStoreError}, {@link TokenStoreFailure}, {@link UnknownMerchantError},
- * {@link isUnknownMerchantError}.
+ * {@link isUnknownMerchantError}, {@link MerchantResolveError}, {@link isMerchantResolveError},
+ * {@link MerchantResolveFailure}, {@link MerchantResolveErrorOptions}, {@link RegistryClosedError}, {@link isRegistryClosedError}.
  *
  * @categoryDescription Provider contract
  * What a gateway package implements ({@link TokenProvider}, {@link ProviderToken}, {@link TokenRequestContext}); the
@@ -49,7 +51,14 @@ export { createAuthFetch } from './bearer-fetch.js';
 export type { CachePolicy } from './cache-policy.js';
 export { maxDurationMs } from './cache-policy.js';
 export type { Clock } from './clock.js';
-export type { ConfigurationIssue, TokenRequestFailure, TokenStoreFailure, TokenStoreOperation } from './errors.js';
+export type {
+  ConfigurationIssue,
+  MerchantResolveErrorOptions,
+  MerchantResolveFailure,
+  TokenRequestFailure,
+  TokenStoreFailure,
+  TokenStoreOperation,
+} from './errors.js';
 export {
   AuthError,
   ConfigurationError,
@@ -58,11 +67,15 @@ export {
   isAuthError,
   isConfigurationError,
   isForeignOriginError,
+  isMerchantResolveError,
+  isRegistryClosedError,
   isRetryable,
   isTokenRequestError,
   isTokenResponseError,
   isTokenStoreError,
   isUnknownMerchantError,
+  MerchantResolveError,
+  RegistryClosedError,
   TokenRequestError,
   TokenResponseError,
   TokenStoreError,
@@ -74,9 +87,12 @@ export { resolveMerchantConfig } from './merchant-config.js';
 export type {
   MerchantRegistry,
   MerchantRegistryOptions,
+  MerchantReloadResult,
   MerchantSettings,
   MerchantTokenEvent,
+  MerchantWarmResult,
   ProviderFactory,
+  ResolveMerchant,
 } from './merchant-registry.js';
 export { createMerchantRegistry } from './merchant-registry.js';
 export type { AccessToken, GetTokenOptions, InvalidateOptions, TokenCache, TokenCacheOptions } from './token-cache.js';

@@ -1,9 +1,11 @@
-import { type AuthFetch, createAuthFetch } from './bearer-fetch.js';
-import { type CachePolicy, cachePolicyFieldIssues } from './cache-policy.js';
+import { type AuthFetch, createAuthFetch, type RequestLike } from './bearer-fetch.js';
+import { type CachePolicy, cachePolicyFieldIssues, durationProblem } from './cache-policy.js';
 import type { Clock } from './clock.js';
-import { ConfigurationError, type ConfigurationIssue, isAuthError, UnknownMerchantError } from './errors.js';
-import { isReservedKey, merchantIdProblem, ownSettings, printableName, reservedKeyIssues } from './settings-checks.js';
-import { createTokenCache, type TokenCache } from './token-cache.js';
+import { ConfigurationError, type ConfigurationIssue, UnknownMerchantError } from './errors.js';
+import { merchantsIssues, providersIssues } from './merchant-checks.js';
+import { type HeldMerchant, MerchantDirectory } from './merchant-directory.js';
+import { printableName } from './settings-checks.js';
+import type { TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { TokenProvider } from './token-provider.js';
 import { createMemoryTokenStore, type TokenStore } from './token-store.js';
@@ -24,6 +26,8 @@ export interface ProviderFactory {
 export interface MerchantSettings {
   /** Name of a provider in the registry's `providers`, e.g. `iamport`. */
   provider: string;
+  /** This merchant's cache policy, over the registry's `policy` and `policies`; never passed to the provider. */
+  policy?: Partial<CachePolicy> | undefined;
   [setting: string]: unknown;
 }
 
@@ -33,71 +37,149 @@ export type MerchantTokenEvent = TokenEvent & {
   merchants: readonly string[];
 };
 
-/** A token cache and the merchants that use it. */
-interface SharedCache {
-  cache: TokenCache;
-  /** The registry's own list; never handed out. */
-  merchants: string[];
-  /** A frozen copy of `merchants` for events and errors, made when first needed after a merchant joined. */
-  snapshot: readonly string[] | undefined;
+/** How a registry asks a database or a secret manager for a merchant it does not hold. */
+export type ResolveMerchant = (
+  merchantId: string,
+  context: {
+    /** Aborted when the registry stops waiting (`resolveTimeoutMs`, or `close()`): pass it to your database call. */
+    signal: AbortSignal;
+  },
+) => Promise<MerchantSettings | undefined>;
+
+/** What {@link MerchantRegistry.reload} changed, by merchant id. */
+export interface MerchantReloadResult {
+  /** Merchants that were not configured before. */
+  added: string[];
+  /** Merchants whose settings changed: calls that start now use the new ones. */
+  changed: string[];
+  /** Merchants no longer configured: their calls are refused with `UnknownMerchantError`. */
+  removed: string[];
+  /** Merchants whose settings are the same: they keep their tokens. */
+  unchanged: string[];
 }
 
-/**
- * The merchants of a cache as events and errors carry them: a frozen copy, so the list a listener got stays as it was
- * and emptying it cannot erase merchant names from the registry's later errors.
- */
-function merchantsOf(shared: SharedCache): readonly string[] {
-  shared.snapshot ??= Object.freeze([...shared.merchants]);
-  return shared.snapshot;
-}
+/** What {@link MerchantRegistry.warm} did for one merchant. */
+export type MerchantWarmResult =
+  | {
+      /** The merchant warmed. */
+      merchantId: string;
+      /** A token is in hand. */
+      ok: true;
+    }
+  | {
+      /** The merchant warmed. */
+      merchantId: string;
+      /** No token: `error` says why. */
+      ok: false;
+      /** Why: a typed error of `@x/core` (`UnknownMerchantError`, `MerchantResolveError`, `TokenRequestError`, …). */
+      error: unknown;
+    };
 
 /** Options of {@link createMerchantRegistry}. */
 export interface MerchantRegistryOptions {
   /** Provider factories by name: `{ iamport: createIamportProvider, vipps: createVippsProvider }`. */
   providers: Readonly<Record<string, ProviderFactory>>;
   /**
-   * Merchants by id: `{ 'shop-kr': { provider: 'iamport', impKey, impSecret } }`. Read live, not copied: a merchant
-   * added later is found, and checked on its first use as the others were at creation. A merchant already used keeps
-   * the settings it started with.
+   * Merchants by id: `{ 'shop-kr': { provider: 'iamport', impKey, impSecret } }`, checked and copied at creation;
+   * change them with {@link MerchantRegistry.update}, {@link MerchantRegistry.remove} and
+   * {@link MerchantRegistry.reload}. An entry may carry its own cache `policy`. Asked before `resolveMerchant`.
+   * @default none
    */
-  merchants: Readonly<Record<string, MerchantSettings>>;
+  merchants?: Readonly<Record<string, MerchantSettings>> | undefined;
+  /**
+   * Asks a database or a secret manager for a merchant that `merchants` does not have: its entry (checked like one of
+   * `merchants`), or `undefined` for an unknown merchant. Asked again in the background after `merchantTtlMs`, and at
+   * once when the gateway rejects the merchant's credentials (for configured merchants too), so a rotated secret is
+   * picked up before the rejection reaches the caller. Concurrent calls for one merchant share one question.
+   * @default none: only `merchants` are known
+   */
+  resolveMerchant?: ResolveMerchant | undefined;
+  /** How long a resolved merchant's settings are used before they are asked again (without holding calls up). @default 300_000 */
+  merchantTtlMs?: number | undefined;
+  /** How long `resolveMerchant` may take; a slower or failing answer is a retryable `MerchantResolveError`. @default 5_000 */
+  resolveTimeoutMs?: number | undefined;
+  /**
+   * How many merchants' providers and caches are held at most; the least recently used go first, and come back on their
+   * next call (their token from the store, when it is shared). Bounds the registry's default in-memory store too.
+   * @default Infinity
+   */
+  maxActiveMerchants?: number | undefined;
   /** Where tokens are shared (e.g. `createRedisTokenStore`). @default one in-memory store for the registry */
   store?: TokenStore | undefined;
   /** Cache policy for every merchant, over each provider's own tuning. */
   policy?: Partial<CachePolicy> | undefined;
+  /**
+   * Cache policy by provider name, over `policy`: `{ vipps: { refreshAheadMs: 300_000 } }` leaves i'mport merchants
+   * on their own tuning. A merchant's own `policy` entry goes over both.
+   * @default none
+   */
+  policies?: Readonly<Record<string, Partial<CachePolicy>>> | undefined;
   /** Receives every cache's events, with the merchants concerned. */
   onEvent?: ((event: MerchantTokenEvent) => void) | undefined;
   /** The fetch for token requests and API calls. @default globalThis.fetch */
   fetch?: typeof globalThis.fetch | undefined;
-  /** Clocks for every cache (tests). @default systemClock */
+  /** Clocks for every cache and for `merchantTtlMs` (tests). @default systemClock */
   clock?: Clock | undefined;
 }
 
-/** Per-merchant bearer fetches and token caches, created on first use. */
+/** Per-merchant bearer fetches and token caches, created on first use, changed while the servers run. */
 export interface MerchantRegistry {
   /**
-   * The merchant's bearer fetch, with the merchant's own API headers and the token of its credentials. Throws
-   * `UnknownMerchantError` for an id not in the configuration.
+   * The merchant's bearer fetch, with the merchant's own API headers and the token of its credentials. Every call
+   * looks the merchant up afresh (resolving it when needed), so a fetch obtained earlier follows `update`, `reload`
+   * and rotations, and is refused with `UnknownMerchantError` after `remove`. Throws `UnknownMerchantError` at once
+   * for an id no source can have (not configured, and no `resolveMerchant`).
    */
   fetch(merchantId: string): AuthFetch;
   /**
-   * The merchant's token cache, shared with merchants that have the same credentials (its errors, and those of a
+   * The merchant's token cache now, shared with merchants that have the same credentials (its errors, and those of a
    * fetch or interceptor over it, name them all). Its `provider` is the first of them to be used: give
    * `provider(merchantId)` as the `provider` option of `createAuthInterceptor` for the merchant's own API headers.
+   * A cache is for the credentials it was made for: it does not follow `update` or a rotation, as `fetch` does.
+   * Throws `UnknownMerchantError` for a merchant not configured and not resolved yet (`await warm([id])` first).
    */
   tokens(merchantId: string): TokenCache;
-  /** The merchant's own provider (its API headers), even where its cache is shared. */
+  /** The merchant's own provider (its API headers), even where its cache is shared. Throws as `tokens` does. */
   provider(merchantId: string): TokenProvider;
-  /** Every configured merchant id. */
+  /** The merchant ids configured, then those resolved and held. */
   merchants(): string[];
-  /** Whether the id is configured. */
+  /** Whether the id is configured, or resolved and held. */
   has(merchantId: string): boolean;
+  /**
+   * Configures one merchant (as an entry of `merchants`). Checked first: a `ConfigurationError` changes nothing. Calls
+   * that start after it resolves use the new settings; calls in flight finish on the old ones. A merchant whose
+   * credentials did not change keeps its token; the old credentials' token is never sent for new ones.
+   */
+  update(merchantId: string, settings: MerchantSettings): Promise<void>;
+  /**
+   * Removes a merchant: every later call, through any fetch the registry handed out, is refused with
+   * `UnknownMerchantError`, and `resolveMerchant` is not asked for it until `update` or `reload` adds it back.
+   */
+  remove(merchantId: string): Promise<void>;
+  /**
+   * Replaces the whole configuration (`merchants`), checked all-or-nothing first, then applied as adds, changes and
+   * removals. Unchanged merchants keep their tokens.
+   */
+  reload(merchants: Readonly<Record<string, MerchantSettings>>): Promise<MerchantReloadResult>;
+  /**
+   * Fetches tokens ahead (cold starts, rarely used merchants), a few merchants at a time, and reports each one's
+   * success or typed error; never rejects for a merchant's failure.
+   * @param merchantIds - @default the configured merchants and those held
+   */
+  warm(merchantIds?: readonly string[]): Promise<MerchantWarmResult[]>;
+  /** Stops every resolver call in flight (their signals abort); every later call is refused with `RegistryClosedError`. */
+  close(): Promise<void>;
 }
 
+/** Merchants warmed at once. */
+const warmConcurrency = 8;
+
 /**
- * Creates a registry of merchants, each on the gateway its configuration names. Every merchant's settings are
- * checked now and all problems reported in one `ConfigurationError`; providers and caches are created on first use,
- * so 100,000 merchants cost nothing until called. Merchants with the same credentials share one token.
+ * Creates a registry of merchants, each on the gateway its configuration names: configured up front (`merchants`),
+ * asked of a database or secret manager on demand (`resolveMerchant`), or both, and changed while the servers run
+ * (`update`, `remove`, `reload`). Every configured merchant's settings are checked now and all problems reported in one
+ * `ConfigurationError`; providers and caches are created on first use, so 100,000 merchants cost nothing until
+ * called, and `maxActiveMerchants` bounds how many are held. Merchants with the same credentials share one token.
  *
  * Merchant ids are 1–128 characters without control characters or surrounding whitespace, and never a name of
  * `Object.prototype` (`__proto__`, `constructor`, …) or `prototype`; no settings key may be such a name either.
@@ -107,156 +189,124 @@ export interface MerchantRegistry {
  * const registry = createMerchantRegistry({
  *   providers: { iamport: createIamportProvider, vipps: createVippsProvider },
  *   merchants: (await loadMerchantConfig('merchants.json')).merchants,
+ *   resolveMerchant: async (id, { signal }) => (await db.merchant(id, { signal }))?.settings,
  * });
  * const response = await registry.fetch('shop-kr')('/payments/imp_448280090638');
  *
  * @throws {@link ConfigurationError} with every problem of every merchant (unknown provider, bad id, bad settings),
- * each naming the merchant and the path of the setting, and every bad field of `policy` (e.g. a duration over
- * {@link maxDurationMs}).
+ * each naming the merchant and the path of the setting, and every bad option (a `policy` field over
+ * {@link maxDurationMs}, a `maxActiveMerchants` that is not a positive integer, …).
  */
 export function createMerchantRegistry(options: MerchantRegistryOptions): MerchantRegistry {
-  const { providers, merchants } = options;
-  // The provider names, read once: creation checks every merchant against them, and first use checks one again.
+  const { providers } = options;
+  // The provider names, read once: creation checks every merchant against them, and later entries are checked again.
   const known = typeof providers === 'object' && providers !== null ? Object.keys(providers) : [];
-  // The policy too, so that a bad duration stops the start, not a merchant's first call.
-  const issues = [...validateMerchants(providers, known, merchants), ...cachePolicyFieldIssues(options.policy)];
+  const issues = [
+    ...providersIssues(providers, known),
+    ...(options.merchants === undefined ? [] : merchantsIssues(providers, known, options.merchants)),
+    ...optionIssues(options),
+  ];
   if (issues.length > 0) throw new ConfigurationError({ issues });
 
-  const store = options.store ?? createMemoryTokenStore(options.clock === undefined ? {} : { clock: options.clock });
-  /** One cache per credential (`cacheKey`), with the merchants that use it. */
-  const caches = new Map<string, SharedCache>();
-  const tokensOf = new Map<string, TokenCache>();
-  /** A merchant's own provider, where it is not its cache's (it shares the credentials of a merchant used before). */
-  const providerOf = new Map<string, TokenProvider>();
-  const fetchOf = new Map<string, AuthFetch>();
-  const listener = options.onEvent;
-
-  const createCache = (provider: TokenProvider, shared: SharedCache): TokenCache =>
-    // Annotated: the bearer fetches and interceptors over the cache name the merchants in their own errors too.
-    createTokenCache(provider, {
-      store,
-      policy: options.policy,
-      fetch: options.fetch,
-      clock: options.clock,
-      onEvent: listener === undefined ? undefined : (event) => listener({ ...event, merchants: merchantsOf(shared) }),
-      // Errors name the merchants; a cache shared by merchants with the same credentials names them all.
-      merchants: () => merchantsOf(shared),
+  const maxActive = options.maxActiveMerchants ?? Number.POSITIVE_INFINITY;
+  // Bounded with the merchants: an evicted merchant's token (and its tombstones) make room instead of piling up.
+  const store =
+    options.store ??
+    createMemoryTokenStore({
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      ...(Number.isFinite(maxActive) ? { maxEntries: 4 * maxActive } : {}),
     });
+  const directory = new MerchantDirectory(options, known, store);
 
-  const tokens = (merchantId: string): TokenCache => {
-    const cached = tokensOf.get(merchantId);
-    if (cached !== undefined) return cached;
-    const entry = typeof merchantId === 'string' && Object.hasOwn(merchants, merchantId) ? merchants[merchantId] : undefined;
-    if (entry === undefined) throw new UnknownMerchantError(printableName(String(merchantId)));
-    // Checked again on first use: `merchants` is read live, and an entry added or changed since creation was not checked.
-    const issues = merchantIssues(providers, known, merchantId, entry);
-    if (issues.length > 0) throw new ConfigurationError({ issues });
-    // Own properties only, copied as they were for validation; `provider` is the registry's, not the gateway's setting.
-    const { provider: name, ...settings } = ownSettings(entry) as MerchantSettings;
-    const provider = providers[name]!(settings);
-    let shared = caches.get(provider.cacheKey);
-    if (shared === undefined) {
-      // The cache reads the merchants from this entry at each event, so it names those who join later too.
-      const created = { merchants: [], snapshot: undefined } as unknown as SharedCache;
-      created.cache = createCache(provider, created);
-      shared = created;
-      caches.set(provider.cacheKey, shared);
-    } else {
-      providerOf.set(merchantId, provider);
+  const authFetchOf = (merchant: HeldMerchant): AuthFetch => {
+    const own = merchant.provider === merchant.shared.cache.provider ? undefined : merchant.provider;
+    // The cache's annotation names the merchants in the fetch's errors; the merchant's own API headers go out.
+    merchant.authFetch ??= createAuthFetch(merchant.shared.cache, { fetch: options.fetch, provider: own });
+    return merchant.authFetch;
+  };
+
+  const liveFetch = (merchantId: string): AuthFetch =>
+    async function merchantFetch(input, init) {
+      // A Request's body is read once: when a rejection may send the call again on new settings, it is read first.
+      const replayable = directory.resolves ? await withBodyRead(input, init) : init;
+      return directory.withMerchant(merchantId, (merchant) => authFetchOf(merchant)(input, replayable));
+    };
+
+  const inHand = (merchantId: string): HeldMerchant => {
+    const merchant = directory.inHand(merchantId);
+    if (merchant === undefined) {
+      throw new UnknownMerchantError(
+        printableName(merchantId),
+        'not resolved yet (await registry.warm([id]) first, or use registry.fetch)',
+      );
     }
-    shared.merchants.push(merchantId);
-    shared.snapshot = undefined;
-    tokensOf.set(merchantId, shared.cache);
-    return shared.cache;
+    return merchant;
   };
 
   return {
     fetch(merchantId) {
-      let authFetch = fetchOf.get(merchantId);
-      if (authFetch === undefined) {
-        const cache = tokens(merchantId);
-        // The cache's annotation names the merchants in the fetch's errors; the merchant's own API headers go out.
-        authFetch = createAuthFetch(cache, { fetch: options.fetch, provider: providerOf.get(merchantId) });
-        fetchOf.set(merchantId, authFetch);
-      }
-      return authFetch;
+      const merchant = directory.inHand(merchantId);
+      if (merchant === undefined) return liveFetch(merchantId);
+      merchant.live ??= liveFetch(merchantId);
+      return merchant.live;
     },
-    tokens,
-    provider: (merchantId) => {
-      const cache = tokens(merchantId);
-      return providerOf.get(merchantId) ?? cache.provider;
+    tokens: (merchantId) => inHand(merchantId).shared.cache,
+    provider: (merchantId) => inHand(merchantId).provider,
+    merchants: () => directory.ids(),
+    has: (merchantId) => directory.has(merchantId),
+    update: async (merchantId, settings) => directory.update(merchantId, settings),
+    remove: async (merchantId) => directory.remove(merchantId),
+    reload: async (merchants) => directory.reload(merchants),
+    async warm(merchantIds) {
+      const ids = merchantIds === undefined ? directory.ids() : [...merchantIds];
+      const results: MerchantWarmResult[] = new Array(ids.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        for (let index = next++; index < ids.length; index = next++) {
+          const merchantId = ids[index]!;
+          try {
+            await directory.withMerchant(merchantId, (merchant) => merchant.shared.cache.getToken());
+            results[index] = { merchantId, ok: true };
+          } catch (error) {
+            results[index] = { merchantId, ok: false, error };
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(warmConcurrency, ids.length) }, worker));
+      return results;
     },
-    merchants: () => Object.keys(merchants),
-    has: (merchantId) => Object.hasOwn(merchants, merchantId),
+    close: async () => directory.close(),
   };
 }
 
-function validateMerchants(
-  providers: Readonly<Record<string, ProviderFactory>>,
-  known: readonly string[],
-  merchants: Readonly<Record<string, MerchantSettings>>,
-): ConfigurationIssue[] {
-  const issues: ConfigurationIssue[] = [];
-  if (known.length === 0) issues.push({ path: 'providers', message: 'at least one provider factory is required' });
-  for (const name of known) {
-    if (typeof providers[name] !== 'function') {
-      issues.push({ path: `providers.${printableName(name)}`, message: 'must be a provider factory (a function)' });
-    }
+/** A Request's body read into bytes and given as `init.body`, so the call can be sent twice; other inputs as they are. */
+async function withBodyRead(input: string | URL | RequestLike, init: RequestInit | undefined): Promise<RequestInit | undefined> {
+  if (typeof input === 'string' || input instanceof URL || input.body === null || input.body === undefined) return init;
+  if (init?.body !== undefined) return init;
+  return { ...init, body: await input.arrayBuffer() };
+}
+
+/** What is wrong with the registry's own options (merchants are checked by {@link merchantsIssues}). */
+function optionIssues(options: MerchantRegistryOptions): ConfigurationIssue[] {
+  const issues = [...cachePolicyFieldIssues(options.policy)];
+  for (const [name, layer] of Object.entries(options.policies ?? {})) {
+    issues.push(
+      ...cachePolicyFieldIssues(layer).map((issue) => ({
+        ...issue,
+        path: `policies.${printableName(name)}.${issue.path.slice('policy.'.length)}`,
+      })),
+    );
   }
-  if (typeof merchants !== 'object' || merchants === null || Array.isArray(merchants)) {
-    issues.push({ path: 'merchants', message: 'must be an object of merchant id to settings' });
-    return issues;
+  if (options.resolveMerchant !== undefined && typeof options.resolveMerchant !== 'function') {
+    issues.push({ path: 'resolveMerchant', message: 'must be a function (merchantId, { signal }) => Promise<settings | undefined>' });
   }
-  for (const merchantId of Object.keys(merchants)) issues.push(...merchantIssues(providers, known, merchantId, merchants[merchantId]));
+  for (const key of ['merchantTtlMs', 'resolveTimeoutMs'] as const) {
+    const problem = options[key] === undefined ? undefined : durationProblem(options[key], { positive: true });
+    if (problem !== undefined) issues.push({ path: key, message: problem });
+  }
+  const max = options.maxActiveMerchants;
+  if (max !== undefined && max !== Number.POSITIVE_INFINITY && !(Number.isSafeInteger(max) && max > 0)) {
+    issues.push({ path: 'maxActiveMerchants', message: 'must be a positive integer (or Infinity)' });
+  }
   return issues;
-}
-
-/** What is wrong with one merchant's id and entry; `known` are the provider names (empty when `providers` is not an object). */
-function merchantIssues(
-  providers: Readonly<Record<string, ProviderFactory>>,
-  known: readonly string[],
-  merchantId: string,
-  entry: unknown,
-): ConfigurationIssue[] {
-  const path = `merchants.${printableName(merchantId)}`;
-  const idProblem = merchantIdProblem(merchantId);
-  if (idProblem !== undefined) return [{ path, message: idProblem }];
-  const own = ownSettings(entry);
-  if (own === undefined) return [{ path, message: 'must be an object with a "provider" and its settings', merchant: merchantId }];
-  const { provider: name, ...settings } = own;
-  if (typeof name !== 'string' || name === '') {
-    return [{ path: `${path}.provider`, message: `required; one of: ${known.join(', ')}`, merchant: merchantId }];
-  }
-  // `known` is empty when `providers` is not an object (reported by the caller), and `Object.hasOwn(null, …)` would throw.
-  const factory = known.length > 0 && Object.hasOwn(providers, name) && !isReservedKey(name) ? providers[name] : undefined;
-  if (typeof factory !== 'function') {
-    // Not quoted: the name may come from an `$env` variable that holds a secret instead.
-    return [
-      {
-        path: `${path}.provider`,
-        message: `unknown provider; known: ${known.length === 0 ? 'none' : known.join(', ')}`,
-        merchant: merchantId,
-      },
-    ];
-  }
-  const about = { merchant: merchantId, provider: name };
-  // The reserved keys were left out of `settings`, so the provider's validation cannot see them: reported here.
-  return [...reservedKeyIssues(entry), ...settingsIssues(factory, settings)].map((issue) => ({
-    path: issue.path === '' ? path : `${path}.${issue.path}`,
-    message: issue.message,
-    ...about,
-  }));
-}
-
-function settingsIssues(factory: ProviderFactory, settings: Record<string, unknown>): readonly ConfigurationIssue[] {
-  try {
-    if (factory.validateSettings !== undefined) return factory.validateSettings(settings);
-    // A factory without a validator is checked by creating its provider once.
-    factory(settings);
-    return [];
-  } catch (error) {
-    if (isAuthError(error) && 'issues' in error) return (error as ConfigurationError).issues;
-    // Only the error's name: a third-party factory's message may quote the value it refused.
-    return [{ path: '', message: `the provider's validation threw ${error instanceof Error ? error.name : typeof error}` }];
-  }
 }

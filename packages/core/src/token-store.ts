@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
+import { ConfigurationError } from './errors.js';
 import { isUsableAccessToken } from './token-http.js';
 
 /** A lock taken in a {@link TokenStore}; release it once the token is stored. */
@@ -31,6 +32,11 @@ export interface TokenStore {
 export interface MemoryTokenStoreOptions {
   /** Clock used for expiry; only `monotonic` is read. @default systemClock */
   clock?: Clock;
+  /**
+   * The most values held (tokens, and the marks of dropped ones): past it, the oldest written goes first, so a store
+   * shared by ever more credentials stays bounded. @default Infinity
+   */
+  maxEntries?: number;
 }
 
 /**
@@ -43,6 +49,10 @@ export interface MemoryTokenStoreOptions {
  */
 export function createMemoryTokenStore(options: MemoryTokenStoreOptions = {}): TokenStore {
   const clock = options.clock ?? systemClock;
+  const maxEntries = options.maxEntries ?? Number.POSITIVE_INFINITY;
+  if (maxEntries !== Number.POSITIVE_INFINITY && !(Number.isSafeInteger(maxEntries) && maxEntries > 0)) {
+    throw new ConfigurationError({ issues: [{ path: 'maxEntries', message: 'must be a positive integer (or Infinity)' }] });
+  }
   const values = new Map<string, { value: string; expiresAt: number }>();
   const locks = new Map<string, { owner: object; expiresAt: number }>();
 
@@ -60,7 +70,10 @@ export function createMemoryTokenStore(options: MemoryTokenStoreOptions = {}): T
       return live(values, key)?.value;
     },
     async set(key, value, ttlMs) {
+      // Deleted first, so the value goes to the back of the order the bound evicts in.
+      values.delete(key);
       values.set(key, { value, expiresAt: clock.monotonic() + ttlMs });
+      if (values.size > maxEntries) values.delete(values.keys().next().value as string);
     },
     async delete(key, expected) {
       if (expected === undefined || live(values, key)?.value === expected) values.delete(key);
