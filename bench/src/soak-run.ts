@@ -15,6 +15,14 @@ import { createIamportEmulator, type IamportEmulator, type IamportFault } from '
 import { createVippsProvider } from '@x/vipps';
 import { createVippsEmulator, type VippsEmulator, type VippsFault } from '@x/vipps/testing';
 import { createFaultPlan, type FaultPlan, type SoakFaultKind, type SoakFaultTarget } from './soak-faults.js';
+import {
+  createMerchantDatabase,
+  createSoakRotations,
+  type RotatingMerchant,
+  type SoakRotationReport,
+  type SoakRotations,
+  type SoakRotationTiming,
+} from './soak-rotation.js';
 
 export interface SoakOptions {
   /** How long the merchants make calls. @default 60_000 */
@@ -31,6 +39,11 @@ export interface SoakOptions {
   workersPerMerchant?: number | undefined;
   /** Takes both token endpoints down for the middle third of the run, every token request failing so. @default none */
   outage?: SoakOutageFault | undefined;
+  /**
+   * Rotates every merchant's main secret every few seconds at the gateway and in the merchant's source, which the
+   * registry then reads merchants from (see `soak-rotation.ts`); tokens live as long as the gateways' own. @default false
+   */
+  rotate?: boolean | undefined;
   /** Progress lines. @default none */
   log?: ((line: string) => void) | undefined;
 }
@@ -124,6 +137,8 @@ export interface SoakReport {
   elapsed: { callsMs: number; settleMs: number };
   /** The token endpoints' outage, when the run had one. */
   outage?: SoakOutageReport | undefined;
+  /** The secret rotations, when the run had them. */
+  rotation?: SoakRotationReport | undefined;
 }
 
 /** Vipps tokens live 6 s instead of an hour or a day, so each merchant refreshes every few seconds. */
@@ -148,6 +163,12 @@ const policy = {
   retryBaseDelayMs: 100,
   retryMaxDelayMs: 1_000,
 };
+/**
+ * Rotations: one merchant after another, each every 3 s; the old secret revoked 1.5 s after the source switched. The
+ * registry asks a merchant's source again once its settings are 500 ms old (stale-while-revalidate), so the grace
+ * period leaves a second for the switch to reach the cache and a new token to replace the old one.
+ */
+const rotationTiming: SoakRotationTiming = { everyMs: 3_000, graceMs: 1_500, merchantTtlMs: 500, firstAfterMs: 1_000 };
 /** Every API call carries this deadline (an `AbortSignal`), as an app's own timeout would: it cuts API stalls. */
 const apiTimeoutMs = 1_000;
 /** After the deadline, how long calls still under way may take to settle before they count as lost. */
@@ -172,6 +193,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
   const plan = createFaultPlan(faultRate, seed);
   const outageFault = options.outage;
+  const rotate = options.rotate ?? false;
   /** While true, every token request gets the outage's fault instead of a draw from the plan. */
   let outageActive = false;
   let refusedTokenRequests = 0;
@@ -240,14 +262,16 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     return kind === undefined ? undefined : toFault(kind, request);
   };
 
+  // With rotations, tokens live as long as the gateways' own, so every token request after a merchant's first is one a
+  // rotation caused.
   iamport = await createIamportEmulator({
-    ...iamportRules,
+    ...(rotate ? {} : iamportRules),
     merchants: iamportCredentials,
     recordRequests: false,
     injectFault: (target, request) => drawFor(target, request, iamportFault),
   });
   vipps = await createVippsEmulator({
-    tokenLifetimeMs: vippsTokenLifetimeSeconds * 1000,
+    ...(rotate ? {} : { tokenLifetimeMs: vippsTokenLifetimeSeconds * 1000 }),
     merchants: vippsCredentials,
     recordRequests: false,
     injectFault: (endpoint, request) => drawFor(endpoint === 'payments' ? 'api' : 'token', request, vippsFault),
@@ -312,13 +336,35 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     if (callId !== undefined) tokensSent.get(callId)?.push(headers?.authorization?.replace(/^Bearer /, '') ?? '');
     return globalThis.fetch(input, init);
   };
+  // With rotations, the registry knows no merchant up front: it asks their source, again and again.
+  const database = rotate ? createMerchantDatabase(merchants) : undefined;
   const registry = createMerchantRegistry({
     providers: { iamport: createIamportProvider, vipps: createVippsProvider },
-    merchants,
+    ...(database === undefined ? { merchants } : { resolveMerchant: database.resolve, merchantTtlMs: rotationTiming.merchantTtlMs }),
     policy,
     onEvent,
     fetch: tap,
   });
+  const rotations: SoakRotations | undefined =
+    database === undefined
+      ? undefined
+      : createSoakRotations({
+          merchants: [...rows.values()].map(
+            ({ merchant, gateway }): RotatingMerchant => ({
+              merchant,
+              gateway,
+              source: 'resolver',
+              gatewayId: credentialOf.get(merchant)!,
+              settings: merchants[merchant]!,
+            }),
+          ),
+          sources: { resolver: database, file: undefined },
+          resolves: (merchant) => database.resolves.get(merchant) ?? 0,
+          emulators: { iamport: iamportEmulator, vipps: vippsEmulator },
+          timing: rotationTiming,
+          fileSecrets: false,
+          log,
+        });
 
   /** Why a call ended on a 401: the bearer fetch gets one fresh token and retries once, so a 401 after that needs a cause. */
   const explainUnauthorized = (tokens: readonly string[]): Outcome => {
@@ -398,10 +444,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       ]),
     );
   };
+  // Summed over the merchant's secrets: a request that presented a revoked one is refused, but it was made.
   const gatewayTokenRequestsOf = (counts: SoakMerchantRow): number => {
     const credential = credentialOf.get(counts.merchant)!;
-    const emulator = counts.gateway === 'iamport' ? iamportEmulator : vippsEmulator;
-    return emulator.countersFor(credential).tokenRequests;
+    const [emulator, field] = counts.gateway === 'iamport' ? [iamportEmulator, 'impSecret'] : [vippsEmulator, 'clientSecret'];
+    return emulator
+      .secretCountersFor(credential)
+      .filter((secret) => secret.field === field)
+      .reduce((sum, secret) => sum + secret.tokenRequests, 0);
   };
   let outageBefore: Map<string, OutageCounters> | undefined;
   let outageAfter: Map<string, OutageCounters> | undefined;
@@ -431,6 +481,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const quarterBytes: number[] = [];
   const heapTimers = [1, 2, 3].map((quarter) => setTimeout(() => quarterBytes.push(usedHeap().bytes), (quarter * durationMs) / 4));
   log(`${rows.size} merchants, ${workersPerMerchant} callers each, ${durationMs / 1000} s, seed ${seed}`);
+  rotations?.start(durationMs);
   let sequence = 0;
   const worker = async (merchant: string): Promise<void> => {
     const counts = rows.get(merchant)!;
@@ -455,6 +506,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     ]);
     const settleMs = performance.now() - started - callsMs;
     recording = false;
+    rotations?.stop();
     for (const counts of rows.values()) {
       counts.lost = counts.calls - counts.succeeded - counts.failedRetryable - counts.failedOther;
     }
@@ -495,8 +547,10 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
               outageAfter,
               firstTokenAfterOutage,
             ),
+      rotation: rotations?.report(),
     };
   } finally {
+    rotations?.stop();
     for (const timer of outageTimers) clearTimeout(timer);
     clearTimeout(graceTimer);
     for (const timer of heapTimers) clearTimeout(timer);
