@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runDemo } from './demo.js';
 
 describe('multi-merchant demo', () => {
-  it('should keep every merchant calling through refreshes, extensions and an outage of the token endpoint', async () => {
+  it('should keep every merchant calling through refreshes, extensions, an outage, a rotation and an offboarding', async () => {
     const lines: string[] = [];
     const rows = await runDemo({ durationMs: 15_000, log: (line) => lines.push(line) });
     const row = (merchant: string) => rows.find((candidate) => candidate.merchant === merchant)!;
@@ -19,7 +19,16 @@ describe('multi-merchant demo', () => {
       expect(row(merchant).extended).toBeGreaterThanOrEqual(1);
       expect(row(merchant).servedStale).toBeGreaterThanOrEqual(1);
     }
+    // Rotated (a new token on the new secret, the old secret never tried after its revocation), then offboarded.
     expect(row('shop-oslo').newTokens).toBeGreaterThanOrEqual(2);
+    expect(row('shop-oslo').refused).toBeGreaterThanOrEqual(1);
+    expect(row('shop-seoul').refused).toBe(0);
+    expect(lines.some((line) => line.includes('!! shop-oslo: secret rotated'))).toBe(true);
+    expect(lines.some((line) => line.includes('!! shop-oslo: offboarded'))).toBe(true);
+    expect(lines.some((line) => /shop-oslo call refused: .*Unknown merchant id "shop-oslo".*X_UNKNOWN_MERCHANT/.test(line))).toBe(true);
+    expect(lines.find((line) => line.startsWith("shop-oslo's secrets at Vipps"))).toMatch(
+      /\(0 after its revocation\), the new one in [1-9]/,
+    );
     expect(row('shop-oslo').servedStale).toBe(0);
 
     expect(lines.some((line) => line.includes("!! i'mport's token endpoint goes down (503)"))).toBe(true);
@@ -29,7 +38,7 @@ describe('multi-merchant demo', () => {
     // Secrets and tokens hold the canary mark: none may reach the demo's output.
     expect(lines.filter((line) => line.includes('xcanary'))).toEqual([]);
     const table = lines.at(-1)!.split('\n');
-    expect(table[0]).toMatch(/^merchant +gateway +calls +errors +token requests/);
+    expect(table[0]).toMatch(/^merchant +gateway +calls +errors +refused +token requests/);
     expect(table.slice(2).map((line) => line.split(/ +/)[0])).toEqual(['shop-seoul', 'shop-busan', 'shop-oslo']);
   });
 });

@@ -2,11 +2,12 @@
  * The demo: one app, three merchants on two gateways, configured in merchants.json with secrets read from the
  * environment. It runs against the local emulators with token lifetimes shortened from 30 minutes (i'mport) and
  * an hour (Vipps) to seconds, calls every merchant concurrently, and prints what the token layer does as it happens:
- * token requests, reuse, i'mport's extension window, and an outage of i'mport's token endpoint ridden out on the
- * still-valid token. It ends with a table per merchant.
+ * token requests, reuse, i'mport's extension window, an outage of i'mport's token endpoint ridden out on the
+ * still-valid token, a secret rotated while the calls go on, and a merchant offboarded. It ends with a table per
+ * merchant.
  */
 import { randomBytes } from 'node:crypto';
-import { createMerchantRegistry, fingerprint, isTokenRequestError, type MerchantTokenEvent } from '@x/core';
+import { createMerchantRegistry, fingerprint, isTokenRequestError, isUnknownMerchantError, type MerchantTokenEvent } from '@x/core';
 import { loadMerchantConfig } from '@x/core/node';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
@@ -26,6 +27,8 @@ export interface MerchantSummary {
   gateway: string;
   calls: number;
   errors: number;
+  /** Calls refused with `UnknownMerchantError` after the merchant was offboarded: none reached the gateway. */
+  refused: number;
   tokenRequests: number;
   /** Token requests the gateway's emulator received for this merchant's credentials. */
   gatewayTokenRequests: number;
@@ -52,6 +55,13 @@ const outageMs = 2_500;
 const workersPerMerchant = 4;
 const pauseBetweenCallsMs = 25;
 const tickMs = 2_000;
+/** When the Vipps merchant's secret is rotated, and when it is offboarded, as fractions of the run. */
+const rotateAt = 0.3;
+const offboardAt = 0.8;
+/** How long the old secret stays valid at the gateway after the rotation. */
+const rotationGraceMs = 2_000;
+/** The Vipps merchant the demo rotates and then offboards. */
+const rotated = 'shop-oslo';
 
 /** Runs the demo and returns the closing table's rows. */
 export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummary[]> {
@@ -104,6 +114,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
         gateway: config.merchants[merchant]!.provider,
         calls: 0,
         errors: 0,
+        refused: 0,
         tokenRequests: 0,
         gatewayTokenRequests: 0,
         newTokens: 0,
@@ -195,6 +206,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
         summary.calls += 1;
         callsSinceTick.set(merchant, callsSinceTick.get(merchant)! + 1);
       } catch (error) {
+        if (isUnknownMerchantError(error)) {
+          // Offboarded: every later call is refused before anything is sent; this worker is done.
+          if (summary.refused === 0) log(`${at()} ${merchant} call refused: ${error.message} (${error.code})`);
+          summary.refused += 1;
+          return;
+        }
         summary.errors += 1;
         const message = error instanceof Error ? error.message : String(error);
         if (!errorsSeen.has(message)) log(`${at()} ${merchant} call failed: ${message}`);
@@ -204,17 +221,36 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
     }
   };
 
+  // The rotation: the gateway takes a new secret beside the old, the registry is told (as a secret manager's hook or
+  // a reloaded configuration would), and the old secret is revoked after a grace period. Then the offboarding.
+  const oslo = config.merchants[rotated]!;
+  const newSecret = `xcanary${randomBytes(16).toString('base64')}`;
+  const lifecycle = (async () => {
+    await sleep(durationMs * rotateAt);
+    vipps.addSecret(String(oslo.clientId), newSecret);
+    await registry.update(rotated, { ...oslo, clientSecret: newSecret });
+    log(`${at()} !! ${rotated}: secret rotated (added at Vipps, registry.update); calls from now on use the new one`);
+    await sleep(rotationGraceMs);
+    vipps.revokeSecret(String(oslo.clientId), secrets.SHOP_OSLO_CLIENT_SECRET);
+    log(`${at()} !! ${rotated}: old secret revoked at Vipps after a ${rotationGraceMs / 1000} s grace`);
+    await sleep(Math.max(0, durationMs * (offboardAt - rotateAt) - rotationGraceMs));
+    await registry.remove(rotated);
+    log(`${at()} !! ${rotated}: offboarded (registry.remove); its calls are refused from now on, none reach Vipps`);
+  })();
+
   const ticker = setInterval(() => {
     void Promise.all(
-      ids.map(async (merchant) => {
-        const token = await registry
-          .tokens(merchant)
-          .getToken()
-          .catch(() => undefined);
-        const calls = callsSinceTick.get(merchant)!;
-        callsSinceTick.set(merchant, 0);
-        return `${merchant} ${calls} calls${token === undefined ? '' : ` on token ${fingerprint(token.accessToken)}`}`;
-      }),
+      ids
+        .filter((merchant) => registry.has(merchant))
+        .map(async (merchant) => {
+          const token = await registry
+            .tokens(merchant)
+            .getToken()
+            .catch(() => undefined);
+          const calls = callsSinceTick.get(merchant)!;
+          callsSinceTick.set(merchant, 0);
+          return `${merchant} ${calls} calls${token === undefined ? '' : ` on token ${fingerprint(token.accessToken)}`}`;
+        }),
     ).then((parts) => log(`${at()} last ${tickMs / 1000} s: ${parts.join(', ')}`));
   }, tickMs);
 
@@ -222,6 +258,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
     await Promise.all(ids.flatMap((merchant) => Array.from({ length: workersPerMerchant }, (_, index) => worker(merchant, index))));
   } finally {
     clearInterval(ticker);
+    await lifecycle;
     await outage;
     await Promise.all([iamport.close(), vipps.close()]);
   }
@@ -232,7 +269,11 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
       summary.gateway === 'iamport' ? iamport.countersFor(String(settings.impKey)).tokenRequests : vipps.counters.tokenRequests;
   }
   const rows = [...summaries.values()];
+  const [oldCounts, newCounts] = vipps.secretCountersFor(String(oslo.clientId));
   log('');
+  log(
+    `${rotated}'s secrets at Vipps: the old one in ${oldCounts?.tokenRequests} token requests (${oldCounts?.revokedTokenRequests} after its revocation), the new one in ${newCounts?.tokenRequests}`,
+  );
   log(table(rows));
   return rows;
 }
@@ -243,6 +284,7 @@ function table(rows: readonly MerchantSummary[]): string {
     'gateway',
     'calls',
     'errors',
+    'refused',
     'token requests',
     "(gateway's count)",
     'new tokens',
@@ -255,6 +297,7 @@ function table(rows: readonly MerchantSummary[]): string {
       row.gateway,
       row.calls,
       row.errors,
+      row.refused,
       row.tokenRequests,
       row.gatewayTokenRequests,
       row.newTokens,
@@ -274,4 +317,8 @@ function describeFailure(error: unknown): string {
     return `HTTP ${error.status}${error.retryable ? ', retryable' : ''}${error.providerMessage === undefined ? '' : ` (${error.providerMessage})`}`;
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+function sleep(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }

@@ -1,0 +1,3 @@
+import { runLiveMerchants } from './live-merchants.js';
+
+await runLiveMerchants();
