@@ -13,13 +13,20 @@ afterEach(async () => {
   scratch = undefined;
 });
 
-/** Runs `pnpm soak`'s command line as a child process; it must end by itself well within `timeoutMs`. */
-function soak(args: readonly string[], timeoutMs = 45_000): Promise<{ code: number | null; signal: string | null; stdout: string }> {
+/**
+ * Runs `pnpm soak`'s command line as a child process, in the bench folder as pnpm does; it must end by itself well
+ * within `timeoutMs`. `env` is added to the process's environment.
+ */
+function soak(
+  args: readonly string[],
+  timeoutMs = 45_000,
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ code: number | null; signal: string | null; stdout: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       ['--expose-gc', '--conditions=@x/source', '--import', 'tsx', 'src/soak.ts', ...args],
-      { cwd: benchDirectory, timeout: timeoutMs, killSignal: 'SIGKILL' },
+      { cwd: benchDirectory, env: { ...process.env, ...env }, timeout: timeoutMs, killSignal: 'SIGKILL' },
       (error, stdout) => {
         const failure = error as (Error & { code?: number | string; signal?: string | null }) | null;
         resolve({
@@ -36,7 +43,8 @@ describe('pnpm soak', () => {
   it('should settle every call under random faults, count each once, print the tables and end by itself', async () => {
     scratch = await mkdtemp(join(tmpdir(), 'soak-'));
     const json = join(scratch, 'soak.json');
-    const run = await soak(['--duration', '4s', '--seed', '20261122', '--json', json]);
+    // pnpm runs the script in bench/ and says in INIT_CWD where it was started: a relative --json is written there.
+    const run = await soak(['--duration', '4s', '--seed', '20261122', '--json', 'soak.json'], undefined, { INIT_CWD: scratch });
 
     expect(run.signal).toBeNull();
     expect(run.code).toBe(0);

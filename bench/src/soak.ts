@@ -4,7 +4,7 @@
  *
  *   pnpm soak                          60 s, a random seed (printed)
  *   pnpm soak --duration 10s           the short run CI makes
- *   pnpm soak --seed 1234 --fault-rate 0.2 --json soak.json
+ *   pnpm soak --seed 1234 --fault-rate 0.2 --json soak.json   (relative to the folder pnpm was started from)
  *   pnpm soak --outage                 the token endpoints down (HTTP 503) for the middle third, no random faults
  *   pnpm soak --outage --outage-fault reset --fault-rate 0.1
  *   pnpm soak --rotate                 every merchant's secret rotated every 3 s, merchants read from their sources
@@ -12,6 +12,7 @@
  * `SOAK_DURATION` and `SOAK_SEED` set the same as the flags, which win.
  */
 import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatSoakReport, soakPassed } from './soak-report.js';
 import { runSoak, type SoakOutageFault } from './soak-run.js';
@@ -65,7 +66,8 @@ process.stdout.write(
     `${rotate ? ', secrets rotated under load' : ''}\n\n`,
 );
 process.stdout.write(`${formatSoakReport(report)}\n`);
-if (values.json !== undefined) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+// pnpm runs this in bench/: a relative --json is the caller's, so it resolves against the folder pnpm was started from.
+if (values.json !== undefined) await writeFile(resolve(process.env.INIT_CWD ?? '', values.json), `${JSON.stringify(report, null, 2)}\n`);
 // exitCode rather than exit(): the process must also end by itself, with nothing left running.
 process.exitCode = soakPassed(report) ? 0 : 1;
 

@@ -14,6 +14,7 @@ describe('defaultCachePolicy', () => {
       failureCooldownMs: 10_000,
       lockWaitMs: 5_000,
       storeTimeoutMs: 1_000,
+      maxRefreshAheadMs: maxDurationMs,
     });
     expect(Object.isFrozen(defaultCachePolicy)).toBe(true);
   });
@@ -50,6 +51,19 @@ describe('resolveCachePolicy', () => {
     expect(policy).not.toHaveProperty('unknown');
   });
 
+  it("should hold refreshAheadMs to the provider's maxRefreshAheadMs whichever layer sets it, unless a layer lifts the bound", () => {
+    // i'mport's tuning bounds the window to its last minute; a registry-wide policy meant for Vipps asks for 5 minutes.
+    const tuning = { refreshAheadMs: 50_000, maxRefreshAheadMs: 60_000 };
+    expect(resolveCachePolicy('iamport', tuning, { refreshAheadMs: 300_000 })).toMatchObject({ refreshAheadMs: 60_000 });
+    expect(resolveCachePolicy('iamport', tuning, { refreshAheadMs: 30_000 })).toMatchObject({ refreshAheadMs: 30_000 });
+    expect(resolveCachePolicy('iamport', tuning)).toMatchObject({ refreshAheadMs: 50_000, maxRefreshAheadMs: 60_000 });
+    // Only on purpose: a layer that sets the bound itself.
+    expect(resolveCachePolicy('iamport', tuning, { refreshAheadMs: 300_000, maxRefreshAheadMs: maxDurationMs })).toMatchObject({
+      refreshAheadMs: 300_000,
+    });
+    expect(() => resolveCachePolicy('iamport', { maxRefreshAheadMs: -1 })).toThrow(/policy\.maxRefreshAheadMs: must be a finite number/);
+  });
+
   it('should accept zero, e.g. to disable jitter', () => {
     expect(resolveCachePolicy('test', { refreshAheadJitter: 0, refreshAheadMs: 0 })).toMatchObject({
       refreshAheadJitter: 0,
@@ -84,7 +98,7 @@ describe('resolveCachePolicy', () => {
 
   it('should refuse a duration over 2^31-1 ms, which a timer fires after 1 ms, in every duration field', () => {
     const durations = Object.keys(defaultCachePolicy).filter((key) => key.endsWith('Ms'));
-    expect(durations).toHaveLength(8);
+    expect(durations).toHaveLength(9);
     // 2^31 ms as requestTimeoutMs would abort every token request after 1 ms: Node clamps the timer to 1 ms.
     const tooLong = Object.fromEntries(durations.map((key) => [key, 2 ** 31]));
     let caught: unknown;

@@ -7,7 +7,7 @@ import { ConfigurationError, type ConfigurationIssue } from './errors.js';
 export interface CachePolicy {
   /**
    * Start refreshing in the background once less than this much life is left. Never more than half a token's
-   * lifetime.
+   * lifetime, nor more than `maxRefreshAheadMs`.
    * @default 300_000 (5 minutes)
    */
   refreshAheadMs: number;
@@ -56,6 +56,13 @@ export interface CachePolicy {
    * @default 1_000
    */
   storeTimeoutMs: number;
+  /**
+   * The most `refreshAheadMs` can be, whichever layer sets it. A gateway that renews a token only near its expiry
+   * declares it in its tuning (i'mport: 60_000, its last minute), so that a policy meant for other gateways does not
+   * make the cache poll it for the same token. Set it in your own policy only to lift such a bound.
+   * @default 2_147_483_647 ({@link maxDurationMs}: no bound)
+   */
+  maxRefreshAheadMs: number;
 }
 
 /**
@@ -88,11 +95,12 @@ export const defaultCachePolicy: Readonly<CachePolicy> = Object.freeze({
   failureCooldownMs: 10_000,
   lockWaitMs: 5_000,
   storeTimeoutMs: 1_000,
+  maxRefreshAheadMs: maxDurationMs,
 });
 
 /**
- * Fills a policy from the defaults, then the provider's tuning, then the user's options; throws a
- * `ConfigurationError` naming every bad field.
+ * Fills a policy from the defaults, then the provider's tuning, then the user's options, and holds `refreshAheadMs` to
+ * `maxRefreshAheadMs`; throws a `ConfigurationError` naming every bad field.
  */
 export function resolveCachePolicy(provider: string, ...layers: ReadonlyArray<Partial<CachePolicy> | undefined>): Readonly<CachePolicy> {
   const policy: CachePolicy = { ...defaultCachePolicy };
@@ -107,6 +115,8 @@ export function resolveCachePolicy(provider: string, ...layers: ReadonlyArray<Pa
     issues.push({ path: 'policy.retryMaxDelayMs', message: 'must be at least retryBaseDelayMs' });
   }
   if (issues.length > 0) throw new ConfigurationError({ provider, issues });
+  // A bound, not an error: a registry-wide `refreshAheadMs` is right for some gateways and merely capped for others.
+  policy.refreshAheadMs = Math.min(policy.refreshAheadMs, policy.maxRefreshAheadMs);
   return Object.freeze(policy);
 }
 

@@ -15,7 +15,9 @@
  * {@link createMerchantRegistry}, {@link MerchantRegistry}, {@link MerchantRegistryOptions},
  * {@link MerchantSettings}, {@link ProviderFactory}, {@link MerchantTokenEvent}, {@link ResolveMerchant},
  * {@link MerchantReloadResult}, {@link MerchantWarmResult}, {@link resolveMerchantConfig},
- * {@link MerchantConfig}, {@link ResolveMerchantConfigOptions}.
+ * {@link MerchantConfig}, {@link ResolveMerchantConfigOptions}. Merchants written in TypeScript are typed by their
+ * providers' settings with {@link defineMerchants} ({@link MerchantSettingsFor}, {@link ProviderSettingsOf},
+ * {@link MerchantConfigFor}, {@link MerchantConfigValue}).
  *
  * @categoryDescription Token cache
  * One token request at a time, refresh ahead, a still-valid token served while the gateway fails:
@@ -51,6 +53,8 @@ export { createAuthFetch } from './bearer-fetch.js';
 export type { CachePolicy } from './cache-policy.js';
 export { maxDurationMs } from './cache-policy.js';
 export type { Clock } from './clock.js';
+export type { MerchantConfigFor, MerchantConfigValue, MerchantSettingsFor, ProviderSettingsOf } from './define-merchants.js';
+export { defineMerchants } from './define-merchants.js';
 export type {
   ConfigurationIssue,
   MerchantResolveErrorOptions,

@@ -1,5 +1,5 @@
 import { ConfigurationError, type ConfigurationIssue } from './errors.js';
-import type { MerchantSettings } from './merchant-registry.js';
+import type { MerchantSettings, ResolveMerchant } from './merchant-registry.js';
 import {
   hasControlCharacter,
   isReservedKey,
@@ -13,6 +13,14 @@ import {
 export interface MerchantConfig {
   /** Merchants by id, every `$env` reference replaced by the variable's value (and every `$file` by the file's). */
   merchants: Record<string, MerchantSettings>;
+  /**
+   * Reads the configuration again and returns one merchant's entry (`undefined` once the merchant is gone), for
+   * `createMerchantRegistry`, which asks after the gateway rejects the merchant's credentials: so a rotated secret is
+   * picked up. Rejects with a `ConfigurationError` naming the merchant when its entry has a problem. Only
+   * `loadMerchantConfig` from `@x/core/node` sets it, when it reads a file: the file and the merchant's `$file`
+   * secrets are read anew at each call.
+   */
+  resolveMerchant?: ResolveMerchant | undefined;
 }
 
 /** Options of {@link resolveMerchantConfig}. */

@@ -198,6 +198,33 @@ describe('createMerchantRegistry with resolveMerchant', () => {
     expect(db.asked).toHaveLength(2);
   });
 
+  it('should keep the settings in hand when new ones cannot be built, with nothing rejecting unhandled', async () => {
+    const factory = testFactory();
+    const fragile: ProviderFactory = Object.assign(
+      (settings: { apiKey: string }) => {
+        if (settings.apiKey === 'boom') throw new Error('the factory failed');
+        return factory(settings);
+      },
+      { validateSettings: factory.validateSettings },
+    );
+    const db = database({ 'shop-db': entry('s1-xcanary') });
+    const registry = createMerchantRegistry({
+      providers: { test: fragile },
+      clock,
+      resolveMerchant: db.resolveMerchant,
+      merchantTtlMs: 60_000,
+    });
+    await registry.fetch('shop-db')('/api/x');
+    db.rows['shop-db'] = entry('s1-xcanary', { apiKey: 'boom' });
+    clock.advance(60_000);
+    for (let call = 0; call < 3; call += 1) expect((await registry.fetch('shop-db')('/api/x')).status).toBe(200);
+    // Asked once more, then not on every call: the next question waits for a retry delay, and then comes.
+    expect(db.asked).toEqual(['shop-db', 'shop-db']);
+    clock.advance(60_000);
+    await registry.fetch('shop-db')('/api/x');
+    expect(db.asked).toHaveLength(3);
+  });
+
   it('should forget a resolved merchant the resolver no longer knows once its settings are old', async () => {
     const db = database({ 'shop-db': entry('s1-xcanary') });
     const registry = registryWith({ resolveMerchant: db.resolveMerchant, merchantTtlMs: 60_000 });

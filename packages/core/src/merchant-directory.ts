@@ -10,7 +10,7 @@ import type {
   ProviderFactory,
   ResolveMerchant,
 } from './merchant-registry.js';
-import { merchantIdProblem, ownSettings, printableName } from './settings-checks.js';
+import { merchantIdProblem, printableName } from './settings-checks.js';
 import { createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 import type { TokenStore } from './token-store.js';
@@ -180,10 +180,9 @@ export class MerchantDirectory {
     this.#assertOpen();
     const issues = merchantIssues(this.#providers, this.#known, merchantId, settings);
     if (issues.length > 0) throw new ConfigurationError({ issues });
-    const entry = ownSettings(settings) as MerchantSettings;
-    this.#configured.set(merchantId, entry);
+    this.#configured.set(merchantId, settings);
     this.#removed.delete(merchantId);
-    this.#replaceHeld(merchantId, entry);
+    this.#replaceHeld(merchantId, settings);
   }
 
   remove(merchantId: string): void {
@@ -231,8 +230,15 @@ export class MerchantDirectory {
     if (this.#closed) throw new RegistryClosedError();
   }
 
-  /** Builds the merchant's provider, joins (or creates) the cache of its credentials, and holds it. */
-  #hold(merchantId: string, settings: MerchantSettings, resolved: boolean): HeldMerchant {
+  /**
+   * Builds the merchant's provider, joins (or creates) the cache of its credentials, and holds it. An entry not
+   * `checked` just now is checked again: entries are kept as given, and their owner may have changed one since.
+   */
+  #hold(merchantId: string, settings: MerchantSettings, resolved: boolean, checked = false): HeldMerchant {
+    if (!checked) {
+      const issues = merchantIssues(this.#providers, this.#known, merchantId, settings);
+      if (issues.length > 0) throw new ConfigurationError({ issues });
+    }
     const { name, policy, settings: gatewaySettings } = splitEntry(settings);
     const provider = this.#providers[name]!(gatewaySettings);
     let shared = this.#caches.get(provider.cacheKey);
@@ -317,7 +323,7 @@ export class MerchantDirectory {
   /** New settings for a merchant: a held one is rebuilt now (keeping its cache when the credentials are the same). */
   #replaceHeld(merchantId: string, settings: MerchantSettings): void {
     const held = this.#held.get(merchantId);
-    if (held !== undefined && !(sameSettings(held.settings, settings) && !held.resolved)) this.#hold(merchantId, settings, false);
+    if (held !== undefined && !(sameSettings(held.settings, settings) && !held.resolved)) this.#hold(merchantId, settings, false, true);
   }
 
   /**
@@ -347,7 +353,7 @@ export class MerchantDirectory {
           // Things may have moved while the resolver answered: closed, removed, configured, or held by another path.
           const now = this.inHand(merchantId);
           if (now !== undefined || settings === undefined) return now;
-          return this.#hold(merchantId, settings, true);
+          return this.#hold(merchantId, settings, true, true);
         })
         .finally(() => this.#resolving.delete(merchantId));
       this.#resolving.set(merchantId, pending);
@@ -358,13 +364,13 @@ export class MerchantDirectory {
   /** Asks the resolver again in the background once a resolved merchant's settings are older than `merchantTtlMs`. */
   #refresh(merchant: HeldMerchant): void {
     merchant.refreshAt = Number.POSITIVE_INFINITY;
-    this.#ask(merchant.id).then(
-      (settings) => this.#settle(merchant, settings),
-      // Kept as they are: a source that fails is asked again later, not on every call.
-      () => {
+    this.#ask(merchant.id)
+      .then((settings) => this.#settle(merchant, settings))
+      // Kept as they are: a source that fails (or gives an entry that cannot be built) is asked again later, not on
+      // every call, and nothing rejects unhandled.
+      .catch(() => {
         if (!merchant.retired) merchant.refreshAt = this.#clock.monotonic() + Math.min(this.#ttlMs, refreshRetryMaxMs);
-      },
-    );
+      });
   }
 
   /** What the source said again about a held merchant: the same (kept), new settings (replaced) or nothing (gone). */
@@ -381,7 +387,7 @@ export class MerchantDirectory {
     }
     // The source's newer word replaces a configured entry too: it is why the source was asked.
     if (!merchant.resolved) this.#configured.set(merchant.id, settings);
-    return this.#hold(merchant.id, settings, merchant.resolved);
+    return this.#hold(merchant.id, settings, merchant.resolved, true);
   }
 
   /**
@@ -398,10 +404,10 @@ export class MerchantDirectory {
       return Promise.resolve(current !== undefined && !sameSettings(current.settings, merchant.settings) ? current : undefined);
     }
     if (this.#resolver === undefined) return Promise.resolve(undefined);
-    const next = this.#ask(merchant.id).then(
-      (settings) => this.#settle(merchant, settings),
-      () => undefined,
-    );
+    // A source that fails lets the rejection stand: the caller gets the gateway's word, not the source's trouble.
+    const next = this.#ask(merchant.id)
+      .then((settings) => this.#settle(merchant, settings))
+      .catch(() => undefined);
     merchant.rejection = { error, next };
     return next;
   }
@@ -463,15 +469,18 @@ export class MerchantDirectory {
   ): void {
     const issues = merchantIssues(this.#providers, this.#known, merchantId, entry);
     if (issues.length > 0) reject(new ConfigurationError({ issues }));
-    else resolve(ownSettings(entry) as MerchantSettings);
+    else resolve(entry as MerchantSettings);
   }
 }
 
-/** A configuration's entries as the directory keeps them: own copies, in the configuration's order. */
+/**
+ * A configuration's entries as the directory keeps them, in the configuration's order: the entries themselves, not
+ * copies (a million configured merchants would cost a copy each); each is checked again when it is built.
+ */
 function entriesOf(merchants: Readonly<Record<string, MerchantSettings>> | undefined): Map<string, MerchantSettings> {
   const entries = new Map<string, MerchantSettings>();
   if (merchants === undefined) return entries;
-  for (const id of Object.keys(merchants)) entries.set(id, ownSettings(merchants[id]) as MerchantSettings);
+  for (const id of Object.keys(merchants)) entries.set(id, merchants[id]!);
   return entries;
 }
 

@@ -31,7 +31,7 @@ import { createFakeTimersClock, type FakeTimersClock } from '@x/test-support/clo
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type CachePolicy, resolveCachePolicy } from './cache-policy.js';
+import { type CachePolicy, maxDurationMs, resolveCachePolicy } from './cache-policy.js';
 import { isAuthError, isTokenResponseError, TokenRequestError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import { canaryMarker, containsCanary } from './testing/index.js';
@@ -676,6 +676,7 @@ const policyArbitrary: fc.Arbitrary<CachePolicy> = fc.record({
   failureCooldownMs: fc.constantFrom(0, 10 * second),
   lockWaitMs: fc.constant(5 * second),
   storeTimeoutMs: fc.constant(second),
+  maxRefreshAheadMs: fc.constant(maxDurationMs),
 });
 
 /** The cache's source of randomness (jitter of the refresh window and of the backoff) returns this every time. */

@@ -197,6 +197,37 @@ describe("createAuthFetch with the i'mport provider", () => {
     expect(emulator.counters.tokenRequests).toBe(1);
   });
 
+  it("should not ask before i'mport's last minute when a policy meant for Vipps refreshes 5 minutes ahead", async () => {
+    // A registry-wide `refreshAheadMs: 300_000` reaches i'mport merchants too. i'mport answers every request before
+    // a token's last minute with the same token and expiry, so a refresh window opened earlier only polls.
+    const { emulator, cache, iamport, advance, settle, eventsOf } = await harness({}, { policy: { refreshAheadMs: 300_000 } });
+    const stepMs = 10_000;
+    const runMs = hour;
+    for (let elapsed = 0; elapsed <= runMs; elapsed += stepMs) {
+      if (elapsed % minute === 0) {
+        const response = await iamport('/payments/imp_448280090638');
+        expect(response.status).toBe(200);
+        await response.arrayBuffer();
+      } else {
+        await cache.getToken();
+      }
+      await settle();
+      advance(stepMs);
+    }
+
+    // As with i'mport's own tuning: one token, then one extension each time the last minute comes round.
+    const firstRefreshMs = Math.ceil((30 * minute - 54_000) / stepMs) * stepMs;
+    const expectedRequests = 1 + 1 + Math.floor((runMs - firstRefreshMs) / (5 * minute));
+    expect(emulator.counters).toMatchObject({
+      tokenRequests: expectedRequests,
+      tokensIssued: 1,
+      tokensExtended: expectedRequests - 1,
+      tokensReused: 0,
+      unauthorizedApiCalls: 0,
+    });
+    expect(eventsOf('token-unchanged')).toEqual([]);
+  }, 20_000);
+
   it("should answer a revoked token's 401 with one new token and one retry", async () => {
     const { emulator, iamport, eventsOf } = await harness();
     expect((await iamport('/payments/imp_1')).status).toBe(200);

@@ -2,7 +2,8 @@
  * A Vitest setup file: every package and example runs its tests with it (`setupFiles` in each
  * `vitest.config.ts`). It watches what tests *output* — console calls, writes to stdout and stderr, unhandled
  * rejections, uncaught exceptions and process warnings — and fails the test (or the file) during which a canary
- * secret or token appeared there. Values a test merely holds or compares (a header it asserts equals the token) are
+ * secret or token appeared there. It also fails the test during which a rejection went unhandled or an exception
+ * uncaught: its own listener would otherwise silence Vitest's report of them. Values a test merely holds or compares (a header it asserts equals the token) are
  * not outputs and are not scanned.
  *
  * Canaries are anything holding the marker `xcanary`: the emulators' default credentials and every token they issue.
@@ -51,12 +52,21 @@ for (const [name, stream] of [
   } as typeof stream.write;
 }
 
-// Vitest reports these itself; the guard only looks at them, it does not handle them.
+// A listener of its own makes Node (and so Vitest) treat these as handled: Vitest stops reporting unhandled
+// rejections once any listener exists. So the guard fails the test they happen in itself, besides scanning them.
+const unhandled: string[] = [];
 for (const event of ['unhandledRejection', 'uncaughtException', 'warning'] as const) {
   process.on(event, (value: unknown) => {
     scanned.processEvents += 1;
     scanner.scan(`process '${event}'`, value);
+    if (event !== 'warning') unhandled.push(`${event}: ${value instanceof Error ? (value.stack ?? value.message) : inspect(value)}`);
   });
+}
+
+/** The unhandled rejections and uncaught exceptions since the last call, which then no longer fail the test: for the guard's own test. */
+export function takeUnhandled(): string | undefined {
+  if (unhandled.length === 0) return undefined;
+  return unhandled.splice(0).join('\n');
 }
 
 /**
@@ -76,6 +86,8 @@ function newLeaks(): string | undefined {
 afterEach(() => {
   const leaks = newLeaks();
   if (leaks !== undefined) throw new Error(`A canary secret or token was output during this test:\n${leaks}`);
+  const errors = takeUnhandled();
+  if (errors !== undefined) throw new Error(`Unhandled during this test (or one before it in this file):\n${errors}`);
 });
 
 afterAll(() => {
@@ -86,4 +98,6 @@ afterAll(() => {
   }
   const leaks = newLeaks();
   if (leaks !== undefined) throw new Error(`A canary secret or token was output outside a test (a hook):\n${leaks}`);
+  const errors = takeUnhandled();
+  if (errors !== undefined) throw new Error(`Unhandled after the last test of this file:\n${errors}`);
 });

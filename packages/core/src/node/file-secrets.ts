@@ -1,7 +1,6 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FileSecretLookup } from '../merchant-config.js';
 import { hasControlCharacter, printableName } from '../settings-checks.js';
 
@@ -22,26 +21,42 @@ const openFlags = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 type FileSecret = { secret: string } | { problem: string };
 
 /**
+ * The absolute path of a `$file` reference: an absolute one as it is, a relative one against `baseDir`, and
+ * `undefined` without a `baseDir` (a relative path is then a problem, never a path against the working directory).
+ *
+ * @internal
+ */
+export function secretFilePath(reference: string, baseDir: string | undefined): string | undefined {
+  return isAbsolute(reference) ? reference : baseDir === undefined ? undefined : resolve(baseDir, reference);
+}
+
+/**
  * Reads every file that `references` (the `$file` paths of a configuration, as written) name, each distinct file once
  * and a few at a time, and returns the lookup the shared resolver calls for each reference. A relative path
- * resolves against `baseDir`; without one, it is a problem, not a path against the working directory.
+ * resolves against `baseDir`, an absolute folder; without one, it is a problem. Once `signal` is aborted, no file is
+ * opened any more and the call rejects with its reason.
  */
-export async function readFileSecrets(references: Iterable<string>, baseDir: string | URL | undefined): Promise<FileSecretLookup> {
-  const folder = baseDir instanceof URL ? fileURLToPath(baseDir) : baseDir;
-  const where = (reference: string): string | undefined =>
-    isAbsolute(reference) ? reference : folder === undefined ? undefined : resolve(folder, reference);
+export async function readFileSecrets(
+  references: Iterable<string>,
+  baseDir: string | undefined,
+  signal?: AbortSignal | undefined,
+): Promise<FileSecretLookup> {
   const files = new Map<string, FileSecret | undefined>();
   for (const reference of references) {
-    const file = where(reference);
+    const file = secretFilePath(reference, baseDir);
     if (file !== undefined) files.set(file, undefined);
   }
   const queue = [...files.keys()];
   const worker = async (): Promise<void> => {
-    for (let file = queue.pop(); file !== undefined; file = queue.pop()) files.set(file, await readFileSecret(file));
+    for (let file = queue.pop(); file !== undefined; file = queue.pop()) {
+      signal?.throwIfAborted();
+      files.set(file, await readFileSecret(file));
+    }
   };
   await Promise.all(Array.from({ length: Math.min(concurrentReads, queue.length) }, worker));
+  signal?.throwIfAborted();
   return (reference) => {
-    const file = where(reference);
+    const file = secretFilePath(reference, baseDir);
     if (file === undefined) {
       return {
         problem: `"$file" ${printableName(reference, 256)} is relative, and the configuration was given as an object: pass baseDir or use an absolute path`,

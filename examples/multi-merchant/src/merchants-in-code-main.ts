@@ -1,0 +1,3 @@
+import { runMerchantsInCode } from './merchants-in-code.js';
+
+await runMerchantsInCode();
