@@ -121,12 +121,12 @@ function formatRotation(rotation: SoakRotationReport): string {
     `secrets rotated every ${rotation.everyMs / 1000} s per merchant (new secret added at the gateway, source switched, ` +
     `old secret revoked ${rotation.graceMs / 1000} s later); the registry reads its merchants from their sources, ` +
     `merchantTtlMs ${rotation.merchantTtlMs}: ${rotation.sources.resolver} from a resolver (an in-memory database), ` +
-    `${rotation.sources.file} from $file secrets${rotation.fileSecrets ? '' : ' (not rotated: the registry cannot re-read $file secrets in this build)'}`;
+    `${rotation.sources.file} from a configuration file with $file secrets (loadMerchantConfig, watchMerchantConfig)`;
   const rows = rotation.merchants.map((row) => [
     row.merchant,
     row.gateway,
     row.source,
-    ...[row.rotations, row.resolves, row.tokenRequests, row.refusedTokenRequests, row.revokedApiCalls].map(String),
+    ...[row.rotations, row.resolves, row.reloads, row.tokenRequests, row.refusedTokenRequests, row.revokedApiCalls].map(String),
   ]);
   rows.push([
     'all merchants',
@@ -134,6 +134,7 @@ function formatRotation(rotation: SoakRotationReport): string {
     '',
     String(rotation.rotations),
     String(rotation.merchants.reduce((sum, row) => sum + row.resolves, 0)),
+    String(rotation.merchants.reduce((sum, row) => sum + row.reloads, 0)),
     String(rotation.tokenRequests),
     String(rotation.refusedTokenRequests),
     String(rotation.revokedApiCalls),
@@ -145,6 +146,7 @@ function formatRotation(rotation: SoakRotationReport): string {
       'source',
       'rotations',
       'resolves',
+      'reloads',
       'token requests',
       'refused (revoked secret)',
       'API calls on revoked credentials (must be 0)',

@@ -8,6 +8,9 @@
  * whose token it was the last to ask for, so the figures come from the gateway's side.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { MerchantSettings } from '@x/core';
 import type { IamportEmulator } from '@x/iamport/testing';
 import type { VippsEmulator } from '@x/vipps/testing';
@@ -34,8 +37,10 @@ export interface SoakRotationRow {
   source: SoakSecretSource;
   /** Rotations completed: the new secret added, the source switched, the old secret revoked. */
   rotations: number;
-  /** Times the registry asked the merchant's source for its settings. */
+  /** Times the registry asked `resolveMerchant` for the merchant. */
   resolves: number;
+  /** Reloads of the configuration file (`watchMerchantConfig`) that changed the merchant. */
+  reloads: number;
   /** Token requests the gateway received for the merchant, whichever of its secrets they presented. */
   tokenRequests: number;
   /** Token requests that presented a secret already revoked (refused): the source had not been read again in time. */
@@ -46,16 +51,15 @@ export interface SoakRotationRow {
 
 /** The rotations' figures. */
 export interface SoakRotationReport extends SoakRotationTiming {
-  /** Merchants by source; `fileSecrets` false when the registry could not read `$file` secrets live (see the README). */
+  /** Merchants by source. */
   sources: Record<SoakSecretSource, number>;
-  fileSecrets: boolean;
   rotations: number;
   tokenRequests: number;
   /** Token requests beyond each merchant's first, ÷ rotations: 1 when each rotation costs exactly one new token. */
   tokenRequestsPerRotation: number;
   refusedTokenRequests: number;
   revokedApiCalls: number;
-  /** Rotations the harness could not carry out (a source it could not write): the run fails with any. */
+  /** Rotations the harness could not carry out, configurations the watcher did not apply: the run fails with any. */
   failures: string[];
   merchants: SoakRotationRow[];
 }
@@ -73,7 +77,7 @@ export interface RotatingMerchant {
 
 /** A source of settings the rotations can change: the resolver's database, or a folder of secret files. */
 export interface SoakSettingsSource {
-  /** Points the merchant at its new secret; resolves once the source reads it. */
+  /** Points the merchant at its new secret; resolves once the source holds it (the registry reads it when it will). */
   switchSecret(merchant: string, field: string, secret: string): Promise<void>;
 }
 
@@ -81,18 +85,13 @@ export interface SoakSettingsSource {
 export interface SoakMerchantDatabase extends SoakSettingsSource {
   /** A `resolveMerchant` over the database: a copy of the entry after `latencyMs`, `undefined` for an unknown id. */
   resolve(merchantId: string, context: { signal: AbortSignal }): Promise<MerchantSettings | undefined>;
-  /** Times `resolve` was asked for each merchant. */
-  readonly resolves: ReadonlyMap<string, number>;
 }
 
 /** A database of `merchants` (by id) that answers after `latencyMs`, as a query to a real one would. */
 export function createMerchantDatabase(merchants: Readonly<Record<string, MerchantSettings>>, latencyMs = 1): SoakMerchantDatabase {
   const entries = new Map(Object.entries(merchants).map(([id, settings]) => [id, { ...settings }]));
-  const resolves = new Map<string, number>();
   return {
-    resolves,
     resolve(merchantId, { signal }) {
-      resolves.set(merchantId, (resolves.get(merchantId) ?? 0) + 1);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           signal.removeEventListener('abort', abort);
@@ -114,8 +113,48 @@ export function createMerchantDatabase(merchants: Readonly<Record<string, Mercha
   };
 }
 
+/** A merchant configuration file whose merchants' rotated secrets are `$file` references, in a temporary folder. */
+export interface SoakSecretFolder extends SoakSettingsSource {
+  /** `merchants.json`, for `loadMerchantConfig` and `watchMerchantConfig`. */
+  readonly configPath: string;
+  /** Deletes the folder. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Writes `merchants` to `merchants.json` in a new temporary folder, each one's `field` as `{ "$file": "secrets/<id>" }`
+ * beside it. A secret is switched as an operator (or Kubernetes) does it: written to a temporary file, then renamed
+ * over the old one, so no reader ever sees half a secret.
+ */
+export async function createSecretFolder(
+  merchants: Readonly<Record<string, MerchantSettings>>,
+  fieldOf: (settings: MerchantSettings) => string,
+): Promise<SoakSecretFolder> {
+  const folder = await mkdtemp(join(tmpdir(), 'soak-secrets-'));
+  const secrets = join(folder, 'secrets');
+  await mkdir(secrets);
+  const write = async (merchant: string, secret: string): Promise<void> => {
+    const temporary = join(secrets, `.${merchant}.${randomBytes(4).toString('hex')}`);
+    await writeFile(temporary, `${secret}\n`, { mode: 0o600 });
+    await rename(temporary, join(secrets, merchant));
+  };
+  const config: Record<string, Record<string, unknown>> = {};
+  for (const [merchant, settings] of Object.entries(merchants)) {
+    const field = fieldOf(settings);
+    await write(merchant, String(settings[field]));
+    config[merchant] = { ...settings, [field]: { $file: `secrets/${merchant}` } };
+  }
+  const configPath = join(folder, 'merchants.json');
+  await writeFile(configPath, `${JSON.stringify({ merchants: config }, null, 2)}\n`);
+  return {
+    configPath,
+    switchSecret: (merchant, _field, secret) => write(merchant, secret),
+    remove: () => rm(folder, { recursive: true, force: true }),
+  };
+}
+
 /** The secret field each gateway rotates. */
-const rotatedField = { iamport: 'impSecret', vipps: 'clientSecret' } as const;
+export const rotatedField = { iamport: 'impSecret', vipps: 'clientSecret' } as const;
 
 /** A secret like the merchant's own: i'mport's are long base64url strings, Vipps' client secrets base64. */
 function newSecret(gateway: 'iamport' | 'vipps'): string {
@@ -128,6 +167,8 @@ export interface SoakRotations {
   start(durationMs: number): void;
   /** Clears every timer; a rotation under way is left as it is. */
   stop(): void;
+  /** Counts a failure of the harness (a configuration the watcher did not apply): the run fails. */
+  fail(message: string): void;
   /** The figures, read from the emulators' secret counters. */
   report(): SoakRotationReport;
 }
@@ -135,10 +176,11 @@ export interface SoakRotations {
 export function createSoakRotations(options: {
   merchants: readonly RotatingMerchant[];
   sources: Readonly<Record<SoakSecretSource, SoakSettingsSource | undefined>>;
-  resolves: (merchant: string) => number;
+  /** Counts of `resolveMerchant` calls and of reloads that changed a merchant, by merchant. */
+  resolves: ReadonlyMap<string, number>;
+  reloads: ReadonlyMap<string, number>;
   emulators: { iamport: IamportEmulator; vipps: VippsEmulator };
   timing: SoakRotationTiming;
-  fileSecrets: boolean;
   log: (line: string) => void;
 }): SoakRotations {
   const { merchants, timing, emulators, log } = options;
@@ -189,6 +231,10 @@ export function createSoakRotations(options: {
           `merchantTtlMs ${timing.merchantTtlMs}`,
       );
     },
+    fail(message) {
+      failures.push(message);
+      log(message);
+    },
     stop() {
       stopped = true;
       for (const timer of timers) clearTimeout(timer);
@@ -203,7 +249,8 @@ export function createSoakRotations(options: {
           gateway,
           source,
           rotations: rotations.get(merchant)!,
-          resolves: options.resolves(merchant),
+          resolves: options.resolves.get(merchant) ?? 0,
+          reloads: options.reloads.get(merchant) ?? 0,
           tokenRequests: main.reduce((sum, secret) => sum + secret.tokenRequests, 0),
           refusedTokenRequests: main.reduce((sum, secret) => sum + secret.revokedTokenRequests, 0),
           revokedApiCalls: counters.reduce((sum, secret) => sum + secret.revokedApiCalls, 0),
@@ -218,7 +265,6 @@ export function createSoakRotations(options: {
           resolver: rows.filter((row) => row.source === 'resolver').length,
           file: rows.filter((row) => row.source === 'file').length,
         },
-        fileSecrets: options.fileSecrets,
         rotations: rotationCount,
         tokenRequests: sum('tokenRequests'),
         // Each merchant's first token request is its start, not a rotation's.

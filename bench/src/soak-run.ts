@@ -9,7 +9,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { createMerchantRegistry, fingerprint, isAuthError, isRetryable, type MerchantSettings, type MerchantTokenEvent } from '@x/core';
+import {
+  createMerchantRegistry,
+  fingerprint,
+  isAuthError,
+  isRetryable,
+  type MerchantSettings,
+  type MerchantTokenEvent,
+  type ResolveMerchant,
+} from '@x/core';
+import { loadMerchantConfig, type MerchantConfigWatcher, watchMerchantConfig } from '@x/core/node';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator, type IamportEmulator, type IamportFault } from '@x/iamport/testing';
 import { createVippsProvider } from '@x/vipps';
@@ -17,11 +26,15 @@ import { createVippsEmulator, type VippsEmulator, type VippsFault } from '@x/vip
 import { createFaultPlan, type FaultPlan, type SoakFaultKind, type SoakFaultTarget } from './soak-faults.js';
 import {
   createMerchantDatabase,
+  createSecretFolder,
   createSoakRotations,
   type RotatingMerchant,
+  rotatedField,
   type SoakRotationReport,
   type SoakRotations,
   type SoakRotationTiming,
+  type SoakSecretFolder,
+  type SoakSecretSource,
 } from './soak-rotation.js';
 
 export interface SoakOptions {
@@ -336,34 +349,61 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     if (callId !== undefined) tokensSent.get(callId)?.push(headers?.authorization?.replace(/^Bearer /, '') ?? '');
     return globalThis.fetch(input, init);
   };
-  // With rotations, the registry knows no merchant up front: it asks their source, again and again.
-  const database = rotate ? createMerchantDatabase(merchants) : undefined;
+  // With rotations, merchants come from two sources, each rotated: a database behind `resolveMerchant` (the odd-numbered
+  // merchants), and a configuration file whose secrets are files, loaded once and watched (the even-numbered ones).
+  const sourceOf = (merchant: string): SoakSecretSource => (/[13579]$/.test(merchant) ? 'resolver' : 'file');
+  const bySource = (source: SoakSecretSource): Record<string, MerchantSettings> =>
+    Object.fromEntries(Object.entries(merchants).filter(([merchant]) => sourceOf(merchant) === source));
+  const database = rotate ? createMerchantDatabase(bySource('resolver')) : undefined;
+  const secretFolder: SoakSecretFolder | undefined = rotate
+    ? await createSecretFolder(bySource('file'), (settings) => rotatedField[settings.provider as 'iamport' | 'vipps'])
+    : undefined;
+  const fileConfig = secretFolder === undefined ? undefined : await loadMerchantConfig(secretFolder.configPath);
+  const resolves = new Map<string, number>();
+  const reloads = new Map<string, number>();
+  const resolveMerchant: ResolveMerchant = (merchantId, context) => {
+    resolves.set(merchantId, (resolves.get(merchantId) ?? 0) + 1);
+    // A file merchant is asked for only after the gateway rejected its secret: the file is read again.
+    return sourceOf(merchantId) === 'file' ? fileConfig!.resolveMerchant!(merchantId, context) : database!.resolve(merchantId, context);
+  };
   const registry = createMerchantRegistry({
     providers: { iamport: createIamportProvider, vipps: createVippsProvider },
-    ...(database === undefined ? { merchants } : { resolveMerchant: database.resolve, merchantTtlMs: rotationTiming.merchantTtlMs }),
+    ...(fileConfig === undefined
+      ? { merchants }
+      : { merchants: fileConfig.merchants, resolveMerchant, merchantTtlMs: rotationTiming.merchantTtlMs }),
     policy,
     onEvent,
     fetch: tap,
   });
   const rotations: SoakRotations | undefined =
-    database === undefined
+    database === undefined || secretFolder === undefined
       ? undefined
       : createSoakRotations({
           merchants: [...rows.values()].map(
             ({ merchant, gateway }): RotatingMerchant => ({
               merchant,
               gateway,
-              source: 'resolver',
+              source: sourceOf(merchant),
               gatewayId: credentialOf.get(merchant)!,
               settings: merchants[merchant]!,
             }),
           ),
-          sources: { resolver: database, file: undefined },
-          resolves: (merchant) => database.resolves.get(merchant) ?? 0,
+          sources: { resolver: database, file: secretFolder },
+          resolves,
+          reloads,
           emulators: { iamport: iamportEmulator, vipps: vippsEmulator },
           timing: rotationTiming,
-          fileSecrets: false,
           log,
+        });
+  // Reloads the registry after every change of the file or of a secret file (a rename included), 200 ms debounced.
+  const watcher: MerchantConfigWatcher | undefined =
+    secretFolder === undefined
+      ? undefined
+      : await watchMerchantConfig(secretFolder.configPath, registry, {
+          onReload: ({ changed }) => {
+            for (const merchant of changed) reloads.set(merchant, (reloads.get(merchant) ?? 0) + 1);
+          },
+          onError: (error) => rotations?.fail(`merchants.json not applied: ${error.message}`),
         });
 
   /** Why a call ended on a 401: the bearer fetch gets one fresh token and retries once, so a 401 after that needs a cause. */
@@ -551,6 +591,8 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     };
   } finally {
     rotations?.stop();
+    await watcher?.close();
+    await secretFolder?.remove();
     for (const timer of outageTimers) clearTimeout(timer);
     clearTimeout(graceTimer);
     for (const timer of heapTimers) clearTimeout(timer);

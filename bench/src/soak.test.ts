@@ -158,10 +158,18 @@ describe('pnpm soak', () => {
     expect(rotation).toMatchObject({ everyMs: 3_000, graceMs: 1_500, merchantTtlMs: 500, revokedApiCalls: 0, failures: [] });
     expect(rotation.merchants.map((row) => row.merchant)).toEqual(report.merchants.map((row) => row.merchant));
     expect(rotation.rotations).toBe(12);
+    expect(rotation.sources).toEqual({ resolver: 6, file: 4 });
     for (const [index, row] of rotation.merchants.entries()) {
       expect(row.rotations).toBe(index < 2 ? 2 : 1);
-      // Read from the source at the start, and again once its settings went stale while it was called.
-      expect(row.resolves).toBeGreaterThan(row.rotations);
+      if (row.source === 'resolver') {
+        // Read from the database at the start, and again each time its settings went stale while it was called.
+        expect(row.resolves).toBeGreaterThan(row.rotations);
+        expect(row.reloads).toBe(0);
+      } else {
+        // Loaded with the file, then reloaded by the watcher once per secret file renamed; never rejected, never resolved.
+        expect(row.reloads).toBe(row.rotations);
+        expect(row.resolves).toBe(0);
+      }
       // A rotation needs a token for the new secret: one request each, none refused for the old one.
       expect(row.tokenRequests).toBe(1 + row.rotations);
       expect(row.refusedTokenRequests).toBe(0);
@@ -170,7 +178,7 @@ describe('pnpm soak', () => {
     expect(rotation.tokenRequestsPerRotation).toBe(1);
 
     expect(run.stdout).toMatch(/secrets rotated under load/);
-    expect(run.stdout).toMatch(/^rotations +gateway +source +rotations +resolves +token requests/m);
+    expect(run.stdout).toMatch(/^rotations +gateway +source +rotations +resolves +reloads +token requests/m);
     expect(run.stdout).toMatch(/^API calls on revoked credentials +0 \(must be 0\)/m);
     expect(run.stdout).toMatch(/^token requests per rotation +1\.00 \(target 1\)/m);
     expect(run.stdout).toMatch(/^result +PASS/m);
