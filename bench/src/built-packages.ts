@@ -4,6 +4,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ManyMerchantsResult } from './many-merchants.js';
+import type { ResolvedMerchantsResult, ResolvedMerchantsSettings } from './resolved-merchants.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const packages = ['core', 'iamport'];
@@ -30,7 +31,7 @@ function builtAt(name: string): number {
 export function ensureBuilt(log: (message: string) => void): void {
   const stale = packages.filter((name) => builtAt(name) < newestSource(join(root, 'packages', name, 'src')));
   if (stale.length === 0) return;
-  log(`building ${stale.map((name) => `@x/${name}`).join(', ')} (figure 5 measures the built packages)`);
+  log(`building ${stale.map((name) => `@x/${name}`).join(', ')} (figures 5 and 7 measure the built packages)`);
   execFileSync('pnpm', stale.flatMap((name) => ['--filter', `@x/${name}`]).concat('build'), {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -38,12 +39,22 @@ export function ensureBuilt(log: (message: string) => void): void {
 }
 
 /** Runs figure 5 in a child process without the `@x/source` condition, so `@x/*` resolve to `dist/`. */
-export async function measureManyMerchantsBuilt(emulatorUrl: string, merchantCount: number): Promise<ManyMerchantsResult> {
+export function measureManyMerchantsBuilt(emulatorUrl: string, merchantCount: number): Promise<ManyMerchantsResult> {
+  return runBuilt(new URL('./many-merchants-process.ts', import.meta.url), { emulatorUrl, merchantCount }, 'many merchants');
+}
+
+/** Runs one size of figure 7 in a child process on the built packages, as figure 5. */
+export function measureResolvedMerchantsBuilt(emulatorUrl: string, settings: ResolvedMerchantsSettings): Promise<ResolvedMerchantsResult> {
+  return runBuilt(new URL('./resolved-merchants-process.ts', import.meta.url), { emulatorUrl, settings }, 'resolved merchants');
+}
+
+/** Forks `module` without the `@x/source` condition, sends it `message` and returns the result it answers with. */
+async function runBuilt<Result>(module: URL, message: object, name: string): Promise<Result> {
   const execArgv = process.execArgv.filter((flag, index, flags) => !flag.startsWith('--conditions') && flags[index - 1] !== '--conditions');
-  const child = fork(new URL('./many-merchants-process.ts', import.meta.url), { execArgv, stdio: 'inherit' });
-  child.send({ emulatorUrl, merchantCount });
-  const [reply] = (await once(child, 'message')) as [{ result?: ManyMerchantsResult; error?: string }];
+  const child = fork(module, { execArgv, stdio: 'inherit' });
+  child.send(message);
+  const [reply] = (await once(child, 'message')) as [{ result?: Result; error?: string }];
   await once(child, 'exit');
-  if (reply.result === undefined) throw new Error(`many merchants failed: ${reply.error}`);
+  if (reply.result === undefined) throw new Error(`${name} failed: ${reply.error}`);
   return reply.result;
 }

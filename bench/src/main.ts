@@ -4,17 +4,19 @@
  *
  *   pnpm bench                    every figure
  *   pnpm bench --figure 3         only figure 3 (repeat the flag, or give 2,3, for more; 6 means 6a and 6b)
+ *   pnpm bench --figure 7 --quick figure 7 with a tenth of its merchants, calls and active set
  */
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { createTokenCache } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
-import { benchCredentials } from './bench-credentials.js';
-import { ensureBuilt, measureManyMerchantsBuilt } from './built-packages.js';
+import { benchCredentials, emulatorMerchantCount } from './bench-credentials.js';
+import { ensureBuilt, measureManyMerchantsBuilt, measureResolvedMerchantsBuilt } from './built-packages.js';
 import { measureHotPath } from './hot-path.js';
 import { describeMachine } from './machine.js';
 import { type LoadSettings, measureAzureOverhead, measureFetchOverhead, measureInterceptorOverhead } from './request-overhead.js';
+import type { ResolvedMerchantsResult, ResolvedMerchantsSettings } from './resolved-merchants.js';
 import { startServerHost } from './server-host.js';
 import { measureAzureStampede, measureCacheStampede, measureHandWrittenStampede } from './stampede.js';
 
@@ -31,6 +33,7 @@ interface Row {
 const load: LoadSettings = { total: 20_000, concurrency: 32, blockSize: 1_000, warmup: 2_000 };
 const stampedeCallers = 10_000;
 const merchantCount = 100_000;
+const resolverLatencyLabel = '1 ms (setTimeout)';
 
 const fixed = (value: number, digits = 2): string => value.toFixed(digits);
 const milliseconds = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
@@ -38,8 +41,21 @@ const log = (message: string): void => {
   process.stderr.write(`bench: ${message}\n`);
 };
 
-const figureIds = ['1', '2', '3', '4', '5', '6a', '6b'];
-const { values: flags } = parseArgs({ options: { figure: { type: 'string', multiple: true } }, strict: true });
+const figureIds = ['1', '2', '3', '4', '5', '6a', '6b', '7'];
+const { values: flags } = parseArgs({
+  options: { figure: { type: 'string', multiple: true }, quick: { type: 'boolean' } },
+  strict: true,
+});
+/** Figure 7's sizes: the issue's, or a tenth of each with `--quick`. */
+const scale = flags.quick === true ? 0.1 : 1;
+const resolved = {
+  merchants: 1_000_000 * scale,
+  called: 100_000 * scale,
+  /** Two active-set sizes, so the heap's per-merchant slope is measured, not assumed. */
+  activeMerchants: [5_000 * scale, 10_000 * scale],
+  credentials: emulatorMerchantCount * scale,
+  latencySamples: 2_000 * scale,
+};
 const requested = (flags.figure ?? []).flatMap((text) => text.split(',')).map((text) => text.trim().toLowerCase());
 for (const id of requested) {
   if (!figureIds.some((figure) => figure === id || figure.replace(/[ab]$/, '') === id)) {
@@ -54,7 +70,7 @@ const runs = (...ids: string[]): boolean =>
 const runStarted = performance.now();
 const machine = describeMachine();
 log(`${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}, load ${fixed(machine.loadAverageAtStart)}`);
-if (runs('5')) ensureBuilt(log);
+if (runs('5', '7')) ensureBuilt(log);
 const host = await startServerHost();
 const rows: Row[] = [];
 const results: Record<string, unknown> = {};
@@ -78,6 +94,7 @@ try {
   if (runs('4')) await coldStampedeStep();
   if (runs('6a', '6b')) await peerStampedeStep();
   if (runs('5')) await manyMerchantsStep();
+  if (runs('7')) await resolvedMerchantsStep();
   if (runs('3')) await interceptorStep();
   if (runs('6b')) await azureOverheadStep();
   if (runs('2', '6a')) await fetchOverheadStep();
@@ -204,6 +221,72 @@ async function manyMerchantsStep(): Promise<void> {
   );
 }
 
+async function resolvedMerchantsStep(): Promise<void> {
+  log('7. merchants resolved on demand');
+  const runsBySize: ResolvedMerchantsResult[] = [];
+  for (const [index, activeMerchants] of resolved.activeMerchants.entries()) {
+    // Each size starts cold on both sides: a fresh process, and an emulator holding no token.
+    await host.reset();
+    const settings: ResolvedMerchantsSettings = {
+      merchants: resolved.merchants,
+      called: resolved.called,
+      activeMerchants,
+      credentials: resolved.credentials,
+      // Timed at the largest size only, the issue's.
+      latencySamples: index === resolved.activeMerchants.length - 1 ? resolved.latencySamples : 0,
+    };
+    log(`   ${activeMerchants.toLocaleString('en')} active merchants`);
+    runsBySize.push(await measureResolvedMerchantsBuilt(host.emulatorUrl, settings));
+  }
+  const small = runsBySize[0]!;
+  const large = runsBySize.at(-1)!;
+  const slopeBytes = (large.retainedBytes - small.retainedBytes) / (large.activeMerchants - small.activeMerchants);
+  const constantBytes = large.retainedBytes - slopeBytes * large.activeMerchants;
+  const latency = large.latency!;
+  const megabytes = (bytes: number): string => `${fixed(bytes / 2 ** 20, 1)} MB`;
+  const count = (value: number): string => value.toLocaleString('en');
+  const broken = runsBySize.reduce((sum, run) => sum + run.failures + run.withoutBearer, 0);
+  results.resolvedMerchants = { settings: resolved, slopeBytes, constantBytes, runs: runsBySize };
+  rows.push(
+    {
+      id: '7',
+      figure:
+        `Resolved merchants: retained heap per active merchant (${count(large.called)} of ${count(large.merchants)} called via ` +
+        `resolveMerchant, slope between ${count(small.activeMerchants)} and ${count(large.activeMerchants)} active, built packages)`,
+      value: `${fixed(slopeBytes / 1024)} KB`,
+      target: '≤ 3 KB + constant',
+      met: slopeBytes <= 3 * 1024 && broken === 0,
+      detail:
+        `constant ${megabytes(constantBytes)}; retained ${megabytes(small.retainedBytes)} at ${count(small.activeMerchants)}, ` +
+        `${megabytes(large.retainedBytes)} at ${count(large.activeMerchants)} (${fixed(large.retainedBytes / large.activeMerchants / 1024)} KB each all told)` +
+        `${broken === 0 ? '' : `; ${broken} calls failed or went out without a token`}`,
+    },
+    {
+      id: '7',
+      figure: `  token requests ÷ distinct credentials (${count(large.credentials)} shared by ${count(large.called)} merchants, each token outlives the run)`,
+      value: runsBySize.map((run) => fixed(run.tokenRequests / run.credentials)).join(', '),
+      target: '= 1.00',
+      met: runsBySize.every((run) => run.tokenRequests === run.credentials),
+      detail: runsBySize
+        .map(
+          (run) =>
+            `${count(run.activeMerchants)} active: ${count(run.tokenRequests)} token requests, ${count(run.resolves)} resolves, ${milliseconds(run.bulkMs)}`,
+        )
+        .join('; '),
+    },
+    {
+      id: '7',
+      figure: `  first call via resolveMerchant ÷ the resolver's own ${resolverLatencyLabel} (${count(large.latencySamples)} calls, one at a time, API answered in-process)`,
+      value: `${fixed(latency.callP50Ms / latency.resolverP50Ms)}×`,
+      target: '',
+      met: undefined,
+      detail:
+        `added p50 ${fixed(latency.addedP50Ms, 3)} ms, p99 ${fixed(latency.addedP99Ms, 3)} ms; ` +
+        `call p50 ${fixed(latency.callP50Ms, 3)} ms, p99 ${fixed(latency.callP99Ms, 3)} ms; resolver p50 ${fixed(latency.resolverP50Ms, 3)} ms`,
+    },
+  );
+}
+
 async function interceptorStep(): Promise<void> {
   log('3. interceptor and dispatcher overhead');
   const interceptor = await measureInterceptorOverhead(host.apiUrl, load);
@@ -281,7 +364,7 @@ if (Math.max(machine.loadAverageAtStart, loadAtEnd) > machine.cores) {
 const output = new URL('../results.json', import.meta.url);
 await writeFile(
   output,
-  `${JSON.stringify({ date: new Date().toISOString(), machine: { ...machine, loadAverageAtEnd: loadAtEnd }, durationSeconds: totalSeconds, settings: { load, stampedeCallers, merchantCount, figures: requested.length === 0 ? figureIds : requested }, table: rows, results }, null, 2)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), machine: { ...machine, loadAverageAtEnd: loadAtEnd }, durationSeconds: totalSeconds, settings: { load, stampedeCallers, merchantCount, resolved, quick: flags.quick === true, figures: requested.length === 0 ? figureIds : requested }, table: rows, results }, null, 2)}\n`,
 );
 process.stdout.write(`Wrote ${output.pathname}\n`);
 

@@ -1,10 +1,19 @@
 /** The soak's printed report: outcomes, their causes, faults injected, one row per merchant, heap and time. */
 import { type SoakFaultKind, type SoakFaultTarget, soakFaultWeights } from './soak-faults.js';
+import type { SoakRotationReport } from './soak-rotation.js';
 import type { SoakOutageReport, SoakReport } from './soak-run.js';
 
-/** Whether the run passed: every call settled, and every failure was one a retry can fix. */
+/**
+ * Whether the run passed: every call settled, and every failure was one a retry can fix; with rotations, also no API
+ * call made with a token of revoked credentials, and every rotation carried out.
+ */
 export function soakPassed(report: SoakReport): boolean {
-  return report.lost === 0 && report.failedOther === 0;
+  const rotation = report.rotation;
+  return (
+    report.lost === 0 &&
+    report.failedOther === 0 &&
+    (rotation === undefined || (rotation.revokedApiCalls === 0 && rotation.failures.length === 0))
+  );
 }
 
 /** The report as text, one table after another. */
@@ -88,12 +97,69 @@ export function formatSoakReport(report: SoakReport): string {
       `under load at 1/4, 1/2, 3/4 of the run: ${report.heap.quarterBytes.map(megabytes).join(', ')}` +
       `${report.heap.collected ? '; each after a full GC' : ' (no --expose-gc: not collected first)'}`,
     `duration    ${(report.elapsed.callsMs / 1000).toFixed(1)} s of calls, then ${(report.elapsed.settleMs / 1000).toFixed(2)} s until every call settled (grace ${report.graceMs / 1000} s)`,
-    `result      ${soakPassed(report) ? 'PASS: every call settled; every failure was retryable' : 'FAIL: calls lost or failed in a way a retry cannot fix'}`,
+    `result      ${soakPassed(report) ? `PASS: every call settled; every failure was retryable${report.rotation === undefined ? '' : '; no call carried a token of revoked credentials'}` : `FAIL: ${failure(report)}`}`,
   ];
   const outage = report.outage === undefined ? [] : [formatOutage(report.outage)];
+  const rotation = report.rotation === undefined ? [] : [formatRotation(report.rotation)];
   const explained = Object.keys(report.otherCauses).map((cause) => `  ${cause}: ${report.examples[cause] ?? '(no message)'}`);
   const examples = explained.length === 0 ? [] : [`failed, other: the first error of each cause\n${explained.join('\n')}`];
-  return [outcomes, faults, merchants, ...outage, ...examples, summary.join('\n')].join('\n\n');
+  return [outcomes, faults, merchants, ...outage, ...rotation, ...examples, summary.join('\n')].join('\n\n');
+}
+
+/** What failed the run, in words. */
+function failure(report: SoakReport): string {
+  const reasons = [];
+  if (report.lost > 0 || report.failedOther > 0) reasons.push('calls lost or failed in a way a retry cannot fix');
+  if ((report.rotation?.revokedApiCalls ?? 0) > 0) reasons.push('API calls carried tokens of revoked credentials');
+  if ((report.rotation?.failures.length ?? 0) > 0) reasons.push('rotations the harness could not carry out');
+  return reasons.join('; ');
+}
+
+/** The rotations' table: per merchant, its rotations and what the gateway saw of them; then the run's figures. */
+function formatRotation(rotation: SoakRotationReport): string {
+  const heading =
+    `secrets rotated every ${rotation.everyMs / 1000} s per merchant (new secret added at the gateway, source switched, ` +
+    `old secret revoked ${rotation.graceMs / 1000} s later); the registry reads its merchants from their sources, ` +
+    `merchantTtlMs ${rotation.merchantTtlMs}: ${rotation.sources.resolver} from a resolver (an in-memory database), ` +
+    `${rotation.sources.file} from a configuration file with $file secrets (loadMerchantConfig, watchMerchantConfig)`;
+  const rows = rotation.merchants.map((row) => [
+    row.merchant,
+    row.gateway,
+    row.source,
+    ...[row.rotations, row.resolves, row.reloads, row.tokenRequests, row.refusedTokenRequests, row.revokedApiCalls].map(String),
+  ]);
+  rows.push([
+    'all merchants',
+    '',
+    '',
+    String(rotation.rotations),
+    String(rotation.merchants.reduce((sum, row) => sum + row.resolves, 0)),
+    String(rotation.merchants.reduce((sum, row) => sum + row.reloads, 0)),
+    String(rotation.tokenRequests),
+    String(rotation.refusedTokenRequests),
+    String(rotation.revokedApiCalls),
+  ]);
+  const merchantTable = table(
+    [
+      'rotations',
+      'gateway',
+      'source',
+      'rotations',
+      'resolves',
+      'reloads',
+      'token requests',
+      'refused (revoked secret)',
+      'API calls on revoked credentials (must be 0)',
+    ],
+    rows,
+    3,
+  );
+  const figures = [
+    `API calls on revoked credentials  ${rotation.revokedApiCalls} (must be 0): calls that reached a gateway after the grace period with a token last handed out for the revoked secret`,
+    `token requests per rotation       ${rotation.tokenRequestsPerRotation.toFixed(2)} (target 1): ${rotation.tokenRequests - rotation.merchants.length} token requests beyond each merchant's first, for ${rotation.rotations} rotations; ${rotation.refusedTokenRequests} of them refused for a revoked secret`,
+    ...rotation.failures.map((message) => `rotation not carried out: ${message}`),
+  ];
+  return `${heading}\n${merchantTable}\n${figures.join('\n')}`;
 }
 
 /** The outage's table: per merchant, what it called and what its cache asked the token endpoint while it was down. */

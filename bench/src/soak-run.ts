@@ -9,12 +9,33 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { createMerchantRegistry, fingerprint, isAuthError, isRetryable, type MerchantSettings, type MerchantTokenEvent } from '@x/core';
+import {
+  createMerchantRegistry,
+  fingerprint,
+  isAuthError,
+  isRetryable,
+  type MerchantSettings,
+  type MerchantTokenEvent,
+  type ResolveMerchant,
+} from '@x/core';
+import { loadMerchantConfig, type MerchantConfigWatcher, watchMerchantConfig } from '@x/core/node';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator, type IamportEmulator, type IamportFault } from '@x/iamport/testing';
 import { createVippsProvider } from '@x/vipps';
 import { createVippsEmulator, type VippsEmulator, type VippsFault } from '@x/vipps/testing';
 import { createFaultPlan, type FaultPlan, type SoakFaultKind, type SoakFaultTarget } from './soak-faults.js';
+import {
+  createMerchantDatabase,
+  createSecretFolder,
+  createSoakRotations,
+  type RotatingMerchant,
+  rotatedField,
+  type SoakRotationReport,
+  type SoakRotations,
+  type SoakRotationTiming,
+  type SoakSecretFolder,
+  type SoakSecretSource,
+} from './soak-rotation.js';
 
 export interface SoakOptions {
   /** How long the merchants make calls. @default 60_000 */
@@ -31,6 +52,11 @@ export interface SoakOptions {
   workersPerMerchant?: number | undefined;
   /** Takes both token endpoints down for the middle third of the run, every token request failing so. @default none */
   outage?: SoakOutageFault | undefined;
+  /**
+   * Rotates every merchant's main secret every few seconds at the gateway and in the merchant's source, which the
+   * registry then reads merchants from (see `soak-rotation.ts`); tokens live as long as the gateways' own. @default false
+   */
+  rotate?: boolean | undefined;
   /** Progress lines. @default none */
   log?: ((line: string) => void) | undefined;
 }
@@ -124,6 +150,8 @@ export interface SoakReport {
   elapsed: { callsMs: number; settleMs: number };
   /** The token endpoints' outage, when the run had one. */
   outage?: SoakOutageReport | undefined;
+  /** The secret rotations, when the run had them. */
+  rotation?: SoakRotationReport | undefined;
 }
 
 /** Vipps tokens live 6 s instead of an hour or a day, so each merchant refreshes every few seconds. */
@@ -148,6 +176,12 @@ const policy = {
   retryBaseDelayMs: 100,
   retryMaxDelayMs: 1_000,
 };
+/**
+ * Rotations: one merchant after another, each every 3 s; the old secret revoked 1.5 s after the source switched. The
+ * registry asks a merchant's source again once its settings are 500 ms old (stale-while-revalidate), so the grace
+ * period leaves a second for the switch to reach the cache and a new token to replace the old one.
+ */
+const rotationTiming: SoakRotationTiming = { everyMs: 3_000, graceMs: 1_500, merchantTtlMs: 500, firstAfterMs: 1_000 };
 /** Every API call carries this deadline (an `AbortSignal`), as an app's own timeout would: it cuts API stalls. */
 const apiTimeoutMs = 1_000;
 /** After the deadline, how long calls still under way may take to settle before they count as lost. */
@@ -172,6 +206,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const log = options.log ?? (() => undefined);
   const plan = createFaultPlan(faultRate, seed);
   const outageFault = options.outage;
+  const rotate = options.rotate ?? false;
   /** While true, every token request gets the outage's fault instead of a draw from the plan. */
   let outageActive = false;
   let refusedTokenRequests = 0;
@@ -240,14 +275,16 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     return kind === undefined ? undefined : toFault(kind, request);
   };
 
+  // With rotations, tokens live as long as the gateways' own, so every token request after a merchant's first is one a
+  // rotation caused.
   iamport = await createIamportEmulator({
-    ...iamportRules,
+    ...(rotate ? {} : iamportRules),
     merchants: iamportCredentials,
     recordRequests: false,
     injectFault: (target, request) => drawFor(target, request, iamportFault),
   });
   vipps = await createVippsEmulator({
-    tokenLifetimeMs: vippsTokenLifetimeSeconds * 1000,
+    ...(rotate ? {} : { tokenLifetimeMs: vippsTokenLifetimeSeconds * 1000 }),
     merchants: vippsCredentials,
     recordRequests: false,
     injectFault: (endpoint, request) => drawFor(endpoint === 'payments' ? 'api' : 'token', request, vippsFault),
@@ -312,13 +349,62 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     if (callId !== undefined) tokensSent.get(callId)?.push(headers?.authorization?.replace(/^Bearer /, '') ?? '');
     return globalThis.fetch(input, init);
   };
+  // With rotations, merchants come from two sources, each rotated: a database behind `resolveMerchant` (the odd-numbered
+  // merchants), and a configuration file whose secrets are files, loaded once and watched (the even-numbered ones).
+  const sourceOf = (merchant: string): SoakSecretSource => (/[13579]$/.test(merchant) ? 'resolver' : 'file');
+  const bySource = (source: SoakSecretSource): Record<string, MerchantSettings> =>
+    Object.fromEntries(Object.entries(merchants).filter(([merchant]) => sourceOf(merchant) === source));
+  const database = rotate ? createMerchantDatabase(bySource('resolver')) : undefined;
+  const secretFolder: SoakSecretFolder | undefined = rotate
+    ? await createSecretFolder(bySource('file'), (settings) => rotatedField[settings.provider as 'iamport' | 'vipps'])
+    : undefined;
+  const fileConfig = secretFolder === undefined ? undefined : await loadMerchantConfig(secretFolder.configPath);
+  const resolves = new Map<string, number>();
+  const reloads = new Map<string, number>();
+  const resolveMerchant: ResolveMerchant = (merchantId, context) => {
+    resolves.set(merchantId, (resolves.get(merchantId) ?? 0) + 1);
+    // A file merchant is asked for only after the gateway rejected its secret: the file is read again.
+    return sourceOf(merchantId) === 'file' ? fileConfig!.resolveMerchant!(merchantId, context) : database!.resolve(merchantId, context);
+  };
   const registry = createMerchantRegistry({
     providers: { iamport: createIamportProvider, vipps: createVippsProvider },
-    merchants,
+    ...(fileConfig === undefined
+      ? { merchants }
+      : { merchants: fileConfig.merchants, resolveMerchant, merchantTtlMs: rotationTiming.merchantTtlMs }),
     policy,
     onEvent,
     fetch: tap,
   });
+  const rotations: SoakRotations | undefined =
+    database === undefined || secretFolder === undefined
+      ? undefined
+      : createSoakRotations({
+          merchants: [...rows.values()].map(
+            ({ merchant, gateway }): RotatingMerchant => ({
+              merchant,
+              gateway,
+              source: sourceOf(merchant),
+              gatewayId: credentialOf.get(merchant)!,
+              settings: merchants[merchant]!,
+            }),
+          ),
+          sources: { resolver: database, file: secretFolder },
+          resolves,
+          reloads,
+          emulators: { iamport: iamportEmulator, vipps: vippsEmulator },
+          timing: rotationTiming,
+          log,
+        });
+  // Reloads the registry after every change of the file or of a secret file (a rename included), 200 ms debounced.
+  const watcher: MerchantConfigWatcher | undefined =
+    secretFolder === undefined
+      ? undefined
+      : await watchMerchantConfig(secretFolder.configPath, registry, {
+          onReload: ({ changed }) => {
+            for (const merchant of changed) reloads.set(merchant, (reloads.get(merchant) ?? 0) + 1);
+          },
+          onError: (error) => rotations?.fail(`merchants.json not applied: ${error.message}`),
+        });
 
   /** Why a call ended on a 401: the bearer fetch gets one fresh token and retries once, so a 401 after that needs a cause. */
   const explainUnauthorized = (tokens: readonly string[]): Outcome => {
@@ -398,10 +484,14 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
       ]),
     );
   };
+  // Summed over the merchant's secrets: a request that presented a revoked one is refused, but it was made.
   const gatewayTokenRequestsOf = (counts: SoakMerchantRow): number => {
     const credential = credentialOf.get(counts.merchant)!;
-    const emulator = counts.gateway === 'iamport' ? iamportEmulator : vippsEmulator;
-    return emulator.countersFor(credential).tokenRequests;
+    const [emulator, field] = counts.gateway === 'iamport' ? [iamportEmulator, 'impSecret'] : [vippsEmulator, 'clientSecret'];
+    return emulator
+      .secretCountersFor(credential)
+      .filter((secret) => secret.field === field)
+      .reduce((sum, secret) => sum + secret.tokenRequests, 0);
   };
   let outageBefore: Map<string, OutageCounters> | undefined;
   let outageAfter: Map<string, OutageCounters> | undefined;
@@ -431,6 +521,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
   const quarterBytes: number[] = [];
   const heapTimers = [1, 2, 3].map((quarter) => setTimeout(() => quarterBytes.push(usedHeap().bytes), (quarter * durationMs) / 4));
   log(`${rows.size} merchants, ${workersPerMerchant} callers each, ${durationMs / 1000} s, seed ${seed}`);
+  rotations?.start(durationMs);
   let sequence = 0;
   const worker = async (merchant: string): Promise<void> => {
     const counts = rows.get(merchant)!;
@@ -455,6 +546,7 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
     ]);
     const settleMs = performance.now() - started - callsMs;
     recording = false;
+    rotations?.stop();
     for (const counts of rows.values()) {
       counts.lost = counts.calls - counts.succeeded - counts.failedRetryable - counts.failedOther;
     }
@@ -495,8 +587,12 @@ export async function runSoak(options: SoakOptions = {}): Promise<SoakReport> {
               outageAfter,
               firstTokenAfterOutage,
             ),
+      rotation: rotations?.report(),
     };
   } finally {
+    rotations?.stop();
+    await watcher?.close();
+    await secretFolder?.remove();
     for (const timer of outageTimers) clearTimeout(timer);
     clearTimeout(graceTimer);
     for (const timer of heapTimers) clearTimeout(timer);

@@ -141,6 +141,55 @@ describe('pnpm soak', () => {
     expect(run.stdout).toMatch(/^result +PASS/m);
   });
 
+  it("should rotate every merchant's secret with --rotate, no call carrying a token of revoked credentials", async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'soak-'));
+    const json = join(scratch, 'soak.json');
+    // 6 s: each merchant's first rotation starts between 1 and 3.7 s, its old secret revoked 1.5 s later; the first
+    // two merchants' second rotations (4 and 4.3 s) end before the run does.
+    const run = await soak(['--duration', '6s', '--seed', '20261122', '--rotate', '--json', json]);
+
+    expect(run.signal).toBeNull();
+    expect(run.code).toBe(0);
+    const report = JSON.parse(await readFile(json, 'utf8')) as SoakReport;
+    expect(report.lost).toBe(0);
+    expect(report.failedOther).toBe(0);
+    expect(report.faultRate).toBe(0);
+    const rotation = report.rotation!;
+    expect(rotation).toMatchObject({ everyMs: 3_000, graceMs: 1_500, merchantTtlMs: 500, revokedApiCalls: 0, failures: [] });
+    expect(rotation.merchants.map((row) => row.merchant)).toEqual(report.merchants.map((row) => row.merchant));
+    expect(rotation.rotations).toBe(12);
+    expect(rotation.sources).toEqual({ resolver: 6, file: 4 });
+    for (const [index, row] of rotation.merchants.entries()) {
+      expect(row.rotations).toBe(index < 2 ? 2 : 1);
+      if (row.source === 'resolver') {
+        // Read from the database at the start, and again each time its settings went stale while it was called.
+        expect(row.resolves).toBeGreaterThan(row.rotations);
+        expect(row.reloads).toBe(0);
+      } else {
+        // Loaded with the file, then reloaded by the watcher once per secret file renamed; never rejected, never resolved.
+        expect(row.reloads).toBe(row.rotations);
+        expect(row.resolves).toBe(0);
+      }
+      // A rotation needs a token for the new secret: one request each, none refused for the old one.
+      expect(row.tokenRequests).toBe(1 + row.rotations);
+      expect(row.refusedTokenRequests).toBe(0);
+      expect(row.tokenRequests).toBe(report.merchants[index]!.gatewayTokenRequests);
+    }
+    expect(rotation.tokenRequestsPerRotation).toBe(1);
+
+    expect(run.stdout).toMatch(/secrets rotated under load/);
+    expect(run.stdout).toMatch(/^rotations +gateway +source +rotations +resolves +reloads +token requests/m);
+    expect(run.stdout).toMatch(/^API calls on revoked credentials +0 \(must be 0\)/m);
+    expect(run.stdout).toMatch(/^token requests per rotation +1\.00 \(target 1\)/m);
+    expect(run.stdout).toMatch(/^result +PASS/m);
+  });
+
+  it('should refuse --rotate with --outage, before starting anything', async () => {
+    const run = await soak(['--rotate', '--outage']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+  });
+
   it('should refuse an outage fault it does not know, before starting anything', async () => {
     const run = await soak(['--outage', '--outage-fault', 'timeout']);
     expect(run.code).toBe(2);

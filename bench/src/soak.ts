@@ -1,12 +1,13 @@
 /**
  * `pnpm soak`: the fault soak (see `soak-run.ts`). Prints the report and exits non-zero when a call was lost or
- * failed in a way a retry cannot fix.
+ * failed in a way a retry cannot fix, and, with `--rotate`, when an API call carried a token of revoked credentials.
  *
  *   pnpm soak                          60 s, a random seed (printed)
  *   pnpm soak --duration 10s           the short run CI makes
  *   pnpm soak --seed 1234 --fault-rate 0.2 --json soak.json   (relative to the folder pnpm was started from)
  *   pnpm soak --outage                 the token endpoints down (HTTP 503) for the middle third, no random faults
  *   pnpm soak --outage --outage-fault reset --fault-rate 0.1
+ *   pnpm soak --rotate                 every merchant's secret rotated every 3 s, merchants read from their sources
  *
  * `SOAK_DURATION` and `SOAK_SEED` set the same as the flags, which win.
  */
@@ -26,6 +27,7 @@ const { values } = (() => {
         'fault-rate': { type: 'string' },
         outage: { type: 'boolean' },
         'outage-fault': { type: 'string' },
+        rotate: { type: 'boolean' },
         json: { type: 'string' },
       },
       strict: true,
@@ -43,8 +45,10 @@ const outageFaultText = values['outage-fault'] ?? '503';
 if (outageFaultText !== '503' && outageFaultText !== 'reset') fail(`--outage-fault must be 503 or reset, not "${outageFaultText}"`);
 if (values['outage-fault'] !== undefined && values.outage !== true) fail('--outage-fault needs --outage');
 const outage: SoakOutageFault | undefined = values.outage === true ? outageFaultText : undefined;
-// An outage is measured on its own unless random faults are asked for too.
-const faultRate = values['fault-rate'] === undefined ? (outage === undefined ? 0.1 : 0) : Number(values['fault-rate']);
+const rotate = values.rotate === true;
+if (rotate && outage !== undefined) fail('--rotate and --outage are measured apart: give one of them');
+// An outage or rotations are measured on their own unless random faults are asked for too.
+const faultRate = values['fault-rate'] === undefined ? (outage === undefined && !rotate ? 0.1 : 0) : Number(values['fault-rate']);
 if (!(faultRate >= 0 && faultRate <= 1)) fail(`--fault-rate must be a number from 0 to 1, not "${values['fault-rate']}"`);
 
 const report = await runSoak({
@@ -52,12 +56,14 @@ const report = await runSoak({
   seed,
   faultRate,
   outage,
+  rotate,
   log: (line) => process.stderr.write(`soak: ${line}\n`),
 });
 process.stdout.write(
   `fault soak: ${report.merchants.length} merchants (i'mport and Vipps emulators on 127.0.0.1), ${report.workersPerMerchant} callers each, ` +
     `${durationMs / 1000} s, faults at ${report.faultRate * 100} % of requests, seed ${report.seed} (replay: --seed ${report.seed})` +
-    `${outage === undefined ? '' : `, token endpoints down for the middle third (${outage === 'reset' ? 'connections reset' : 'HTTP 503'})`}\n\n`,
+    `${outage === undefined ? '' : `, token endpoints down for the middle third (${outage === 'reset' ? 'connections reset' : 'HTTP 503'})`}` +
+    `${rotate ? ', secrets rotated under load' : ''}\n\n`,
 );
 process.stdout.write(`${formatSoakReport(report)}\n`);
 // pnpm runs this in bench/: a relative --json is the caller's, so it resolves against the folder pnpm was started from.

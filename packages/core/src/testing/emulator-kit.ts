@@ -73,6 +73,16 @@ export interface EmulatorSecretCounters {
   tokenRequests: number;
   /** Those of them made after it was revoked (refused, unless a fault answered first). */
   revokedTokenRequests: number;
+  /**
+   * API calls that carried an unexpired token last handed out (issued, extended or given back unchanged) in answer to
+   * a token request that presented it, faulted or not.
+   */
+  apiCalls: number;
+  /**
+   * Those of them made after it was revoked: a token of credentials the gateway no longer accepts, still in use. A
+   * rotation that switched in time leaves this at 0 (the gateway accepts such a token until it expires).
+   */
+  revokedApiCalls: number;
 }
 
 /** What a presented secret is to the emulator: one the merchant holds, one it held until revoked, or neither. */
@@ -170,6 +180,19 @@ export interface EmulatorKit<Target extends string, Counters extends Record<stri
   secretStatus(merchantId: string | undefined, field: keyof Credentials & string, secret: string | undefined): EmulatorSecretStatus;
   /** The same, counted as a token request that presented `secret`: call it once per token request, in `route`. */
   presentSecret(merchantId: string | undefined, field: keyof Credentials & string, secret: string | undefined): EmulatorSecretStatus;
+  /**
+   * Notes that `accessToken` was just handed out to a merchant (issued, extended or given back unchanged) in answer to
+   * a token request that presented `secrets`: API calls carrying it count against those of them the merchant holds,
+   * until it is handed out again. `expiresAt` (the gateway's clock) lets the kit forget it once expired.
+   */
+  handOutToken(
+    accessToken: string,
+    merchantId: string,
+    secrets: Readonly<Partial<Record<keyof Credentials & string, string | undefined>>>,
+    expiresAt: number,
+  ): void;
+  /** Counts an API call that carries `accessToken` against the secrets it was last handed out for: once per API call, in `route`. */
+  presentToken(accessToken: string | undefined): void;
   /** Starts the server; `extra` (getters and setters included) joins the returned handle. */
   start<Extra extends object>(extra: Extra): Promise<Emulator<Target, Counters, Credentials> & Extra>;
 }
@@ -199,7 +222,16 @@ export function createEmulatorKit<Target extends string, Counters extends Record
   }
   const merchants = new Map<string, { credentials: Credentials; counters: Counters; secrets: HeldSecret[] }>();
   const holdSecret = (field: string, index: number, secret: string): HeldSecret => {
-    const held = { field, index, fingerprint: fingerprint(secret), revoked: false, tokenRequests: 0, revokedTokenRequests: 0 };
+    const held = {
+      field,
+      index,
+      fingerprint: fingerprint(secret),
+      revoked: false,
+      tokenRequests: 0,
+      revokedTokenRequests: 0,
+      apiCalls: 0,
+      revokedApiCalls: 0,
+    };
     // Non-enumerable, so that a held secret logged or serialized by mistake shows its counters only.
     return Object.defineProperty(held, 'secret', { value: secret }) as HeldSecret;
   };
@@ -229,6 +261,16 @@ export function createEmulatorKit<Target extends string, Counters extends Record
   const statusOf = (held: HeldSecret | undefined): EmulatorSecretStatus =>
     held === undefined ? 'unknown' : held.revoked ? 'revoked' : 'accepted';
   for (const credentials of definition.merchants) addMerchant(credentials);
+
+  /** The secrets each token was last handed out for, until it expires (`expiresAt`, the gateway's clock). */
+  const handedOut = new Map<string, { secrets: HeldSecret[]; expiresAt: number }>();
+  /** Expired tokens are swept when the map has doubled since the last sweep: amortised O(1) per token handed out. */
+  let sweepAt = 1024;
+  const sweepHandedOut = (): void => {
+    const now = kit.now();
+    for (const [token, entry] of handedOut) if (entry.expiresAt <= now) handedOut.delete(token);
+    sweepAt = Math.max(1024, 2 * handedOut.size);
+  };
   const defaultMerchant = [...merchants.values()][0]?.credentials;
   if (defaultMerchant === undefined) throw new RangeError('an emulator needs at least one merchant');
 
@@ -298,13 +340,15 @@ export function createEmulatorKit<Target extends string, Counters extends Record
     secretCountersFor: (merchantId) =>
       [...(merchants.get(merchantId)?.secrets ?? [])]
         .sort((a, b) => fieldOrder(a.field) - fieldOrder(b.field) || a.index - b.index)
-        .map(({ field, index, fingerprint, revoked, tokenRequests, revokedTokenRequests }) => ({
+        .map(({ field, index, fingerprint, revoked, tokenRequests, revokedTokenRequests, apiCalls, revokedApiCalls }) => ({
           field,
           index,
           fingerprint,
           revoked,
           tokenRequests,
           revokedTokenRequests,
+          apiCalls,
+          revokedApiCalls,
         })),
     secretStatus: (merchantId, field, secret) => statusOf(findSecret(merchantId, field, secret)),
     presentSecret(merchantId, field, secret) {
@@ -314,6 +358,21 @@ export function createEmulatorKit<Target extends string, Counters extends Record
         if (held.revoked) held.revokedTokenRequests += 1;
       }
       return statusOf(held);
+    },
+    handOutToken(accessToken, merchantId, secrets, expiresAt) {
+      const held = Object.entries(secrets).flatMap(([field, secret]) => findSecret(merchantId, field, secret as string | undefined) ?? []);
+      handedOut.delete(accessToken);
+      handedOut.set(accessToken, { secrets: held, expiresAt });
+      if (handedOut.size >= sweepAt) sweepHandedOut();
+    },
+    presentToken(accessToken) {
+      const entry = accessToken === undefined ? undefined : handedOut.get(accessToken);
+      // An expired token is refused whatever it was issued for; forgetting it is then only a matter of when.
+      if (entry === undefined || entry.expiresAt <= kit.now()) return;
+      for (const held of entry.secrets) {
+        held.apiCalls += 1;
+        if (held.revoked) held.revokedApiCalls += 1;
+      }
     },
     merchant: (merchantId) => merchants.get(merchantId)?.credentials,
     get counters() {
@@ -328,6 +387,8 @@ export function createEmulatorKit<Target extends string, Counters extends Record
         for (const held of merchant.secrets) {
           held.tokenRequests = 0;
           held.revokedTokenRequests = 0;
+          held.apiCalls = 0;
+          held.revokedApiCalls = 0;
         }
       }
     },
@@ -357,7 +418,10 @@ export function createEmulatorKit<Target extends string, Counters extends Record
       };
       for (const source of [kit, extra]) {
         for (const [key, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(source))) {
-          if (!['count', 'merchant', 'secretStatus', 'presentSecret', 'start'].includes(key) || source === extra)
+          if (
+            !['count', 'merchant', 'secretStatus', 'presentSecret', 'handOutToken', 'presentToken', 'start'].includes(key) ||
+            source === extra
+          )
             Object.defineProperty(emulator, key, descriptor);
         }
       }

@@ -349,10 +349,53 @@ describe('createIamportEmulator secret rotation', () => {
     await getToken(server, { impKey, impSecret: 'never-issued' });
 
     expect(server.secretCountersFor(impKey)).toEqual([
-      { field: 'impSecret', index: 0, fingerprint: fingerprint(oldSecret), revoked: true, tokenRequests: 2, revokedTokenRequests: 1 },
-      { field: 'impSecret', index: 1, fingerprint: fingerprint(newSecret), revoked: false, tokenRequests: 2, revokedTokenRequests: 0 },
+      {
+        field: 'impSecret',
+        index: 0,
+        fingerprint: fingerprint(oldSecret),
+        revoked: true,
+        tokenRequests: 2,
+        revokedTokenRequests: 1,
+        apiCalls: 0,
+        revokedApiCalls: 0,
+      },
+      {
+        field: 'impSecret',
+        index: 1,
+        fingerprint: fingerprint(newSecret),
+        revoked: false,
+        tokenRequests: 2,
+        revokedTokenRequests: 0,
+        apiCalls: 0,
+        revokedApiCalls: 0,
+      },
     ]);
     expect(server.revokeSecret(impKey, 'never-issued')).toBe(false);
+  });
+
+  it('should count API calls against the secret their token was last handed out for, and those made after its revocation', async () => {
+    const server = await startEmulator();
+    const { impKey, impSecret: oldSecret } = server.defaultMerchant;
+    const newSecret = createCanary('rotated-', 40);
+    const payment = (token: string) => fetch(`${server.url}/payments/imp_1`, { headers: { authorization: `Bearer ${token}` } });
+    const token = (await getToken(server, { impKey, impSecret: oldSecret })).body.response.access_token;
+    expect((await payment(token)).status).toBe(200);
+    server.addSecret(impKey, newSecret);
+    server.revokeSecret(impKey, oldSecret);
+    // The token issued for the old secret lives on after its revocation: each call with it is one too many.
+    expect((await payment(token)).status).toBe(200);
+    expect((await payment(token)).status).toBe(200);
+    // Asked for with the new secret, i'mport hands the same token back: from then on it is the new secret's.
+    expect((await getToken(server, { impKey, impSecret: newSecret })).body.response.access_token).toBe(token);
+    expect((await payment(token)).status).toBe(200);
+    // Once expired, the token is refused whatever it was issued for, and counts for no secret.
+    time += 31 * 60_000;
+    expect((await payment(token)).status).toBe(401);
+
+    expect(server.secretCountersFor(impKey).map(({ apiCalls, revokedApiCalls }) => ({ apiCalls, revokedApiCalls }))).toEqual([
+      { apiCalls: 3, revokedApiCalls: 2 },
+      { apiCalls: 1, revokedApiCalls: 0 },
+    ]);
   });
 
   it('should refuse to add a secret for a merchant it does not know, naming the key only', async () => {

@@ -168,21 +168,24 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
   };
 
   const tokenRoute = (request: EmulatorRequest): EmulatorRoute<IamportFaultTarget> => {
-    const impKey = identify(request);
-    kit.count('tokenRequests', impKey);
-    return { targets: ['token'], merchantId: impKey, answer: () => answerToken(impKey) };
+    const credentials = identify(request);
+    kit.count('tokenRequests', credentials?.impKey);
+    return { targets: ['token'], merchantId: credentials?.impKey, answer: () => answerToken(credentials) };
   };
 
-  const answerToken = (impKey: string | undefined): EmulatorAnswer => {
-    if (impKey === undefined) {
+  const answerToken = (credentials: IamportEmulatorMerchant | undefined): EmulatorAnswer => {
+    if (credentials === undefined) {
       kit.count('rejectedTokenRequests');
       return { status: 401, body: envelope(-1, iamportRejectedCredentialsMessage, null) };
     }
+    const { impKey, impSecret } = credentials;
     const now = kit.now();
     const current = tokens.get(impKey);
     const decision = decideIamportToken(current?.expiresAt, now, rules);
     const token = { accessToken: decision.action === 'issue' ? randomToken() : current!.accessToken, expiresAt: decision.expiresAt };
     tokens.set(impKey, token);
+    // Issued, extended or handed back unchanged, the token is now the one this secret asked for.
+    kit.handOutToken(token.accessToken, impKey, { impSecret }, token.expiresAt);
     kit.count(decision.action === 'issue' ? 'tokensIssued' : decision.action === 'extend' ? 'tokensExtended' : 'tokensReused', impKey);
     const body: IamportTokenResponse = {
       code: 0,
@@ -194,11 +197,12 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
 
   const apiRoute = (request: EmulatorRequest): EmulatorRoute<IamportFaultTarget> => {
     kit.count('apiCalls');
-    return { targets: ['api'], answer: () => answerApi(request) };
+    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    kit.presentToken(bearer);
+    return { targets: ['api'], answer: () => answerApi(request, bearer) };
   };
 
-  const answerApi = (request: EmulatorRequest): EmulatorAnswer => {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+  const answerApi = (request: EmulatorRequest, bearer: string | undefined): EmulatorAnswer => {
     const impKey = [...tokens.keys()].find((key) => bearer !== undefined && liveToken(key)?.accessToken === bearer);
     if (impKey === undefined) {
       kit.count('unauthorizedApiCalls');
@@ -229,8 +233,8 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
     };
   };
 
-  /** The merchant whose credentials the token request carries, by `impKey`; `undefined` when they are missing or wrong. */
-  const identify = (request: EmulatorRequest): string | undefined => {
+  /** The credentials the token request carries; `undefined` when they are missing or wrong. */
+  const identify = (request: EmulatorRequest): IamportEmulatorMerchant | undefined => {
     let input: unknown;
     const contentType = request.headers['content-type'] ?? '';
     const body = request.body.toString('utf8');
@@ -246,7 +250,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
     if (!parsed.success) return undefined;
     // A revoked secret gets the answer a wrong one gets: i'mport has no other word for it.
     return kit.presentSecret(parsed.output.imp_key, 'impSecret', parsed.output.imp_secret) === 'accepted'
-      ? parsed.output.imp_key
+      ? { impKey: parsed.output.imp_key, impSecret: parsed.output.imp_secret }
       : undefined;
   };
 

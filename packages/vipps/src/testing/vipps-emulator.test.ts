@@ -502,8 +502,19 @@ describe('createVippsEmulator secret rotation', () => {
         revoked: true,
         tokenRequests: 2,
         revokedTokenRequests: 1,
+        apiCalls: 0,
+        revokedApiCalls: 0,
       },
-      { field: 'clientSecret', index: 1, fingerprint: fingerprint(newSecret), revoked: false, tokenRequests: 2, revokedTokenRequests: 0 },
+      {
+        field: 'clientSecret',
+        index: 1,
+        fingerprint: fingerprint(newSecret),
+        revoked: false,
+        tokenRequests: 2,
+        revokedTokenRequests: 0,
+        apiCalls: 0,
+        revokedApiCalls: 0,
+      },
       {
         field: 'subscriptionKey',
         index: 0,
@@ -511,9 +522,33 @@ describe('createVippsEmulator secret rotation', () => {
         revoked: false,
         tokenRequests: 3,
         revokedTokenRequests: 0,
+        apiCalls: 0,
+        revokedApiCalls: 0,
       },
     ]);
     expect(emulator.secretCountersFor(second.clientId).map(({ tokenRequests }) => tokenRequests)).toEqual([0, 0]);
+  });
+
+  it('should count API calls against the secrets their token was issued for, and those made after a revocation', async () => {
+    const newSecret = createCanary('rotated-', 32);
+    const headers = (token: string) => ({ authorization: `Bearer ${token}`, 'Ocp-Apim-Subscription-Key': merchant.subscriptionKey });
+    const oldToken = await tokenFor();
+    expect((await getPayment(headers(oldToken))).status).toBe(200);
+    emulator.addSecret(merchant.clientId, newSecret);
+    const newToken = await tokenFor({ ...merchant, clientSecret: newSecret });
+    emulator.revokeSecret(merchant.clientId, merchant.clientSecret);
+    // The token issued for the old secret stays valid until it expires: each call with it is one too many.
+    expect((await getPayment(headers(oldToken))).status).toBe(200);
+    expect((await getPayment(headers(newToken))).status).toBe(200);
+    expect((await getPayment(headers(newToken))).status).toBe(200);
+
+    expect(
+      emulator.secretCountersFor(merchant.clientId).map(({ field, apiCalls, revokedApiCalls }) => ({ field, apiCalls, revokedApiCalls })),
+    ).toEqual([
+      { field: 'clientSecret', apiCalls: 2, revokedApiCalls: 1 },
+      { field: 'clientSecret', apiCalls: 2, revokedApiCalls: 0 },
+      { field: 'subscriptionKey', apiCalls: 4, revokedApiCalls: 0 },
+    ]);
   });
 
   it('should refuse to add a secret to a field that holds none', () => {

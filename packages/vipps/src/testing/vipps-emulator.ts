@@ -172,6 +172,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     }
     if (request.path.startsWith(vippsPaymentPathPrefix)) {
       kit.count('apiCalls');
+      kit.presentToken(/^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1]);
       if (request.method !== 'GET') return { targets: [], target: 'payments', answer: () => problem(405, 'Method not allowed.') };
       return { targets: ['payments'], answer: () => answerPayment(request.path, request.headers) };
     }
@@ -181,18 +182,30 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
   const issueToken = (
     merchant: VippsEmulatorMerchant,
     endpoint: VippsTokenEndpoint,
+    headers: Readonly<Record<string, string>>,
   ): VippsAccessTokenResponse | VippsPartnerTokenResponse => {
     const lifetimeSeconds = Math.floor(lifetimes[endpoint] / 1000);
     const issuedSeconds = Math.floor(kit.now() / 1000);
     const accessToken = fakeJwt({ sub: merchant.clientId, iat: issuedSeconds, exp: issuedSeconds + lifetimeSeconds });
-    tokens.set(accessToken, { merchant, endpoint, expiresAt: (issuedSeconds + lifetimeSeconds) * 1000, revoked: false });
+    const expiresAt = (issuedSeconds + lifetimeSeconds) * 1000;
+    tokens.set(accessToken, { merchant, endpoint, expiresAt, revoked: false });
+    // The partner endpoint takes no subscription key: its tokens are the client secret's alone.
+    kit.handOutToken(
+      accessToken,
+      merchant.clientId,
+      {
+        clientSecret: headers[VippsHeader.ClientSecret],
+        subscriptionKey: endpoint === 'accesstoken' ? headers[VippsHeader.SubscriptionKey.toLowerCase()] : undefined,
+      },
+      expiresAt,
+    );
     kit.count('tokensIssued', merchant.clientId);
     return tokenResponseOf(endpoint, accessToken, issuedSeconds, lifetimeSeconds);
   };
 
   const answerToken = (endpoint: VippsTokenEndpoint, headers: Readonly<Record<string, string>>): EmulatorAnswer => {
     const checked = checkTokenRequest(endpoint, headers);
-    if ('merchant' in checked) return { status: 200, body: issueToken(checked.merchant, endpoint) };
+    if ('merchant' in checked) return { status: 200, body: issueToken(checked.merchant, endpoint, headers) };
     kit.count('rejectedTokenRequests');
     return checked;
   };
