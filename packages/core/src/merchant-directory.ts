@@ -22,6 +22,8 @@ export interface SharedCache {
   readonly merchants: string[];
   /** A frozen copy of `merchants` for events and errors, made when first needed after the list changed. */
   snapshot: readonly string[] | undefined;
+  /** The bearer fetch of the merchants whose provider is the cache's own (same credentials, same API headers). */
+  authFetch: AuthFetch | undefined;
 }
 
 /**
@@ -240,11 +242,15 @@ export class MerchantDirectory {
       if (issues.length > 0) throw new ConfigurationError({ issues });
     }
     const { name, policy, settings: gatewaySettings } = splitEntry(settings);
-    const provider = this.#providers[name]!(gatewaySettings);
+    let provider = this.#providers[name]!(gatewaySettings);
     let shared = this.#caches.get(provider.cacheKey);
     if (shared === undefined) {
       shared = this.#createShared(provider, name, policy);
       this.#caches.set(provider.cacheKey, shared);
+    } else if (sameApiHeaders(provider.apiHeaders, shared.cache.provider.apiHeaders)) {
+      // Same credentials and the same API headers: the cache's provider serves this merchant too, and so does its
+      // bearer fetch, so a platform's sub-merchants on one account cost a record each, not a provider and a fetch.
+      provider = shared.cache.provider;
     }
     shared.merchants.push(merchantId);
     shared.snapshot = undefined;
@@ -274,7 +280,7 @@ export class MerchantDirectory {
   #createShared(provider: TokenProvider, name: string, policy: Partial<CachePolicy> | undefined): SharedCache {
     const options = this.#options;
     const listener = options.onEvent;
-    const shared = { merchants: [] as string[], snapshot: undefined } as { cache: TokenCache } & Omit<SharedCache, 'cache'>;
+    const shared = { merchants: [] as string[], snapshot: undefined, authFetch: undefined } as { cache: TokenCache } & Omit<SharedCache, 'cache'>;
     // Annotated: the bearer fetches and interceptors over the cache name the merchants in their own errors too.
     shared.cache = createTokenCache(provider, {
       store: this.#store,
@@ -489,4 +495,15 @@ function definedFields(layer: Partial<CachePolicy> | undefined): Partial<CachePo
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(layer ?? {})) if (value !== undefined) fields[key] = value;
   return fields as Partial<CachePolicy>;
+}
+
+/** Whether two providers' API headers are the same names (in any case) with the same values. */
+function sameApiHeaders(a: Readonly<Record<string, string>> | undefined, b: Readonly<Record<string, string>> | undefined): boolean {
+  const entries = (headers: Readonly<Record<string, string>> | undefined): string[] =>
+    Object.entries(headers ?? {})
+      .map(([name, value]) => `${name.toLowerCase()}\n${value}`)
+      .sort();
+  const left = entries(a);
+  const right = entries(b);
+  return left.length === right.length && left.every((entry, index) => entry === right[index]);
 }

@@ -219,9 +219,14 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
   const directory = new MerchantDirectory(options, known, store);
 
   const authFetchOf = (merchant: HeldMerchant): AuthFetch => {
-    const own = merchant.provider === merchant.shared.cache.provider ? undefined : merchant.provider;
-    // The cache's annotation names the merchants in the fetch's errors; the merchant's own API headers go out.
-    merchant.authFetch ??= createAuthFetch(merchant.shared.cache, { fetch: options.fetch, provider: own });
+    const { shared } = merchant;
+    // The cache's annotation names the merchants in the fetch's errors. Merchants on the cache's own provider share
+    // its fetch; one with API headers of its own (Vipps' `Vipps-System-*`) has a fetch that sends them.
+    if (merchant.provider === shared.cache.provider) {
+      shared.authFetch ??= createAuthFetch(shared.cache, { fetch: options.fetch });
+      return shared.authFetch;
+    }
+    merchant.authFetch ??= createAuthFetch(shared.cache, { fetch: options.fetch, provider: merchant.provider });
     return merchant.authFetch;
   };
 
