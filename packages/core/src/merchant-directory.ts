@@ -280,7 +280,10 @@ export class MerchantDirectory {
   #createShared(provider: TokenProvider, name: string, policy: Partial<CachePolicy> | undefined): SharedCache {
     const options = this.#options;
     const listener = options.onEvent;
-    const shared = { merchants: [] as string[], snapshot: undefined, authFetch: undefined } as { cache: TokenCache } & Omit<SharedCache, 'cache'>;
+    const shared = { merchants: [] as string[], snapshot: undefined, authFetch: undefined } as { cache: TokenCache } & Omit<
+      SharedCache,
+      'cache'
+    >;
     // Annotated: the bearer fetches and interceptors over the cache name the merchants in their own errors too.
     shared.cache = createTokenCache(provider, {
       store: this.#store,
