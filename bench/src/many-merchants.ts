@@ -9,6 +9,7 @@ import { createMerchantRegistry, type MerchantSettings } from '@x/core';
 import { loadMerchantConfig } from '@x/core/node';
 import { createIamportProvider, validateIamportSettings } from '@x/iamport';
 import { benchCredentials, emulatorMerchantCount } from './bench-credentials.js';
+import { collectGarbage } from './collect-garbage.js';
 
 export interface ManyMerchantsResult {
   merchants: number;
@@ -26,19 +27,6 @@ export interface ManyMerchantsResult {
 }
 
 const concurrency = 64;
-
-async function collectGarbage(): Promise<number> {
-  const gc = globalThis.gc;
-  if (gc === undefined) throw new Error('many merchants: run node with --expose-gc');
-  // Each pass after a turn of the event loop: a WeakRef's target (undici's abort signals) stays alive until the job
-  // that made it ends, and a collection inside that job counted up to 1 KB per merchant of them, at random.
-  // Twice: the first pass may leave objects whose finalisation frees more.
-  for (let pass = 0; pass < 2; pass += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    gc();
-  }
-  return process.memoryUsage().heapUsed;
-}
 
 /** Runs in `many-merchants-process.ts`, on the built packages: see there. */
 export async function measureManyMerchants(emulatorUrl: string, merchantCount: number): Promise<ManyMerchantsResult> {
@@ -70,7 +58,7 @@ export async function measureManyMerchants(emulatorUrl: string, merchantCount: n
   await rm(directory, { recursive: true, force: true });
 
   const ids = registry.merchants().slice(0, used);
-  const heapAfterCreateBytes = await collectGarbage();
+  const heapAfterCreateBytes = await collectGarbage('many merchants');
   started = performance.now();
   let next = 0;
   await Promise.all(
@@ -83,7 +71,7 @@ export async function measureManyMerchants(emulatorUrl: string, merchantCount: n
     }),
   );
   const useMs = performance.now() - started;
-  const heapAfterUseBytes = await collectGarbage();
+  const heapAfterUseBytes = await collectGarbage('many merchants');
   // Keeps the registry reachable until the heap has been measured.
   if (!registry.has(ids[0]!)) throw new Error('many merchants: registry lost a merchant');
   return {

@@ -8,6 +8,7 @@
 import { createMerchantRegistry, type MerchantSettings } from '@x/core';
 import { createIamportProvider, validateIamportSettings } from '@x/iamport';
 import { benchCredentials } from './bench-credentials.js';
+import { collectGarbage } from './collect-garbage.js';
 import { latencySummary } from './statistics.js';
 
 /** What one run measures; the figure runs it at two active-set sizes. */
@@ -50,18 +51,6 @@ const concurrency = 64;
 const stride = 7_919;
 const resolverLatencyMs = 1;
 const apiPath = '/payments/imp_bench';
-
-async function collectGarbage(): Promise<number> {
-  const gc = globalThis.gc;
-  if (gc === undefined) throw new Error('resolved merchants: run node with --expose-gc');
-  // As figure 5 does: each pass after a turn of the event loop, so WeakRef targets made by the last job can go; twice,
-  // as the first pass may leave objects whose finalisation frees more.
-  for (let pass = 0; pass < 2; pass += 1) {
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    gc();
-  }
-  return process.memoryUsage().heapUsed;
-}
 
 const merchantId = (index: number): string => `merchant-${String(index).padStart(7, '0')}`;
 
@@ -132,7 +121,7 @@ export async function measureResolvedMerchants(emulatorUrl: string, settings: Re
   failures = 0;
   if (counted.failures > 0) throw new Error('resolved merchants: the warm-up calls failed');
 
-  const heapBeforeBytes = await collectGarbage();
+  const heapBeforeBytes = await collectGarbage('resolved merchants');
   const registry = createRegistry(activeMerchants);
   let next = 0;
   const bulkStarted = performance.now();
@@ -146,7 +135,7 @@ export async function measureResolvedMerchants(emulatorUrl: string, settings: Re
     }),
   );
   const bulkMs = performance.now() - bulkStarted;
-  const heapAfterBytes = await collectGarbage();
+  const heapAfterBytes = await collectGarbage('resolved merchants');
   const bulk = { tokenRequests, resolves, failures };
 
   let latency: ResolvedMerchantsResult['latency'];

@@ -1,9 +1,10 @@
 import { mkdir, mkdtemp, realpath, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Clock, createMerchantRegistry, type MerchantReloadResult } from '@x/core';
+import { createMerchantRegistry, type MerchantReloadResult } from '@x/core';
 import { loadMerchantConfig, watchMerchantConfig } from '@x/core/node';
 import { createCanary } from '@x/core/testing';
+import { createManualClock } from '@x/test-support/clock';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createIamportProvider } from './iamport-token-provider.js';
 import { createIamportEmulator, type IamportEmulator } from './testing/index.js';
@@ -16,19 +17,6 @@ afterEach(async () => {
   await emulator?.close();
 });
 
-/** One manual clock for the emulated gateway and the registry, so half an hour passes at once. */
-function manualClock(): Clock & { advance(milliseconds: number): void } {
-  let elapsed = 0;
-  const start = Date.UTC(2026, 10, 30);
-  return {
-    now: () => start + elapsed,
-    monotonic: () => elapsed,
-    advance(milliseconds) {
-      elapsed += milliseconds;
-    },
-  };
-}
-
 /** Writes a secret as a secret manager's agent does: a new file renamed over the old one. */
 async function rotateFile(file: string, secret: string): Promise<void> {
   await writeFile(`${file}.tmp`, `${secret}\n`);
@@ -37,7 +25,7 @@ async function rotateFile(file: string, secret: string): Promise<void> {
 
 describe("loadMerchantConfig and watchMerchantConfig on the i'mport emulator", () => {
   it('should pick up a rotated secret file on the rejection, then through the watcher before any rejection', async () => {
-    const clock = manualClock();
+    const clock = createManualClock(Date.UTC(2026, 10, 30));
     emulator = await createIamportEmulator({ now: clock.now });
     const { impKey, impSecret: firstSecret } = emulator.defaultMerchant;
     const directory = await realpath(await mkdtemp(join(tmpdir(), 'x-iamport-config-')));

@@ -1,5 +1,6 @@
-import { type Clock, createMerchantRegistry, isUnknownMerchantError, type MerchantSettings } from '@x/core';
+import { createMerchantRegistry, isUnknownMerchantError, type MerchantSettings } from '@x/core';
 import { createCanary } from '@x/core/testing';
+import { createManualClock } from '@x/test-support/clock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createIamportProvider } from './iamport-token-provider.js';
 import { createIamportEmulator, type IamportEmulator } from './testing/index.js';
@@ -10,22 +11,9 @@ afterEach(async () => {
   await emulator?.close();
 });
 
-/** One manual clock for the emulated gateway and the registry, so half an hour passes at once. */
-function manualClock(): Clock & { advance(milliseconds: number): void } {
-  let elapsed = 0;
-  const start = Date.UTC(2026, 10, 30);
-  return {
-    now: () => start + elapsed,
-    monotonic: () => elapsed,
-    advance(milliseconds) {
-      elapsed += milliseconds;
-    },
-  };
-}
-
 describe("createMerchantRegistry on the i'mport emulator", () => {
   it('should rotate a secret held in a database with no call lost, the revoked secret tried once', async () => {
-    const clock = manualClock();
+    const clock = createManualClock(Date.UTC(2026, 10, 30));
     emulator = await createIamportEmulator({ now: clock.now });
     const { impKey, impSecret: oldSecret } = emulator.defaultMerchant;
     const rows: Record<string, MerchantSettings> = {
@@ -69,7 +57,7 @@ describe("createMerchantRegistry on the i'mport emulator", () => {
   });
 
   it('should move to a rotated secret within merchantTtlMs, before the old one is revoked', async () => {
-    const clock = manualClock();
+    const clock = createManualClock(Date.UTC(2026, 10, 30));
     emulator = await createIamportEmulator({ now: clock.now });
     const { impKey, impSecret: oldSecret } = emulator.defaultMerchant;
     let row: MerchantSettings = { provider: 'iamport', impKey, impSecret: oldSecret, baseUrl: emulator.url };
