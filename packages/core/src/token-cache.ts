@@ -4,7 +4,7 @@ import { type AuthError, isAuthError, isRetryable, nameMerchants, TokenRequestEr
 import { fingerprint } from './fingerprint.js';
 import { TokenBackoff } from './token-backoff.js';
 import type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
-import { isUsableAccessToken } from './token-http.js';
+import { isUsableAccessToken, isUsableState } from './token-http.js';
 import type { ProviderToken, TokenProvider } from './token-provider.js';
 import { createMemoryTokenStore, type StoredToken, serializeToken, type TokenStore } from './token-store.js';
 import { StoreExchange } from './token-store-exchange.js';
@@ -94,6 +94,8 @@ interface Entry {
   readonly requestMs: number;
   /** The token's lifetime as first issued: it caps the refresh-ahead window at half of it. */
   readonly lifetimeMs: number;
+  /** The provider state issued with it (a refresh token), handed back on the request after adopting it from a store. */
+  readonly state: string | undefined;
 }
 
 /**
@@ -194,6 +196,12 @@ class ProviderTokenCache implements TokenCache {
   #failure: Backoff | undefined;
   /** A token refused on its first use, kept despite 401s until the monotonic time `until`. */
   #kept: { readonly fingerprint: string; readonly until: number } | undefined;
+  /**
+   * The provider state to hand back on the next request (a rotating refresh token): the last answer's, or the one in
+   * the store's record when read under the store's lock (the lock holder publishes its successor before letting go),
+   * or the one of a token adopted from the store.
+   */
+  #state: string | undefined;
 
   constructor(provider: TokenProvider, options: TokenCacheOptions) {
     this.provider = provider;
@@ -374,17 +382,22 @@ class ProviderTokenCache implements TokenCache {
       return fromHolder === undefined ? this.#requestFromProvider(reason) : this.#adopt(fromHolder, 'store');
     }
     try {
-      // Another holder may have stored a token between our read and our lock.
-      const offer = reason === 'forced' ? undefined : await this.#readStore();
-      return offer?.kind === 'entry' ? this.#adopt(offer.entry, 'store') : await this.#requestFromProvider(reason);
+      // Another holder may have stored a token between our read and our lock; read even when forced, as its record
+      // carries the provider state that holder left (a refresh token it rotated), which ours may no longer be.
+      const offer = await this.#readStore(true);
+      return reason !== 'forced' && offer.kind === 'entry' ? this.#adopt(offer.entry, 'store') : await this.#requestFromProvider(reason);
     } finally {
       this.#exchange.release(lock.lock);
     }
   }
 
   /** A token from the store that is fresh and better than what is held. */
-  async #readStore(): Promise<StoreOffer> {
+  async #readStore(underLock = false): Promise<StoreOffer> {
     const read = await this.#exchange.read();
+    // Under the lock, the record is the last holder's: it may have spent our state and left its successor there,
+    // with a token buried or not.
+    const record = read.kind === 'failed' ? undefined : read.stored;
+    if (underLock && record?.state !== undefined) this.#state = record.state;
     if (read.kind !== 'token') return read.kind === 'failed' ? read : { kind: 'none' };
     const entry = this.#makeEntry(read.stored, read.fingerprint, 0);
     const current = this.#current;
@@ -424,6 +437,8 @@ class ProviderTokenCache implements TokenCache {
     const dropsBefore = this.#exchange.drops;
     const answer = await this.#ask(reason);
     if (answer.kind === 'failed') throw answer.error;
+    // Whatever the verdict on the token, the request spent the state it was given: the answer's is the one to keep.
+    this.#state = answer.token.state;
     const verdict = this.#judge(answer.token, answer.requestMs, dropsBefore);
     switch (verdict.kind) {
       case 'ask-again':
@@ -453,7 +468,7 @@ class ProviderTokenCache implements TokenCache {
     const timer = setTimeout(() => controller.abort(), requestTimeoutMs);
     timer.unref?.();
     try {
-      const context = { signal: controller.signal, fetch: this.#fetch, now: clock.now };
+      const context = { signal: controller.signal, fetch: this.#fetch, now: clock.now, state: this.#state };
       const token = await Promise.race([provider.requestToken(context), rejectOnAbort(controller.signal)]);
       validateToken(provider.provider, token);
       return { kind: 'token', token, requestMs: Math.round(clock.monotonic() - started) };
@@ -492,7 +507,7 @@ class ProviderTokenCache implements TokenCache {
     // A restated token keeps the lifetime it was issued with: an extension or a cut does not make it a short-lived one.
     const remainingMs = token.expiresAt - this.#clock.now();
     const lifetimeMs = restatesHeld ? Math.max(held.lifetimeMs, remainingMs) : remainingMs;
-    const stored: StoredToken = { accessToken: token.accessToken, expiresAt: token.expiresAt, lifetimeMs };
+    const stored: StoredToken = { accessToken: token.accessToken, expiresAt: token.expiresAt, lifetimeMs, state: token.state };
     const entry = this.#makeEntry(stored, tokenFingerprint, requestMs);
     // Compared on the monotonic clock: after a wall-clock jump the same expiry reads differently.
     if (restatesHeld && Math.abs(entry.deadline - held.deadline) < this.#sameExpiryToleranceMs(held, entry)) {
@@ -536,6 +551,8 @@ class ProviderTokenCache implements TokenCache {
   }
 
   #adopt(entry: Entry, source: 'provider' | 'store', diagnostics?: ProviderToken['diagnostics']): Entry {
+    // A token from the store comes with the state its holder was given: the one its next refresh must present.
+    if (source === 'store' && entry.state !== undefined) this.#state = entry.state;
     const current = this.#current;
     const extended = current !== undefined && current.token.accessToken === entry.token.accessToken && entry.deadline > current.deadline;
     this.#current = entry;
@@ -570,6 +587,7 @@ class ProviderTokenCache implements TokenCache {
       deadline,
       requestMs,
       lifetimeMs: stored.lifetimeMs,
+      state: stored.state,
     };
   }
 
@@ -637,6 +655,9 @@ function validateToken(provider: string, token: ProviderToken): void {
   }
   if (typeof token.expiresAt !== 'number' || !Number.isFinite(token.expiresAt)) {
     throw new TokenResponseError('The provider returned no valid expiry', { provider, field: 'expiresAt' });
+  }
+  if (token.state !== undefined && !isUsableState(token.state)) {
+    throw new TokenResponseError('The provider returned a state that is not visible ASCII of at most 8 KiB', { provider, field: 'state' });
   }
 }
 

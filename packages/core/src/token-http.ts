@@ -21,6 +21,14 @@ export function isUsableAccessToken(value: unknown): value is string {
   return v.is(accessTokenSchema, value);
 }
 
+/** Longest provider state (a refresh token), in characters: a JWT is well under 2 KiB. */
+const maxStateLength = 8 * 1024;
+
+/** True when `value` is a {@link ProviderToken.state} the cache can hold and store: visible ASCII, at most 8 KiB. */
+export function isUsableState(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= maxStateLength && isUsableAccessToken(value);
+}
+
 /** Options of {@link sendTokenRequest}. */
 export interface SendTokenRequestOptions {
   /** Largest response body read, in bytes; a larger declared `content-length` is refused before reading. @default 1_048_576 (1 MiB) */

@@ -8,6 +8,11 @@ export interface TokenRequestContext {
   fetch: typeof globalThis.fetch;
   /** The cache's wall clock in epoch milliseconds; use it to compute `expiresAt`, so tests can control time. */
   now: () => number;
+  /**
+   * The {@link ProviderToken.state} of the newest token the cache knows (its own, or one another process published to
+   * the shared store, read while holding the store's lock), or `undefined` before the first token. A secret.
+   */
+  state?: string | undefined;
 }
 
 /** A token as a provider returns it. */
@@ -20,6 +25,13 @@ export interface ProviderToken {
    * Non-secret figures the cache reports in its events, e.g. `{ clockSkewMs: -32400000 }`. Never a token or secret.
    */
   diagnostics?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * What the provider needs back on its next request, e.g. a refresh token that rotates (PortOne V2: every login or
+   * refresh spends the previous one). A secret, kept like the token: held by the cache, written to the shared store
+   * with it (encrypted where the store encrypts), and handed back as {@link TokenRequestContext.state}. Visible ASCII,
+   * at most 8 KiB.
+   */
+  state?: string | undefined;
 }
 
 /**

@@ -10,8 +10,11 @@ export type StoreCallResult<T> = { readonly ok: true; readonly value: T } | { re
 export type StoreRead =
   /** A token that passed the checks and is not buried. */
   | { readonly kind: 'token'; readonly stored: StoredToken; readonly fingerprint: string }
-  /** Nothing usable: no value, a buried token, or a value that failed the checks (reported). */
-  | { readonly kind: 'absent' }
+  /**
+   * Nothing usable: no value, a buried token, or a value that failed the checks (reported). A buried token's record
+   * still carries its provider state, which a dropped access token does not spend.
+   */
+  | { readonly kind: 'absent'; readonly stored?: StoredToken | undefined }
   /** The store failed or did not answer in time (reported): it holds no lock worth waiting for either. */
   | { readonly kind: 'failed' };
 
@@ -79,7 +82,7 @@ export class StoreExchange {
       return { kind: 'absent' };
     }
     const tokenFingerprint = fingerprint(stored.accessToken);
-    if (this.buried(tokenFingerprint) !== undefined) return { kind: 'absent' };
+    if (this.buried(tokenFingerprint) !== undefined) return { kind: 'absent', stored };
     return { kind: 'token', stored, fingerprint: tokenFingerprint };
   }
 

@@ -1,7 +1,7 @@
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { ConfigurationError } from './errors.js';
-import { isUsableAccessToken } from './token-http.js';
+import { isUsableAccessToken, isUsableState } from './token-http.js';
 
 /** A lock taken in a {@link TokenStore}; release it once the token is stored. */
 export interface TokenStoreLock {
@@ -99,11 +99,16 @@ export interface StoredToken {
   expiresAt: number;
   /** The lifetime the token had when issued, for the refresh-ahead cap. */
   lifetimeMs: number;
+  /** The provider's {@link ProviderToken.state} issued with the token (a rotating refresh token), if any. A secret. */
+  state?: string | undefined;
 }
 
 /** Serializes a token for a {@link TokenStore}. */
 export function serializeToken(token: StoredToken): string {
-  return JSON.stringify({ v: 1, accessToken: token.accessToken, expiresAt: token.expiresAt, lifetimeMs: token.lifetimeMs });
+  const { accessToken, expiresAt, lifetimeMs, state } = token;
+  return JSON.stringify(
+    state === undefined ? { v: 1, accessToken, expiresAt, lifetimeMs } : { v: 1, accessToken, expiresAt, lifetimeMs, state },
+  );
 }
 
 /** Parses what {@link serializeToken} wrote; `undefined` for anything else, including a value that fails {@link checkStoredToken}'s checks. */
@@ -134,7 +139,7 @@ export function checkStoredToken(value: string, now: number): StoredToken | stri
     return 'not JSON';
   }
   if (typeof parsed !== 'object' || parsed === null) return 'not a JSON object';
-  const { v, accessToken, expiresAt, lifetimeMs } = parsed as Record<string, unknown>;
+  const { v, accessToken, expiresAt, lifetimeMs, state } = parsed as Record<string, unknown>;
   if (v !== 1) return 'not a version 1 token record';
   if (!isUsableAccessToken(accessToken)) return 'its access token is missing or not visible ASCII';
   if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return 'its expiry is not a finite number';
@@ -142,5 +147,6 @@ export function checkStoredToken(value: string, now: number): StoredToken | stri
     return 'its lifetime is not a positive finite number';
   }
   if (expiresAt - now > lifetimeMs + storedClockAllowanceMs) return 'its expiry is further away than its lifetime allows';
-  return { accessToken, expiresAt, lifetimeMs };
+  if (state !== undefined && !isUsableState(state)) return 'its provider state is not visible ASCII of at most 8 KiB';
+  return state === undefined ? { accessToken, expiresAt, lifetimeMs } : { accessToken, expiresAt, lifetimeMs, state };
 }
