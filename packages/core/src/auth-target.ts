@@ -11,6 +11,8 @@ export interface AuthTarget {
   readonly apiHeaders: ReadonlyArray<readonly [string, string]>;
   /** Names the cache's merchants (a registry's cache has them) on the errors of the fetch's own. */
   readonly annotate: (error: unknown) => unknown;
+  /** The fixed `Authorization` value of a provider that needs no token ({@link TokenProvider.staticAuthorization}). */
+  readonly staticAuthorization: (() => string) | undefined;
 }
 
 /** The cache's options and the provider whose API headers go on the calls. */
@@ -49,7 +51,8 @@ export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, op
     });
   }
   const apiHeaders = Object.entries(own.apiHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
-  return { cache, baseUrl, origin: baseUrl.origin, apiHeaders, annotate: (error) => nameMerchantsOf(cache, error) };
+  const staticAuthorization = typeof provider.staticAuthorization === 'function' ? () => provider.staticAuthorization!() : undefined;
+  return { cache, baseUrl, origin: baseUrl.origin, apiHeaders, annotate: (error) => nameMerchantsOf(cache, error), staticAuthorization };
 }
 
 /**

@@ -75,10 +75,10 @@ export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, opt
   const send = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
   /** Sends the request; with `follow`, follows its same-origin redirects and refuses any other. */
-  const exchange = async (request: NormalizedRequest, accessToken: string): Promise<Response> => {
+  const exchange = async (request: NormalizedRequest, authorization: string): Promise<Response> => {
     let hop = request;
     for (let redirects = 0; ; redirects += 1) {
-      const response = await send(hop.url, withHeaders(hop, target.apiHeaders, accessToken));
+      const response = await send(hop.url, withHeaders(hop, target.apiHeaders, authorization));
       if (!hop.follow || !isRedirectStatus(response.status)) return response;
       const location = response.headers.get('location');
       if (location === null) return response;
@@ -88,11 +88,14 @@ export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, opt
     }
   };
 
+  const { staticAuthorization } = target;
   return async function authFetch(input, init) {
     const request = await normalize(input, init, target);
+    // A fixed credential: no token to get, and a 401 is the answer.
+    if (staticAuthorization !== undefined) return exchange(request, staticAuthorization());
     const signal = request.init.signal ?? undefined;
     const token = await (signal === undefined ? cache.getToken() : cache.getToken({ signal }));
-    const response = await exchange(request, token.accessToken);
+    const response = await exchange(request, `Bearer ${token.accessToken}`);
     if (response.status !== 401 || !request.replayable) return response;
     const cancel = (): Promise<void> | undefined => response.body?.cancel().catch(() => undefined);
     let fresh: AccessToken;
@@ -106,7 +109,7 @@ export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, opt
     // The cache kept the token (the API refuses fresh tokens faster than its backoff allows): this 401 is the answer.
     if (fresh.accessToken === token.accessToken) return response;
     await cancel();
-    const retried = await exchange(request, fresh.accessToken);
+    const retried = await exchange(request, `Bearer ${fresh.accessToken}`);
     // A token refused on its first use: the API may refuse every token, and must not cost a token request per call.
     if (retried.status === 401) await cache.invalidate(fresh.accessToken, { refusedOnFirstUse: true });
     return retried;
@@ -239,10 +242,10 @@ function headerRecord(
   return record;
 }
 
-function withHeaders(request: NormalizedRequest, apiHeaders: ReadonlyArray<readonly [string, string]>, accessToken: string): RequestInit {
+function withHeaders(request: NormalizedRequest, apiHeaders: ReadonlyArray<readonly [string, string]>, authorization: string): RequestInit {
   const headers: Record<string, string> = {};
   for (const [name, value] of apiHeaders) headers[name] = value;
   if (request.headers !== undefined) Object.assign(headers, request.headers);
-  headers.authorization = `Bearer ${accessToken}`;
+  headers.authorization = authorization;
   return { ...request.init, headers };
 }

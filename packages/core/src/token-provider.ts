@@ -61,6 +61,14 @@ export interface TokenProvider {
   readonly baseUrl: string;
   /** Asks the gateway for a token. Throws a `TokenRequestError` or `TokenResponseError` on failure. */
   requestToken(context: TokenRequestContext): Promise<ProviderToken>;
+  /**
+   * For a gateway that takes a fixed credential on every call instead of a token (PortOne V2's
+   * `Authorization: PortOne <apiSecret>`): the whole `Authorization` value. The bearer fetch, the interceptor and the
+   * dispatcher then send it to `baseUrl`'s origin only, never ask the cache for a token (no request, no expiry, no work
+   * per call), and hand a 401 back as it is. A method, so the secret never shows in `util.inspect` or JSON of the
+   * provider. Such a provider's `requestToken` should throw a `ConfigurationError`: nothing of ours calls it.
+   */
+  staticAuthorization?(): string;
   /** Headers every API call needs besides `Authorization` (e.g. a subscription key). Callers' own headers win. */
   readonly apiHeaders?: Readonly<Record<string, string>>;
   /** Cache policy tuned to this gateway's token rules; the user's policy options override it field by field. */

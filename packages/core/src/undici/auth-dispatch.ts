@@ -69,6 +69,14 @@ export function authDispatch(
   const maxRedirections = requested ?? settings.maxRedirections;
   if (!isRedirectLimit(maxRedirections)) return failWith(handler, new TypeError('maxRedirections must be a non-negative integer'));
   const request = options.body instanceof SharedArrayBuffer ? { ...options, body: new Uint8Array(options.body) } : options;
+  // A fixed credential: no token to get, nothing to retry; redirects are handed back (maxRedirections: 0 below).
+  if (target.staticAuthorization !== undefined) {
+    try {
+      return next(withHeaders(target, request, ''), handler);
+    } catch (error) {
+      return failWith(handler, error);
+    }
+  }
   const replayable = isReplayable(request.body);
   if (!replayable && maxRedirections === 0) return sendPlain(settings, next, request, handler);
   const Attempt = typeof handler.onRequestStart === 'function' ? HandlerAttempt : LegacyAttempt;
@@ -463,6 +471,6 @@ function withHeaders(target: AuthTarget, options: DispatchOptions, accessToken: 
     headers[name] = fromCaller.has(name) ? [headers[name] ?? [], value].flat() : value;
     fromCaller.add(name);
   });
-  headers.authorization = `Bearer ${accessToken}`;
+  headers.authorization = target.staticAuthorization?.() ?? `Bearer ${accessToken}`;
   return { ...options, headers, maxRedirections: 0 } as DispatchOptions;
 }
