@@ -60,7 +60,8 @@ const loopbackRuns = Math.max(1, Math.round(numRuns / 20));
 const loopbackMaxCommands = 15;
 const refreshWindowRuns = numRuns * 2;
 const refreshWindowMaxCommands = 8;
-const sharedStoreRuns = Math.max(1, Math.round(numRuns / 5));
+/** Cheap (no sockets, 2 ms a run): enough runs to meet a forced refresh beside another process's rotation. */
+const sharedStoreRuns = numRuns * 2;
 const sharedStoreMaxCommands = 25;
 
 /** What the gateway does with the token requests that arrive from now on. */
@@ -896,6 +897,8 @@ interface SharedProcess {
   gaveUpWaiting: boolean;
   /** Whether the request in flight was made without the lock, after giving up on the holder. */
   askingWithoutLock: boolean;
+  /** Whether the request in flight overlapped the other process's: both may present one refresh token. */
+  overlapped: boolean;
 }
 
 /**
@@ -912,6 +915,12 @@ class SharedStoreWorld {
   response: SharedGatewayResponse = { kind: 'new', lifetimeMs: hour, delayMs: 0 };
   commands = 0;
   #issuedTokens = 0;
+  /**
+   * The gateway's one refresh token not yet spent (PortOne V2 rotates them: every login or refresh spends the last).
+   * Presenting a spent one is refused, and is a violation unless two requests overlapped (only a process that gave up
+   * on the lock asks beside the holder).
+   */
+  #liveState: string | undefined;
   readonly #unhandled: unknown[];
 
   constructor(policy: CachePolicy, unhandled: unknown[]) {
@@ -926,6 +935,7 @@ class SharedStoreWorld {
         requestsInFlight: 0,
         gaveUpWaiting: false,
         askingWithoutLock: false,
+        overlapped: false,
         cache: createTokenCache(
           {
             provider: 'model',
@@ -950,10 +960,10 @@ class SharedStoreWorld {
     });
   }
 
-  getToken(process: SharedProcess): void {
+  getToken(process: SharedProcess, forceRefresh = false): void {
     const caller: SharedProcess['callers'][number] = { startedAt: this.clock.monotonic(), settled: false };
     process.callers.push(caller);
-    process.cache.getToken().then(
+    process.cache.getToken({ forceRefresh }).then(
       (value) => {
         Object.assign(caller, { settled: true, settledAt: this.clock.monotonic(), value });
         process.handedOut.push(value.accessToken);
@@ -995,7 +1005,7 @@ class SharedStoreWorld {
     }
   }
 
-  #requestToken(process: SharedProcess, { signal, now }: TokenRequestContext): Promise<ProviderToken> {
+  #requestToken(process: SharedProcess, { signal, now, state }: TokenRequestContext): Promise<ProviderToken> {
     if (process.requestsInFlight > 0) this.violations.push(`process ${process.index} has two token requests in flight`);
     const other = this.processes.find((candidate) => candidate !== process);
     // The store's lock lets one process ask at a time; only a process that gave up waiting for the holder (after
@@ -1005,6 +1015,8 @@ class SharedStoreWorld {
     }
     process.askingWithoutLock = process.gaveUpWaiting;
     process.gaveUpWaiting = false;
+    process.overlapped = other !== undefined && other.requestsInFlight > 0;
+    if (other !== undefined && process.overlapped) other.overlapped = true;
     process.requestsInFlight += 1;
     let open = true;
     const close = (): void => {
@@ -1030,10 +1042,16 @@ class SharedStoreWorld {
           );
           return;
         }
+        if (state !== undefined && state !== this.#liveState) {
+          if (!process.overlapped) this.violations.push(`process ${process.index} presented a refresh token already spent`);
+          reject(new TokenRequestError('refresh token spent', { provider: 'model', reason: 'rejected', retryable: false, status: 401 }));
+          return;
+        }
         this.#issuedTokens += 1;
         const accessToken = `${canaryMarker}-shared-token-${this.#issuedTokens}`;
+        this.#liveState = `${canaryMarker}-refresh-${this.#issuedTokens}`;
         this.deadlines.set(accessToken, this.clock.monotonic() + response.lifetimeMs);
-        resolve({ accessToken, expiresAt: now() + response.lifetimeMs });
+        resolve({ accessToken, expiresAt: now() + response.lifetimeMs, state: this.#liveState });
       }, response.delayMs);
     });
   }
@@ -1059,6 +1077,12 @@ const sharedStoreGetTokenCommand = fc
 const sharedStoreCommands: Array<fc.Arbitrary<SharedStoreCommand>> = [
   sharedStoreGetTokenCommand,
   sharedStoreGetTokenCommand,
+  // A forced refresh (as after a 401) skips the other process's token, not the refresh token it left.
+  fc
+    .constantFrom(0, 1)
+    .map((index) =>
+      sharedStoreCommand(`getToken(process ${index}, forced)`, (world) => world.step(() => world.getToken(world.processes[index]!, true))),
+    ),
   fc
     .oneof(
       fc.record({

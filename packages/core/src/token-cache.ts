@@ -197,11 +197,13 @@ class ProviderTokenCache implements TokenCache {
   /** A token refused on its first use, kept despite 401s until the monotonic time `until`. */
   #kept: { readonly fingerprint: string; readonly until: number } | undefined;
   /**
-   * The provider state to hand back on the next request (a rotating refresh token): the last answer's, or the one in
-   * the store's record when read under the store's lock (the lock holder publishes its successor before letting go),
-   * or the one of a token adopted from the store.
+   * The provider state to hand back on the next request (a rotating refresh token): the last answer's, the one of a
+   * token adopted from the store, or the one the store holds apart (read just before asking, under the lock when there
+   * is one), which another process may have left after spending ours.
    */
   #state: string | undefined;
+  /** Whether this provider has ever given a state: only then is the store's asked for before each request. */
+  #stateful = false;
 
   constructor(provider: TokenProvider, options: TokenCacheOptions) {
     this.provider = provider;
@@ -382,9 +384,9 @@ class ProviderTokenCache implements TokenCache {
       return fromHolder === undefined ? this.#requestFromProvider(reason) : this.#adopt(fromHolder, 'store');
     }
     try {
-      // Another holder may have stored a token between our read and our lock; read even when forced, as its record
-      // carries the provider state that holder left (a refresh token it rotated), which ours may no longer be.
-      const offer = await this.#readStore(true);
+      // Another holder may have stored a token between our read and our lock. Read even when forced: a record with a
+      // provider state tells a process that never asked yet that the provider rotates one.
+      const offer = await this.#readStore();
       return reason !== 'forced' && offer.kind === 'entry' ? this.#adopt(offer.entry, 'store') : await this.#requestFromProvider(reason);
     } finally {
       this.#exchange.release(lock.lock);
@@ -392,12 +394,9 @@ class ProviderTokenCache implements TokenCache {
   }
 
   /** A token from the store that is fresh and better than what is held. */
-  async #readStore(underLock = false): Promise<StoreOffer> {
+  async #readStore(): Promise<StoreOffer> {
     const read = await this.#exchange.read();
-    // Under the lock, the record is the last holder's: it may have spent our state and left its successor there,
-    // with a token buried or not.
-    const record = read.kind === 'failed' ? undefined : read.stored;
-    if (underLock && record?.state !== undefined) this.#state = record.state;
+    if (read.kind !== 'failed' && read.stored?.state !== undefined) this.#stateful = true;
     if (read.kind !== 'token') return read.kind === 'failed' ? read : { kind: 'none' };
     const entry = this.#makeEntry(read.stored, read.fingerprint, 0);
     const current = this.#current;
@@ -435,10 +434,16 @@ class ProviderTokenCache implements TokenCache {
   /** Asks the gateway, judges its answer, and acts on the verdict. */
   async #requestFromProvider(reason: TokenRequestReason): Promise<Entry> {
     const dropsBefore = this.#exchange.drops;
+    if (this.#stateful) this.#state = (await this.#exchange.readState()) ?? this.#state;
     const answer = await this.#ask(reason);
     if (answer.kind === 'failed') throw answer.error;
-    // Whatever the verdict on the token, the request spent the state it was given: the answer's is the one to keep.
+    // Whatever the verdict on the token, the request spent the state it was given: the answer's is the one to keep,
+    // and to leave in the store for whoever asks next, apart from the token (whose record a 401 deletes).
     this.#state = answer.token.state;
+    if (answer.token.state !== undefined) {
+      this.#stateful = true;
+      this.#exchange.publishState(answer.token.state);
+    }
     const verdict = this.#judge(answer.token, answer.requestMs, dropsBefore);
     switch (verdict.kind) {
       case 'ask-again':
@@ -552,7 +557,10 @@ class ProviderTokenCache implements TokenCache {
 
   #adopt(entry: Entry, source: 'provider' | 'store', diagnostics?: ProviderToken['diagnostics']): Entry {
     // A token from the store comes with the state its holder was given: the one its next refresh must present.
-    if (source === 'store' && entry.state !== undefined) this.#state = entry.state;
+    if (source === 'store' && entry.state !== undefined) {
+      this.#state = entry.state;
+      this.#stateful = true;
+    }
     const current = this.#current;
     const extended = current !== undefined && current.token.accessToken === entry.token.accessToken && entry.deadline > current.deadline;
     this.#current = entry;

@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import { TokenStoreError, type TokenStoreOperation } from './errors.js';
 import { fingerprint } from './fingerprint.js';
+import { isUsableState } from './token-http.js';
 import { checkStoredToken, parseStoredToken, type StoredToken, type TokenStore, type TokenStoreLock } from './token-store.js';
 
 /** What one bounded store call gave: its value, or a failure already reported. */
@@ -45,6 +46,13 @@ export interface StoreExchangeSettings {
 const maxTombstones = 16;
 /** A store's value under this suffix of the cache key marks a dropped token (by fingerprint) as never to be used. */
 const tombstoneSuffix = ':dropped:';
+/** The provider state (a rotating refresh token) lives under this suffix of the cache key, apart from the token. */
+const stateSuffix = ':state';
+/**
+ * How long a published state stays in the store: a day, PortOne V2's refresh-token lifetime. Longer than any token's
+ * record, and never deleted with a dropped token, whose refresh token is still good.
+ */
+export const storedStateTtlMs = 24 * 60 * 60_000;
 
 /**
  * The token cache's side of a {@link TokenStore}: every call bounded by `storeTimeoutMs` and never thrown, every value
@@ -129,6 +137,23 @@ export class StoreExchange {
     if (stored.ok && stored.value !== undefined && parseStoredToken(stored.value, clock.now())?.accessToken === accessToken) {
       await this.call('delete', () => store.delete(cacheKey, stored.value));
     }
+  }
+
+  /** Writes the provider state the last answer carried, for the next process to ask; not awaited. */
+  publishState(state: string): void {
+    void this.call('set', () => this.#settings.store.set(this.#settings.cacheKey + stateSuffix, state, storedStateTtlMs));
+  }
+
+  /** The provider state another process (or this one) published last, if the store has a usable one. */
+  async readState(): Promise<string | undefined> {
+    const result = await this.call('get', () => this.#settings.store.get(this.#settings.cacheKey + stateSuffix));
+    if (!result.ok || result.value === undefined) return undefined;
+    if (isUsableState(result.value)) return result.value;
+    this.#settings.report(
+      'get',
+      this.#error('get', "The store's provider state is not visible ASCII of at most 8 KiB; ignored", 'invalid-value'),
+    );
+    return undefined;
   }
 
   /** Writes a token for other processes; not awaited by callers, so a slow store holds no one up. */
