@@ -258,12 +258,8 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     if (msn !== undefined && !merchantSerialNumberPattern.test(msn)) {
       return invalidRequest('The Merchant-Serial-Number header must be 4 to 6 digits.');
     }
-    for (const name of [VippsHeader.SystemName, VippsHeader.SystemVersion, VippsHeader.SystemPluginName, VippsHeader.SystemPluginVersion]) {
-      const value = headers[name.toLowerCase()];
-      if (value !== undefined && (value === '' || value.length > vippsSystemHeaderMaxLength)) {
-        return invalidRequest(`The ${name} header must be 1 to ${vippsSystemHeaderMaxLength} characters.`);
-      }
-    }
+    const systemHeaderRefusal = refuseSystemHeaders(headers);
+    if (systemHeaderRefusal !== undefined) return systemHeaderRefusal;
     const merchant = kit.merchant(clientId);
     if (merchant === undefined) {
       return { status: 401, body: { error: 'unauthorized_client', error_description: 'The client_id is not registered.' } };
@@ -355,6 +351,21 @@ export function tokenResponseOf(
 function problem(status: number, detail: string): EmulatorAnswer {
   const title = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Error';
   return { status, contentType: problemType, body: { type: 'about:blank', title, status, detail } };
+}
+
+/**
+ * The `Vipps-System-*` header rule of the token endpoints: at most 30 characters (OpenAPI `maxLength: 30`). An empty
+ * value is accepted, as the gateway evidently does: the official SDK (`@vippsmobilepay/sdk` 2.4.2) sends all four on
+ * every call, empty when unset, and its own sample sets none.
+ */
+function refuseSystemHeaders(headers: Readonly<Record<string, string>>): { status: number; body: VippsTokenErrorResponse } | undefined {
+  for (const name of [VippsHeader.SystemName, VippsHeader.SystemVersion, VippsHeader.SystemPluginName, VippsHeader.SystemPluginVersion]) {
+    const value = headers[name.toLowerCase()];
+    if (value !== undefined && value.length > vippsSystemHeaderMaxLength) {
+      return invalidRequest(`The ${name} header must be at most ${vippsSystemHeaderMaxLength} characters.`);
+    }
+  }
+  return undefined;
 }
 
 function apimError(message: string): { status: number; body: VippsTokenErrorResponse } {
