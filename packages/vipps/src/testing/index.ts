@@ -1,6 +1,6 @@
 /**
- * A local Vipps MobilePay: both token endpoints and one API call on 127.0.0.1, with the documented header rules and
- * the `@x/core/testing` emulator kit's faults, for tests and examples.
+ * A local Vipps MobilePay: both token endpoints and the ePayment flow on 127.0.0.1, with the documented header rules
+ * and the `@x/core/testing` emulator kit's faults, for tests and examples.
  *
  * @module \@x/vipps/testing
  */
@@ -13,3 +13,4 @@ export type {
   VippsFaultTarget,
 } from './vipps-emulator.js';
 export { createVippsEmulator, vippsEmulatorDefaultMerchant } from './vipps-emulator.js';
+export type { VippsPaymentState, VippsUnknownPaymentReferences, VippsUserAction, VippsUserActionOptions } from './vipps-epayment.js';

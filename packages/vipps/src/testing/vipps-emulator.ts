@@ -1,5 +1,5 @@
 /**
- * A local Vipps MobilePay: both token endpoints and one API call, with the documented header rules, string-typed
+ * A local Vipps MobilePay: both token endpoints and the ePayment flow, with the documented header rules, string-typed
  * numbers, and the `@x/core/testing` emulator kit's faults. For tests and examples; never a stand-in for the real
  * gateway's business logic.
  */
@@ -20,10 +20,17 @@ import {
   type VippsPartnerTokenResponse,
   type VippsTokenEndpoint,
   type VippsTokenErrorResponse,
-  vippsPaymentPathPrefix,
   vippsSystemHeaderMaxLength,
   vippsTokenPaths,
 } from '../vipps-api-types.js';
+import {
+  createVippsEpayment,
+  isVippsEpaymentPath,
+  type VippsPaymentState,
+  type VippsUnknownPaymentReferences,
+  type VippsUserAction,
+  type VippsUserActionOptions,
+} from './vipps-epayment.js';
 
 /** One set of credentials the emulator accepts. */
 export interface VippsEmulatorMerchant {
@@ -63,6 +70,12 @@ export interface VippsEmulatorOptions extends EmulatorOptions<VippsFaultTarget> 
   tokenLifetimeMs?: number | undefined;
   /** Lifetime of `/miami/v1/token` tokens, whole seconds on the wire. @default 900_000 */
   partnerTokenLifetimeMs?: number | undefined;
+  /**
+   * What the ePayment API makes of a reference no create call made: `'authorized'` answers as a 10 NOK payment the
+   * user already approved (any reference is a ready API call), `'not-found'` with `404 Reference not found`, as the
+   * gateway does. @default 'authorized'
+   */
+  unknownPaymentReferences?: VippsUnknownPaymentReferences | undefined;
 }
 
 /** What the emulator received and answered. */
@@ -96,6 +109,12 @@ export interface VippsEmulator extends Emulator<VippsFaultTarget, VippsEmulatorC
   partnerTokenLifetimeMs: number;
   /** Makes the API refuse `accessToken`, or every token issued so far. Returns how many were revoked. */
   revoke(accessToken?: string): number;
+  /**
+   * Does what the user does in the app with a created payment that awaits them: `approve` authorizes its whole amount,
+   * `abort` and `expire` end it. Returns its new state. Throws a `ConfigurationError` if no created payment has this
+   * reference, or it no longer awaits the user.
+   */
+  actAsUser(reference: string, action: VippsUserAction, options?: VippsUserActionOptions): VippsPaymentState;
 }
 
 interface IssuedToken {
@@ -126,9 +145,9 @@ const tokenEndpoints = Object.keys(vippsTokenPaths) as VippsTokenEndpoint[];
  * gateway's `401 {"statusCode":401,"message":…}`; a missing credential header or a malformed `Merchant-Serial-Number`
  * or `Vipps-System-*` header gets `400 {"error":"invalid_request",…}`. No answer ever quotes a secret.
  *
- * API: `GET /epayment/v1/payments/:reference` needs `Authorization: Bearer <token>` with a live, unrevoked token,
- * plus the token's merchant's `Ocp-Apim-Subscription-Key` for `/accesstoken/get` tokens; otherwise `401` with a
- * problem+json body.
+ * API: the ePayment flow under `/epayment/` (create, get, event log, capture, cancel, refund, force approve; see
+ * `vipps-epayment.ts`) needs `Authorization: Bearer <token>` with a live, unrevoked token, plus the token's
+ * merchant's `Ocp-Apim-Subscription-Key` for `/accesstoken/get` tokens; otherwise `401` with a problem+json body.
  *
  * @example
  * const emulator = await createVippsEmulator();
@@ -156,6 +175,8 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     options,
   );
 
+  const epayment = createVippsEpayment({ now: () => kit.now(), unknownReferences: options.unknownPaymentReferences ?? 'authorized' });
+
   function route(request: EmulatorRequest): EmulatorRoute<VippsFaultTarget> {
     const endpoint = tokenEndpoints.find((candidate) => vippsTokenPaths[candidate] === request.path);
     if (endpoint !== undefined) {
@@ -170,11 +191,10 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
         return { targets: [], target: endpoint, answer: () => ({ status: 405, body: { error: 'method_not_allowed' } }) };
       return { targets: [endpoint, 'token'], merchantId, answer: () => answerToken(endpoint, request.headers) };
     }
-    if (request.path.startsWith(vippsPaymentPathPrefix)) {
+    if (isVippsEpaymentPath(request.path)) {
       kit.count('apiCalls');
       kit.presentToken(/^Bearer (\S+)$/i.exec(request.headers.authorization ?? '')?.[1]);
-      if (request.method !== 'GET') return { targets: [], target: 'payments', answer: () => problem(405, 'Method not allowed.') };
-      return { targets: ['payments'], answer: () => answerPayment(request.path, request.headers) };
+      return { targets: ['payments'], answer: () => answerPayment(request) };
     }
     return { targets: [], answer: () => problem(404, 'Not found.') };
   }
@@ -238,12 +258,8 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     if (msn !== undefined && !merchantSerialNumberPattern.test(msn)) {
       return invalidRequest('The Merchant-Serial-Number header must be 4 to 6 digits.');
     }
-    for (const name of [VippsHeader.SystemName, VippsHeader.SystemVersion, VippsHeader.SystemPluginName, VippsHeader.SystemPluginVersion]) {
-      const value = headers[name.toLowerCase()];
-      if (value !== undefined && (value === '' || value.length > vippsSystemHeaderMaxLength)) {
-        return invalidRequest(`The ${name} header must be 1 to ${vippsSystemHeaderMaxLength} characters.`);
-      }
-    }
+    const systemHeaderRefusal = refuseSystemHeaders(headers);
+    if (systemHeaderRefusal !== undefined) return systemHeaderRefusal;
     const merchant = kit.merchant(clientId);
     if (merchant === undefined) {
       return { status: 401, body: { error: 'unauthorized_client', error_description: 'The client_id is not registered.' } };
@@ -258,14 +274,14 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     return { merchant };
   };
 
-  const answerPayment = (path: string, headers: Readonly<Record<string, string>>): EmulatorAnswer => {
-    const answer = paymentAnswer(path, headers);
+  const answerPayment = (request: EmulatorRequest): EmulatorAnswer => {
+    const answer = paymentAnswer(request);
     if (answer.status === 401) kit.count('unauthorizedApiCalls');
     return answer;
   };
 
-  const paymentAnswer = (path: string, headers: Readonly<Record<string, string>>): EmulatorAnswer => {
-    const reference = referenceOf(path);
+  const paymentAnswer = (request: EmulatorRequest): EmulatorAnswer => {
+    const { headers } = request;
     const accessToken = /^Bearer (\S+)$/i.exec(headers.authorization ?? '')?.[1];
     const token = accessToken === undefined ? undefined : tokens.get(accessToken);
     if (token === undefined) return problem(401, 'Missing or unknown bearer token in the Authorization header.');
@@ -277,12 +293,12 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     }
     // Per merchant, an API call counts only once its token is known; the total counted it on arrival.
     kit.count('apiCalls', token.merchant.clientId, { total: false });
-    if (reference === '' || reference.includes('/')) return problem(404, 'No such payment.');
     const merchantSerialNumber = headers[VippsHeader.MerchantSerialNumber.toLowerCase()] ?? token.merchant.merchantSerialNumber;
-    return { status: 200, body: paymentOf(reference, merchantSerialNumber) };
+    return epayment.answer(request, { clientId: token.merchant.clientId, merchantSerialNumber });
   };
 
-  return kit.start<Pick<VippsEmulator, 'tokenLifetimeMs' | 'partnerTokenLifetimeMs' | 'revoke'>>({
+  return kit.start<Pick<VippsEmulator, 'tokenLifetimeMs' | 'partnerTokenLifetimeMs' | 'revoke' | 'actAsUser'>>({
+    actAsUser: epayment.actAsUser,
     get tokenLifetimeMs() {
       return lifetimes.accesstoken;
     },
@@ -332,24 +348,24 @@ export function tokenResponseOf(
   };
 }
 
-/** The `:reference` of `/epayment/v1/payments/:reference`, decoded; `''` (no such payment) when it does not decode. */
-function referenceOf(path: string): string {
-  try {
-    return decodeURIComponent(path.slice(vippsPaymentPathPrefix.length));
-  } catch {
-    // A malformed escape (`%E0`) names no payment: answer 404 rather than throw in the server's request handler.
-    return '';
-  }
-}
-
-/** The payment `GET /epayment/v1/payments/:reference` answers with. */
-function paymentOf(reference: string, merchantSerialNumber: string | undefined): Record<string, unknown> {
-  return { reference, state: 'AUTHORIZED', amount: { currency: 'NOK', value: 1000 }, merchantSerialNumber: merchantSerialNumber ?? null };
-}
-
 function problem(status: number, detail: string): EmulatorAnswer {
   const title = status === 401 ? 'Unauthorized' : status === 404 ? 'Not Found' : 'Error';
   return { status, contentType: problemType, body: { type: 'about:blank', title, status, detail } };
+}
+
+/**
+ * The `Vipps-System-*` header rule of the token endpoints: at most 30 characters (OpenAPI `maxLength: 30`). An empty
+ * value is accepted, as the gateway evidently does: the official SDK (`@vippsmobilepay/sdk` 2.4.2) sends all four on
+ * every call, empty when unset, and its own sample sets none.
+ */
+function refuseSystemHeaders(headers: Readonly<Record<string, string>>): { status: number; body: VippsTokenErrorResponse } | undefined {
+  for (const name of [VippsHeader.SystemName, VippsHeader.SystemVersion, VippsHeader.SystemPluginName, VippsHeader.SystemPluginVersion]) {
+    const value = headers[name.toLowerCase()];
+    if (value !== undefined && value.length > vippsSystemHeaderMaxLength) {
+      return invalidRequest(`The ${name} header must be at most ${vippsSystemHeaderMaxLength} characters.`);
+    }
+  }
+  return undefined;
 }
 
 function apimError(message: string): { status: number; body: VippsTokenErrorResponse } {
