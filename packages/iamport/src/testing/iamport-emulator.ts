@@ -260,6 +260,9 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
       status: 'paid',
       paid_at: seconds(kit.now()),
       buyer_name: '홍길동',
+      // Required by the published OpenAPI's `PaymentAnnotation`.
+      cancel_amount: 0,
+      sandbox: false,
       ...payments[impUid],
     };
   };
