@@ -44,7 +44,7 @@ describe("defineMerchants with the i'mport and Vipps factories", () => {
   });
 
   it('should hand the typed merchants to createMerchantRegistry, which calls each gateway', async () => {
-    const iamport = await createIamportEmulator();
+    const iamport = await createIamportEmulator({ tokenFormat: 'canary' });
     const vipps = await createVippsEmulator();
     try {
       const merchants = defineMerchants(providers, {

@@ -81,6 +81,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   const iamport = await createIamportEmulator({
     ...iamportRules,
     clockOffsetMs: 9 * 3_600_000,
+    // Tokens marked `xcanary` too.
+    tokenFormat: 'canary',
     merchants: [
       { impKey: 'imp_seoul_key', impSecret: secrets.SHOP_SEOUL_IMP_SECRET },
       { impKey: 'imp_busan_key', impSecret: secrets.SHOP_BUSAN_IMP_SECRET },

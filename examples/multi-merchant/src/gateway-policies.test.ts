@@ -38,7 +38,7 @@ async function runHour(options: PolicyOptions) {
   let wall = Date.UTC(2026, 0, 1);
   let monotonic = 0;
   const clock: Clock = { now: () => wall, monotonic: () => monotonic };
-  const iamport = await createIamportEmulator({ now: clock.now });
+  const iamport = await createIamportEmulator({ now: clock.now, tokenFormat: 'canary' });
   const vipps = await createVippsEmulator({ now: clock.now });
   emulators.push(iamport, vipps);
   const events: MerchantTokenEvent[] = [];

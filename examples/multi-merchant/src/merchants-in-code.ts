@@ -57,6 +57,8 @@ export async function runMerchantsInCode(log: (line: string) => void = console.l
       { impKey: 'imp_seoul_key', impSecret: secrets.SHOP_SEOUL_IMP_SECRET },
       { impKey: 'imp_busan_key', impSecret: secrets.SHOP_BUSAN_IMP_SECRET },
     ],
+    // Tokens marked `xcanary` too.
+    tokenFormat: 'canary',
   });
   const vipps = await createVippsEmulator({
     merchants: [

@@ -14,7 +14,8 @@ import { Agent, interceptors, request } from 'undici';
 
 /** Runs the example, printing through `log`. */
 export async function runUndiciInterceptor(log: (line: string) => void = console.log): Promise<void> {
-  const iamportEmulator = await createIamportEmulator();
+  // Tokens marked `xcanary`, like the secrets, so the repository's leak tests find one that is printed.
+  const iamportEmulator = await createIamportEmulator({ tokenFormat: 'canary' });
   const vippsEmulator = await createVippsEmulator();
   const iamportProvider = createIamportProvider({ ...iamportEmulator.defaultMerchant, baseUrl: iamportEmulator.url });
   const vippsProvider = createVippsProvider({ ...vippsEmulatorDefaultMerchant, baseUrl: vippsEmulator.url, systemName: 'acme-shop' });

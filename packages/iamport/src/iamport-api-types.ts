@@ -109,5 +109,14 @@ export const iamportPaymentResponseSchema = successEnvelope(iamportPaymentSchema
 /** The answer to `GET /payments/{imp_uid}`, as {@link iamportPaymentResponseSchema} checks it. */
 export type IamportPaymentResponse = v.InferOutput<typeof iamportPaymentResponseSchema>;
 
-/** i'mport's answer to missing or wrong `imp_key`/`imp_secret` (HTTP 401), verbatim. */
+/**
+ * The emulator's `message` for wrong `imp_key`/`imp_secret` (HTTP 401, `code` -1). Its own wording: no public source
+ * shows the body of i'mport's 401.
+ */
 export const iamportRejectedCredentialsMessage = 'imp_key, imp_secret 파라미터가 누락되었거나 올바르지 않습니다.';
+
+/**
+ * i'mport's `message` for a token request without `imp_key` or `imp_secret` (`code` -1), as iamporter's and
+ * iamport-rest-client-modern-php's live tests expect it (note 파라**메**터).
+ */
+export const iamportMissingCredentialsMessage = 'imp_key, imp_secret 파라메터가 누락되었습니다.';

@@ -56,7 +56,7 @@ async function harness(
   let wall = start;
   let monotonic = 0;
   const clock: Clock = { now: () => wall, monotonic: () => monotonic };
-  const emulator = await createIamportEmulator({ now: clock.now, ...emulatorOptions });
+  const emulator = await createIamportEmulator({ now: clock.now, tokenFormat: 'canary', ...emulatorOptions });
   emulators.push(emulator);
   const events: TokenEvent[] = [];
   const { impSecret = emulator.defaultMerchant.impSecret, ...authOptions } = options;
@@ -332,7 +332,7 @@ describe("createAuthFetch with the i'mport provider", () => {
   it("should keep each merchant's token separate", async () => {
     const shopA = { impKey: 'imp_shop_a', impSecret: 'secret-a-0001' };
     const shopB = { impKey: 'imp_shop_b', impSecret: 'secret-b-0002' };
-    const emulator = await createIamportEmulator({ merchants: [shopA, shopB] });
+    const emulator = await createIamportEmulator({ merchants: [shopA, shopB], tokenFormat: 'canary' });
     emulators.push(emulator);
     const a = createAuthFetch(createTokenCache(createIamportProvider({ ...shopA, baseUrl: emulator.url })));
     const b = createAuthFetch(createIamportProvider({ ...shopB, baseUrl: emulator.url }));

@@ -26,7 +26,7 @@ async function rotateFile(file: string, secret: string): Promise<void> {
 describe("loadMerchantConfig and watchMerchantConfig on the i'mport emulator", () => {
   it('should pick up a rotated secret file on the rejection, then through the watcher before any rejection', async () => {
     const clock = createManualClock(Date.UTC(2026, 10, 30));
-    emulator = await createIamportEmulator({ now: clock.now });
+    emulator = await createIamportEmulator({ now: clock.now, tokenFormat: 'canary' });
     const { impKey, impSecret: firstSecret } = emulator.defaultMerchant;
     const directory = await realpath(await mkdtemp(join(tmpdir(), 'x-iamport-config-')));
     const secretFile = join(directory, 'secrets', 'shop-kr');

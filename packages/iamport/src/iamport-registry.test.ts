@@ -14,7 +14,7 @@ afterEach(async () => {
 describe("createMerchantRegistry on the i'mport emulator", () => {
   it('should rotate a secret held in a database with no call lost, the revoked secret tried once', async () => {
     const clock = createManualClock(Date.UTC(2026, 10, 30));
-    emulator = await createIamportEmulator({ now: clock.now });
+    emulator = await createIamportEmulator({ now: clock.now, tokenFormat: 'canary' });
     const { impKey, impSecret: oldSecret } = emulator.defaultMerchant;
     const rows: Record<string, MerchantSettings> = {
       'shop-kr': { provider: 'iamport', impKey, impSecret: oldSecret, baseUrl: emulator.url },
@@ -58,7 +58,7 @@ describe("createMerchantRegistry on the i'mport emulator", () => {
 
   it('should move to a rotated secret within merchantTtlMs, before the old one is revoked', async () => {
     const clock = createManualClock(Date.UTC(2026, 10, 30));
-    emulator = await createIamportEmulator({ now: clock.now });
+    emulator = await createIamportEmulator({ now: clock.now, tokenFormat: 'canary' });
     const { impKey, impSecret: oldSecret } = emulator.defaultMerchant;
     let row: MerchantSettings = { provider: 'iamport', impKey, impSecret: oldSecret, baseUrl: emulator.url };
     const registry = createMerchantRegistry({

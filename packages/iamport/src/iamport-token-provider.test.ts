@@ -29,7 +29,7 @@ let emulator: IamportEmulator;
 const time = Date.UTC(2024, 5, 1, 0, 0, 0);
 
 beforeAll(async () => {
-  emulator = await createIamportEmulator({ now: () => time });
+  emulator = await createIamportEmulator({ now: () => time, tokenFormat: 'canary' });
 });
 
 afterAll(async () => {
@@ -211,7 +211,7 @@ describe('createIamportProvider', () => {
   );
 
   it('should refuse a token whose expired_at is not after now', async () => {
-    const instant = await createIamportEmulator({ now: () => time, tokenLifetimeMs: 0 });
+    const instant = await createIamportEmulator({ now: () => time, tokenLifetimeMs: 0, tokenFormat: 'canary' });
     try {
       const expired = createIamportProvider({ ...instant.defaultMerchant, baseUrl: instant.url });
       const error = (await failure(expired.requestToken(context()))) as TokenResponseError;

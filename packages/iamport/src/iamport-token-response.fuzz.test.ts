@@ -16,7 +16,7 @@ describe("i'mport token responses, regressions found by fuzzing", () => {
   let emulator: IamportEmulator;
 
   beforeAll(async () => {
-    emulator = await createIamportEmulator();
+    emulator = await createIamportEmulator({ tokenFormat: 'canary' });
   });
 
   afterAll(async () => {

@@ -6,7 +6,8 @@
  * uncaught: its own listener would otherwise silence Vitest's report of them. Values a test merely holds or compares (a header it asserts equals the token) are
  * not outputs and are not scanned.
  *
- * Canaries are anything holding the marker `xcanary`: the emulators' default credentials and every token they issue.
+ * Canaries are anything holding the marker `xcanary`: the emulators' default credentials and the tokens they issue
+ * (the i'mport emulator's with `tokenFormat: 'canary'`, as every test here that relies on them asks).
  * Set `X_CANARY_REPORT` to a file path to get one JSON line per test file with how much was scanned.
  */
 import { appendFileSync } from 'node:fs';

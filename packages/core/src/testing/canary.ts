@@ -3,8 +3,9 @@ import { appendFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 
 /**
- * The marker in every canary secret and token: the emulators' default credentials and every token they issue hold
- * it, so a test that finds it in an error, an event, a log line or `util.inspect` output has found a leak.
+ * The marker in every canary secret and token: the emulators' default credentials and the tokens they issue (where
+ * an emulator issues a gateway's real token format by default, when a test asks for canary tokens) hold it, so a test
+ * that finds it in an error, an event, a log line or `util.inspect` output has found a leak.
  */
 export const canaryMarker = 'xcanary';
 

@@ -63,16 +63,24 @@ async function oversizedPost(url: string, how: 'declared' | 'streamed'): Promise
 }
 
 describe('createIamportEmulator', () => {
-  it('should issue a 30-minute token with now and expired_at in UNIX seconds of its own clock', async () => {
+  it('should issue a 30-minute token of 40 lowercase hex digits, with now and expired_at in UNIX seconds of its own clock', async () => {
     const server = await startEmulator();
     const { status, body } = await getToken(server);
     expect(status).toBe(200);
     expect(body.code).toBe(0);
     expect(body.message).toBeNull();
-    expect(body.response.access_token).toMatch(/^xcanary[0-9a-f]{33}$/);
+    // i'mport's form: the guide's example, and iamporter's live test asserts /^[a-f0-9]{40}$/.
+    expect(body.response.access_token).toMatch(/^[0-9a-f]{40}$/);
     expect(body.response.now).toBe(Math.floor(start / 1000));
     expect(body.response.expired_at - body.response.now).toBe(1800);
     expect(server.counters).toMatchObject({ tokenRequests: 1, tokensIssued: 1 });
+  });
+
+  it('should issue canary-marked tokens of the same length with tokenFormat canary, for leak tests', async () => {
+    const server = await startEmulator({ tokenFormat: 'canary' });
+    const { body } = await getToken(server);
+    expect(body.response.access_token).toMatch(/^xcanary[0-9a-f]{33}$/);
+    expect(containsCanary(body.response.access_token)).toBe(true);
   });
 
   it('should return the same token with the same expiry before the last minute', async () => {
@@ -125,14 +133,71 @@ describe('createIamportEmulator', () => {
     expect(server.now()).toBe(start - 600_000);
   });
 
-  it('should answer wrong credentials with 401 and the Korean envelope', async () => {
+  it('should answer wrong credentials with 401 and the envelope', async () => {
     const server = await startEmulator();
     const { status, body } = await getToken(server, { impKey: 'imp_apikey', impSecret: 'wrong' });
     expect(status).toBe(401);
     expect(body).toEqual({ code: -1, message: iamportRejectedCredentialsMessage, response: null });
-    const missing = await getToken(server, {});
-    expect(missing.status).toBe(401);
+    const unknownKey = await getToken(server, { impKey: 'imp_nobody', impSecret: 'wrong' });
+    expect(unknownKey.status).toBe(401);
     expect(server.counters.rejectedTokenRequests).toBe(2);
+  });
+
+  it.each([
+    ['no fields', 'application/json', '{}'],
+    ['no imp_secret', 'application/json', '{"imp_key":"imp_apikey"}'],
+    ['null fields, as iamporter sends getToken(null, null)', 'application/json', '{"imp_key":null,"imp_secret":null}'],
+    ['empty fields', 'application/json', '{"imp_key":"","imp_secret":""}'],
+    ['a form without imp_secret', 'application/x-www-form-urlencoded', 'imp_key=imp_apikey'],
+    ['a body of no declared type', null, '{"imp_key":"imp_apikey"}'],
+    ['JSON that is not an object', 'application/json', '["imp_apikey"]'],
+  ])('should answer a token request with %s with 400, code -1 and i’mport’s message', async (_name, contentType, body) => {
+    const server = await startEmulator();
+    const response = await fetch(`${server.url}/users/getToken`, {
+      method: 'POST',
+      headers: contentType === null ? {} : { 'content-type': contentType },
+      body: contentType === null ? new Blob([body]) : body,
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ code: -1, message: 'imp_key, imp_secret 파라메터가 누락되었습니다.', response: null });
+    expect(server.counters).toMatchObject({ tokenRequests: 1, rejectedTokenRequests: 1, tokensIssued: 0 });
+  });
+
+  it('should accept a form-encoded token request, as the published OpenAPI consumes', async () => {
+    const server = await startEmulator();
+    const { impKey, impSecret } = server.defaultMerchant;
+    const response = await fetch(`${server.url}/users/getToken`, {
+      method: 'POST',
+      body: new URLSearchParams({ imp_key: impKey, imp_secret: impSecret }),
+    });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as TokenBody).response.access_token).toBe(server.currentToken()?.accessToken);
+  });
+
+  it.each([
+    ['Authorization: Bearer <token>', (token: string) => ({ authorization: `Bearer ${token}` })],
+    ['a bare Authorization: <token>, as the official client sends it', (token: string) => ({ authorization: token })],
+    ['the legacy X-ImpTokenHeader: <token>', (token: string) => ({ 'x-imptokenheader': token })],
+  ])('should accept the token on an API call as %s', async (_form, headers) => {
+    const server = await startEmulator();
+    const token = (await getToken(server)).body.response.access_token;
+    const response = await fetch(`${server.url}/payments/imp_448280090638`, { headers: headers(token) });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ code: 0, response: { imp_uid: 'imp_448280090638' } });
+    expect(server.countersFor(server.defaultMerchant.impKey).apiCalls).toBe(1);
+  });
+
+  it.each([
+    ['another scheme', (token: string) => `Basic ${token}`],
+    ['a token after a space', (token: string) => `${token} ${token}`],
+    ['Bearer alone', () => 'Bearer'],
+    ['a wrong bare token', () => 'f'.repeat(40)],
+  ])('should answer 401 to an Authorization with %s', async (_name, authorization) => {
+    const server = await startEmulator();
+    const token = (await getToken(server)).body.response.access_token;
+    const response = await fetch(`${server.url}/payments/imp_1`, { headers: { authorization: authorization(token) } });
+    expect(response.status).toBe(401);
+    expect(server.counters.unauthorizedApiCalls).toBe(1);
   });
 
   it('should keep tokens and counters per merchant', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   createCanary,
   createEmulatorKit,
@@ -13,6 +14,7 @@ import {
   type IamportEnvelope,
   type IamportPayment,
   type IamportTokenResponse,
+  iamportMissingCredentialsMessage,
   iamportPaymentPathPrefix,
   iamportRejectedCredentialsMessage,
   iamportTokenPath,
@@ -30,12 +32,19 @@ export interface IamportEmulatorMerchant {
 
 /**
  * The credentials every emulator accepts unless `merchants` says otherwise. Not a real i'mport secret: it holds the
- * canary marker (`xcanary`, as do the tokens the emulator issues), so a test that finds it in output found a leak.
+ * canary marker (`xcanary`, as do the tokens issued with `tokenFormat: 'canary'`), so a test that finds it in output
+ * found a leak.
  */
 export const iamportEmulatorDefaultMerchant: Readonly<IamportEmulatorMerchant> = Object.freeze({
   impKey: 'imp_apikey',
   impSecret: 'emulator-secret-xcanary-ekKoeW8RyKuT0zgaZsUtXXTLQ4AhPFW3ZGseDA6bkA5lamv9',
 });
+
+/**
+ * The form of the tokens an emulator issues: `hex`, 40 lowercase hex digits as i'mport's; `canary`, as long but
+ * starting with the canary marker `xcanary`, so that a test that finds one in output has found a leak.
+ */
+export type IamportTokenFormat = 'hex' | 'canary';
 
 /** Which endpoint a fault fails: the token endpoint or the payment API (every other path). */
 export type IamportFaultTarget = 'token' | 'api';
@@ -55,6 +64,12 @@ export interface IamportEmulatorOptions extends EmulatorOptions<IamportFaultTarg
   extensionMs?: number | undefined;
   /** Payments `GET /payments/{imp_uid}` returns; other `imp_…` ids get a generated payment. @default {} */
   payments?: Readonly<Record<string, Partial<IamportPayment>>> | undefined;
+  /**
+   * The form of the tokens issued: i'mport's 40 lowercase hex digits, or as many characters starting with the canary
+   * marker, for tests that look for leaked tokens in output.
+   * @default 'hex'
+   */
+  tokenFormat?: IamportTokenFormat | undefined;
 }
 
 /** What the emulator received and answered. */
@@ -67,7 +82,7 @@ export interface IamportEmulatorCounters extends Record<string, number> {
   tokensExtended: number;
   /** Requests before the extension window: same token, same expiry. */
   tokensReused: number;
-  /** Token requests refused for missing or wrong credentials (HTTP 401). */
+  /** Token requests refused: missing `imp_key` or `imp_secret` (HTTP 400) or wrong credentials (HTTP 401). */
   rejectedTokenRequests: number;
   /** API requests received (`GET /payments/…` and any other path); per merchant, only those with its valid token. */
   apiCalls: number;
@@ -107,6 +122,12 @@ const counterNames = [
   'unauthorizedApiCalls',
 ] as const;
 
+/** What a token request carries: no usable `imp_key` and `imp_secret`, credentials the emulator refuses, or a merchant's. */
+type TokenRequestCredentials =
+  | { outcome: 'missing' }
+  | { outcome: 'rejected' }
+  | { outcome: 'accepted'; merchant: IamportEmulatorMerchant };
+
 /** i'mport's answer to a payment (or path) it does not know. */
 const notFound: IamportEnvelope<null> = { code: 1, message: '존재하지 않는 결제정보입니다.', response: null };
 
@@ -126,8 +147,11 @@ const seconds = (milliseconds: number): number => Math.floor(milliseconds / 1000
 /**
  * Starts an emulator of i'mport's token endpoint and payment API with the documented token rules
  * ({@link decideIamportToken}): a token lives 30 minutes; asking again before its last minute returns it unchanged;
- * asking within the last minute moves its expiry 5 minutes later; asking after expiry issues a new one. Every
- * duration, the clock and failures can be set.
+ * asking within the last minute moves its expiry 5 minutes later; asking after expiry issues a new one. Tokens are
+ * 40 lowercase hex digits, as i'mport's (canary-marked with `tokenFormat: 'canary'`); API calls may carry one as
+ * `Authorization: Bearer <token>`, a bare `Authorization: <token>` or the legacy `X-ImpTokenHeader: <token>`, as
+ * i'mport accepts. A token request without `imp_key` or `imp_secret` gets 400 with `code` -1; wrong credentials get
+ * 401. Every duration, the clock and failures can be set.
  *
  * @example
  * const emulator = await createIamportEmulator();
@@ -142,6 +166,7 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
     extensionMs: options.extensionMs ?? iamportTokenRules.extensionMs,
   };
   const payments = options.payments ?? {};
+  const newToken = (options.tokenFormat ?? 'hex') === 'canary' ? canaryToken : hexToken;
   const tokens = new Map<string, IamportEmulatorToken>();
 
   const kit = createEmulatorKit<IamportFaultTarget, IamportEmulatorCounters, IamportEmulatorMerchant>(
@@ -169,20 +194,26 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
 
   const tokenRoute = (request: EmulatorRequest): EmulatorRoute<IamportFaultTarget> => {
     const credentials = identify(request);
-    kit.count('tokenRequests', credentials?.impKey);
-    return { targets: ['token'], merchantId: credentials?.impKey, answer: () => answerToken(credentials) };
+    const merchantId = credentials.outcome === 'accepted' ? credentials.merchant.impKey : undefined;
+    kit.count('tokenRequests', merchantId);
+    return { targets: ['token'], merchantId, answer: () => answerToken(credentials) };
   };
 
-  const answerToken = (credentials: IamportEmulatorMerchant | undefined): EmulatorAnswer => {
-    if (credentials === undefined) {
+  const answerToken = (credentials: TokenRequestCredentials): EmulatorAnswer => {
+    if (credentials.outcome === 'missing') {
+      kit.count('rejectedTokenRequests');
+      // i'mport names missing parameters 400 throughout its OpenAPI; getToken's own entry lists only 200 and 401.
+      return { status: 400, body: envelope(-1, iamportMissingCredentialsMessage, null) };
+    }
+    if (credentials.outcome === 'rejected') {
       kit.count('rejectedTokenRequests');
       return { status: 401, body: envelope(-1, iamportRejectedCredentialsMessage, null) };
     }
-    const { impKey, impSecret } = credentials;
+    const { impKey, impSecret } = credentials.merchant;
     const now = kit.now();
     const current = tokens.get(impKey);
     const decision = decideIamportToken(current?.expiresAt, now, rules);
-    const token = { accessToken: decision.action === 'issue' ? randomToken() : current!.accessToken, expiresAt: decision.expiresAt };
+    const token = { accessToken: decision.action === 'issue' ? newToken() : current!.accessToken, expiresAt: decision.expiresAt };
     tokens.set(impKey, token);
     // Issued, extended or handed back unchanged, the token is now the one this secret asked for.
     kit.handOutToken(token.accessToken, impKey, { impSecret }, token.expiresAt);
@@ -197,13 +228,13 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
 
   const apiRoute = (request: EmulatorRequest): EmulatorRoute<IamportFaultTarget> => {
     kit.count('apiCalls');
-    const bearer = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
-    kit.presentToken(bearer);
-    return { targets: ['api'], answer: () => answerApi(request, bearer) };
+    const token = presentedToken(request.headers);
+    kit.presentToken(token);
+    return { targets: ['api'], answer: () => answerApi(request, token) };
   };
 
-  const answerApi = (request: EmulatorRequest, bearer: string | undefined): EmulatorAnswer => {
-    const impKey = [...tokens.keys()].find((key) => bearer !== undefined && liveToken(key)?.accessToken === bearer);
+  const answerApi = (request: EmulatorRequest, token: string | undefined): EmulatorAnswer => {
+    const impKey = [...tokens.keys()].find((key) => token !== undefined && liveToken(key)?.accessToken === token);
     if (impKey === undefined) {
       kit.count('unauthorizedApiCalls');
       return { status: 401, body: envelope(-1, 'Unauthorized', null) };
@@ -229,29 +260,25 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
       status: 'paid',
       paid_at: seconds(kit.now()),
       buyer_name: '홍길동',
+      // Required by the published OpenAPI's `PaymentAnnotation`.
+      cancel_amount: 0,
+      sandbox: false,
       ...payments[impUid],
     };
   };
 
-  /** The credentials the token request carries; `undefined` when they are missing or wrong. */
-  const identify = (request: EmulatorRequest): IamportEmulatorMerchant | undefined => {
-    let input: unknown;
-    const contentType = request.headers['content-type'] ?? '';
-    const body = request.body.toString('utf8');
-    try {
-      // Like i'mport, only a declared JSON or form body is read: without a content type the parameters are missing.
-      if (contentType.includes('application/json')) input = JSON.parse(body);
-      else if (contentType.includes('application/x-www-form-urlencoded')) input = Object.fromEntries(new URLSearchParams(body));
-      else return undefined;
-    } catch {
-      return undefined;
-    }
+  /** What the token request carries: missing parameters, credentials refused, or a merchant's. */
+  const identify = (request: EmulatorRequest): TokenRequestCredentials => {
+    const input = tokenRequestFields(request);
+    // Absent, `null` (iamporter's `getToken(null, null)` sends that) or empty: the parameter is missing.
+    if (isMissing(input?.imp_key) || isMissing(input?.imp_secret)) return { outcome: 'missing' };
     const parsed = v.safeParse(iamportTokenRequestSchema, input);
-    if (!parsed.success) return undefined;
+    if (!parsed.success) return { outcome: 'rejected' };
+    const { imp_key: impKey, imp_secret: impSecret } = parsed.output;
     // A revoked secret gets the answer a wrong one gets: i'mport has no other word for it.
-    return kit.presentSecret(parsed.output.imp_key, 'impSecret', parsed.output.imp_secret) === 'accepted'
-      ? { impKey: parsed.output.imp_key, impSecret: parsed.output.imp_secret }
-      : undefined;
+    return kit.presentSecret(impKey, 'impSecret', impSecret) === 'accepted'
+      ? { outcome: 'accepted', merchant: { impKey, impSecret } }
+      : { outcome: 'rejected' };
   };
 
   return kit.start<Pick<IamportEmulator, 'revoke' | 'currentToken'>>({
@@ -272,7 +299,50 @@ export async function createIamportEmulator(options: IamportEmulatorOptions = {}
   });
 }
 
+/** A token as i'mport issues it: 40 lowercase hex digits (its guide's example; iamporter's live test asserts the form). */
+function hexToken(): string {
+  return randomBytes(20).toString('hex');
+}
+
 /** 40 characters like i'mport's, starting with the canary marker so a leaked token is found. */
-function randomToken(): string {
+function canaryToken(): string {
   return createCanary('', 33);
+}
+
+/**
+ * The token an API call carries, in any of the three forms i'mport accepts: `Authorization: Bearer <token>`, a bare
+ * `Authorization: <token>` (the official Node and Java clients, iamporter and iamport-server-api send it) and the
+ * legacy `X-ImpTokenHeader: <token>`. An `Authorization` header, when there is one, decides.
+ */
+function presentedToken(headers: Readonly<Record<string, string>>): string | undefined {
+  const authorization = headers.authorization?.trim();
+  if (authorization === undefined || authorization === '') return headers['x-imptokenheader']?.trim() || undefined;
+  const [first = '', second, ...rest] = authorization.split(/\s+/);
+  const bearer = /^Bearer$/i.test(first);
+  if (rest.length > 0) return undefined;
+  if (second === undefined) return bearer ? undefined : first;
+  return bearer ? second : undefined;
+}
+
+/**
+ * The fields of a token request's body, JSON or form-encoded (both are in the published OpenAPI's `consumes`);
+ * `undefined` for a body of another or no declared type, malformed JSON, or JSON that is not an object, whose
+ * parameters are then missing.
+ */
+function tokenRequestFields(request: EmulatorRequest): Record<string, unknown> | undefined {
+  const contentType = request.headers['content-type'] ?? '';
+  const body = request.body.toString('utf8');
+  if (contentType.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(body));
+  if (!contentType.includes('application/json')) return undefined;
+  try {
+    const input: unknown = JSON.parse(body);
+    return input !== null && typeof input === 'object' && !Array.isArray(input) ? (input as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a token request parameter counts as missing: absent, `null` or empty. */
+function isMissing(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
 }

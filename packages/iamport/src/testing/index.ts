@@ -12,6 +12,7 @@ export type {
   IamportEmulatorToken,
   IamportFault,
   IamportFaultTarget,
+  IamportTokenFormat,
 } from './iamport-emulator.js';
 export { createIamportEmulator, iamportEmulatorDefaultMerchant } from './iamport-emulator.js';
 export type { IamportTokenDecision, IamportTokenRules } from './iamport-token-rules.js';
