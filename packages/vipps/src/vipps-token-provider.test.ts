@@ -183,7 +183,7 @@ describe('createVippsProvider errors', () => {
     expect(isTokenRequestError(error)).toBe(true);
     if (!isTokenRequestError(error)) return;
     expect(error).toMatchObject({ reason: 'rejected', retryable: false, status: 401, providerCode: 'invalid_client', provider: 'vipps' });
-    expect(error.providerMessage).toBe('Invalid client secret provided.');
+    expect(error.providerMessage).toMatch(/^AADSTS7000215: Invalid client secret provided\./);
     expect(error.message).toContain('401');
     expect(error.message).toContain(`${emulator.url}/accesstoken/get`);
     expectNoSecret(error, secrets);
