@@ -62,7 +62,9 @@ async function tokenEndpoint(
           string
         >;
         received.push({ method: request.method ?? '', url: request.url ?? '', headers: own, body: Buffer.concat(chunks) });
-        response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+        response
+          .writeHead(status, { 'content-type': 'application/json', ...headers })
+          .end(Buffer.isBuffer(body) ? body : JSON.stringify(body));
       });
     }),
   );
@@ -208,6 +210,16 @@ describe('requestClientCredentialsToken', () => {
     const error = await failure(requestClientCredentialsToken('acme', context(), endpoint.url, request, { mapError: () => undefined }));
     expect(isTokenResponseError(error)).toBe(true);
     expect(error).toMatchObject({ status: 500 });
+  });
+
+  it('should redact the secrets it is given besides its own from the server texts', async () => {
+    const apiKey = 'xcanary-api-key-0123456789';
+    const endpoint = await tokenEndpoint(200, Buffer.from('<html></html>'), { 'content-type': `text/html; echo="${apiKey}"` });
+    const request = createClientCredentialsRequest('acme', { clientId, clientSecret });
+    const error = await failure(requestClientCredentialsToken('acme', context(), endpoint.url, request, { mapError, secrets: [apiKey] }));
+    expect(isTokenResponseError(error)).toBe(true);
+    expect((error as Error).message).toContain('[redacted]');
+    expect((error as Error).message).not.toContain(apiKey);
   });
 
   it('should map an RFC 6749 error answer to a rejection that quotes no form of the secret', async () => {

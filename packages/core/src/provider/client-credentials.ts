@@ -174,12 +174,17 @@ export interface RequestClientCredentialsTokenOptions<TSchema extends v.GenericS
   schema?: TSchema | undefined;
   /** Largest answer read, in bytes. @default 1_048_576 (1 MiB) */
   maxResponseBytes?: number | undefined;
+  /**
+   * More secrets to redact from the server's texts besides the request's own, e.g. a subscription key the provider
+   * holds for its API calls. @default []
+   */
+  secrets?: readonly string[] | undefined;
 }
 
 /**
  * Sends a client credentials request and reads the answer: a failed answer becomes the `TokenRequestError` that
  * `mapError` makes of it, a token answer is validated with `schema` (a `TokenResponseError` names the wrong field).
- * Every form of the secret is redacted from the server's texts. Returns the validated body and when it arrived
+ * Every form of the secret, and every one of `options.secrets`, is redacted from the server's texts. Returns the validated body and when it arrived
  * (`context.now()`), to count `expires_in` from.
  */
 export async function requestClientCredentialsToken<TSchema extends v.GenericSchema = typeof clientCredentialsTokenSchema>(
@@ -189,7 +194,7 @@ export async function requestClientCredentialsToken<TSchema extends v.GenericSch
   request: ClientCredentialsRequest,
   options: RequestClientCredentialsTokenOptions<TSchema>,
 ): Promise<{ body: v.InferOutput<TSchema>; receivedAt: number }> {
-  const { secrets } = request;
+  const secrets = [...request.secrets, ...(options.secrets ?? [])];
   const http = await sendTokenRequest(provider, context, tokenUrl, request.init, { secrets, maxResponseBytes: options.maxResponseBytes });
   const failure = options.mapError(http, { tokenUrl, secrets });
   if (failure !== undefined) throw failure;
