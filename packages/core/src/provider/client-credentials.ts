@@ -6,7 +6,7 @@
  */
 import * as v from 'valibot';
 import { ConfigurationError, TokenResponseError } from '../errors.js';
-import type { TokenErrorMapper } from '../token-error-mapper.js';
+import type { GatewayErrorDetails, TokenErrorMapper } from '../token-error-mapper.js';
 import { accessTokenSchema, parseTokenBody, sendTokenRequest } from '../token-http.js';
 import type { TokenRequestContext } from '../token-provider.js';
 
@@ -162,7 +162,7 @@ export const oauthErrorSchema = v.object({
 });
 
 /** The code and message of an {@link oauthErrorSchema} body, for `createTokenErrorMapper`'s `errorDetails`. */
-export function oauthErrorDetails(body: v.InferOutput<typeof oauthErrorSchema>): { code: string; message: string | undefined } {
+export function oauthErrorDetails(body: v.InferOutput<typeof oauthErrorSchema>): GatewayErrorDetails {
   return { code: body.error, message: body.error_description };
 }
 
@@ -181,6 +181,14 @@ export interface RequestClientCredentialsTokenOptions<TSchema extends v.GenericS
   secrets?: readonly string[] | undefined;
 }
 
+/** A token answer of {@link requestClientCredentialsToken}, validated. */
+export interface ClientCredentialsToken<TOutput> {
+  /** The body as the schema output it: `expires_in` a number of seconds. */
+  body: TOutput;
+  /** Local wall-clock time (`context.now()`) when the answer arrived: count `expires_in` from here. */
+  receivedAt: number;
+}
+
 /**
  * Sends a client credentials request and reads the answer: a failed answer becomes the `TokenRequestError` that
  * `mapError` makes of it, a token answer is validated with `schema` (a `TokenResponseError` names the wrong field).
@@ -193,7 +201,7 @@ export async function requestClientCredentialsToken<TSchema extends v.GenericSch
   tokenUrl: string,
   request: ClientCredentialsRequest,
   options: RequestClientCredentialsTokenOptions<TSchema>,
-): Promise<{ body: v.InferOutput<TSchema>; receivedAt: number }> {
+): Promise<ClientCredentialsToken<v.InferOutput<TSchema>>> {
   const secrets = [...request.secrets, ...(options.secrets ?? [])];
   const http = await sendTokenRequest(provider, context, tokenUrl, request.init, { secrets, maxResponseBytes: options.maxResponseBytes });
   const failure = options.mapError(http, { tokenUrl, secrets });

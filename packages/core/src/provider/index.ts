@@ -18,7 +18,7 @@
  * The client credentials grant (RFC 6749 §4.4) for gateways that speak it: build the request once
  * ({@link createClientCredentialsRequest}, {@link ClientCredentialsRequestOptions}, {@link ClientCredentialsRequest},
  * {@link basicAuthorization}, {@link ClientAuthentication}), send it and read the answer
- * ({@link requestClientCredentialsToken}, {@link RequestClientCredentialsTokenOptions},
+ * ({@link requestClientCredentialsToken}, {@link RequestClientCredentialsTokenOptions}, {@link ClientCredentialsToken},
  * {@link clientCredentialsTokenSchema}, {@link expiresInSchema}),
  * and map its errors ({@link oauthErrorSchema}, {@link oauthErrorDetails}).
  *
@@ -58,6 +58,7 @@ export type {
   ClientAuthentication,
   ClientCredentialsRequest,
   ClientCredentialsRequestOptions,
+  ClientCredentialsToken,
   RequestClientCredentialsTokenOptions,
 } from './client-credentials.js';
 export {
