@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { describe, expect, it } from 'vitest';
-import { isTokenRequestError } from './errors.js';
+import { isTokenRequestError, TokenRequestError, type TokenRequestErrorOptions } from './errors.js';
 import { createTokenErrorMapper } from './token-error-mapper.js';
 
 const secret = 'acme-secret-xcanary-0123456789';
@@ -85,5 +85,51 @@ describe('createTokenErrorMapper', () => {
     const error = mapStringCode(answer(500, { error: `oops ${secret}` }), { tokenUrl, secrets: [secret] });
     expect(error?.providerCode).toBe('oops [redacted]');
     expect(mapStringCode(answer(500, { other: 1 }), { tokenUrl, secrets: [] })?.message).toContain('(no Acme error body)');
+  });
+
+  describe('with answers from more than one layer', () => {
+    class LayeredError extends TokenRequestError {
+      readonly layer: string | undefined;
+      constructor(message: string, options: TokenRequestErrorOptions & { layer: string | undefined }) {
+        super(message, options);
+        this.layer = options.layer;
+      }
+    }
+    const layerSchema = v.union([
+      v.object({ statusCode: v.number(), message: v.string() }),
+      v.object({ error: v.string(), error_description: v.optional(v.string()) }),
+    ]);
+    const mapLayered = createTokenErrorMapper({
+      provider: 'acme',
+      displayName: 'Acme',
+      errorSchema: layerSchema,
+      errorDetails: (body) => ('error' in body ? { code: body.error, message: body.error_description } : { message: body.message }),
+      isRejected: ({ status }) => status === 401,
+      credentialSettings: (body) => (body === undefined ? ['acmeKey', 'acmeSecret'] : 'statusCode' in body ? ['acmeKey'] : ['acmeSecret']),
+      endpointSettings: 'baseUrl',
+      createError: (message, options, body) =>
+        new LayeredError(message, { ...options, layer: body === undefined ? undefined : 'statusCode' in body ? 'gateway' : 'identity' }),
+    });
+
+    it('should name the settings the body points at, and build the error with the caller class', () => {
+      const gateway = mapLayered(answer(401, { statusCode: 401, message: 'Access denied due to invalid subscription key.' }), {
+        tokenUrl,
+        secrets: [],
+      });
+      expect(gateway).toBeInstanceOf(LayeredError);
+      expect(isTokenRequestError(gateway)).toBe(true);
+      expect(gateway).toMatchObject({
+        layer: 'gateway',
+        reason: 'rejected',
+        providerMessage: 'Access denied due to invalid subscription key.',
+      });
+      expect(gateway?.message).toMatch(/; check acmeKey$/);
+      const identity = mapLayered(answer(401, { error: 'invalid_client' }), { tokenUrl, secrets: [] });
+      expect(identity).toMatchObject({ layer: 'identity', providerCode: 'invalid_client' });
+      expect(identity?.message).toMatch(/; check acmeSecret$/);
+      const neither = mapLayered(answer(401, undefined, '', 'empty body'), { tokenUrl, secrets: [] });
+      expect(neither).toMatchObject({ layer: undefined });
+      expect(neither?.message).toMatch(/; check acmeKey and acmeSecret$/);
+    });
   });
 });

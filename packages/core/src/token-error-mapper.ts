@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { TokenRequestError } from './errors.js';
+import { TokenRequestError, type TokenRequestErrorOptions } from './errors.js';
 import { redactGatewayText } from './gateway-text.js';
 import type { TokenHttpResponse } from './token-http.js';
 
@@ -27,10 +27,22 @@ export interface TokenErrorMapperOptions<TSchema extends v.GenericSchema> {
    * gateway may refuse with HTTP 200 and an error code); `code` is the gateway's code, when the body carried one.
    */
   isRejected: (answer: { status: number; code: string | number | undefined }) => boolean;
-  /** The settings a rejection names for the user to check, e.g. `['impKey', 'impSecret']`. */
-  credentialSettings: readonly string[];
+  /**
+   * The settings a rejection names for the user to check, e.g. `['impKey', 'impSecret']`; or a function of the error
+   * body (`undefined` when `errorSchema` did not accept it), for a gateway whose layers refuse different credentials
+   * (an API gateway the subscription key, an identity platform the client secret).
+   */
+  credentialSettings: readonly string[] | ((body: v.InferOutput<TSchema> | undefined) => readonly string[]);
   /** What to check when the token URL is wrong (404, 405, a redirect), e.g. `baseUrl or environment`. */
   endpointSettings: string;
+  /**
+   * Builds the error from the message and options the kit wrote, and the error body (`undefined` when `errorSchema`
+   * did not accept it): for a subclass of `TokenRequestError` with the gateway's own fields, e.g. which layer refused.
+   * @default (message, options) => new TokenRequestError(message, options)
+   */
+  createError?:
+    | ((message: string, options: TokenRequestErrorOptions, body: v.InferOutput<TSchema> | undefined) => TokenRequestError)
+    | undefined;
 }
 
 /** The request a failed answer belongs to, for the message and the redaction. */
@@ -79,17 +91,21 @@ function isRetryableStatus(status: number): boolean {
 export function createTokenErrorMapper<TSchema extends v.GenericSchema>(options: TokenErrorMapperOptions<TSchema>): TokenErrorMapper {
   return function mapTokenError(http, request) {
     const { status } = http;
-    const details = readDetails(options, http.json, request.secrets);
+    const parsed = v.safeParse(options.errorSchema, http.json);
+    const body: v.InferOutput<TSchema> | undefined = parsed.success ? parsed.output : undefined;
+    const details = readDetails(options, body, request.secrets);
     const rejected = options.isRejected({ status, code: details.code });
     if (!rejected && status >= 200 && status <= 299) return undefined;
     // Redacted again: a third party's `http` may not have come from sendTokenRequest with the secrets.
     const statusText = redactGatewayText(http.statusText, request.secrets, 100);
     const line = `status code ${status}${statusText === '' ? '' : ` ${statusText}`}: ${request.method ?? 'POST'} ${request.tokenUrl}`;
     const said = describeBody(options.displayName, details, http.notJsonReason, request.secrets);
+    const credentialSettings =
+      typeof options.credentialSettings === 'function' ? options.credentialSettings(body) : options.credentialSettings;
     const message = rejected
-      ? `${options.displayName} rejected the token request with ${line} (${said}); check ${listOf(options.credentialSettings)}`
+      ? `${options.displayName} rejected the token request with ${line} (${said}); check ${listOf(credentialSettings)}`
       : `Token request failed with ${line} (${said})${hintFor(status, options.endpointSettings)}`;
-    return new TokenRequestError(message, {
+    const errorOptions: TokenRequestErrorOptions = {
       provider: options.provider,
       reason: rejected ? 'rejected' : 'http',
       retryable: !rejected && isRetryableStatus(status),
@@ -97,18 +113,20 @@ export function createTokenErrorMapper<TSchema extends v.GenericSchema>(options:
       providerCode: details.code,
       providerMessage: details.message,
       response: http.response,
-    });
+    };
+    return options.createError === undefined
+      ? new TokenRequestError(message, errorOptions)
+      : options.createError(message, errorOptions, body);
   };
 }
 
 function readDetails<TSchema extends v.GenericSchema>(
   options: TokenErrorMapperOptions<TSchema>,
-  json: unknown,
+  body: v.InferOutput<TSchema> | undefined,
   secrets: readonly string[],
 ): { code: string | number | undefined; message: string | undefined } {
-  const parsed = v.safeParse(options.errorSchema, json);
-  if (!parsed.success) return { code: undefined, message: undefined };
-  const { code, message } = options.errorDetails(parsed.output);
+  if (body === undefined) return { code: undefined, message: undefined };
+  const { code, message } = options.errorDetails(body);
   return {
     code: typeof code === 'string' ? redactGatewayText(code, secrets, 100) : code,
     message: typeof message === 'string' ? redactGatewayText(message, secrets) : undefined,

@@ -5,6 +5,8 @@
  * @module \@x/vipps
  */
 export type { VippsEnvironment, VippsTokenEndpoint } from './vipps-api-types.js';
+export type { VippsErrorLayer, VippsTokenRequestError } from './vipps-error.js';
+export { isVippsTokenRequestError } from './vipps-error.js';
 export type { VippsProviderSettings } from './vipps-settings.js';
 export { validateVippsSettings } from './vipps-settings.js';
 export type { VippsProvider } from './vipps-token-provider.js';

@@ -74,34 +74,58 @@ export interface VippsAccessTokenResponse {
   access_token: string;
 }
 
+/**
+ * The body of `POST /miami/v1/token`: `application/x-www-form-urlencoded`, the OAuth 2.0 client credentials grant. The
+ * client authenticates with `Authorization: Basic base64(client_id:client_secret)`, the two as they are (the guide;
+ * the official SDK's generated types).
+ */
+export const vippsPartnerTokenRequestBody = 'grant_type=client_credentials';
+
 /** `200` from `POST /miami/v1/token`. */
 export interface VippsPartnerTokenResponse {
   /** Always `Bearer`. */
   token_type: string;
-  /** Lifetime in seconds, `"900"` (a string per the OpenAPI description; a number is accepted too). */
+  /** Lifetime in seconds: `900` in the guide, `"900"` in the OpenAPI description; both are read. */
   expires_in: string | number;
   /** The JWT. */
   access_token: string;
 }
 
 /**
- * An error body from the token endpoint. The gateway answers in one of two shapes: the identity service's OAuth
- * shape (`error`, `error_description`) for wrong client credentials, and the API gateway's shape (`statusCode`,
- * `message`) for a missing or wrong subscription key.
+ * The identity platform's error body (Microsoft Entra ID behind the token endpoints), for wrong or unknown client
+ * credentials: the shape of the official SDK's `AccessTokenError` (`vippsas/deno-sdk` `src/types_external.ts`) and of
+ * the examples in `vippsas/vipps-developers` `faqs/common-errors-faq.md`.
  */
-export type VippsTokenErrorResponse =
-  | {
-      /** OAuth error code, e.g. `invalid_client`. */
-      error: string;
-      /** What was wrong, in English. */
-      error_description?: string;
-    }
-  | {
-      /** The HTTP status again, e.g. `401`. */
-      statusCode: number;
-      /** What was wrong, e.g. a missing subscription key. */
-      message: string;
-    };
+export interface VippsIdentityErrorResponse {
+  /** OAuth error code, e.g. `unauthorized_client` (unknown `client_id`) or `invalid_client` (wrong secret). */
+  error: string;
+  /** `AADSTS<code>: <what was wrong>`, then `Trace ID`, `Correlation ID` and `Timestamp` lines. */
+  error_description: string;
+  /** The `AADSTS` codes as numbers, e.g. `[700016]`. */
+  error_codes: number[];
+  /** When, as `YYYY-MM-DD hh:mm:ssZ`. */
+  timestamp: string;
+  /** A GUID for the identity platform's support. */
+  trace_id: string;
+  /** A GUID for the identity platform's support. */
+  correlation_id: string;
+  /** A page about the code, e.g. `https://login.windows.net/error?code=700016`. */
+  error_uri: string;
+}
+
+/**
+ * The API gateway's error body (Azure API Management in front of the APIs), for a missing or wrong subscription key
+ * (`vippsas/vipps-developers` `knowledge-base/errors.md`) and for a rate limit.
+ */
+export interface VippsApiGatewayErrorResponse {
+  /** The HTTP status again, e.g. `401`. */
+  statusCode: number;
+  /** What was wrong, e.g. `Subscription not found.` */
+  message: string;
+}
+
+/** An error body from a token endpoint, in the shape of whichever layer refused. */
+export type VippsTokenErrorResponse = VippsIdentityErrorResponse | VippsApiGatewayErrorResponse;
 
 /** A non-negative whole number sent as a string (`"86398"`) or, leniently, as a JSON number. */
 const wholeSeconds = v.pipe(

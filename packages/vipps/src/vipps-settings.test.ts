@@ -77,6 +77,13 @@ describe('validateVippsSettings', () => {
     expect(issuesOf({ ...valid, tokenEndpoint: 'oauth' })).toEqual({ tokenEndpoint: "must be 'accesstoken' or 'partner'" });
   });
 
+  it('should refuse a colon in the partner clientId, where the Basic credential would split it', () => {
+    expect(issuesOf({ ...valid, clientId: 'fb492b5e:7907', tokenEndpoint: 'partner' })).toEqual({
+      clientId: "must not contain ':' for tokenEndpoint 'partner' (the Basic credential splits at the first colon)",
+    });
+    expect(issuesOf({ ...valid, clientId: 'fb492b5e:7907' })).toEqual({});
+  });
+
   it('should refuse credentials with surrounding whitespace, which fetch would trim before sending', () => {
     expect(
       issuesOf({

@@ -13,7 +13,10 @@ import {
 
 /** Settings of {@link createVippsProvider}. Set `environment` or `baseUrl`: there is no default host. */
 export interface VippsProviderSettings {
-  /** The `client_id` from portal.vippsmobilepay.com ("the username"). Printable Latin-1, at most 1024 characters, no surrounding whitespace. */
+  /**
+   * The `client_id` from portal.vippsmobilepay.com ("the username"). Printable Latin-1, at most 1024 characters, no
+   * surrounding whitespace; no `:` with `tokenEndpoint: 'partner'`.
+   */
   clientId: string;
   /**
    * The `client_secret` ("the password"). Printable Latin-1 (it is sent in a header), at most 1024 characters, no
@@ -44,7 +47,8 @@ export interface VippsProviderSettings {
    */
   baseUrl?: string | undefined;
   /**
-   * Which token endpoint to call: `accesstoken` (`POST /accesstoken/get`) or `partner` (`POST /miami/v1/token`).
+   * Which token endpoint to call: `accesstoken` (`POST /accesstoken/get`, credentials in headers) or `partner`
+   * (`POST /miami/v1/token`, OAuth 2.0 client credentials: `Authorization: Basic`, `grant_type=client_credentials`).
    * @default 'accesstoken'
    */
   tokenEndpoint?: VippsTokenEndpoint | undefined;
@@ -150,6 +154,13 @@ function check(settings: unknown): { issues: ConfigurationIssue[]; resolved?: Re
   const tokenEndpoint = (input.tokenEndpoint ?? 'accesstoken') as VippsTokenEndpoint;
   if (tokenEndpoint === 'accesstoken' && !has('subscriptionKey')) {
     issues.push({ path: 'subscriptionKey', message: "required for tokenEndpoint 'accesstoken'" });
+  }
+  // The partner endpoint gets `client_id:client_secret` as it is, in Basic: the gateway reads the id up to the first colon.
+  if (tokenEndpoint === 'partner' && !failed('clientId') && String(input.clientId).includes(':')) {
+    issues.push({
+      path: 'clientId',
+      message: "must not contain ':' for tokenEndpoint 'partner' (the Basic credential splits at the first colon)",
+    });
   }
 
   let baseUrl: string | undefined;

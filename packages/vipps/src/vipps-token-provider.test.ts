@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { createTokenCache, isTokenRequestError, isTokenResponseError, type TokenEvent, type TokenRequestContext } from '@x/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createVippsProvider, type VippsProviderSettings } from './index.js';
+import { createVippsProvider, isVippsTokenRequestError, type VippsProviderSettings } from './index.js';
 import { createVippsEmulator, type VippsEmulator, vippsEmulatorDefaultMerchant } from './testing/index.js';
 
 /** Headers Node's fetch adds to every request by itself. */
@@ -183,10 +183,68 @@ describe('createVippsProvider errors', () => {
     expect(isTokenRequestError(error)).toBe(true);
     if (!isTokenRequestError(error)) return;
     expect(error).toMatchObject({ reason: 'rejected', retryable: false, status: 401, providerCode: 'invalid_client', provider: 'vipps' });
-    expect(error.providerMessage).toBe('Invalid client secret provided.');
+    expect(error.providerMessage).toMatch(/^AADSTS7000215: Invalid client secret provided\./);
     expect(error.message).toContain('401');
     expect(error.message).toContain(`${emulator.url}/accesstoken/get`);
     expectNoSecret(error, secrets);
+  });
+
+  it('should say the identity platform refused wrong client credentials, and name clientId and clientSecret', async () => {
+    for (const wrong of [{ clientSecret: 'wrong-secret-value' }, { clientId: 'not-registered' }]) {
+      const error = await failure(createVippsProvider(settings(wrong)).requestToken(context()));
+      expect(isVippsTokenRequestError(error)).toBe(true);
+      expect(error).toMatchObject({ refusedBy: 'identity-platform', reason: 'rejected' });
+      expect((error as Error).message).toMatch(/; check clientId and clientSecret$/);
+      expect(JSON.parse(JSON.stringify(error))).toMatchObject({ refusedBy: 'identity-platform' });
+    }
+    const unknown = await failure(createVippsProvider(settings({ clientId: 'not-registered' })).requestToken(context()));
+    expect(unknown).toMatchObject({
+      status: 400,
+      providerCode: 'unauthorized_client',
+      providerMessage: expect.stringMatching(/^AADSTS700016: /),
+    });
+  });
+
+  it.each([
+    ['a missing subscription key', undefined, /missing subscription key/],
+    ['a wrong subscription key', 'wrong-key-value', /invalid subscription key/],
+  ])('should say the API gateway refused %s, and name subscriptionKey alone', async (_, key, said) => {
+    // The settings require the key for accesstoken: a proxy that drops or swaps it is the way a real one goes missing.
+    const proxy: typeof fetch = (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (key === undefined) headers.delete('ocp-apim-subscription-key');
+      else headers.set('ocp-apim-subscription-key', key);
+      return fetch(input, { ...init, headers });
+    };
+    const error = await failure(createVippsProvider(settings()).requestToken(context({ fetch: proxy })));
+    expect(isVippsTokenRequestError(error)).toBe(true);
+    expect(error).toMatchObject({ refusedBy: 'api-gateway', reason: 'rejected', status: 401, providerCode: undefined });
+    expect((error as { providerMessage?: string }).providerMessage).toMatch(said);
+    expect((error as Error).message).toMatch(/; check subscriptionKey$/);
+    expectNoSecret(error, secrets);
+  });
+
+  it('should say the API gateway refused a key of another sales unit with "Subscription not found."', async () => {
+    const other = { clientId: 'a1b2c3d4-0000-4000-8000-000000000001', clientSecret: 'other-secret==', subscriptionKey: 'other-key-value' };
+    emulator.addMerchant(other);
+    const error = await failure(createVippsProvider(settings({ subscriptionKey: other.subscriptionKey })).requestToken(context()));
+    expect(error).toMatchObject({ refusedBy: 'api-gateway', status: 401, providerMessage: 'Subscription not found.' });
+    expectNoSecret(error, [...secrets, other.clientSecret, other.subscriptionKey]);
+  });
+
+  it("should report the API gateway's 429 as retryable, with its Retry-After for the cache", async () => {
+    emulator.fault({ kind: 'status', status: 429 });
+    const error = await failure(createVippsProvider(settings()).requestToken(context()));
+    expect(error).toMatchObject({ refusedBy: 'api-gateway', reason: 'http', retryable: true, status: 429 });
+    expect((error as { response?: Response }).response?.headers.get('retry-after')).toBe('1');
+  });
+
+  it('should name no layer for an answer in neither shape', async () => {
+    emulator.fault({ kind: 'html', status: 503 });
+    const error = await failure(createVippsProvider(settings()).requestToken(context()));
+    expect(isVippsTokenRequestError(error)).toBe(true);
+    expect(error).toMatchObject({ refusedBy: undefined, status: 503 });
+    expect(isVippsTokenRequestError(new Error('no'))).toBe(false);
   });
 
   it('should report a client secret revoked at the emulator as invalid_client, while the new secret gets a token', async () => {
@@ -363,17 +421,62 @@ describe('createVippsProvider environments', () => {
 });
 
 describe('createVippsProvider partner endpoint', () => {
-  it('should POST to /miami/v1/token with client_id and client_secret only', async () => {
+  it('should POST the documented OAuth 2.0 client credentials request to /miami/v1/token, byte for byte', async () => {
     const provider = createVippsProvider(settings({ tokenEndpoint: 'partner' }));
     const token = await provider.requestToken(context());
-    expect(emulator.counters.partnerTokenRequests).toBe(1);
-    expect(emulator.counters.tokenRequests).toBe(0);
+    expect(emulator.counters).toMatchObject({
+      partnerTokenRequests: 1,
+      partnerClientCredentialsRequests: 1,
+      partnerLegacyHeaderRequests: 0,
+      tokenRequests: 0,
+    });
     const [seen] = emulator.seen('partner');
-    expect(seen?.bodyLength).toBe(0);
+    expect(seen?.method).toBe('POST');
+    expect(seen?.path).toBe('/miami/v1/token');
+    expect(seen?.body).toBe('grant_type=client_credentials');
+    expect(seen?.bodyLength).toBe('grant_type=client_credentials'.length);
     const own = Object.fromEntries(Object.entries(seen?.headers ?? {}).filter(([name]) => !transportHeaders.has(name)));
-    expect(own).toEqual({ client_id: merchant.clientId, client_secret: merchant.clientSecret });
+    // The string client_id:client_secret as it is, in base64: no subscription key, no credential headers.
+    const basic = Buffer.from(`${merchant.clientId}:${merchant.clientSecret}`, 'utf8').toString('base64');
+    expect(own).toEqual({ authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' });
     expect(token.expiresAt).toBe(clock + 900_000);
     expect(token.diagnostics).toEqual({ tokenEndpoint: 'partner', expiresInSeconds: 900 });
+  });
+
+  it('should send a secret ending in == with characters form-encoding changes as it is, and get a token', async () => {
+    // Form-encoding first (RFC 6749 section 2.3.1) would send xcanary%2B..%2F..%3A..%3D%3D, which the emulator refuses.
+    const partner = { clientId: '2b1c1a6e-0d1f-4a9b-9d43-7e0c2f6b8a11', clientSecret: 'xcanary+Kt/ew6:GE2 Zm~ycEt6egg==' };
+    expect(new URLSearchParams({ s: partner.clientSecret }).toString()).not.toBe(`s=${partner.clientSecret}`);
+    emulator.addMerchant(partner);
+    const token = await createVippsProvider({ ...partner, baseUrl: emulator.url, tokenEndpoint: 'partner' }).requestToken(context());
+    expect(token.accessToken).toMatch(/^eyJ/);
+    const authorization = emulator.seen('partner')[0]?.headers.authorization ?? '';
+    expect(Buffer.from(authorization.replace(/^Basic /, ''), 'base64').toString('utf8')).toBe(
+      `${partner.clientId}:${partner.clientSecret}`,
+    );
+    expect(emulator.countersFor(partner.clientId)).toMatchObject({ tokensIssued: 1, rejectedTokenRequests: 0 });
+  });
+
+  it.each(['number', 'string'] as const)('should read expires_in sent as a %s', async (partnerExpiresIn) => {
+    await emulator.close();
+    emulator = await createVippsEmulator({ now: () => clock, partnerExpiresIn });
+    const token = await createVippsProvider(settings({ tokenEndpoint: 'partner' })).requestToken(context());
+    expect(token.expiresAt).toBe(clock + 900_000);
+  });
+
+  it('should send Merchant-Serial-Number and the Vipps-System-* headers on the partner call too, as the OpenAPI lists them', async () => {
+    await createVippsProvider(settings({ tokenEndpoint: 'partner', merchantSerialNumber: '123456', systemName: 'acme' })).requestToken(
+      context(),
+    );
+    expect(emulator.seen('partner')[0]?.headers).toMatchObject({ 'merchant-serial-number': '123456', 'vipps-system-name': 'acme' });
+  });
+
+  it('should redact the Basic credential when a server echoes the Authorization header', async () => {
+    const basic = Buffer.from(`${merchant.clientId}:${merchant.clientSecret}`, 'utf8').toString('base64');
+    emulator.fault({ kind: 'body', status: 401, body: { error: 'invalid_client', error_description: `Bad header: Basic ${basic}` } });
+    const error = await failure(createVippsProvider(settings({ tokenEndpoint: 'partner' })).requestToken(context()));
+    expect(error).toMatchObject({ reason: 'rejected', providerMessage: 'Bad header: Basic [redacted]' });
+    expectNoSecret(error, [basic, merchant.clientSecret]);
   });
 
   it('should leave the subscription key out of apiHeaders unless given', () => {
@@ -384,11 +487,17 @@ describe('createVippsProvider partner endpoint', () => {
     expect(withKey.apiHeaders).toEqual({ 'Ocp-Apim-Subscription-Key': merchant.subscriptionKey });
   });
 
-  it('should report wrong partner credentials as rejected', async () => {
+  it('should report wrong partner credentials as rejected by the identity platform', async () => {
     const error = await failure(
       createVippsProvider(settings({ tokenEndpoint: 'partner', clientSecret: 'wrong-secret-value' })).requestToken(context()),
     );
-    expect(error).toMatchObject({ reason: 'rejected', retryable: false, status: 401, providerCode: 'invalid_client' });
+    expect(error).toMatchObject({
+      reason: 'rejected',
+      retryable: false,
+      status: 401,
+      providerCode: 'invalid_client',
+      refusedBy: 'identity-platform',
+    });
     expectNoSecret(error, ['wrong-secret-value']);
   });
 });

@@ -1,7 +1,11 @@
 import {
+  basicAuthorization,
+  type ClientCredentialsRequest,
   cacheKeyOf,
+  createClientCredentialsRequest,
   type ProviderToken,
   parseTokenBody,
+  requestClientCredentialsToken,
   sendTokenRequest,
   type TokenProvider,
   type TokenRequestContext,
@@ -71,7 +75,8 @@ class VippsTokenProvider implements VippsProvider {
   readonly tokenUrl: string;
   readonly clientId: string;
   readonly merchantSerialNumber: string | undefined;
-  readonly #tokenHeaders: Readonly<Record<string, string>>;
+  /** The partner endpoint's OAuth 2.0 request, or the `/accesstoken/get` headers. */
+  readonly #tokenRequest: ClientCredentialsRequest | Readonly<Record<string, string>>;
   readonly #apiHeaders: Readonly<Record<string, string>>;
   readonly #secrets: readonly string[];
 
@@ -91,9 +96,18 @@ class VippsTokenProvider implements VippsProvider {
     this.tokenUrl = tokenUrlOf(resolved);
     this.clientId = clientId;
     this.merchantSerialNumber = merchantSerialNumber;
-    this.#tokenHeaders = Object.freeze(tokenRequestHeaders(resolved));
+    // The partner endpoint is OAuth 2.0 client credentials: the id and secret in a Basic credential, as they are.
+    const partnerRequest =
+      tokenEndpoint === 'partner'
+        ? createClientCredentialsRequest(vippsProviderName, { clientId, clientSecret, headers: commonHeaders(resolved) })
+        : undefined;
+    this.#tokenRequest = partnerRequest ?? Object.freeze(accessTokenHeaders(resolved));
     this.#apiHeaders = Object.freeze(apiHeadersOf(resolved));
-    this.#secrets = [clientSecret, subscriptionKey].filter((secret): secret is string => secret !== undefined);
+    // The Basic credential decodes to the secret: redacted on either endpoint, whichever one the server echoes.
+    const basicCredential = basicAuthorization(clientId, clientSecret).slice('Basic '.length);
+    this.#secrets = [...new Set([clientSecret, basicCredential, ...(partnerRequest?.secrets ?? []), subscriptionKey])].filter(
+      (secret): secret is string => secret !== undefined,
+    );
   }
 
   /** Holds the subscription key: a getter on the prototype, so it is not an enumerable own property. */
@@ -102,19 +116,31 @@ class VippsTokenProvider implements VippsProvider {
   }
 
   async requestToken(context: TokenRequestContext): Promise<ProviderToken> {
+    const tokenRequest = this.#tokenRequest;
+    const secrets = this.#secrets;
+    if (isClientCredentialsRequest(tokenRequest)) {
+      // The subscription key is not sent here, but it is redacted all the same.
+      const mapError: typeof createVippsRequestError = (http, request) => createVippsRequestError(http, { ...request, secrets });
+      const { body, receivedAt } = await requestClientCredentialsToken(vippsProviderName, context, this.tokenUrl, tokenRequest, {
+        mapError,
+        schema: vippsTokenResponseSchema,
+        secrets,
+      });
+      return toProviderToken(body, receivedAt, this.tokenEndpoint);
+    }
     const http = await sendTokenRequest(
       vippsProviderName,
       context,
       this.tokenUrl,
       {
         method: 'POST',
-        headers: this.#tokenHeaders,
+        headers: tokenRequest,
         // Following a redirect would resend client_secret to wherever it points.
         redirect: 'manual',
       },
-      { secrets: this.#secrets },
+      { secrets },
     );
-    const failure = createVippsRequestError(http, { tokenUrl: this.tokenUrl, secrets: this.#secrets });
+    const failure = createVippsRequestError(http, { tokenUrl: this.tokenUrl, secrets });
     if (failure !== undefined) throw failure;
     const body = parseTokenBody(vippsProviderName, vippsTokenResponseSchema, http);
     return toProviderToken(body, http.receivedAt, this.tokenEndpoint);
@@ -137,15 +163,19 @@ class VippsTokenProvider implements VippsProvider {
   }
 }
 
-function tokenRequestHeaders(settings: ResolvedVippsSettings): Record<string, string> {
+function isClientCredentialsRequest(
+  request: ClientCredentialsRequest | Readonly<Record<string, string>>,
+): request is ClientCredentialsRequest {
+  return 'init' in request;
+}
+
+/** `POST /accesstoken/get`: no body, the credentials in headers. The partner endpoint never gets the subscription key. */
+function accessTokenHeaders(settings: ResolvedVippsSettings): Record<string, string> {
   const headers: Record<string, string> = {
     [VippsHeader.ClientId]: settings.clientId,
     [VippsHeader.ClientSecret]: settings.clientSecret,
   };
-  // The partner endpoint does not use the subscription key: it is not sent there even when set.
-  if (settings.tokenEndpoint === 'accesstoken' && settings.subscriptionKey !== undefined) {
-    headers[VippsHeader.SubscriptionKey] = settings.subscriptionKey;
-  }
+  if (settings.subscriptionKey !== undefined) headers[VippsHeader.SubscriptionKey] = settings.subscriptionKey;
   return { ...headers, ...commonHeaders(settings) };
 }
 

@@ -15,8 +15,10 @@ import { type VippsTokenEndpoint, vippsBaseUrls } from '../src/vipps-api-types.j
 import { type VippsProviderSettings, validateVippsSettings } from '../src/vipps-settings.js';
 import { createVippsProvider } from '../src/vipps-token-provider.js';
 
-const { clientSecret, subscriptionKey } = vippsEmulatorDefaultMerchant;
+const { clientId, clientSecret, subscriptionKey } = vippsEmulatorDefaultMerchant;
 const secrets = [clientSecret, subscriptionKey];
+/** The partner endpoint's Basic credential: base64 of `client_id:client_secret`, the secret without its marker. */
+const basicCredential = Buffer.from(`${clientId}:${clientSecret}`, 'utf8').toString('base64');
 
 /** A case's variant is the token endpoint it answers. */
 type FuzzCase = TokenResponseFuzzCase<VippsTokenEndpoint>;
@@ -42,6 +44,18 @@ const tokenFaults: Array<[string, VippsFault]> = [
     'a problem echoing both',
     { kind: 'body', status: 400, body: { title: clientSecret, detail: `${subscriptionKey} and ${clientSecret}` } },
   ],
+  [
+    'an identity platform error echoing the Basic credential',
+    { kind: 'body', status: 401, body: { error: 'invalid_client', error_description: `AADSTS7000215: bad Basic ${basicCredential}` } },
+  ],
+  [
+    'an error echoing the secret form-encoded',
+    {
+      kind: 'body',
+      status: 400,
+      body: { error: 'invalid_request', error_description: `client_secret=${encodeURIComponent(clientSecret)}` },
+    },
+  ],
   ['a token with a line break', { kind: 'body', body: { token_type: 'Bearer', expires_in: '3600', access_token: 'xcanary\r\nX-Evil: 1' } }],
   ['a token with a space', { kind: 'body', body: { token_type: 'Bearer', expires_in: '3600', access_token: 'xcanary ab' } }],
   ['a token of another type', { kind: 'body', body: { token_type: 'MAC', expires_in: '3600', access_token: 'xcanary-mac' } }],
@@ -55,7 +69,9 @@ const headerEcho: [string, VippsFault] = [
   {
     kind: 'raw',
     status: 500,
-    body: JSON.stringify({ headers: { client_secret: clientSecret, 'Ocp-Apim-Subscription-Key': subscriptionKey } }),
+    body: JSON.stringify({
+      headers: { client_secret: clientSecret, 'Ocp-Apim-Subscription-Key': subscriptionKey, authorization: `Basic ${basicCredential}` },
+    }),
   },
 ];
 
@@ -230,6 +246,7 @@ export const vippsConformance: ProviderConformanceGateway<VippsProviderSettings,
     ],
     badSettings: [{ clientSecret: `${clientSecret}€` }, { merchantSerialNumber: clientSecret, systemName: subscriptionKey }],
     minimumScanned: 300,
+    encodedSecrets: [basicCredential],
   },
   tokenResponses: {
     fuzzGateway: vippsFuzzGateway,

@@ -80,7 +80,7 @@ function kitFaults<Target extends string>(secrets: readonly string[]): Conforman
 export function describeCanaryConformance<Settings extends object, Target extends string, Variant>(
   gateway: ProviderConformanceGateway<Settings, Target, Variant>,
 ): void {
-  const scanner = new CanaryScanner();
+  const scanner = new CanaryScanner(gateway.canary.encodedSecrets ?? []);
   const secrets = conformanceSecrets(gateway);
   const [secretSetting = ''] = gateway.secretSettings;
   let emulator: ConformanceEmulator<Target>;

@@ -77,6 +77,8 @@ export type EmulatorFaultKind = EmulatorFault['kind'];
 export interface EmulatorFaultBodies {
   /** The body of a `status` fault: the gateway's answer to a failure of its own. */
   error(status: number): unknown;
+  /** More headers of a `status` fault, e.g. the `Retry-After` of a 429. @default none */
+  errorHeaders?: ((status: number) => Readonly<Record<string, string>> | undefined) | undefined;
   /** A success answer's JSON text: `malformed` sends its first half, `truncated` announces all of it and sends half. */
   sample: string;
 }
@@ -139,7 +141,7 @@ function rawAnswerOf(
   switch (fault.kind) {
     case 'status': {
       const status = fault.status ?? 500;
-      return { status, body: JSON.stringify(bodies.error(status)) };
+      return { status, headers: bodies.errorHeaders?.(status), body: JSON.stringify(bodies.error(status)) };
     }
     case 'html': {
       const status = fault.status ?? 502;

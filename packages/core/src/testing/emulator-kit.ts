@@ -18,6 +18,8 @@ export interface EmulatorSeenRequest<Target extends string = string> {
   headers: Readonly<Record<string, string>>;
   /** Bytes of request body received. */
   bodyLength: number;
+  /** The request body as UTF-8 text, e.g. a form's `grant_type=client_credentials`; `''` when there was none. */
+  body: string;
 }
 
 /** A request handed to a gateway's routes, its body read. */
@@ -303,7 +305,14 @@ export function createEmulatorKit<Target extends string, Counters extends Record
     const route = definition.route({ request, method: request.method ?? 'GET', path, headers, body });
     const target = route.target ?? route.targets[0];
     if (recordRequests && target !== undefined) {
-      seen.push({ target, method: request.method ?? 'GET', path: request.url ?? '/', headers, bodyLength: body.length });
+      seen.push({
+        target,
+        method: request.method ?? 'GET',
+        path: request.url ?? '/',
+        headers,
+        bodyLength: body.length,
+        body: body.toString('utf8'),
+      });
     }
     const normal = (): void => send(response, route.answer());
     const fault = takeFault(route, request);

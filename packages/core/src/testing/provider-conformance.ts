@@ -41,6 +41,11 @@ export interface CanaryConformance<Target extends string> {
   badSettings: readonly Readonly<Record<string, unknown>>[];
   /** The fewest observed items the whole canary suite must have scanned: its report. */
   minimumScanned: number;
+  /**
+   * Forms of the secrets that cannot carry the canary marker, which the scanner looks for too: e.g. a Basic
+   * credential, whose base64 decodes to the secret. @default []
+   */
+  encodedSecrets?: readonly string[] | undefined;
 }
 
 /** The gateway's own parts of the token-response fuzz. */

@@ -25,8 +25,35 @@ function credentials(merchant: VippsEmulatorMerchant = vippsEmulatorDefaultMerch
   };
 }
 
-function post(path: string, headers: Record<string, string>): Promise<Response> {
-  return fetch(`${emulator.url}${path}`, { method: 'POST', headers });
+function post(path: string, headers: Record<string, string>, body?: string): Promise<Response> {
+  return fetch(`${emulator.url}${path}`, { method: 'POST', headers, body });
+}
+
+/** The documented partner request: Basic credentials as they are, a form content type, `grant_type=client_credentials`. */
+function partnerForm(merchant: VippsEmulatorMerchant = vippsEmulatorDefaultMerchant, secret = merchant.clientSecret) {
+  const basic = Buffer.from(`${merchant.clientId}:${secret}`, 'utf8').toString('base64');
+  return {
+    headers: { Authorization: `Basic ${basic}`, 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials',
+  };
+}
+
+function postPartnerForm(merchant?: VippsEmulatorMerchant, secret?: string): Promise<Response> {
+  const { headers, body } = partnerForm(merchant, secret);
+  return post('/miami/v1/token', headers, body);
+}
+
+/** An identity platform error body as the gateway forwards it (`vippsas/vipps-developers` `faqs/common-errors-faq.md`). */
+function identityError(error: string, code: number, description: RegExp) {
+  return {
+    error,
+    error_description: expect.stringMatching(description),
+    error_codes: [code],
+    timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z$/),
+    trace_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    correlation_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    error_uri: `https://login.windows.net/error?code=${code}`,
+  };
 }
 
 async function tokenFor(merchant: VippsEmulatorMerchant = vippsEmulatorDefaultMerchant): Promise<string> {
@@ -116,10 +143,26 @@ describe('createVippsEmulator token endpoint', () => {
       'a wrong secret',
       { client_secret: 'nope-secret' },
       401,
-      { error: 'invalid_client', error_description: 'Invalid client secret provided.' },
+      identityError('invalid_client', 7000215, /^AADSTS7000215: Invalid client secret provided\./),
     ],
-    ['an unknown client id', { client_id: 'nope-client' }, 401, { error: 'unauthorized_client', error_description: expect.any(String) }],
-    ['a missing client secret', { client_secret: '' }, 400, { error: 'invalid_request', error_description: expect.any(String) }],
+    [
+      'an unknown client id',
+      { client_id: 'nope-client' },
+      400,
+      identityError(
+        'unauthorized_client',
+        700016,
+        /^AADSTS700016: Application with identifier 'nope-client' was not found in the directory/,
+      ),
+    ],
+    ['a missing client secret', { client_secret: '' }, 401, identityError('invalid_client', 7000218, /^AADSTS7000218: /)],
+    ['a missing client id', { client_id: '' }, 400, identityError('invalid_request', 900144, /^AADSTS900144: .*'client_id'/)],
+    [
+      'a subscription key of another merchant',
+      { 'Ocp-Apim-Subscription-Key': second.subscriptionKey! },
+      401,
+      { statusCode: 401, message: 'Subscription not found.' },
+    ],
     [
       'a malformed Merchant-Serial-Number',
       { 'Merchant-Serial-Number': '12' },
@@ -177,18 +220,110 @@ describe('createVippsEmulator token endpoint', () => {
 });
 
 describe('createVippsEmulator partner endpoint', () => {
-  it('should issue a 15-minute token for client_id and client_secret alone', async () => {
-    const response = await post('/miami/v1/token', { client_id: second.clientId, client_secret: second.clientSecret });
+  it('should issue a 15-minute token for the documented OAuth 2.0 client credentials request, expires_in a number', async () => {
+    const response = await postPartnerForm(second);
     expect(response.status).toBe(200);
     const body = (await response.json()) as VippsPartnerTokenResponse;
-    expect(body).toEqual({ access_token: expect.stringMatching(/^eyJ/), token_type: 'Bearer', expires_in: '900' });
+    expect(body).toEqual({ access_token: expect.stringMatching(/^eyJ/), token_type: 'Bearer', expires_in: 900 });
+    expect(emulator.countersFor(second.clientId)).toMatchObject({
+      partnerTokenRequests: 1,
+      partnerClientCredentialsRequests: 1,
+      partnerLegacyHeaderRequests: 0,
+      tokensIssued: 1,
+    });
+    const [seen] = emulator.seen('partner');
+    expect(seen?.body).toBe('grant_type=client_credentials');
+    expect(seen?.headers['content-type']).toBe('application/x-www-form-urlencoded');
   });
 
-  it('should refuse a wrong partner secret', async () => {
-    const response = await post('/miami/v1/token', { client_id: second.clientId, client_secret: 'nope-secret' });
-    expect(response.status).toBe(401);
-    expect(await response.json()).toEqual({ error: 'invalid_client', error_description: 'Invalid client secret provided.' });
+  it('should send expires_in as a string, as the OpenAPI description has it, when asked', async () => {
+    await emulator.close();
+    emulator = await createVippsEmulator({ now: () => clock, partnerExpiresIn: 'string' });
+    const body = (await (await postPartnerForm()).json()) as VippsPartnerTokenResponse;
+    expect(body.expires_in).toBe('900');
   });
+
+  it('should still accept the legacy client_id and client_secret headers, counted apart', async () => {
+    const response = await post('/miami/v1/token', { client_id: second.clientId, client_secret: second.clientSecret });
+    expect(response.status).toBe(200);
+    expect(emulator.counters).toMatchObject({
+      partnerTokenRequests: 1,
+      partnerClientCredentialsRequests: 0,
+      partnerLegacyHeaderRequests: 1,
+    });
+  });
+
+  it('should accept a request without grant_type, which the published types mark optional, and refuse another grant', async () => {
+    const { headers } = partnerForm();
+    expect((await post('/miami/v1/token', headers)).status).toBe(200);
+    const refused = await post('/miami/v1/token', headers, 'grant_type=password');
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual(identityError('unsupported_grant_type', 70003, /^AADSTS70003: /));
+  });
+
+  it('should refuse a secret form-encoded before base64, which is not the secret, and a wrong one, as invalid_client', async () => {
+    const encoded = encodeURIComponent(second.clientSecret);
+    expect(encoded).not.toBe(second.clientSecret);
+    for (const secret of [encoded, 'nope-secret']) {
+      const response = await postPartnerForm(second, secret);
+      expect(response.status).toBe(401);
+      expect(await response.json()).toEqual(identityError('invalid_client', 7000215, /^AADSTS7000215: /));
+    }
+    expect(emulator.counters).toMatchObject({ partnerClientCredentialsRequests: 2, tokensIssued: 0, rejectedTokenRequests: 2 });
+  });
+
+  it('should answer an unknown client id with 400 and the identity platform body, whichever form it came in', async () => {
+    const stranger = { clientId: 'nope-client', clientSecret: 'nope-secret' };
+    for (const response of [await postPartnerForm(stranger), await post('/miami/v1/token', credentials(stranger))]) {
+      expect(response.status).toBe(400);
+      expect(await response.json()).toEqual(identityError('unauthorized_client', 700016, /^AADSTS700016: .*'nope-client'/));
+    }
+  });
+
+  it('should refuse a request with no credentials in any form', async () => {
+    const response = await post(
+      '/miami/v1/token',
+      { 'Content-Type': 'application/x-www-form-urlencoded' },
+      'grant_type=client_credentials',
+    );
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual(identityError('invalid_request', 900144, /'client_id'/));
+    expect(emulator.counters).toMatchObject({
+      partnerTokenRequests: 1,
+      partnerClientCredentialsRequests: 0,
+      partnerLegacyHeaderRequests: 0,
+    });
+  });
+});
+
+describe('createVippsEmulator clients no one here wrote', () => {
+  it('should accept the token call of the official SDK: every Vipps-System-* header empty, an empty bearer, a form content type', async () => {
+    // @vippsmobilepay/sdk 2.4.2 (vippsas/deno-sdk src/base_client_helper.ts and src/apis/auth.ts) sends these.
+    const response = await post('/accesstoken/get', {
+      ...credentials(),
+      'Content-Type': 'application/x-www-form-urlencoded',
+      Authorization: 'Bearer ',
+      'User-Agent': 'Vipps/Deno SDK/npm-module',
+      'Merchant-Serial-Number': '123456',
+      'Vipps-System-Name': '',
+      'Vipps-System-Version': '',
+      'Vipps-System-Plugin-Name': '',
+      'Vipps-System-Plugin-Version': '',
+      'Idempotency-Key': '5b7c0d8e-7b43-4a1c-9f55-2f1a0d0e6c11',
+    });
+    expect(response.status).toBe(200);
+    expect(emulator.seen('accesstoken')[0]?.headers['vipps-system-name']).toBe('');
+  });
+
+  it.each(['/accessToken/get', '/AccessToken/Get', '/MIAMI/v1/Token'])(
+    'should match the token path %s case-insensitively',
+    async (path) => {
+      const response = path.toLowerCase().startsWith('/miami')
+        ? await post(path, partnerForm().headers, partnerForm().body)
+        : await post(path, credentials());
+      expect(response.status).toBe(200);
+    },
+  );
 });
 
 describe('createVippsEmulator payment endpoint', () => {
@@ -269,6 +404,14 @@ describe('createVippsEmulator faults', () => {
     expect((await post('/accesstoken/get', credentials())).status).toBe(503);
     expect((await post('/accesstoken/get', credentials())).status).toBe(503);
     expect((await post('/accesstoken/get', credentials())).status).toBe(200);
+  });
+
+  it("should answer a 429 fault as the API gateway's rate limit does, with Retry-After", async () => {
+    emulator.fault({ kind: 'status', status: 429 });
+    const response = await post('/accesstoken/get', credentials());
+    expect(response.status).toBe(429);
+    expect(response.headers.get('retry-after')).toBe('1');
+    expect(await response.json()).toEqual({ statusCode: 429, message: 'Rate limit is exceeded. Try again in 1 seconds.' });
   });
 
   it('should apply a fault to the chosen endpoint only', async () => {
@@ -460,7 +603,7 @@ describe('createVippsEmulator secret rotation', () => {
     expect(emulator.revokeSecret(merchant.clientId, merchant.clientSecret)).toBe(true);
     const refused = await post('/accesstoken/get', credentials(merchant));
     expect(refused.status).toBe(401);
-    expect(await refused.json()).toEqual({ error: 'invalid_client', error_description: 'Invalid client secret provided.' });
+    expect(await refused.json()).toEqual(identityError('invalid_client', 7000215, /^AADSTS7000215: /));
     const partner = await post('/miami/v1/token', credentials(merchant));
     expect(partner.status).toBe(401);
     expect((await post('/accesstoken/get', credentials({ ...merchant, clientSecret: newSecret }))).status).toBe(200);

@@ -21,8 +21,17 @@ import {
   type VippsTokenEndpoint,
   type VippsTokenErrorResponse,
   vippsSystemHeaderMaxLength,
-  vippsTokenPaths,
 } from '../vipps-api-types.js';
+import {
+  apiGatewayError,
+  apiGatewayMessages,
+  identityPlatformError,
+  type PresentedTokenCredentials,
+  presentedCredentials,
+  rateLimitBody,
+  rateLimitRetryAfterSeconds,
+  tokenEndpointOf,
+} from './vipps-emulator-token.js';
 import {
   createVippsEpayment,
   isVippsEpaymentPath,
@@ -34,9 +43,9 @@ import {
 
 /** One set of credentials the emulator accepts. */
 export interface VippsEmulatorMerchant {
-  /** The `client_id` header the token endpoints accept; also the merchant's id in the emulator's `countersFor`. */
+  /** The `client_id` the token endpoints accept (a header, or in the partner endpoint's Basic credential); also the merchant's id in `countersFor`. */
   clientId: string;
-  /** The `client_secret` header the token endpoints accept. */
+  /** The `client_secret` the token endpoints accept, compared as it is. */
   clientSecret: string;
   /** Required on `/accesstoken/get` and on API calls made with its tokens; unused by the partner endpoint. */
   subscriptionKey?: string | undefined;
@@ -76,6 +85,11 @@ export interface VippsEmulatorOptions extends EmulatorOptions<VippsFaultTarget> 
    * gateway does. @default 'authorized'
    */
   unknownPaymentReferences?: VippsUnknownPaymentReferences | undefined;
+  /**
+   * How `/miami/v1/token` sends `expires_in`: `'number'` (`900`, as the guide shows) or `'string'` (`"900"`, as the
+   * OpenAPI description types it). @default 'number'
+   */
+  partnerExpiresIn?: 'number' | 'string' | undefined;
 }
 
 /** What the emulator received and answered. */
@@ -84,6 +98,10 @@ export interface VippsEmulatorCounters extends Record<string, number> {
   tokenRequests: number;
   /** `/miami/v1/token` requests received, faulted or not. */
   partnerTokenRequests: number;
+  /** Of those, the ones in the documented OAuth 2.0 form (`Authorization: Basic`), whatever their answer. */
+  partnerClientCredentialsRequests: number;
+  /** Of those, the ones with the legacy `client_id` and `client_secret` headers instead, whatever their answer. */
+  partnerLegacyHeaderRequests: number;
   /** Tokens issued by either endpoint. */
   tokensIssued: number;
   /** Token requests refused (400 or 401). */
@@ -129,21 +147,28 @@ const problemType = 'application/problem+json; charset=utf-8';
 const counterNames = [
   'tokenRequests',
   'partnerTokenRequests',
+  'partnerClientCredentialsRequests',
+  'partnerLegacyHeaderRequests',
   'tokensIssued',
   'rejectedTokenRequests',
   'apiCalls',
   'unauthorizedApiCalls',
 ] as const;
-const tokenEndpoints = Object.keys(vippsTokenPaths) as VippsTokenEndpoint[];
 
 /**
  * Starts a Vipps MobilePay emulator on 127.0.0.1 (a free port).
  *
- * Token endpoints: `POST /accesstoken/get` needs `client_id`, `client_secret` and `Ocp-Apim-Subscription-Key`;
- * `POST /miami/v1/token` needs `client_id` and `client_secret`. Wrong client credentials get
- * `401 {"error":"invalid_client","error_description":…}`; a missing or wrong subscription key gets the API
- * gateway's `401 {"statusCode":401,"message":…}`; a missing credential header or a malformed `Merchant-Serial-Number`
- * or `Vipps-System-*` header gets `400 {"error":"invalid_request",…}`. No answer ever quotes a secret.
+ * Token endpoints (paths compared without regard to case): `POST /accesstoken/get` needs the `client_id`,
+ * `client_secret` and `Ocp-Apim-Subscription-Key` headers; `POST /miami/v1/token` takes the documented OAuth 2.0
+ * client credentials request (`Authorization: Basic base64(client_id:client_secret)`, `grant_type=client_credentials`)
+ * or the legacy `client_id` and `client_secret` headers. Refusals come in the shape of the layer that refuses: the API
+ * gateway's `401 {"statusCode":401,"message":…}` for a missing, invalid or mismatched subscription key, the identity
+ * platform's full body (`error`, `error_description` with its `AADSTS` code, `error_codes`, `timestamp`, `trace_id`,
+ * `correlation_id`, `error_uri`) for client credentials: 400 `unauthorized_client` for an unknown `client_id`, 401
+ * `invalid_client` for a wrong secret. Empty `Vipps-System-*` headers are accepted (the official SDK sends them); a
+ * malformed `Merchant-Serial-Number` or a `Vipps-System-*` header over 30 characters gets
+ * `400 {"error":"invalid_request",…}`. A `status` fault of 429 is the API gateway's rate limit, with `Retry-After`.
+ * No answer ever quotes a secret.
  *
  * API: the ePayment flow under `/epayment/` (create, get, event log, capture, cancel, refund, force approve; see
  * `vipps-epayment.ts`) needs `Authorization: Bearer <token>` with a live, unrevoked token, plus the token's
@@ -167,7 +192,9 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       merchantId: (merchant) => merchant.clientId,
       secretFields: ['clientSecret', 'subscriptionKey'],
       faultBodies: {
-        error: () => ({ error: 'server_error', error_description: 'The service is temporarily unavailable.' }),
+        error: (status) =>
+          status === 429 ? rateLimitBody() : { error: 'server_error', error_description: 'The service is temporarily unavailable.' },
+        errorHeaders: (status) => (status === 429 ? { 'retry-after': String(rateLimitRetryAfterSeconds) } : undefined),
         sample: JSON.stringify(tokenResponseOf('accesstoken', 'eyJ0eXAiOiJKV1QifQ.e30.c2lnbmF0dXJl', 1_700_000_000, 3600)),
       },
       route,
@@ -178,18 +205,22 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
   const epayment = createVippsEpayment({ now: () => kit.now(), unknownReferences: options.unknownPaymentReferences ?? 'authorized' });
 
   function route(request: EmulatorRequest): EmulatorRoute<VippsFaultTarget> {
-    const endpoint = tokenEndpoints.find((candidate) => vippsTokenPaths[candidate] === request.path);
+    const endpoint = tokenEndpointOf(request.path);
     if (endpoint !== undefined) {
-      const clientId = request.headers[VippsHeader.ClientId];
-      const known = kit.presentSecret(clientId, 'clientSecret', request.headers[VippsHeader.ClientSecret]) === 'accepted';
+      const presented = presentedCredentials(endpoint, request);
+      const { clientId } = presented;
+      const known = kit.presentSecret(clientId, 'clientSecret', presented.clientSecret) === 'accepted';
       if (endpoint === 'accesstoken') {
         kit.presentSecret(clientId, 'subscriptionKey', request.headers[VippsHeader.SubscriptionKey.toLowerCase()]);
       }
       const merchantId = known ? clientId : undefined;
       kit.count(endpoint === 'partner' ? 'partnerTokenRequests' : 'tokenRequests', merchantId);
+      if (endpoint === 'partner' && presented.form !== 'none') {
+        kit.count(presented.form === 'client-credentials' ? 'partnerClientCredentialsRequests' : 'partnerLegacyHeaderRequests', merchantId);
+      }
       if (request.method !== 'POST')
         return { targets: [], target: endpoint, answer: () => ({ status: 405, body: { error: 'method_not_allowed' } }) };
-      return { targets: [endpoint, 'token'], merchantId, answer: () => answerToken(endpoint, request.headers) };
+      return { targets: [endpoint, 'token'], merchantId, answer: () => answerToken(endpoint, request.headers, presented) };
     }
     if (isVippsEpaymentPath(request.path)) {
       kit.count('apiCalls');
@@ -203,6 +234,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     merchant: VippsEmulatorMerchant,
     endpoint: VippsTokenEndpoint,
     headers: Readonly<Record<string, string>>,
+    clientSecret: string | undefined,
   ): VippsAccessTokenResponse | VippsPartnerTokenResponse => {
     const lifetimeSeconds = Math.floor(lifetimes[endpoint] / 1000);
     const issuedSeconds = Math.floor(kit.now() / 1000);
@@ -214,63 +246,67 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
       accessToken,
       merchant.clientId,
       {
-        clientSecret: headers[VippsHeader.ClientSecret],
+        clientSecret,
         subscriptionKey: endpoint === 'accesstoken' ? headers[VippsHeader.SubscriptionKey.toLowerCase()] : undefined,
       },
       expiresAt,
     );
     kit.count('tokensIssued', merchant.clientId);
-    return tokenResponseOf(endpoint, accessToken, issuedSeconds, lifetimeSeconds);
+    return tokenResponseOf(endpoint, accessToken, issuedSeconds, lifetimeSeconds, options.partnerExpiresIn);
   };
 
-  const answerToken = (endpoint: VippsTokenEndpoint, headers: Readonly<Record<string, string>>): EmulatorAnswer => {
-    const checked = checkTokenRequest(endpoint, headers);
-    if ('merchant' in checked) return { status: 200, body: issueToken(checked.merchant, endpoint, headers) };
+  const answerToken = (
+    endpoint: VippsTokenEndpoint,
+    headers: Readonly<Record<string, string>>,
+    presented: PresentedTokenCredentials,
+  ): EmulatorAnswer => {
+    const checked = checkTokenRequest(endpoint, headers, presented);
+    if ('merchant' in checked) return { status: 200, body: issueToken(checked.merchant, endpoint, headers, presented.clientSecret) };
     kit.count('rejectedTokenRequests');
     return checked;
   };
 
-  /** The token endpoints' rules: the merchant a good request is for, or the gateway's refusal. */
+  /**
+   * The token endpoints' rules, in the order the layers see a request: the API gateway checks the subscription key
+   * (`/accesstoken/get` only), then the identity platform the client credentials. Returns the merchant a good request
+   * is for, or the refusal in the shape of the layer that refused.
+   */
   const checkTokenRequest = (
     endpoint: VippsTokenEndpoint,
     headers: Readonly<Record<string, string>>,
-  ): { status: number; body: VippsTokenErrorResponse } | { merchant: VippsEmulatorMerchant } => {
+    presented: PresentedTokenCredentials,
+  ): { status: number; body: VippsTokenErrorResponse | OAuthErrorBody } | { merchant: VippsEmulatorMerchant } => {
     const subscriptionKeyAccepted = (merchant: VippsEmulatorMerchant): boolean =>
       kit.secretStatus(merchant.clientId, 'subscriptionKey', subscriptionKey) === 'accepted';
     const subscriptionKey = headers[VippsHeader.SubscriptionKey.toLowerCase()];
     if (endpoint === 'accesstoken') {
-      // The API gateway checks the subscription key before the identity service sees the client credentials.
-      if (subscriptionKey === undefined || subscriptionKey === '') {
-        return apimError(
-          'Access denied due to missing subscription key. Make sure to include subscription key when making requests to an API.',
-        );
-      }
-      if (!kit.merchants.some(subscriptionKeyAccepted)) {
-        return apimError('Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.');
-      }
+      if (subscriptionKey === undefined || subscriptionKey === '') return apiGatewayError(apiGatewayMessages.missingKey);
+      if (!kit.merchants.some(subscriptionKeyAccepted)) return apiGatewayError(apiGatewayMessages.invalidKey);
     }
-    const clientId = headers[VippsHeader.ClientId];
-    const clientSecret = headers[VippsHeader.ClientSecret];
-    if (clientId === undefined || clientId === '' || clientSecret === undefined || clientSecret === '') {
-      return invalidRequest('The client_id and client_secret headers are required.');
+    const { clientId, clientSecret } = presented;
+    const now = kit.now();
+    if (clientId === undefined || clientId === '') return identityPlatformError('missing-client-id', '', now);
+    if (presented.grantType !== undefined && presented.grantType !== 'client_credentials') {
+      return identityPlatformError('unsupported-grant', presented.grantType, now);
     }
     const msn = headers[VippsHeader.MerchantSerialNumber.toLowerCase()];
     if (msn !== undefined && !merchantSerialNumberPattern.test(msn)) {
       return invalidRequest('The Merchant-Serial-Number header must be 4 to 6 digits.');
     }
-    const systemHeaderRefusal = refuseSystemHeaders(headers);
-    if (systemHeaderRefusal !== undefined) return systemHeaderRefusal;
+    for (const name of [VippsHeader.SystemName, VippsHeader.SystemVersion, VippsHeader.SystemPluginName, VippsHeader.SystemPluginVersion]) {
+      // Empty is accepted: the official SDK sends every one of them, empty when unset, and its own sample sets none.
+      const value = headers[name.toLowerCase()];
+      if (value !== undefined && value.length > vippsSystemHeaderMaxLength) {
+        return invalidRequest(`The ${name} header must be at most ${vippsSystemHeaderMaxLength} characters.`);
+      }
+    }
     const merchant = kit.merchant(clientId);
-    if (merchant === undefined) {
-      return { status: 401, body: { error: 'unauthorized_client', error_description: 'The client_id is not registered.' } };
-    }
-    // A revoked secret is a wrong one to the identity service.
-    if (kit.secretStatus(clientId, 'clientSecret', clientSecret) !== 'accepted') {
-      return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client secret provided.' } };
-    }
-    if (endpoint === 'accesstoken' && !subscriptionKeyAccepted(merchant)) {
-      return apimError('Access denied due to invalid subscription key. Make sure to provide a valid key for an active subscription.');
-    }
+    if (merchant === undefined) return identityPlatformError('unknown-client', clientId, now);
+    if (clientSecret === undefined || clientSecret === '') return identityPlatformError('missing-secret', clientId, now);
+    // A revoked secret is a wrong one to the identity platform.
+    if (kit.secretStatus(clientId, 'clientSecret', clientSecret) !== 'accepted')
+      return identityPlatformError('wrong-secret', clientId, now);
+    if (endpoint === 'accesstoken' && !subscriptionKeyAccepted(merchant)) return apiGatewayError(apiGatewayMessages.subscriptionNotFound);
     return { merchant };
   };
 
@@ -289,7 +325,7 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
     if (kit.now() >= token.expiresAt) return problem(401, 'The access token has expired.');
     const subscriptionKey = headers[VippsHeader.SubscriptionKey.toLowerCase()];
     if (token.endpoint === 'accesstoken' && kit.secretStatus(token.merchant.clientId, 'subscriptionKey', subscriptionKey) !== 'accepted') {
-      return apimError(`Access denied due to ${subscriptionKey === undefined ? 'missing' : 'invalid'} subscription key.`);
+      return apiGatewayError(subscriptionKey === undefined ? apiGatewayMessages.missingKey : apiGatewayMessages.invalidKey);
     }
     // Per merchant, an API call counts only once its token is known; the total counted it on arrival.
     kit.count('apiCalls', token.merchant.clientId, { total: false });
@@ -325,7 +361,8 @@ export async function createVippsEmulator(options: VippsEmulatorOptions = {}): P
 }
 
 /**
- * The body a token endpoint answers with, every number a string as the gateway sends it. Exported from this file (not
+ * The body a token endpoint answers with: every number a string on `/accesstoken/get`, as the gateway sends it;
+ * `expires_in` a number or a string on the partner endpoint (`partnerExpiresIn`). Exported from this file (not
  * from `@x/vipps/testing`) for the fuzz test, which varies the same body the emulator sends.
  */
 export function tokenResponseOf(
@@ -333,9 +370,11 @@ export function tokenResponseOf(
   accessToken: string,
   issuedSeconds: number,
   lifetimeSeconds: number,
+  partnerExpiresIn: 'number' | 'string' = 'number',
 ): VippsAccessTokenResponse | VippsPartnerTokenResponse {
   if (endpoint === 'partner') {
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: String(lifetimeSeconds) };
+    const expiresIn = partnerExpiresIn === 'string' ? String(lifetimeSeconds) : lifetimeSeconds;
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: expiresIn };
   }
   return {
     token_type: 'Bearer',
@@ -353,26 +392,13 @@ function problem(status: number, detail: string): EmulatorAnswer {
   return { status, contentType: problemType, body: { type: 'about:blank', title, status, detail } };
 }
 
-/**
- * The `Vipps-System-*` header rule of the token endpoints: at most 30 characters (OpenAPI `maxLength: 30`). An empty
- * value is accepted, as the gateway evidently does: the official SDK (`@vippsmobilepay/sdk` 2.4.2) sends all four on
- * every call, empty when unset, and its own sample sets none.
- */
-function refuseSystemHeaders(headers: Readonly<Record<string, string>>): { status: number; body: VippsTokenErrorResponse } | undefined {
-  for (const name of [VippsHeader.SystemName, VippsHeader.SystemVersion, VippsHeader.SystemPluginName, VippsHeader.SystemPluginVersion]) {
-    const value = headers[name.toLowerCase()];
-    if (value !== undefined && value.length > vippsSystemHeaderMaxLength) {
-      return invalidRequest(`The ${name} header must be at most ${vippsSystemHeaderMaxLength} characters.`);
-    }
-  }
-  return undefined;
+/** The emulator's own answer to a header the documentation constrains; what the gateway answers is unconfirmed. */
+interface OAuthErrorBody {
+  error: string;
+  error_description: string;
 }
 
-function apimError(message: string): { status: number; body: VippsTokenErrorResponse } {
-  return { status: 401, body: { statusCode: 401, message } };
-}
-
-function invalidRequest(description: string): { status: number; body: VippsTokenErrorResponse } {
+function invalidRequest(description: string): { status: number; body: OAuthErrorBody } {
   return { status: 400, body: { error: 'invalid_request', error_description: description } };
 }
 
