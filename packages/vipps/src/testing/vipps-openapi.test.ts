@@ -63,6 +63,10 @@ afterEach(async () => {
 
 describe('the emulator against the published access token description', () => {
   it('should answer both token endpoints with the fields and types the description documents', async () => {
+    // The description types the partner's expires_in as a string; the guide shows the number 900, the emulator's
+    // default. The string form is the description's, so this check asks for it.
+    await emulator.close();
+    emulator = await createVippsEmulator({ unknownPaymentReferences: 'not-found', partnerExpiresIn: 'string' });
     const merchantToken = await answerChecked(accessTokenApi, 'POST', '/accesstoken/get', {
       client_id: clientId,
       client_secret: clientSecret,
