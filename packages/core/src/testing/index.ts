@@ -8,7 +8,7 @@
  * The server a gateway emulator is built on, its routes and its token rules: {@link createEmulatorKit},
  * {@link EmulatorKit}, {@link EmulatorDefinition}, {@link Emulator}, {@link EmulatorOptions}, {@link EmulatorRoute},
  * {@link EmulatorRequest}, {@link EmulatorAnswer}, {@link EmulatorSeenRequest}, {@link listenOnLoopback},
- * {@link LoopbackServer}, {@link readRequestBody}, {@link emulatorMaxRequestBytes}; rotating secrets:
+ * {@link LoopbackServer}, {@link LoopbackListenOptions}, {@link readRequestBody}, {@link emulatorMaxRequestBytes}; rotating secrets:
  * {@link EmulatorSecretCounters}, {@link EmulatorSecretStatus}.
  *
  * @categoryDescription Faults
@@ -44,7 +44,7 @@ export type {
 export { createEmulatorKit } from './emulator-kit.js';
 export type { ForeignOrigin } from './foreign-origin.js';
 export { startForeignOrigin } from './foreign-origin.js';
-export type { LoopbackServer } from './loopback-server.js';
+export type { LoopbackListenOptions, LoopbackServer } from './loopback-server.js';
 export { listenOnLoopback } from './loopback-server.js';
 export type { RawResponse, RawResponseEnding } from './raw-response.js';
 export { validateRawResponse, writeRawResponse } from './raw-response.js';
