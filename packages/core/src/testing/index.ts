@@ -11,6 +11,11 @@
  * {@link LoopbackServer}, {@link LoopbackListenOptions}, {@link readRequestBody}, {@link emulatorMaxRequestBytes}; rotating secrets:
  * {@link EmulatorSecretCounters}, {@link EmulatorSecretStatus}.
  *
+ * @categoryDescription Standalone emulators
+ * A gateway's emulator as a command (`x-iamport-emulator --port 8080`) for tests in any language, with one set of
+ * flags, one config file format and one lifecycle for every gateway: {@link runEmulatorCli},
+ * {@link EmulatorCliDefinition}, {@link EmulatorCliSetting}, {@link EmulatorCliMerchantField}, {@link EmulatorCliServer}.
+ *
  * @categoryDescription Faults
  * One fault vocabulary for every emulator, and byte-exact answers: {@link EmulatorFault}, {@link EmulatorFaultKind},
  * {@link EmulatorFaultOptions}, {@link EmulatorFaultBodies}, {@link answerEmulatorFault},
@@ -27,6 +32,8 @@
  */
 export type { CanaryLeak, ScanSettledOptions } from './canary.js';
 export { CanaryScanner, canaryMarker, containsCanary, createCanary, maskCanaries } from './canary.js';
+export type { EmulatorCliDefinition, EmulatorCliMerchantField, EmulatorCliServer, EmulatorCliSetting } from './emulator-cli.js';
+export { runEmulatorCli } from './emulator-cli.js';
 export type { EmulatorFault, EmulatorFaultBodies, EmulatorFaultKind, EmulatorFaultOptions } from './emulator-fault.js';
 export { answerEmulatorFault, validateEmulatorFault } from './emulator-fault.js';
 export type {
