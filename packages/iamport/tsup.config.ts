@@ -1,9 +1,14 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' },
+  entry: {
+    index: 'src/index.ts',
+    'testing/index': 'src/testing/index.ts',
+    // The `bin` (x-iamport-emulator): a command, not a module to import, so it gets no declaration files.
+    'testing/iamport-emulator-cli': 'src/testing/iamport-emulator-cli.ts',
+  },
   format: ['esm', 'cjs'],
-  dts: { compilerOptions: { customConditions: [] } },
+  dts: { entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' }, compilerOptions: { customConditions: [] } },
   clean: true,
   sourcemap: true,
   target: 'node20',

@@ -200,7 +200,7 @@ function unknownKeyIssues(schema: v.GenericSchema, own: Record<string, unknown>)
  * The known key `key` most likely misspells: the same but for case, `_`, `-` or spaces (`imp_secret`, `baseURL`), or
  * within 2 edits (`enviroment`); `undefined` when none is that close.
  */
-function nearestKey(key: string, known: readonly string[]): string | undefined {
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
   // A long key is no near miss of a setting name, and comparing it would cost its length times theirs.
   if (key.length > unknownKeyMaxLength) return undefined;
   const normal = (name: string): string => name.toLowerCase().replace(/[-_\s]/g, '');

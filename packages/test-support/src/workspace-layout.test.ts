@@ -15,6 +15,7 @@ interface Manifest {
   name: string;
   private?: boolean;
   exports?: Record<string, unknown>;
+  bin?: string | Record<string, string>;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
@@ -49,13 +50,21 @@ function relativeImports(file: string): string[] {
     .map((specifier) => resolve(dirname(file), specifier).replace(/\.js$/, '.ts'));
 }
 
-/** The files of `directory/src` that no entry point of the package (its `@x/source` exports) reaches. */
+/** The source of each of the package's commands: `./dist/testing/x-cli.js` is built from `./src/testing/x-cli.ts`. */
+export function binSources(directory: string): string[] {
+  const { bin } = readManifest(directory);
+  const targets = typeof bin === 'string' ? [bin] : Object.values(bin ?? {});
+  return targets.map((target) => resolve(directory, target.replace(/^(\.\/)?dist\//, 'src/').replace(/\.c?js$/, '.ts')));
+}
+
+/** The files of `directory/src` that no entry point of the package (its `@x/source` exports, its bins) reaches. */
 export function unreachableSources(directory: string): string[] {
   const manifest = readManifest(directory);
   const entries = Object.values(manifest.exports ?? {})
     .map((target) => (typeof target === 'object' && target !== null ? (target as Record<string, unknown>)['@x/source'] : undefined))
     .filter((target): target is string => typeof target === 'string')
-    .map((target) => resolve(directory, target));
+    .map((target) => resolve(directory, target))
+    .concat(binSources(directory));
   const reached = new Set<string>();
   const pending = [...entries];
   while (pending.length > 0) {
@@ -88,6 +97,17 @@ describe('the workspace layout', () => {
       'packages/vipps',
     ]);
     expect(published.flatMap(unreachableSources)).toEqual([]);
+  });
+
+  it('should build every command (bin) from a source file that starts with a node shebang', () => {
+    const bins = projects()
+      .filter((directory) => readManifest(directory).private !== true)
+      .flatMap(binSources);
+    expect(bins.map((file) => relative(root, file)).sort()).toEqual([
+      'packages/iamport/src/testing/iamport-emulator-cli.ts',
+      'packages/vipps/src/testing/vipps-emulator-cli.ts',
+    ]);
+    for (const file of bins) expect(readFileSync(file, 'utf8').startsWith('#!/usr/bin/env node\n'), relative(root, file)).toBe(true);
   });
 
   it('should import another workspace package by its name, never by a relative path into it', () => {

@@ -120,6 +120,13 @@ export interface EmulatorOptions<Target extends string> {
   clockOffsetMs?: number | undefined;
   /** Keeps every request for `seen()`; a long soak turns it off to keep its heap flat. @default true */
   recordRequests?: boolean | undefined;
+  /** The port to listen on; 0 picks a free one. @default 0 */
+  port?: number | undefined;
+  /**
+   * The address to listen on; `0.0.0.0` or `::` for every interface (a standalone emulator in a container). `url`
+   * stays a loopback address. @default '127.0.0.1'
+   */
+  host?: string | undefined;
   /**
    * Asked about every request no queued fault answers; a fault it returns answers that request (its `target` and
    * `count` are ignored). For soaks: return a random fault for a share of the requests.
@@ -129,7 +136,7 @@ export interface EmulatorOptions<Target extends string> {
 
 /** What every running emulator offers, whatever its gateway. */
 export interface Emulator<Target extends string, Counters extends Record<string, number>, Credentials extends object> {
-  /** `http://127.0.0.1:<port>`: use it as the provider's `baseUrl`. */
+  /** `http://127.0.0.1:<port>` (or the `host` it listens on): use it as the provider's `baseUrl`. */
   readonly url: string;
   /** The first merchant's credentials. */
   readonly defaultMerchant: Credentials;
@@ -416,7 +423,7 @@ export function createEmulatorKit<Target extends string, Counters extends Record
     },
     async start(extra) {
       const server = createServer((request, response) => readRequestBody(request, response, (body) => handle(request, response, body)));
-      const loopback = await listenOnLoopback(server);
+      const loopback = await listenOnLoopback(server, { port: options.port, host: options.host });
       const emulator = {
         url: loopback.url,
         async close() {

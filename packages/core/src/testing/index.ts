@@ -8,8 +8,13 @@
  * The server a gateway emulator is built on, its routes and its token rules: {@link createEmulatorKit},
  * {@link EmulatorKit}, {@link EmulatorDefinition}, {@link Emulator}, {@link EmulatorOptions}, {@link EmulatorRoute},
  * {@link EmulatorRequest}, {@link EmulatorAnswer}, {@link EmulatorSeenRequest}, {@link listenOnLoopback},
- * {@link LoopbackServer}, {@link readRequestBody}, {@link emulatorMaxRequestBytes}; rotating secrets:
+ * {@link LoopbackServer}, {@link LoopbackListenOptions}, {@link readRequestBody}, {@link emulatorMaxRequestBytes}; rotating secrets:
  * {@link EmulatorSecretCounters}, {@link EmulatorSecretStatus}.
+ *
+ * @categoryDescription Standalone emulators
+ * A gateway's emulator as a command (`x-iamport-emulator --port 8080`) for tests in any language, with one set of
+ * flags, one config file format and one lifecycle for every gateway: {@link runEmulatorCli},
+ * {@link EmulatorCliDefinition}, {@link EmulatorCliSetting}, {@link EmulatorCliMerchantField}, {@link EmulatorCliServer}.
  *
  * @categoryDescription Faults
  * One fault vocabulary for every emulator, and byte-exact answers: {@link EmulatorFault}, {@link EmulatorFaultKind},
@@ -27,6 +32,8 @@
  */
 export type { CanaryLeak, ScanSettledOptions } from './canary.js';
 export { CanaryScanner, canaryMarker, containsCanary, createCanary, maskCanaries } from './canary.js';
+export type { EmulatorCliDefinition, EmulatorCliMerchantField, EmulatorCliServer, EmulatorCliSetting } from './emulator-cli.js';
+export { runEmulatorCli } from './emulator-cli.js';
 export type { EmulatorFault, EmulatorFaultBodies, EmulatorFaultKind, EmulatorFaultOptions } from './emulator-fault.js';
 export { answerEmulatorFault, validateEmulatorFault } from './emulator-fault.js';
 export type {
@@ -44,7 +51,7 @@ export type {
 export { createEmulatorKit } from './emulator-kit.js';
 export type { ForeignOrigin } from './foreign-origin.js';
 export { startForeignOrigin } from './foreign-origin.js';
-export type { LoopbackServer } from './loopback-server.js';
+export type { LoopbackListenOptions, LoopbackServer } from './loopback-server.js';
 export { listenOnLoopback } from './loopback-server.js';
 export type { RawResponse, RawResponseEnding } from './raw-response.js';
 export { validateRawResponse, writeRawResponse } from './raw-response.js';

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/**
+ * `x-vipps-emulator`, the package's `bin`: the Vipps MobilePay emulator as a standalone server for tests in any
+ * language, on the command line of every `@x` emulator (`@x/core/testing`'s `runEmulatorCli`).
+ */
+import { runEmulatorCli } from '@x/core/testing';
+import { createVippsEmulator, type VippsEmulatorOptions, type VippsFaultTarget } from './vipps-emulator.js';
+
+// Fails to compile when the emulator gains a fault target this command does not offer.
+const faultTargets = { accesstoken: true, partner: true, token: true, payments: true } satisfies Record<VippsFaultTarget, true>;
+
+runEmulatorCli<VippsFaultTarget, VippsEmulatorOptions>({
+  command: 'x-vipps-emulator',
+  gateway: 'Vipps MobilePay',
+  merchantFields: { required: ['clientId', 'clientSecret'], optional: ['subscriptionKey', 'merchantSerialNumber'] },
+  faultTargets: Object.keys(faultTargets) as VippsFaultTarget[],
+  settings: [
+    {
+      key: 'tokenLifetimeMs',
+      kind: 'duration',
+      description: 'lifetime of /accesstoken/get tokens (default 3600000, the test environment; production: 86400000)',
+    },
+    { key: 'partnerTokenLifetimeMs', kind: 'duration', description: 'lifetime of /miami/v1/token tokens (default 900000)' },
+  ],
+  start: createVippsEmulator,
+}).then((status) => {
+  process.exitCode = status;
+});
