@@ -90,6 +90,17 @@ describe('provider state (a rotating refresh token)', () => {
     expect(cold.logins).toBe(1);
   });
 
+  it("should take the lock holder's new token in a forced stampede, though it expires within the same second", async () => {
+    const gateway = rotatingGateway();
+    const store = createMemoryTokenStore({ clock });
+    const processes = Array.from({ length: 6 }, () => createTokenCache(gateway.provider(), { clock, store }));
+    await Promise.all(processes.map((cache) => cache.getToken()));
+    // Every process forces a refresh at once (a 401 everywhere): one refresh, the others take its token.
+    const tokens = await Promise.all(processes.map((cache) => cache.getToken({ forceRefresh: true })));
+    expect(new Set(tokens.map((token) => token.accessToken))).toEqual(new Set(['access-2-xcanary']));
+    expect(gateway).toMatchObject({ logins: 1, refreshes: 1, spentPresented: 0 });
+  });
+
   it('should never present a spent state after a token was dropped in one process and replaced in another', async () => {
     const gateway = rotatingGateway();
     const store = createMemoryTokenStore({ clock });

@@ -380,7 +380,8 @@ class ProviderTokenCache implements TokenCache {
     const lock = await this.#exchange.lock(this.#policy.requestTimeoutMs + this.#policy.lockWaitMs);
     if (lock.kind === 'none') return this.#requestFromProvider(reason);
     if (lock.kind === 'busy') {
-      const fromHolder = await this.#waitForHolder();
+      // A forced request waits for the holder's new token, which may expire within the same second as ours.
+      const fromHolder = await this.#waitForHolder(reason === 'forced' ? this.#current?.fingerprint : undefined);
       return fromHolder === undefined ? this.#requestFromProvider(reason) : this.#adopt(fromHolder, 'store');
     }
     try {
@@ -394,14 +395,20 @@ class ProviderTokenCache implements TokenCache {
   }
 
   /** A token from the store that is fresh and better than what is held. */
-  async #readStore(): Promise<StoreOffer> {
+  /** `replacing`: a token being replaced (a forced request): any other fresh token in the store is better. */
+  async #readStore(replacing?: string): Promise<StoreOffer> {
     const read = await this.#exchange.read();
     if (read.kind !== 'failed' && read.stored?.state !== undefined) this.#stateful = true;
     if (read.kind !== 'token') return read.kind === 'failed' ? read : { kind: 'none' };
     const entry = this.#makeEntry(read.stored, read.fingerprint, 0);
     const current = this.#current;
     // Compared as the wall-clock expiries both were written with: a wall clock that jumped since reads them alike.
-    if (current !== undefined && read.stored.expiresAt <= current.token.expiresAt + this.#sameExpiryToleranceMs(current, entry)) {
+    const replaces = replacing !== undefined && read.fingerprint !== replacing;
+    if (
+      current !== undefined &&
+      !replaces &&
+      read.stored.expiresAt <= current.token.expiresAt + this.#sameExpiryToleranceMs(current, entry)
+    ) {
       return { kind: 'none' };
     }
     if (phaseOf(entry, this.#clock.monotonic()) !== 'fresh') return { kind: 'none' };
@@ -411,7 +418,7 @@ class ProviderTokenCache implements TokenCache {
   }
 
   /** Waits, bounded, for the lock holder's token to reach the store. */
-  async #waitForHolder(): Promise<Entry | undefined> {
+  async #waitForHolder(replacing?: string): Promise<Entry | undefined> {
     const clock = this.#clock;
     const { lockWaitMs } = this.#policy;
     const started = clock.monotonic();
@@ -419,7 +426,7 @@ class ProviderTokenCache implements TokenCache {
     const polls = Math.ceil(lockWaitMs / lockPollMs);
     for (let poll = 0; poll < polls && clock.monotonic() - started < lockWaitMs; poll += 1) {
       await delay(lockPollMs);
-      const offer = await this.#readStore();
+      const offer = await this.#readStore(replacing);
       if (offer.kind === 'entry') {
         this.#emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: true });
         return offer.entry;
