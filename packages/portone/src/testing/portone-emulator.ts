@@ -39,8 +39,8 @@ export const portOneEmulatorDefaultMerchant: Readonly<PortOneEmulatorMerchant> =
   apiSecret: 'xcanary-portone-Kp3vN8qR2sT6wY9zB4cF7hJ1mL5nQ0xW3eR6tY9uI2oP5aS8dF1gH4jK7lZ0xC3v',
 });
 
-/** Which endpoint a fault fails: one token endpoint, both (`token`), or the payment API (`api`). */
-export type PortOneFaultTarget = PortOneTokenEndpoint | 'token' | 'api';
+/** Which endpoint a fault fails: `login` or `refresh`, both token endpoints (`token`), or the payment API (`api`). */
+export type PortOneFaultTarget = 'login' | 'refresh' | 'token' | 'api';
 
 /** A failure to inject with {@link PortOneEmulator.fault} or `injectFault`: the kit's vocabulary, aimed at PortOne's endpoints. */
 export type PortOneFault = EmulatorFault<PortOneFaultTarget>;
