@@ -1,4 +1,4 @@
-// The main entries of @x/core, @x/iamport and @x/vipps must load where there is no Node: Bun, Deno, Cloudflare
+// The main entries of @x/core and the gateway packages must load where there is no Node: Bun, Deno, Cloudflare
 // Workers without Node compatibility. Fails when a built main entry (ESM or CJS), or any chunk it imports, imports a
 // Node built-in (`node:…` or a bare built-in name such as `crypto`). Usage: node node-free.mjs PACKAGE_DIR…, where
 // each directory holds a built package (its package.json and dist). Run by `pnpm check:packages` on the workspace

@@ -8,6 +8,8 @@ const coreFuzz = require('@x/core/testing/fuzz');
 const { createAuthInterceptor } = require('@x/core/undici');
 const { createIamportProvider } = require('@x/iamport');
 const { createIamportEmulator } = require('@x/iamport/testing');
+const { createPortOneProvider } = require('@x/portone');
+const { createPortOneEmulator, portOneEmulatorDefaultMerchant } = require('@x/portone/testing');
 const { createRedisTokenStore } = require('@x/redis');
 const { isRedisServerAvailable } = require('@x/redis/testing');
 const { createVippsProvider } = require('@x/vipps');
@@ -33,6 +35,7 @@ async function main() {
 
   const iamportEmulator = await createIamportEmulator();
   const vippsEmulator = await createVippsEmulator();
+  const portOneEmulator = await createPortOneEmulator();
   try {
     const iamportProvider = createIamportProvider({ ...iamportEmulator.defaultMerchant, baseUrl: iamportEmulator.url });
     const agent = new Agent().compose(createAuthInterceptor(iamportProvider));
@@ -46,13 +49,20 @@ async function main() {
     assert.equal(payment.status, 200);
     await payment.json();
 
+    const { apiSecret } = portOneEmulatorDefaultMerchant;
+    const portoneStatic = core.createAuthFetch(createPortOneProvider({ apiSecret, baseUrl: portOneEmulator.url, mode: 'static' }));
+    assert.equal((await portoneStatic('/payments/payment-1')).status, 200);
+    const portone = core.createAuthFetch(createPortOneProvider({ apiSecret, baseUrl: portOneEmulator.url }));
+    assert.equal((await portone('/payments/payment-2')).status, 200);
+    assert.equal(portOneEmulator.counters.loginRequests, 1);
+
     const error = await core
       .createTokenCache(createVippsProvider({ ...vippsEmulatorDefaultMerchant, clientSecret: 'wrong', baseUrl: vippsEmulator.url }))
       .getToken()
       .catch((caught) => caught);
     assert.ok(core.isTokenRequestError(error), 'a rejected credential is a TokenRequestError');
   } finally {
-    await Promise.all([iamportEmulator.close(), vippsEmulator.close()]);
+    await Promise.all([iamportEmulator.close(), vippsEmulator.close(), portOneEmulator.close()]);
   }
   console.log(`cjs: ok on Node ${process.versions.node}`);
 }

@@ -10,6 +10,8 @@ import * as coreFuzz from '@x/core/testing/fuzz';
 import { createAuthInterceptor } from '@x/core/undici';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
+import { createPortOneProvider } from '@x/portone';
+import { createPortOneEmulator, portOneEmulatorDefaultMerchant } from '@x/portone/testing';
 import { createRedisTokenStore } from '@x/redis';
 import { isRedisServerAvailable } from '@x/redis/testing';
 import { createVippsProvider } from '@x/vipps';
@@ -34,6 +36,7 @@ assert.equal(typeof isRedisServerAvailable, 'function');
 
 const iamportEmulator = await createIamportEmulator();
 const vippsEmulator = await createVippsEmulator();
+const portOneEmulator = await createPortOneEmulator();
 try {
   const iamport = core.createAuthFetch(createIamportProvider({ ...iamportEmulator.defaultMerchant, baseUrl: iamportEmulator.url }));
   const payment = await iamport('/payments/imp_448280090638');
@@ -47,12 +50,25 @@ try {
   await viaInterceptor.body.json();
   await agent.close();
 
+  // PortOne in both modes: a login then a refresh after a 401, and the API secret on every call.
+  const { apiSecret } = portOneEmulatorDefaultMerchant;
+  const portone = core.createAuthFetch(createPortOneProvider({ apiSecret, baseUrl: portOneEmulator.url }));
+  assert.equal((await portone('/payments/payment-1')).status, 200);
+  portOneEmulator.revoke();
+  assert.equal((await portone('/payments/payment-2')).status, 200);
+  const portoneStatic = core.createAuthFetch(createPortOneProvider({ apiSecret, baseUrl: portOneEmulator.url, mode: 'static' }));
+  assert.equal((await portoneStatic('/payments/payment-3')).status, 200);
+  assert.deepEqual(
+    [portOneEmulator.counters.loginRequests, portOneEmulator.counters.refreshRequests, portOneEmulator.counters.staticApiCalls],
+    [1, 1, 1],
+  );
+
   const error = await core
     .createTokenCache(createIamportProvider({ impKey: 'wrong', impSecret: 'wrong', baseUrl: iamportEmulator.url }))
     .getToken()
     .catch((caught) => caught);
   assert.ok(core.isTokenRequestError(error), 'a rejected credential is a TokenRequestError');
 } finally {
-  await Promise.all([iamportEmulator.close(), vippsEmulator.close()]);
+  await Promise.all([iamportEmulator.close(), vippsEmulator.close(), portOneEmulator.close()]);
 }
 console.log(`esm: ok on Node ${process.versions.node}`);

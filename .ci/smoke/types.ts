@@ -9,6 +9,8 @@ import { canaryMarker, type RawResponse } from '@x/core/testing';
 import { type AuthInterceptorOptions, createAuthInterceptor } from '@x/core/undici';
 import { createIamportProvider, type IamportProviderSettings } from '@x/iamport';
 import { createIamportEmulator, type IamportEmulator, type IamportFault } from '@x/iamport/testing';
+import { createPortOneProvider, type PortOneProviderSettings } from '@x/portone';
+import { createPortOneEmulator, type PortOneEmulator, type PortOneFault } from '@x/portone/testing';
 import { createRedisTokenStore, type RedisTokenStoreOptions } from '@x/redis';
 import { type RedisServer, startRedisServer } from '@x/redis/testing';
 import { createVippsProvider, type VippsProviderSettings } from '@x/vipps';
@@ -21,6 +23,10 @@ export const iamportSettings: IamportProviderSettings = { impKey: 'key', impSecr
 export const vippsSettings: VippsProviderSettings = { clientId: 'id', clientSecret: 'secret', subscriptionKey: 'key' };
 export const iamportFetch: AuthFetch = createAuthFetch(createIamportProvider(iamportSettings), { policy });
 export const vippsFetch: AuthFetch = createAuthFetch(createVippsProvider(vippsSettings));
+export const portOneSettings: PortOneProviderSettings = { apiSecret: 'secret', mode: 'static' };
+export const portOneFetch: AuthFetch = createAuthFetch(createPortOneProvider(portOneSettings));
+export const portOneFault: PortOneFault = { kind: 'status', status: 401, target: 'refresh' };
+export const portOneEmulator: Promise<PortOneEmulator> = createPortOneEmulator({ refreshTokenLifetimeMs: 60_000 });
 export const interceptorOptions: AuthInterceptorOptions = { foreignOrigins: 'pass-through' };
 export const interceptor = createAuthInterceptor(createIamportProvider(iamportSettings), interceptorOptions);
 export const raw: RawResponse = { status: 503, body: canaryMarker };
@@ -51,5 +57,7 @@ export const notAnIamportFault: IamportFault = { kind: 'no-such-fault' };
 export const notAVippsFault: VippsFault = { kind: 'slow' };
 // @ts-expect-error: a store needs an encryptionKey or plaintext: true
 export const notAStore = createRedisTokenStore({ client: storeOptions.client });
+// @ts-expect-error: PortOne has two modes, token and static
+export const notAPortOneMode: PortOneProviderSettings = { apiSecret: 'secret', mode: 'bearer' };
 // @ts-expect-error: a duration is a number
 export const notAPolicy: Partial<CachePolicy> = { requestTimeoutMs: '5s' };

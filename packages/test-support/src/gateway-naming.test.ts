@@ -2,7 +2,8 @@
  * One naming template for every gateway package, so that a reader (and the provider kit's checklist) can guess a
  * name without looking: `createXProvider`, `XProvider`, `XTokenProvider`, `xProviderName`, `XProviderSettings`,
  * `validateXSettings` from the main entry; `createXEmulator`, `XEmulator`, `xEmulatorDefaultMerchant` from
- * `testing`. Read from the sources, so it needs none of the gateways installed.
+ * `testing`. `X` is the package's name in the gateway's own casing (`Iamport`, `PortOne`), `x` the same with its first
+ * letter lowered (`portOne`). Read from the sources, so it needs none of the gateways installed.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,19 +35,22 @@ function exportedNames(file: string): { values: string[]; types: string[] } {
 
 describe('the gateway naming template', () => {
   it('should find the gateways', () => {
-    expect(gateways).toEqual(expect.arrayContaining(['iamport', 'vipps']));
+    expect(gateways).toEqual(expect.arrayContaining(['iamport', 'portone', 'vipps']));
   });
 
   it.each(gateways)('should name the exports of %s by the template', (name) => {
-    const type = name[0]!.toUpperCase() + name.slice(1);
+    const provider = readFileSync(join(packages, name, 'src', `${name}-token-provider.ts`), 'utf8');
+    // The gateway's own casing, read from its provider class: the package name, whatever the case of its letters.
+    const type = /\bclass (\w+)TokenProvider implements\b/.exec(provider)?.[1] ?? '';
+    expect(type.toLowerCase()).toBe(name);
+    const value = type[0]!.toLowerCase() + type.slice(1);
     const main = exportedNames(join(packages, name, 'src', 'index.ts'));
-    expect(main.values).toEqual(expect.arrayContaining([`create${type}Provider`, `${name}ProviderName`, `validate${type}Settings`]));
+    expect(main.values).toEqual(expect.arrayContaining([`create${type}Provider`, `${value}ProviderName`, `validate${type}Settings`]));
     expect(main.types).toEqual(expect.arrayContaining([`${type}Provider`, `${type}ProviderSettings`]));
     const testing = exportedNames(join(packages, name, 'src', 'testing', 'index.ts'));
-    expect(testing.values).toEqual(expect.arrayContaining([`create${type}Emulator`, `${name}EmulatorDefaultMerchant`]));
+    expect(testing.values).toEqual(expect.arrayContaining([`create${type}Emulator`, `${value}EmulatorDefaultMerchant`]));
     expect(testing.types).toEqual(expect.arrayContaining([`${type}Emulator`, `${type}EmulatorOptions`, `${type}EmulatorMerchant`]));
-    const provider = readFileSync(join(packages, name, 'src', `${name}-token-provider.ts`), 'utf8');
     expect(provider).toMatch(new RegExp(`\\bclass ${type}TokenProvider implements ${type}Provider\\b`));
-    expect(provider).toMatch(new RegExp(`\\bexport const ${name}ProviderName = '${name}'`));
+    expect(provider).toMatch(new RegExp(`\\bexport const ${value}ProviderName = '${name}'`));
   });
 });

@@ -93,6 +93,7 @@ describe('the workspace layout', () => {
     expect(published.map((directory) => relative(root, directory)).sort()).toEqual([
       'packages/core',
       'packages/iamport',
+      'packages/portone',
       'packages/redis',
       'packages/vipps',
     ]);

@@ -1,0 +1,67 @@
+/**
+ * One process of the PortOne test fleet (forked by `portone-redis-fleet.test.ts` through tsx): a token cache per API
+ * secret, all on one encrypted Redis store. The parent sends `configure`, then `call` messages; the worker answers
+ * each API call with its status, never a token or a secret.
+ */
+import { type AuthFetch, createAuthFetch, createTokenCache } from '@x/core';
+import { createRedisTokenStore } from '@x/redis';
+import { createClient, type RedisClientType } from 'redis';
+import { createPortOneProvider } from '../src/portone-token-provider.js';
+
+/** What the parent sends. */
+export type PortOneFleetMessage =
+  | { type: 'configure'; redisUrl: string; portOneUrl: string; apiSecrets: readonly string[]; encryptionKey: string }
+  | { type: 'call'; id: number; secretIndex: number }
+  | { type: 'exit' };
+
+/** What the worker answers. */
+export type PortOneFleetReply =
+  | { type: 'ready' }
+  | { type: 'configured'; error?: string }
+  | { type: 'result'; id: number; status: number | string };
+
+const send = (reply: PortOneFleetReply): void => {
+  if (process.connected) process.send?.(reply);
+};
+
+let client: RedisClientType | undefined;
+let fetches: AuthFetch[] = [];
+
+async function configure(message: Extract<PortOneFleetMessage, { type: 'configure' }>): Promise<void> {
+  client?.destroy();
+  const next: RedisClientType = createClient({ url: message.redisUrl });
+  next.on('error', () => {});
+  await next.connect();
+  client = next;
+  fetches = message.apiSecrets.map((apiSecret) => {
+    const store = createRedisTokenStore({ client: next, encryptionKey: message.encryptionKey });
+    // A lock wait longer than a loaded machine's refresh: this checks the protocol, not the timing.
+    const cache = createTokenCache(createPortOneProvider({ apiSecret, baseUrl: message.portOneUrl }), {
+      store,
+      policy: { lockWaitMs: 10_000 },
+    });
+    return createAuthFetch(cache);
+  });
+}
+
+process.on('message', (message: PortOneFleetMessage) => {
+  if (message.type === 'exit') {
+    client?.destroy();
+    process.disconnect();
+  } else if (message.type === 'configure') {
+    configure(message).then(
+      () => send({ type: 'configured' }),
+      (error: unknown) => send({ type: 'configured', error: String((error as Error)?.name) }),
+    );
+  } else {
+    fetches[message.secretIndex]!(`/payments/fleet-${message.id}`).then(
+      async (response) => {
+        await response.body?.cancel();
+        send({ type: 'result', id: message.id, status: response.status });
+      },
+      (error: unknown) => send({ type: 'result', id: message.id, status: String((error as Error)?.name) }),
+    );
+  }
+});
+
+send({ type: 'ready' });
