@@ -32,21 +32,35 @@ function exportedNames(file: string): { values: string[]; types: string[] } {
   return { values: names(/export \{([^}]*)\}/g), types: names(/export type \{([^}]*)\}/g) };
 }
 
+/**
+ * The template's `X` where it is not the package name capitalised. `@x/oauth2` is a protocol, not a gateway: its
+ * provider is named after the grant it speaks (`createClientCredentialsProvider`, as issue 17 names it, leaving room
+ * for other grants) and its emulator after the server it plays (`createOAuth2Emulator`).
+ */
+const templateTypes: Readonly<Record<string, { provider?: string; emulator?: string }>> = {
+  oauth2: { provider: 'ClientCredentials', emulator: 'OAuth2' },
+};
+
 describe('the gateway naming template', () => {
   it('should find the gateways', () => {
-    expect(gateways).toEqual(expect.arrayContaining(['iamport', 'vipps']));
+    expect(gateways).toEqual(expect.arrayContaining(['iamport', 'oauth2', 'vipps']));
   });
 
   it.each(gateways)('should name the exports of %s by the template', (name) => {
     const type = name[0]!.toUpperCase() + name.slice(1);
+    const { provider: providerType = type, emulator: emulatorType = type } = templateTypes[name] ?? {};
     const main = exportedNames(join(packages, name, 'src', 'index.ts'));
-    expect(main.values).toEqual(expect.arrayContaining([`create${type}Provider`, `${name}ProviderName`, `validate${type}Settings`]));
-    expect(main.types).toEqual(expect.arrayContaining([`${type}Provider`, `${type}ProviderSettings`]));
+    expect(main.values).toEqual(
+      expect.arrayContaining([`create${providerType}Provider`, `${name}ProviderName`, `validate${providerType}Settings`]),
+    );
+    expect(main.types).toEqual(expect.arrayContaining([`${providerType}Provider`, `${providerType}ProviderSettings`]));
     const testing = exportedNames(join(packages, name, 'src', 'testing', 'index.ts'));
-    expect(testing.values).toEqual(expect.arrayContaining([`create${type}Emulator`, `${name}EmulatorDefaultMerchant`]));
-    expect(testing.types).toEqual(expect.arrayContaining([`${type}Emulator`, `${type}EmulatorOptions`, `${type}EmulatorMerchant`]));
+    expect(testing.values).toEqual(expect.arrayContaining([`create${emulatorType}Emulator`, `${name}EmulatorDefaultMerchant`]));
+    expect(testing.types).toEqual(
+      expect.arrayContaining([`${emulatorType}Emulator`, `${emulatorType}EmulatorOptions`, `${emulatorType}EmulatorMerchant`]),
+    );
     const provider = readFileSync(join(packages, name, 'src', `${name}-token-provider.ts`), 'utf8');
-    expect(provider).toMatch(new RegExp(`\\bclass ${type}TokenProvider implements ${type}Provider\\b`));
+    expect(provider).toMatch(new RegExp(`\\bclass ${providerType}TokenProvider implements ${providerType}Provider\\b`));
     expect(provider).toMatch(new RegExp(`\\bexport const ${name}ProviderName = '${name}'`));
   });
 });

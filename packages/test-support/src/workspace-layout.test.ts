@@ -84,6 +84,7 @@ describe('the workspace layout', () => {
     expect(published.map((directory) => relative(root, directory)).sort()).toEqual([
       'packages/core',
       'packages/iamport',
+      'packages/oauth2',
       'packages/redis',
       'packages/vipps',
     ]);
