@@ -10,6 +10,8 @@ const { createIamportProvider } = require('@x/iamport');
 const { createIamportEmulator } = require('@x/iamport/testing');
 const { createPortOneProvider } = require('@x/portone');
 const { createPortOneEmulator, portOneEmulatorDefaultMerchant } = require('@x/portone/testing');
+const { createClientCredentialsProvider } = require('@x/oauth2');
+const { createOAuth2Emulator, oauth2EmulatorDefaultMerchant } = require('@x/oauth2/testing');
 const { createRedisTokenStore } = require('@x/redis');
 const { isRedisServerAvailable } = require('@x/redis/testing');
 const { createVippsProvider } = require('@x/vipps');
@@ -36,6 +38,7 @@ async function main() {
   const iamportEmulator = await createIamportEmulator();
   const vippsEmulator = await createVippsEmulator();
   const portOneEmulator = await createPortOneEmulator();
+  const oauth2Emulator = await createOAuth2Emulator();
   try {
     const iamportProvider = createIamportProvider({ ...iamportEmulator.defaultMerchant, baseUrl: iamportEmulator.url });
     const agent = new Agent().compose(createAuthInterceptor(iamportProvider));
@@ -61,8 +64,13 @@ async function main() {
       .getToken()
       .catch((caught) => caught);
     assert.ok(core.isTokenRequestError(error), 'a rejected credential is a TokenRequestError');
+
+    const { clientId, clientSecret } = oauth2EmulatorDefaultMerchant;
+    const settings = { clientId, clientSecret, tokenUrl: oauth2Emulator.tokenUrl, baseUrl: oauth2Emulator.url };
+    const partner = core.createAuthFetch(createClientCredentialsProvider(settings));
+    assert.equal((await partner('/api/orders/1')).status, 200);
   } finally {
-    await Promise.all([iamportEmulator.close(), vippsEmulator.close(), portOneEmulator.close()]);
+    await Promise.all([iamportEmulator.close(), vippsEmulator.close(), portOneEmulator.close(), oauth2Emulator.close()]);
   }
   console.log(`cjs: ok on Node ${process.versions.node}`);
 }

@@ -10,6 +10,8 @@ import * as coreFuzz from '@x/core/testing/fuzz';
 import { createAuthInterceptor } from '@x/core/undici';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
+import { createClientCredentialsProvider } from '@x/oauth2';
+import { createOAuth2Emulator, oauth2EmulatorDefaultMerchant } from '@x/oauth2/testing';
 import { createPortOneProvider } from '@x/portone';
 import { createPortOneEmulator, portOneEmulatorDefaultMerchant } from '@x/portone/testing';
 import { createRedisTokenStore } from '@x/redis';
@@ -37,6 +39,7 @@ assert.equal(typeof isRedisServerAvailable, 'function');
 const iamportEmulator = await createIamportEmulator();
 const vippsEmulator = await createVippsEmulator();
 const portOneEmulator = await createPortOneEmulator();
+const oauth2Emulator = await createOAuth2Emulator({ flavor: 'paypal' });
 try {
   const iamport = core.createAuthFetch(createIamportProvider({ ...iamportEmulator.defaultMerchant, baseUrl: iamportEmulator.url }));
   const payment = await iamport('/payments/imp_448280090638');
@@ -68,7 +71,13 @@ try {
     .getToken()
     .catch((caught) => caught);
   assert.ok(core.isTokenRequestError(error), 'a rejected credential is a TokenRequestError');
+
+  const { clientId, clientSecret } = oauth2EmulatorDefaultMerchant;
+  const paypal = core.createAuthFetch(
+    createClientCredentialsProvider({ clientId, clientSecret, preset: 'paypal', baseUrl: oauth2Emulator.url }),
+  );
+  assert.equal((await paypal('/v2/checkout/orders/1')).status, 200);
 } finally {
-  await Promise.all([iamportEmulator.close(), vippsEmulator.close(), portOneEmulator.close()]);
+  await Promise.all([iamportEmulator.close(), vippsEmulator.close(), portOneEmulator.close(), oauth2Emulator.close()]);
 }
 console.log(`esm: ok on Node ${process.versions.node}`);

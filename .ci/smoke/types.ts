@@ -9,6 +9,8 @@ import { canaryMarker, type RawResponse } from '@x/core/testing';
 import { type AuthInterceptorOptions, createAuthInterceptor } from '@x/core/undici';
 import { createIamportProvider, type IamportProviderSettings } from '@x/iamport';
 import { createIamportEmulator, type IamportEmulator, type IamportFault } from '@x/iamport/testing';
+import { type ClientCredentialsProviderSettings, createClientCredentialsProvider } from '@x/oauth2';
+import { createOAuth2Emulator, type OAuth2Emulator, type OAuth2Fault } from '@x/oauth2/testing';
 import { createPortOneProvider, type PortOneProviderSettings } from '@x/portone';
 import { createPortOneEmulator, type PortOneEmulator, type PortOneFault } from '@x/portone/testing';
 import { createRedisTokenStore, type RedisTokenStoreOptions } from '@x/redis';
@@ -32,6 +34,15 @@ export const interceptor = createAuthInterceptor(createIamportProvider(iamportSe
 export const raw: RawResponse = { status: 503, body: canaryMarker };
 export const iamportFault: IamportFault = { kind: 'slow', delayMs: 100 };
 export const vippsFault: VippsFault = { kind: 'raw', ...raw };
+export const paypalSettings: ClientCredentialsProviderSettings = {
+  clientId: 'id',
+  clientSecret: 'secret',
+  preset: 'paypal',
+  environment: 'sandbox',
+};
+export const paypalFetch: AuthFetch = createAuthFetch(createClientCredentialsProvider(paypalSettings));
+export const oauth2Emulator: Promise<OAuth2Emulator> = createOAuth2Emulator({ flavor: 'paypal' });
+export const oauth2Fault: OAuth2Fault = { kind: 'status', status: 401, target: 'token' };
 export const emulators: Promise<[IamportEmulator, VippsEmulator]> = Promise.all([createIamportEmulator(), createVippsEmulator()]);
 export const redis: Promise<RedisServer> = startRedisServer();
 export const storeOptions: RedisTokenStoreOptions = { client: { sendCommand: async () => null }, plaintext: true };

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
-const published = ['core', 'iamport', 'vipps', 'redis'];
+const published = ['core', 'iamport', 'vipps', 'redis', 'oauth2'];
 const durationWord = /ttl|delay|timeout|wait|duration|interval|lifetime|milliseconds|elapsed/i;
 
 /** `file:line name` for every duration-like name declared as a number that does not end in `Ms` or `Seconds`. */

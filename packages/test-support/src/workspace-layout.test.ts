@@ -94,6 +94,7 @@ describe('the workspace layout', () => {
       'packages/core',
       'packages/iamport',
       'packages/portone',
+      'packages/oauth2',
       'packages/redis',
       'packages/vipps',
     ]);

@@ -145,6 +145,15 @@ describe('createClientCredentialsRequest', () => {
     );
   });
 
+  it('should send audience after scope, for servers that issue a token per API (Auth0 and others)', async () => {
+    const endpoint = await tokenEndpoint(200, { access_token: 'xcanary-token', token_type: 'Bearer' });
+    const request = createClientCredentialsRequest('acme', { clientId, clientSecret, scope: 'read', audience: 'https://api.acme.test/' });
+    await requestClientCredentialsToken('acme', context(), endpoint.url, request, { mapError });
+    expect(endpoint.received[0]?.body.toString('ascii')).toBe(
+      'grant_type=client_credentials&scope=read&audience=https%3A%2F%2Fapi.acme.test%2F',
+    );
+  });
+
   it('should refuse a client id with a colon for Basic credentials as they are, where the server would split it wrongly', () => {
     let error: unknown;
     try {

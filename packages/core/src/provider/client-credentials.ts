@@ -31,6 +31,11 @@ export interface ClientCredentialsRequestOptions {
   /** The `scope` form parameter (space-separated scopes), sent when set. @default undefined (not sent) */
   scope?: string | undefined;
   /**
+   * The `audience` form parameter, sent when set: not RFC 6749, but servers that issue one token per API (Auth0 and
+   * others) require it to name the API. @default undefined (not sent)
+   */
+  audience?: string | undefined;
+  /**
    * More request headers, e.g. a gateway's own system headers. They cannot replace `Authorization` or
    * `Content-Type`, which belong to the grant. @default {}
    */
@@ -81,6 +86,7 @@ export function createClientCredentialsRequest(provider: string, options: Client
   }
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (options.scope !== undefined) form.set('scope', options.scope);
+  if (options.audience !== undefined) form.set('audience', options.audience);
   const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     const lower = name.toLowerCase();

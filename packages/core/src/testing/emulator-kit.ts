@@ -44,6 +44,11 @@ export interface EmulatorAnswer {
   body: unknown;
   /** The `content-type`. @default 'application/json; charset=utf-8' */
   contentType?: string | undefined;
+  /**
+   * More response headers, e.g. a gateway's request id (`paypal-debug-id`) or an RFC 6750 `WWW-Authenticate`
+   * challenge. They cannot replace `content-type` or `content-length`. @default {}
+   */
+  headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Where a request goes, as a gateway's `route` decides. */
@@ -456,6 +461,7 @@ function send(response: ServerResponse, answer: EmulatorAnswer): void {
   const text = JSON.stringify(answer.body);
   response
     .writeHead(answer.status, {
+      ...answer.headers,
       'content-type': answer.contentType ?? 'application/json; charset=utf-8',
       'content-length': Buffer.byteLength(text),
     })
