@@ -7,7 +7,7 @@ describe('multi-merchant demo', () => {
     const rows = await runDemo({ durationMs: 15_000, log: (line) => lines.push(line) });
     const row = (merchant: string) => rows.find((candidate) => candidate.merchant === merchant)!;
 
-    expect(rows.map((candidate) => candidate.merchant)).toEqual(['shop-seoul', 'shop-busan', 'shop-oslo']);
+    expect(rows.map((candidate) => candidate.merchant)).toEqual(['shop-seoul', 'shop-busan', 'shop-oslo', 'shop-seoul-v2', 'shop-paypal']);
     for (const summary of rows) {
       expect(summary.errors).toBe(0);
       expect(summary.calls).toBeGreaterThan(100);
@@ -39,6 +39,15 @@ describe('multi-merchant demo', () => {
     expect(lines.filter((line) => line.includes('xcanary'))).toEqual([]);
     const table = lines.at(-1)!.split('\n');
     expect(table[0]).toMatch(/^merchant +gateway +calls +errors +refused +token requests/);
-    expect(table.slice(2).map((line) => line.split(/ +/)[0])).toEqual(['shop-seoul', 'shop-busan', 'shop-oslo']);
+    expect(table.slice(2).map((line) => line.split(/ +/)[0])).toEqual([
+      'shop-seoul',
+      'shop-busan',
+      'shop-oslo',
+      'shop-seoul-v2',
+      'shop-paypal',
+    ]);
+    // PortOne V2: one login, then refreshes that rotate the refresh token; PayPal: new tokens as they run out.
+    expect(lines.find((line) => line.startsWith('shop-seoul-v2 at PortOne V2'))).toMatch(/: 1 login, [1-9]\d* refreshes, 0 spent/);
+    expect(row('shop-paypal').newTokens).toBeGreaterThanOrEqual(2);
   });
 });

@@ -1,6 +1,6 @@
 /**
- * The demo: one app, three merchants on two gateways, configured in merchants.json with secrets read from the
- * environment. It runs against the local emulators with token lifetimes shortened from 30 minutes (i'mport) and
+ * The demo: one app, five merchants on four gateways (i'mport V1, PortOne V2, Vipps MobilePay and PayPal through
+ * OAuth 2.0 client credentials), configured in merchants.json with secrets read from the environment. It runs against the local emulators with token lifetimes shortened from 30 minutes (i'mport) and
  * an hour (Vipps) to seconds, calls every merchant concurrently, and prints what the token layer does as it happens:
  * token requests, reuse, i'mport's extension window, an outage of i'mport's token endpoint ridden out on the
  * still-valid token, a secret rotated while the calls go on, and a merchant offboarded. It ends with a table per
@@ -11,6 +11,10 @@ import { createMerchantRegistry, fingerprint, isTokenRequestError, isUnknownMerc
 import { loadMerchantConfig } from '@x/core/node';
 import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
+import { createClientCredentialsProvider } from '@x/oauth2';
+import { createOAuth2Emulator, oauth2EmulatorDefaultMerchant } from '@x/oauth2/testing';
+import { createPortOneProvider } from '@x/portone';
+import { createPortOneEmulator } from '@x/portone/testing';
 import { createVippsProvider } from '@x/vipps';
 import { createVippsEmulator, vippsEmulatorDefaultMerchant } from '@x/vipps/testing';
 
@@ -40,6 +44,9 @@ export interface MerchantSummary {
 /** Shortened token rules, so a 20-second run shows what takes hours in production. */
 const iamportRules = { tokenLifetimeMs: 10_000, extensionWindowMs: 4_000, extensionMs: 6_000 };
 const vippsLifetimeSeconds = 8;
+/** PortOne V2's access tokens (30 minutes) and PayPal's (9 hours), shortened alike. */
+const portOneLifetimeSeconds = 8;
+const paypalLifetimeSeconds = 8;
 /** The policy for shortened tokens: refresh inside i'mport's (shortened) last 4 seconds, like 50 s in its last minute. */
 const policy = {
   refreshAheadMs: 3_500,
@@ -77,6 +84,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
     SHOP_BUSAN_IMP_SECRET: `xcanary${randomBytes(24).toString('base64url')}`,
     SHOP_OSLO_CLIENT_SECRET: `xcanary${randomBytes(16).toString('base64')}`,
     SHOP_OSLO_SUBSCRIPTION_KEY: `xcanary${randomBytes(16).toString('hex')}`,
+    SHOP_SEOUL_V2_API_SECRET: `xcanary${randomBytes(32).toString('base64url')}`,
+    SHOP_PAYPAL_CLIENT_SECRET: `xcanary-${randomBytes(30).toString('base64url')}`,
   };
   const iamport = await createIamportEmulator({
     ...iamportRules,
@@ -102,10 +111,30 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   log(
     `i'mport emulator at ${iamport.url} (tokens live ${iamportRules.tokenLifetimeMs / 1000} s, extended by ${iamportRules.extensionMs / 1000} s when asked in their last ${iamportRules.extensionWindowMs / 1000} s; its clock runs 9 h ahead of ours)`,
   );
+  const portone = await createPortOneEmulator({
+    accessTokenLifetimeMs: portOneLifetimeSeconds * 1000,
+    merchants: [{ storeId: 'store-seoul-v2', apiSecret: secrets.SHOP_SEOUL_V2_API_SECRET }],
+  });
+  const paypal = await createOAuth2Emulator({
+    flavor: 'paypal',
+    tokenLifetimeMs: paypalLifetimeSeconds * 1000,
+    merchants: [{ ...oauth2EmulatorDefaultMerchant, clientSecret: secrets.SHOP_PAYPAL_CLIENT_SECRET }],
+  });
   log(`Vipps emulator at ${vipps.url} (tokens live ${vippsLifetimeSeconds} s)`);
+  log(
+    `PortOne V2 emulator at ${portone.url} (access tokens live ${portOneLifetimeSeconds} s; every refresh spends the last refresh token)`,
+  );
+  log(`PayPal (OAuth 2.0 client credentials) emulator at ${paypal.url} (tokens live ${paypalLifetimeSeconds} s)`);
 
   const config = await loadMerchantConfig(new URL('../merchants.json', import.meta.url), {
-    env: { ...process.env, ...secrets, IAMPORT_BASE_URL: iamport.url, VIPPS_BASE_URL: vipps.url },
+    env: {
+      ...process.env,
+      ...secrets,
+      IAMPORT_BASE_URL: iamport.url,
+      VIPPS_BASE_URL: vipps.url,
+      PORTONE_BASE_URL: portone.url,
+      PAYPAL_BASE_URL: paypal.url,
+    },
   });
   const ids = Object.keys(config.merchants);
   const summaries = new Map<string, MerchantSummary>(
@@ -187,7 +216,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
   };
 
   const registry = createMerchantRegistry({
-    providers: { iamport: createIamportProvider, vipps: createVippsProvider },
+    providers: {
+      iamport: createIamportProvider,
+      vipps: createVippsProvider,
+      portone: createPortOneProvider,
+      oauth2: createClientCredentialsProvider,
+    },
     ...config,
     policy,
     onEvent,
@@ -200,7 +234,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
     const authFetch = registry.fetch(merchant);
     const summary = summaries.get(merchant)!;
     for (let call = 0; performance.now() < deadline; call += 1) {
-      const path = summary.gateway === 'iamport' ? `/payments/imp_${worker}${call}` : `/epayment/v1/payments/order-${worker}-${call}`;
+      const path = apiPathOf(summary.gateway, worker, call);
       try {
         const response = await authFetch(path);
         await response.arrayBuffer();
@@ -262,19 +296,27 @@ export async function runDemo(options: DemoOptions = {}): Promise<MerchantSummar
     clearInterval(ticker);
     await lifecycle;
     await outage;
-    await Promise.all([iamport.close(), vipps.close()]);
+    await Promise.all([iamport.close(), vipps.close(), portone.close(), paypal.close()]);
   }
 
   for (const summary of summaries.values()) {
     const settings = config.merchants[summary.merchant]!;
-    summary.gatewayTokenRequests =
-      summary.gateway === 'iamport' ? iamport.countersFor(String(settings.impKey)).tokenRequests : vipps.counters.tokenRequests;
+    summary.gatewayTokenRequests = {
+      iamport: () => iamport.countersFor(String(settings.impKey)).tokenRequests,
+      vipps: () => vipps.counters.tokenRequests,
+      portone: () => portone.counters.tokenRequests,
+      oauth2: () => paypal.counters.tokenRequests,
+    }[summary.gateway]!();
   }
   const rows = [...summaries.values()];
   const [oldCounts, newCounts] = vipps.secretCountersFor(String(oslo.clientId));
   log('');
   log(
     `${rotated}'s secrets at Vipps: the old one in ${oldCounts?.tokenRequests} token requests (${oldCounts?.revokedTokenRequests} after its revocation), the new one in ${newCounts?.tokenRequests}`,
+  );
+  const { loginRequests, refreshRequests, spentRefreshTokens } = portone.counters;
+  log(
+    `shop-seoul-v2 at PortOne V2: ${loginRequests} login, ${refreshRequests} refreshes, ${spentRefreshTokens} spent refresh tokens presented`,
   );
   log(table(rows));
   return rows;
@@ -323,4 +365,18 @@ function describeFailure(error: unknown): string {
 
 function sleep(milliseconds: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, milliseconds));
+}
+
+/** A payment (or order) path of each gateway's API, as its emulator serves it. */
+function apiPathOf(gateway: string, worker: number, call: number): string {
+  switch (gateway) {
+    case 'iamport':
+      return `/payments/imp_${worker}${call}`;
+    case 'portone':
+      return `/payments/payment-${worker}-${call}`;
+    case 'oauth2':
+      return `/v2/checkout/orders/order-${worker}-${call}`;
+    default:
+      return `/epayment/v1/payments/order-${worker}-${call}`;
+  }
 }
