@@ -93,8 +93,8 @@ describe('the workspace layout', () => {
     expect(published.map((directory) => relative(root, directory)).sort()).toEqual([
       'packages/core',
       'packages/iamport',
-      'packages/portone',
       'packages/oauth2',
+      'packages/portone',
       'packages/redis',
       'packages/vipps',
     ]);
