@@ -24,6 +24,10 @@
  * {@link createTokenCache}, {@link TokenCache}, {@link TokenCacheOptions}, {@link AccessToken},
  * {@link GetTokenOptions}, {@link InvalidateOptions}, {@link CachePolicy}, {@link maxDurationMs}, {@link Clock}.
  *
+ * @categoryDescription Health
+ * What a cache, or a registry's merchants, stand at now, for health checks and dashboards:
+ * {@link TokenCacheHealth}, {@link TokenCacheState}, {@link TokenErrorSummary}.
+ *
  * @categoryDescription Events
  * What the cache does, for logs and metrics, with a token's {@link fingerprint} and never the token:
  * {@link TokenEvent}, {@link TokenEventListener}, {@link TokenRequestReason}.
@@ -101,6 +105,7 @@ export type {
 export { createMerchantRegistry } from './merchant-registry.js';
 export type { AccessToken, GetTokenOptions, InvalidateOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
 export { createTokenCache } from './token-cache.js';
+export type { TokenCacheHealth, TokenCacheState, TokenErrorSummary } from './token-cache-health.js';
 export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
 export type { MemoryTokenStoreOptions, TokenStore, TokenStoreLock } from './token-store.js';

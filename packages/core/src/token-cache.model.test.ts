@@ -329,6 +329,7 @@ class World {
       if ('error' in invalidation) throw new Error(`invalidate() rejected: ${inspect(invalidation.error)}`);
     }
     this.invalidations.length = 0;
+    this.#checkHealth(now);
     const tenure = this.#tenure;
     if (tenure?.firstBackgroundRequestAt !== undefined) {
       const elapsed = now - tenure.firstBackgroundRequestAt;
@@ -337,6 +338,33 @@ class World {
         throw new Error(
           `${tenure.backgroundRequests} background requests for one token within ${elapsed} ms; the backoff allows ${allowed}`,
         );
+      }
+    }
+  }
+
+  /**
+   * `health()` agrees with the hand-out rule and with itself: a token it reports is one the cache may hand out, a held
+   * valid token is reported, an error goes with the states that follow a failure, the rejection's cool-down is
+   * reported as such, and nothing in it names a token.
+   */
+  #checkHealth(now: number): void {
+    const health = this.cache.health();
+    const text = JSON.stringify(health);
+    if (containsCanary(text)) throw new Error(`health() names a token: ${text}`);
+    const serves = health.state === 'fresh' || health.state === 'refreshing' || health.state === 'serving-stale';
+    if (serves !== (health.expiresInMs !== undefined)) throw new Error(`health() is ${text}: a time left goes with a served token`);
+    if (health.expiresInMs !== undefined && health.expiresInMs < this.policy.minValidityMs) {
+      throw new Error(`health() reports a served token with less than minValidityMs left: ${text}`);
+    }
+    const failed = health.state === 'serving-stale' || health.state === 'failing' || health.state === 'cooling-down';
+    if (failed !== (health.lastError !== undefined) || failed !== (health.retryInMs !== undefined)) {
+      throw new Error(`health() is ${text}: an error and a retry time go with the states after a failure`);
+    }
+    if (this.servableToken() !== undefined && !serves) throw new Error(`health() is ${text} while the cache holds a token to hand out`);
+    const cooldownUntil = this.#cooldownUntil;
+    if (cooldownUntil !== undefined && now < cooldownUntil && this.servableToken() === undefined) {
+      if (health.state !== 'cooling-down' || Math.abs(health.retryInMs! - (cooldownUntil - now)) > 1) {
+        throw new Error(`health() is ${text} within the cool-down of rejected credentials (${cooldownUntil - now} ms left)`);
       }
     }
   }

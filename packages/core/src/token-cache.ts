@@ -3,6 +3,7 @@ import { type Clock, systemClock } from './clock.js';
 import { type AuthError, isAuthError, isRetryable, nameMerchants, TokenRequestError, TokenResponseError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import { TokenBackoff } from './token-backoff.js';
+import { type FailureRecord, recordFailure, type TokenCacheHealth, type TokenCacheState } from './token-cache-health.js';
 import type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 import { isUsableAccessToken, isUsableState } from './token-http.js';
 import type { ProviderToken, TokenProvider } from './token-provider.js';
@@ -65,6 +66,12 @@ export interface TokenCache {
    * process from taking it back. A stale 401 on an older token leaves a newer one alone. Never rejects.
    */
   invalidate(accessToken: string, options?: InvalidateOptions): Promise<void>;
+  /**
+   * Where the cache stands now (`cold`, `fresh`, `refreshing`, `serving-stale`, `failing`, `cooling-down`), the time
+   * its token has left, and the last failure's error code: read from the cache's state and clock, for health checks
+   * and dashboards. Synchronous, starts nothing, and never returns a token or a secret.
+   */
+  health(): TokenCacheHealth;
 }
 
 /** Options of {@link TokenCache.invalidate}. */
@@ -204,6 +211,8 @@ class ProviderTokenCache implements TokenCache {
   #state: string | undefined;
   /** Whether this provider has ever given a state: only then is the store's asked for before each request. */
   #stateful = false;
+  /** The last failed request since the last token, for {@link TokenCache.health}: summarised, the error not kept. */
+  #lastFailure: FailureRecord | undefined;
 
   constructor(provider: TokenProvider, options: TokenCacheOptions) {
     this.provider = provider;
@@ -270,6 +279,33 @@ class ProviderTokenCache implements TokenCache {
     this.#emit({ type: 'token-invalidated', fingerprint: entry.fingerprint });
     // In the store too, so no process takes it back, even if someone writes the old value there again.
     await this.#exchange.forget(accessToken, entry.fingerprint, Math.ceil(entry.deadline - now));
+  }
+
+  /*
+   * Read from the fields the rules above keep, never changing them: a token that may be handed out is `fresh`,
+   * `refreshing` or, when a refresh failed since it came, `serving-stale`; without one, a failure since the last token
+   * makes the cache `failing` (retryable) or `cooling-down` (rejected), and no failure leaves it `cold`.
+   */
+  health(): TokenCacheHealth {
+    const now = this.#clock.monotonic();
+    const entry = this.#current;
+    const failure = this.#lastFailure;
+    const inflight = this.#inflight;
+    const requesting = inflight !== undefined && now - inflight.startedAt < this.#abandonedAfterMs();
+    const servable = entry !== undefined && phaseOf(entry, now) !== 'stale' ? entry : undefined;
+    let state: TokenCacheState;
+    if (servable !== undefined) state = failure !== undefined ? 'serving-stale' : requesting ? 'refreshing' : 'fresh';
+    else if (failure === undefined) state = 'cold';
+    else state = failure.retryable ? 'failing' : 'cooling-down';
+    // A served token's next attempt is the background refresh's; without one, the backoff (or cool-down) callers share.
+    const retryAt = servable !== undefined ? this.#nextAttemptAt : (this.#failure?.until ?? now);
+    return {
+      state,
+      expiresInMs: servable === undefined ? undefined : Math.round(servable.deadline - now),
+      requesting,
+      retryInMs: failure === undefined ? undefined : Math.max(0, Math.round(retryAt - now)),
+      lastError: failure?.summary,
+    };
   }
 
   /** `entry` if it may be handed out now, starting a background refresh once its window is open. */
@@ -353,6 +389,7 @@ class ProviderTokenCache implements TokenCache {
     const now = this.#clock.monotonic();
     const current = this.#current;
     const annotated = this.#annotate(error);
+    this.#lastFailure = recordFailure(error);
     if (current !== undefined && phaseOf(current, now) !== 'stale') {
       const nextAttemptInMs = this.#backoff.afterFailure(error, this.#clock.now());
       this.#nextAttemptAt = now + nextAttemptInMs;
@@ -534,6 +571,8 @@ class ProviderTokenCache implements TokenCache {
     const now = this.#clock.monotonic();
     const nextAttemptInMs = this.#backoff.afterFailure(undefined, this.#clock.now());
     this.#nextAttemptAt = now + nextAttemptInMs;
+    // The gateway answered: an earlier failure no longer describes the cache.
+    this.#lastFailure = undefined;
     this.#emit({
       type: 'token-unchanged',
       fingerprint: held.fingerprint,
@@ -574,6 +613,7 @@ class ProviderTokenCache implements TokenCache {
     this.#nextAttemptAt = 0;
     this.#backoff.reset();
     this.#failure = undefined;
+    this.#lastFailure = undefined;
     this.#emit({
       type: 'token-refreshed',
       source,
