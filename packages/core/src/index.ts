@@ -25,8 +25,10 @@
  * {@link GetTokenOptions}, {@link InvalidateOptions}, {@link CachePolicy}, {@link maxDurationMs}, {@link Clock}.
  *
  * @categoryDescription Health
- * What a cache, or a registry's merchants, stand at now, for health checks and dashboards:
- * {@link TokenCacheHealth}, {@link TokenCacheState}, {@link TokenErrorSummary}.
+ * Where a cache, or a registry's merchants, stand now, for health checks and dashboards: {@link TokenCache.health},
+ * {@link TokenCacheHealth}, {@link TokenCacheState}, {@link TokenErrorSummary}, {@link MerchantRegistry.health},
+ * {@link MerchantHealth}, {@link MerchantHealthState}; for an HTTP health endpoint, {@link checkReadiness},
+ * {@link ReadinessOptions}, {@link Readiness}, {@link ReadinessBody}, {@link ReadinessEntry}.
  *
  * @categoryDescription Events
  * What the cache does, for logs and metrics, with a token's {@link fingerprint} and never the token:
@@ -92,6 +94,9 @@ export {
 export { fingerprint } from './fingerprint.js';
 export type { MerchantConfig, ResolveMerchantConfigOptions } from './merchant-config.js';
 export { resolveMerchantConfig } from './merchant-config.js';
+export type { MerchantHealth, MerchantHealthState } from './merchant-health.js';
+export type { Readiness, ReadinessBody, ReadinessEntry, ReadinessOptions } from './merchant-readiness.js';
+export { checkReadiness } from './merchant-readiness.js';
 export type {
   MerchantRegistry,
   MerchantRegistryOptions,

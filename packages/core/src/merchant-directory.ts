@@ -3,6 +3,7 @@ import type { CachePolicy } from './cache-policy.js';
 import { type Clock, systemClock } from './clock.js';
 import { ConfigurationError, isTokenRequestError, MerchantResolveError, RegistryClosedError, UnknownMerchantError } from './errors.js';
 import { merchantIssues, merchantsIssues, sameSettings, splitEntry } from './merchant-checks.js';
+import { cacheHealthEntry, type MerchantHealth, unheldEntry } from './merchant-health.js';
 import type {
   MerchantRegistryOptions,
   MerchantReloadResult,
@@ -176,6 +177,52 @@ export class MerchantDirectory {
     const ids = [...this.#configured.keys()];
     for (const id of this.#held.keys()) if (!this.#configured.has(id)) ids.push(id);
     return ids;
+  }
+
+  /**
+   * The health of the caches of `merchantIds` (default: every held merchant), one entry per cache, in the order first
+   * asked. Reads only: no merchant is built, held, or moved in the least-recently-used order.
+   */
+  health(merchantIds: readonly string[] | undefined): MerchantHealth[] {
+    const entries: MerchantHealth[] = [];
+    if (merchantIds === undefined) {
+      const seen = new Set<SharedCache>();
+      for (const { shared } of this.#closed ? [] : this.#held.values()) {
+        if (seen.has(shared)) continue;
+        seen.add(shared);
+        entries.push(cacheHealthEntry(shared.cache, merchantsOf(shared), shared.merchants.length));
+      }
+      return entries;
+    }
+    // The asked merchants of each cache, filled in as they come: an answer as long as the question, however many share.
+    const askedOf = new Map<SharedCache, string[]>();
+    for (const merchantId of new Set(merchantIds)) {
+      const held = this.#closed ? undefined : this.#held.get(merchantId);
+      if (held === undefined) {
+        entries.push(this.#unheldHealth(merchantId));
+        continue;
+      }
+      const asked = askedOf.get(held.shared);
+      if (asked !== undefined) {
+        asked.push(merchantId);
+        continue;
+      }
+      const merchants = [merchantId];
+      askedOf.set(held.shared, merchants);
+      entries.push(cacheHealthEntry(held.shared.cache, merchants, held.shared.merchants.length));
+    }
+    return entries;
+  }
+
+  /** A merchant not held: `cold` when a call would build it (configured, or the resolver may have it), else `unknown`. */
+  #unheldHealth(merchantId: string): MerchantHealth {
+    const name = typeof merchantId === 'string' ? printableName(merchantId) : printableName(String(merchantId));
+    if (this.#closed || typeof merchantId !== 'string') return unheldEntry(name, undefined, 'unknown');
+    const settings = this.#configured.get(merchantId);
+    if (settings !== undefined)
+      return unheldEntry(merchantId, typeof settings.provider === 'string' ? settings.provider : undefined, 'cold');
+    const callable = this.#resolver !== undefined && !this.#removed.has(merchantId) && merchantIdProblem(merchantId) === undefined;
+    return unheldEntry(name, undefined, callable ? 'cold' : 'unknown');
   }
 
   update(merchantId: string, settings: MerchantSettings): void {

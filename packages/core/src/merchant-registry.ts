@@ -4,6 +4,7 @@ import type { Clock } from './clock.js';
 import { ConfigurationError, type ConfigurationIssue, UnknownMerchantError } from './errors.js';
 import { merchantsIssues, providersIssues } from './merchant-checks.js';
 import { type HeldMerchant, MerchantDirectory } from './merchant-directory.js';
+import type { MerchantHealth } from './merchant-health.js';
 import { printableName } from './settings-checks.js';
 import type { TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
@@ -167,6 +168,16 @@ export interface MerchantRegistry {
    * @param merchantIds - @default the configured merchants and those held
    */
   warm(merchantIds?: readonly string[]): Promise<MerchantWarmResult[]>;
+  /**
+   * Where each merchant's token stands now, one entry per token cache with the merchants that share it: the cache's
+   * state, the time its token has left and the last failure's error code (see {@link TokenCache.health}); `cold` for
+   * a merchant not held yet, `unknown` for one the registry cannot call. Never a token or a secret. Synchronous, and
+   * it only reads: no merchant is built, resolved, or moved in the least-recently-used order. The answer grows with
+   * the question, never with the registry: without ids it lists the merchants held (bounded by `maxActiveMerchants`),
+   * each once; with ids, each asked merchant once, with a count of those sharing its cache.
+   * @param merchantIds - @default the merchants held
+   */
+  health(merchantIds?: readonly string[]): MerchantHealth[];
   /** Stops every resolver call in flight (their signals abort); every later call is refused with `RegistryClosedError`. */
   close(): Promise<void>;
 }
@@ -280,6 +291,7 @@ export function createMerchantRegistry(options: MerchantRegistryOptions): Mercha
       await Promise.all(Array.from({ length: Math.min(warmConcurrency, ids.length) }, worker));
       return results;
     },
+    health: (merchantIds) => directory.health(merchantIds),
     close: async () => directory.close(),
   };
 }
