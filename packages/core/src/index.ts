@@ -32,7 +32,10 @@
  *
  * @categoryDescription Events
  * What the cache does, for logs and metrics, with a token's {@link fingerprint} and never the token:
- * {@link TokenEvent}, {@link TokenEventListener}, {@link TokenRequestReason}.
+ * {@link TokenEvent}, {@link TokenEventListener}, {@link TokenRequestReason}; logged through pino, winston or the like,
+ * at a level per event and secret-free by construction, with {@link createTokenEventLogger}
+ * ({@link TokenEventLoggerOptions}, {@link TokenEventLoggerTarget}, {@link TokenEventLevels}, {@link TokenLogLevel},
+ * {@link defaultTokenEventLevels}).
  *
  * @categoryDescription Token stores
  * Where tokens are shared (`@x/redis` implements the contract for fleets): {@link TokenStore},
@@ -111,6 +114,8 @@ export { createMerchantRegistry } from './merchant-registry.js';
 export type { AccessToken, GetTokenOptions, InvalidateOptions, TokenCache, TokenCacheOptions } from './token-cache.js';
 export { createTokenCache } from './token-cache.js';
 export type { TokenCacheHealth, TokenCacheState, TokenErrorSummary } from './token-cache-health.js';
+export type { TokenEventLevels, TokenEventLoggerOptions, TokenEventLoggerTarget, TokenLogLevel } from './token-event-logger.js';
+export { createTokenEventLogger, defaultTokenEventLevels } from './token-event-logger.js';
 export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
 export type { MemoryTokenStoreOptions, TokenStore, TokenStoreLock } from './token-store.js';
