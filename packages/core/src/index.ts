@@ -105,3 +105,4 @@ export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token
 export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
 export type { MemoryTokenStoreOptions, TokenStore, TokenStoreLock } from './token-store.js';
 export { createMemoryTokenStore } from './token-store.js';
+export { splitTokenStoreKey } from './token-store-exchange.js';

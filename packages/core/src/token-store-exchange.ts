@@ -49,6 +49,23 @@ const tombstoneSuffix = ':dropped:';
 /** The provider state (a rotating refresh token) lives under this suffix of the cache key, apart from the token. */
 const stateSuffix = ':state';
 /**
+ * The credential a store key belongs to (its cache key) and what the key holds under it: `''` for the token itself,
+ * `':state'` for the provider state, `':dropped:<fingerprint>'` for a tombstone. A store that spreads keys over
+ * shards (a Redis Cluster) keeps a credential's keys together by its cache key, so one script can reach them all.
+ */
+export function splitTokenStoreKey(key: string): { readonly cacheKey: string; readonly suffix: string } {
+  // The state first: a tombstone ends in a fingerprint (hex), never in `:state`, whatever the cache key holds.
+  if (key.endsWith(stateSuffix) && key.length > stateSuffix.length) {
+    return { cacheKey: key.slice(0, -stateSuffix.length), suffix: stateSuffix };
+  }
+  const dropped = key.lastIndexOf(tombstoneSuffix);
+  if (dropped > 0 && !key.includes(':', dropped + tombstoneSuffix.length)) {
+    return { cacheKey: key.slice(0, dropped), suffix: key.slice(dropped) };
+  }
+  return { cacheKey: key, suffix: '' };
+}
+
+/**
  * How long a published state stays in the store: a day, PortOne V2's refresh-token lifetime. Longer than any token's
  * record, and never deleted with a dropped token, whose refresh token is still good.
  */

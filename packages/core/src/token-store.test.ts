@@ -1,6 +1,7 @@
 import { createManualClock } from '@x/test-support/clock';
 import { describe, expect, it } from 'vitest';
-import { createMemoryTokenStore, parseStoredToken, type StoredToken, serializeToken } from './token-store.js';
+import { createMemoryTokenStore, parseStoredToken, type StoredToken, serializeToken, type TokenStore } from './token-store.js';
+import { StoreExchange, splitTokenStoreKey } from './token-store-exchange.js';
 
 describe('createMemoryTokenStore', () => {
   it('should return what was set until its time to live runs out', async () => {
@@ -120,5 +121,36 @@ describe('serializeToken and parseStoredToken', () => {
     ]) {
       expect(parseStoredToken(value)).toBeUndefined();
     }
+  });
+});
+
+describe('splitTokenStoreKey', () => {
+  it('should find the cache key of every key the cache writes for a credential: token, tombstone, provider state', async () => {
+    const written: string[] = [];
+    const memory = createMemoryTokenStore();
+    const store: TokenStore = {
+      get: (key) => memory.get(key),
+      delete: (key, expected) => memory.delete(key, expected),
+      async set(key, value, ttlMs) {
+        written.push(key);
+        await memory.set(key, value, ttlMs);
+      },
+    };
+    const cacheKey = 'iamport:4f1c:dropped';
+    const exchange = new StoreExchange({
+      store,
+      provider: 'test',
+      cacheKey,
+      clock: createManualClock(),
+      timeoutMs: 1_000,
+      report: () => {},
+    });
+    exchange.publish('value', 60_000);
+    exchange.publishState('state-1');
+    await exchange.forget('token-1', 'abcdef12', 60_000);
+
+    expect(written).toHaveLength(3);
+    expect(written.map((key) => splitTokenStoreKey(key).cacheKey)).toEqual([cacheKey, cacheKey, cacheKey]);
+    expect(written.map((key) => splitTokenStoreKey(key).suffix).sort()).toEqual(['', ':dropped:abcdef12', ':state']);
   });
 });

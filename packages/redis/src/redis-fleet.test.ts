@@ -118,7 +118,7 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
       .split('\n')
       .map((line) => line.trim().replace(/^"|"$/g, ''))
       .filter(Boolean);
-    const tokenKeys = keys.filter((key) => key.startsWith('x:token:iamport:'));
+    const tokenKeys = keys.filter((key) => /^x:\{iamport:[^}]+\}:token$/.test(key));
     expect(tokenKeys).toHaveLength(3);
     const dump = keys.join('\n') + tokenKeys.map((key) => cli('GET', key)).join('\n');
     expect(dump).toContain('xenc1.');
@@ -134,7 +134,7 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     const plain = fleet[3]!;
     await plain.configure({ ...config, encryptionKey: undefined, keyPrefix: 'plain:' });
     expect((await plain.call(merchants[0]!.impKey)).ok).toBe(true);
-    const plainKey = cli('--scan', '--pattern', 'plain:token:*').trim().replace(/^"|"$/g, '');
+    const plainKey = cli('--scan', '--pattern', 'plain:{*}:token').trim().replace(/^"|"$/g, '');
     expect(cli('GET', plainKey)).toContain(emulator.currentToken(merchants[0]!.impKey)?.accessToken);
   });
 

@@ -60,13 +60,13 @@ describeWithRedis('createRedisTokenStore', () => {
   });
 
   describe('values', () => {
-    it('should store a value under <keyPrefix>token:<cacheKey> with the token lifetime as its Redis TTL', async () => {
+    it('should store a value under <keyPrefix>{<cacheKey>}:token with the token lifetime as its Redis TTL', async () => {
       const store = createRedisTokenStore({ client, plaintext: true });
       await store.set('test:abc', 'value-1', 60_000);
 
       expect(await store.get('test:abc')).toBe('value-1');
-      expect(await client.get('x:token:test:abc')).toBe('value-1');
-      const ttl = await client.pTTL('x:token:test:abc');
+      expect(await client.get('x:{test:abc}:token')).toBe('value-1');
+      const ttl = await client.pTTL('x:{test:abc}:token');
       expect(ttl).toBeGreaterThan(59_000);
       expect(ttl).toBeLessThanOrEqual(60_000);
     });
@@ -75,7 +75,7 @@ describeWithRedis('createRedisTokenStore', () => {
       const store = createRedisTokenStore({ client, keyPrefix: 'shop:', plaintext: true });
       await store.set('test:abc', 'value-1', 60_000);
 
-      expect(await client.keys('*')).toEqual(['shop:token:test:abc']);
+      expect(await client.keys('*')).toEqual(['shop:{test:abc}:token']);
     });
 
     it('should forget a value once its TTL has passed', async () => {
@@ -84,7 +84,7 @@ describeWithRedis('createRedisTokenStore', () => {
       await sleep(120);
 
       expect(await store.get('test:abc')).toBeUndefined();
-      expect(await client.exists('x:token:test:abc')).toBe(0);
+      expect(await client.exists('x:{test:abc}:token')).toBe(0);
     });
 
     it('should return undefined for a key never written', async () => {
@@ -118,7 +118,7 @@ describeWithRedis('createRedisTokenStore', () => {
       const lock = await first.lock('test:abc', 5_000);
       expect(lock).toBeDefined();
       expect(await second.lock('test:abc', 5_000)).toBeUndefined();
-      expect(await client.pTTL('x:lock:test:abc')).toBeGreaterThan(4_000);
+      expect(await client.pTTL('x:{test:abc}:lock')).toBeGreaterThan(4_000);
 
       await lock!.release();
       expect(await second.lock('test:abc', 5_000)).toBeDefined();
@@ -143,7 +143,7 @@ describeWithRedis('createRedisTokenStore', () => {
 
       expect(await store.lock('test:abc', 5_000)).toBeUndefined();
       await current!.release();
-      expect(await client.exists('x:lock:test:abc')).toBe(0);
+      expect(await client.exists('x:{test:abc}:lock')).toBe(0);
     });
 
     it('should keep locks and values apart', async () => {
@@ -163,7 +163,7 @@ describeWithRedis('createRedisTokenStore', () => {
       const store = createRedisTokenStore({ client, encryptionKey: key });
       await store.set('test:abc', value, 60_000);
 
-      const raw = await client.get('x:token:test:abc');
+      const raw = await client.get('x:{test:abc}:token');
       expect(raw).toMatch(/^xenc1\.[0-9a-f]{8}\.[\w-]{16}\.[\w-]+$/);
       expect(raw).not.toContain(token);
       expect(Buffer.from(raw!.split('.')[3]!, 'base64url').toString('latin1')).not.toContain(token);
@@ -173,10 +173,10 @@ describeWithRedis('createRedisTokenStore', () => {
     it('should use a fresh IV for every write', async () => {
       const store = createRedisTokenStore({ client, encryptionKey: key });
       await store.set('test:abc', value, 60_000);
-      const first = await client.get('x:token:test:abc');
+      const first = await client.get('x:{test:abc}:token');
       await store.set('test:abc', value, 60_000);
 
-      expect(await client.get('x:token:test:abc')).not.toBe(first);
+      expect(await client.get('x:{test:abc}:token')).not.toBe(first);
     });
 
     it('should accept the key as 64 hex digits or base64', async () => {
@@ -191,23 +191,23 @@ describeWithRedis('createRedisTokenStore', () => {
       [
         'a tampered value',
         'authentication-failed',
-        async (raw: string) => client.set('x:token:test:abc', raw.slice(0, -2) + (raw.endsWith('AA') ? 'AB' : 'AA')),
+        async (raw: string) => client.set('x:{test:abc}:token', raw.slice(0, -2) + (raw.endsWith('AA') ? 'AB' : 'AA')),
       ],
       [
         'a value moved from another cache key',
         'authentication-failed',
         async (raw: string) => {
-          await client.set('x:token:test:other', raw);
-          await client.rename('x:token:test:other', 'x:token:test:abc');
+          await client.set('x:{test:other}:token', raw);
+          await client.rename('x:{test:other}:token', 'x:{test:abc}:token');
         },
       ],
-      ['a value in another shape', 'malformed', async () => client.set('x:token:test:abc', 'xenc1.garbage')],
-      ['a plaintext value', 'not-encrypted', async () => client.set('x:token:test:abc', value)],
+      ['a value in another shape', 'malformed', async () => client.set('x:{test:abc}:token', 'xenc1.garbage')],
+      ['a plaintext value', 'not-encrypted', async () => client.set('x:{test:abc}:token', value)],
     ])('should treat %s as absent and report it', async (_name, reason, corrupt) => {
       const events: RedisTokenStoreEvent[] = [];
       const store = createRedisTokenStore({ client, encryptionKey: key, onEvent: (event) => events.push(event) });
       await store.set(_name.includes('moved') ? 'test:other' : 'test:abc', value, 60_000);
-      const raw = (await client.get(_name.includes('moved') ? 'x:token:test:other' : 'x:token:test:abc'))!;
+      const raw = (await client.get(_name.includes('moved') ? 'x:{test:other}:token' : 'x:{test:abc}:token'))!;
       await corrupt(raw);
 
       await expect(store.get('test:abc')).resolves.toBeUndefined();
@@ -240,7 +240,7 @@ describeWithRedis('createRedisTokenStore', () => {
       expect(await store.get('test:abc')).toBe(newer);
 
       await store.delete('test:abc', newer);
-      expect(await client.exists('x:token:test:abc')).toBe(0);
+      expect(await client.exists('x:{test:abc}:token')).toBe(0);
     });
   });
 
@@ -306,6 +306,12 @@ describeWithRedis('createRedisTokenStore', () => {
       expect(() => createRedisTokenStore({ client, plaintext: true, operationTimeoutMs: 2 ** 31 - 1 })).not.toThrow();
     });
 
+    it('should refuse a keyPrefix with a brace, which would put every credential in one cluster slot', () => {
+      expect(() => createRedisTokenStore({ client, keyPrefix: 'x{shop}:', plaintext: true })).toThrow(
+        expect.objectContaining({ issues: [{ path: 'keyPrefix', message: 'must not contain `{` or `}`' }] }),
+      );
+    });
+
     it('should name every bad option at once', () => {
       expect(() => createRedisTokenStore({ client: {} as never, operationTimeoutMs: 0, plaintext: true })).toThrow(
         expect.objectContaining({
@@ -339,7 +345,7 @@ describeWithRedis('createRedisTokenStore', () => {
     it('should reject with a TokenStoreError of the one @x hierarchy: reason timeout or failed, provider redis', async () => {
       const store = createRedisTokenStore({ client, operationTimeoutMs: 100, plaintext: true });
       // A command Redis refuses (WRONGTYPE: the token key holds a list) fails; it does not time out.
-      await client.lPush('x:token:test:abc', 'not-a-string');
+      await client.lPush('x:{test:abc}:token', 'not-a-string');
       const failed = await store.get('test:abc').catch((caught: unknown) => caught);
       redis.pause();
       const timedOut = await store.get('test:abc').catch((caught: unknown) => caught);
@@ -382,8 +388,8 @@ describeWithRedis('createRedisTokenStore', () => {
       }
       // The timed-out commands left the offline queue: nothing stale is replayed once Redis is back.
       await sleep(300);
-      expect(await queueing.exists('x:token:test:abc')).toBe(0);
-      expect(await queueing.exists('x:lock:test:abc')).toBe(0);
+      expect(await queueing.exists('x:{test:abc}:token')).toBe(0);
+      expect(await queueing.exists('x:{test:abc}:lock')).toBe(0);
     });
 
     it('should reject at once with disableOfflineQueue when Redis is gone', async () => {
@@ -409,7 +415,7 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should swallow exceptions thrown by the event listener', async () => {
-      await client.set('x:token:test:abc', 'xenc1.garbage');
+      await client.set('x:{test:abc}:token', 'xenc1.garbage');
       const store = createRedisTokenStore({
         client,
         encryptionKey: randomBytes(32),

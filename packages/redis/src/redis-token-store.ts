@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, type ConfigurationIssue, type TokenStore, type TokenStoreLock } from '@x/core';
+import { ConfigurationError, type ConfigurationIssue, splitTokenStoreKey, type TokenStore, type TokenStoreLock } from '@x/core';
 import { durationProblem } from '@x/core/provider';
+import { type RedisTokenStoreClient, toRedisSend } from './redis-command-client.js';
 import {
   createValueCipher,
   isEncryptedValue,
@@ -9,15 +10,6 @@ import {
   type RedisValueCipher,
 } from './redis-encryption.js';
 import { RedisTokenStoreError, type RedisTokenStoreOperation } from './redis-token-store-error.js';
-
-/**
- * The part of a node-redis 5 client the store uses: `createClient()` and `createClientPool()` both fit. Commands
- * are sent with `sendCommand`, so modules, scripts and type mappings of the client do not matter.
- */
-export interface RedisCommandClient {
-  /** Sends one raw command, e.g. `['SET', key, value, 'PX', '1000', 'NX']`; the store aborts it at its timeout. */
-  sendCommand(args: string[], options?: { abortSignal?: AbortSignal }): Promise<unknown>;
-}
 
 /** Something the store handled without throwing, for logs and metrics. Never holds a token or a key. */
 export type RedisTokenStoreEvent =
@@ -46,9 +38,16 @@ export type RedisTokenStoreEvent =
  * @inline Options every store takes; inlined so the docs show them on {@link RedisTokenStoreOptions} itself.
  */
 interface RedisTokenStoreCommonOptions {
-  /** A node-redis 5 client (connected, or connecting); see the README for the recommended client options. */
-  client: RedisCommandClient;
-  /** Prepended to every key the store writes (`<keyPrefix>token:<cacheKey>`, `<keyPrefix>lock:<cacheKey>`). @default 'x:' */
+  /**
+   * A node-redis 5 client, pool or cluster (`createClient()`, `createClientPool()`, `createCluster()`), an ioredis or
+   * iovalkey `Redis` or `Cluster`, or any {@link RedisCommandClient} adapter; connected, or connecting. See the
+   * README for the recommended client options.
+   */
+  client: RedisTokenStoreClient;
+  /**
+   * Prepended to every key the store writes (`<keyPrefix>{<cacheKey>}:token`, `<keyPrefix>{<cacheKey>}:lock`); no
+   * `{` or `}`, which would change the hash slot of every key. @default 'x:'
+   */
   keyPrefix?: string | undefined;
   /** Receives what the store handles without throwing (undecryptable values, failed lock releases). */
   onEvent?: ((event: RedisTokenStoreEvent) => void) | undefined;
@@ -105,10 +104,14 @@ const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then re
  */
 export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenStore & Required<Pick<TokenStore, 'lock'>> {
   const issues: ConfigurationIssue[] = [];
-  const client = options?.client;
-  if (typeof client?.sendCommand !== 'function') issues.push({ path: 'client', message: 'must be a node-redis 5 client' });
+  const send = toRedisSend(options?.client);
+  if (send === undefined) {
+    issues.push({ path: 'client', message: 'must be a node-redis 5, ioredis or iovalkey client, or have sendCommand(args)' });
+  }
   const keyPrefix = options?.keyPrefix ?? 'x:';
   if (typeof keyPrefix !== 'string') issues.push({ path: 'keyPrefix', message: 'must be a string' });
+  // A brace in the prefix would become the hash tag of every key: the whole fleet's keys on one cluster node.
+  else if (/[{}]/.test(keyPrefix)) issues.push({ path: 'keyPrefix', message: 'must not contain `{` or `}`' });
   const operationTimeoutMs = options?.operationTimeoutMs ?? 250;
   const timeoutProblem = durationProblem(operationTimeoutMs, { positive: true });
   if (timeoutProblem !== undefined) issues.push({ path: 'operationTimeoutMs', message: timeoutProblem });
@@ -136,8 +139,13 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   if (issues.length > 0) throw new ConfigurationError({ provider: 'redis', issues });
   const listener = options.onEvent;
 
-  const tokenKey = (cacheKey: string): string => `${keyPrefix}token:${cacheKey}`;
-  const lockKey = (cacheKey: string): string => `${keyPrefix}lock:${cacheKey}`;
+  // Hash-tagged by the credential's cache key: its token, lock, tombstones and provider state share one cluster slot,
+  // so any script may touch several of them (no CROSSSLOT).
+  const tokenKey = (key: string): string => {
+    const { cacheKey, suffix } = splitTokenStoreKey(key);
+    return `${keyPrefix}{${cacheKey}}${suffix === '' ? ':token' : suffix}`;
+  };
+  const lockKey = (cacheKey: string): string => `${keyPrefix}{${cacheKey}}:lock`;
 
   const emit = (event: DistributiveOmit<RedisTokenStoreEvent, 'time'>): void => {
     if (listener === undefined) return;
@@ -152,7 +160,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
    * Sends one command, bounded by `operationTimeoutMs`. The abort signal also takes a command that never left the
    * client's offline queue (while it reconnects) out of that queue, so a dead server does not pile commands up.
    */
-  const command = async (operation: RedisTokenStoreOperation, args: string[]): Promise<unknown> => {
+  const command = async (operation: RedisTokenStoreOperation, key: string, args: string[]): Promise<unknown> => {
     const controller = new AbortController();
     const timedOut = (): RedisTokenStoreError =>
       new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) timed out after ${operationTimeoutMs} ms`, {
@@ -168,7 +176,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       timer.unref?.();
     });
     try {
-      return await Promise.race([client.sendCommand(args, { abortSignal: controller.signal }), timeout]);
+      return await Promise.race([send!(key, args, controller.signal), timeout]);
     } catch (error) {
       if (error instanceof RedisTokenStoreError) throw error;
       // Our abort takes a command still in the client's offline queue out of it, and the client rejects it with its own
@@ -187,11 +195,12 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   };
 
   const compareAndDelete = async (operation: RedisTokenStoreOperation, key: string, expected: string): Promise<void> => {
-    await command(operation, ['EVAL', compareAndDeleteScript, '1', key, expected]);
+    await command(operation, key, ['EVAL', compareAndDeleteScript, '1', key, expected]);
   };
 
   const readRaw = async (operation: RedisTokenStoreOperation, cacheKey: string): Promise<string | undefined> => {
-    const reply = await command(operation, ['GET', tokenKey(cacheKey)]);
+    const key = tokenKey(cacheKey);
+    const reply = await command(operation, key, ['GET', key]);
     if (reply === null || reply === undefined) return undefined;
     return Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply);
   };
@@ -216,12 +225,14 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
 
     async set(cacheKey, value, ttlMs) {
       const stored = cipher === undefined ? value : cipher.encrypt(value, cacheKey);
-      await command('set', ['SET', tokenKey(cacheKey), stored, 'PX', String(wholeMilliseconds(ttlMs))]);
+      const key = tokenKey(cacheKey);
+      await command('set', key, ['SET', key, stored, 'PX', String(wholeMilliseconds(ttlMs))]);
     },
 
     async delete(cacheKey, expected) {
       if (expected === undefined) {
-        await command('delete', ['DEL', tokenKey(cacheKey)]);
+        const key = tokenKey(cacheKey);
+        await command('delete', key, ['DEL', key]);
         return;
       }
       if (cipher === undefined) {
@@ -238,7 +249,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     async lock(cacheKey, ttlMs): Promise<TokenStoreLock | undefined> {
       const key = lockKey(cacheKey);
       const owner = randomBytes(16).toString('hex');
-      const reply = await command('lock', ['SET', key, owner, 'NX', 'PX', String(wholeMilliseconds(ttlMs))]);
+      const reply = await command('lock', key, ['SET', key, owner, 'NX', 'PX', String(wholeMilliseconds(ttlMs))]);
       if (reply === null || reply === undefined) return undefined;
       let released = false;
       return {
