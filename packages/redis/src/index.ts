@@ -7,7 +7,7 @@
 
 export type { IoRedisClient, NodeRedisClusterClient, RedisCommandClient, RedisTokenStoreClient } from './redis-command-client.js';
 export type { RedisDecryptFailure } from './redis-encryption.js';
-export type { RedisTokenStoreEvent, RedisTokenStoreOptions } from './redis-token-store.js';
+export type { RedisEncryptionKey, RedisTokenStoreEvent, RedisTokenStoreOptions } from './redis-token-store.js';
 export { createRedisTokenStore } from './redis-token-store.js';
 export type { RedisTokenStoreErrorOptions, RedisTokenStoreOperation } from './redis-token-store-error.js';
 export { RedisTokenStoreError } from './redis-token-store-error.js';

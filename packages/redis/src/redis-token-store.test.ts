@@ -223,6 +223,23 @@ describeWithRedis('createRedisTokenStore', () => {
       expect(events).toMatchObject([{ type: 'store-decrypt-failed', reason: 'unknown-key' }]);
     });
 
+    it('should read values under a previous key of encryptionKeys and write under the current one', async () => {
+      const previous = randomBytes(32);
+      await createRedisTokenStore({ client, encryptionKey: previous }).set('test:abc', value, 60_000);
+      const events: RedisTokenStoreEvent[] = [];
+      const rotated = createRedisTokenStore({ client, encryptionKeys: [key, previous], onEvent: (event) => events.push(event) });
+
+      expect(await rotated.get('test:abc')).toBe(value);
+      await rotated.set('test:abc', value, 60_000);
+      expect(await createRedisTokenStore({ client, encryptionKey: key }).get('test:abc')).toBe(value);
+      expect(await createRedisTokenStore({ client, encryptionKey: previous }).get('test:abc')).toBeUndefined();
+      expect(events).toEqual([]);
+      // A value under the previous key is compare-and-deleted like one under the current key.
+      await createRedisTokenStore({ client, encryptionKey: previous }).set('test:abc', value, 60_000);
+      await rotated.delete('test:abc', value);
+      expect(await client.exists('x:{test:abc}:token')).toBe(0);
+    });
+
     it('should treat an encrypted value as absent in a store without a key', async () => {
       const events: RedisTokenStoreEvent[] = [];
       await createRedisTokenStore({ client, encryptionKey: key }).set('test:abc', value, 60_000);
@@ -284,6 +301,19 @@ describeWithRedis('createRedisTokenStore', () => {
       expect(() => createRedisTokenStore({ client } as never)).toThrow(/encryptionKey: required.*plaintext: true/);
       expect(() => createRedisTokenStore({ client, encryptionKey: null } as never)).toThrow(/plaintext: true/);
       expect(() => createRedisTokenStore({ client, plaintext: true })).not.toThrow();
+    });
+
+    it.each([
+      ['empty', { encryptionKeys: [] }, 'encryptionKeys', /at least the current key/],
+      ['beside encryptionKey', { encryptionKeys: [randomBytes(32)], encryptionKey: randomBytes(32) }, 'encryptionKeys', /not both/],
+      ['with a short previous key', { encryptionKeys: [randomBytes(32), randomBytes(31)] }, 'encryptionKeys.1', /32 bytes/],
+      ['with an unset previous key', { encryptionKeys: [randomBytes(32), undefined] }, 'encryptionKeys.1', /32 bytes/],
+      ['not an array', { encryptionKeys: randomBytes(32) }, 'encryptionKeys', /array/],
+      ['beside plaintext', { encryptionKeys: [randomBytes(32)], plaintext: true }, 'plaintext', /encryptionKey/],
+    ])('should refuse encryptionKeys %s', (_name, options, path, message) => {
+      expect(() => createRedisTokenStore({ client, ...options } as never)).toThrow(
+        expect.objectContaining({ issues: [expect.objectContaining({ path, message: expect.stringMatching(message) })] }),
+      );
     });
 
     it.each([
@@ -478,6 +508,26 @@ describeWithRedis('createRedisTokenStore', () => {
       const keys = await client.keys('*');
       const raw = await Promise.all(keys.map((key) => client.get(key)));
       expect(raw.join('\n')).not.toContain(token.accessToken);
+    });
+
+    it('should cost no token request when the fleet rotates its key in two deploys', async () => {
+      const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+      const cacheOn = async (encryptionKeys: Buffer[]) =>
+        createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: await connect(), encryptionKeys }) });
+      const token = await (await cacheOn([oldKey])).getToken();
+      // First deploy: the new key is known (read) but not yet written; second: it is written, the old one still read.
+      const firstDeploy = await cacheOn([oldKey, newKey]);
+      const secondDeploy = await cacheOn([newKey, oldKey]);
+      expect((await firstDeploy.getToken()).accessToken).toBe(token.accessToken);
+      expect((await secondDeploy.getToken()).accessToken).toBe(token.accessToken);
+      expect(server.tokenRequests).toBe(1);
+
+      // A token the second deploy writes (under the new key) is read by the processes of the first.
+      server.validTokens.delete(token.accessToken);
+      await secondDeploy.invalidate(token.accessToken);
+      const fresh = await secondDeploy.getToken();
+      expect((await (await cacheOn([oldKey, newKey])).getToken()).accessToken).toBe(fresh.accessToken);
+      expect(server.tokenRequests).toBe(2);
     });
 
     it.each([

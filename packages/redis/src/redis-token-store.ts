@@ -3,6 +3,7 @@ import { ConfigurationError, type ConfigurationIssue, splitTokenStoreKey, type T
 import { durationProblem } from '@x/core/provider';
 import { type RedisTokenStoreClient, toRedisSend } from './redis-command-client.js';
 import {
+  createKeyRingCipher,
   createValueCipher,
   isEncryptedValue,
   parseEncryptionKey,
@@ -56,18 +57,36 @@ interface RedisTokenStoreCommonOptions {
 }
 
 /**
- * Options of {@link createRedisTokenStore}: an `encryptionKey`, or an explicit `plaintext: true`. An `encryptionKey`
+ * Options of {@link createRedisTokenStore}: an `encryptionKey` (or `encryptionKeys` while rotating), or an explicit
+ * `plaintext: true`. An `encryptionKey`
  * that is `undefined` (an unset environment variable) is a `ConfigurationError`, never a silent plaintext store.
  */
+/** A 32-byte AES-256 key: a Buffer, 64 hex digits or base64. */
+export type RedisEncryptionKey = Buffer | Uint8Array | string;
+
 export type RedisTokenStoreOptions = RedisTokenStoreCommonOptions &
   (
     | {
         /**
          * 32 bytes (a Buffer, 64 hex digits or base64) to encrypt values with AES-256-GCM, so reading Redis yields no
-         * usable token. Required unless `plaintext` is `true`; `undefined` is accepted by the types (so an environment
-         * variable can be passed as it is) and refused when the store is created.
+         * usable token. Required unless `encryptionKeys` is given or `plaintext` is `true`; `undefined` is accepted by
+         * the types (so an environment variable can be passed as it is) and refused when the store is created.
          */
-        encryptionKey: Buffer | Uint8Array | string | undefined;
+        encryptionKey: RedisEncryptionKey | undefined;
+        /** Must be absent with `encryptionKey`. */
+        encryptionKeys?: undefined;
+        /** Only `true` turns encryption off. @default false */
+        plaintext?: false | undefined;
+      }
+    | {
+        /**
+         * For a key rotation: `[current, ...previous]`. Values are written under the current key and read under any
+         * of them, so a rotation costs no token request. Each is 32 bytes like `encryptionKey`; an `undefined` one is
+         * refused.
+         */
+        encryptionKeys: readonly (RedisEncryptionKey | undefined)[];
+        /** Must be absent with `encryptionKeys`. */
+        encryptionKey?: undefined;
         /** Only `true` turns encryption off. @default false */
         plaintext?: false | undefined;
       }
@@ -80,6 +99,8 @@ export type RedisTokenStoreOptions = RedisTokenStoreCommonOptions &
         plaintext: true;
         /** Must be absent with `plaintext: true`. */
         encryptionKey?: undefined;
+        /** Must be absent with `plaintext: true`. */
+        encryptionKeys?: undefined;
       }
   );
 
@@ -118,10 +139,31 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   let cipher: RedisValueCipher | undefined;
   const plaintext = options?.plaintext ?? false;
   const encryptionKey: unknown = options?.encryptionKey;
+  const encryptionKeys: unknown = options?.encryptionKeys;
   if (typeof plaintext !== 'boolean') {
     issues.push({ path: 'plaintext', message: 'must be true or false' });
   } else if (plaintext) {
-    if (encryptionKey !== undefined) issues.push({ path: 'plaintext', message: 'must not be true when encryptionKey is set' });
+    if (encryptionKey !== undefined || encryptionKeys !== undefined) {
+      issues.push({ path: 'plaintext', message: 'must not be true when encryptionKey or encryptionKeys is set' });
+    }
+  } else if (encryptionKeys !== undefined) {
+    if (encryptionKey !== undefined) {
+      issues.push({ path: 'encryptionKeys', message: 'give encryptionKey or encryptionKeys, not both' });
+    } else if (!Array.isArray(encryptionKeys)) {
+      issues.push({ path: 'encryptionKeys', message: 'must be an array: [current, ...previous]' });
+    } else if (encryptionKeys.length === 0) {
+      issues.push({ path: 'encryptionKeys', message: 'must hold at least the current key' });
+    } else {
+      const ciphers: RedisValueCipher[] = [];
+      encryptionKeys.forEach((key: unknown, index) => {
+        try {
+          ciphers.push(createValueCipher(parseEncryptionKey(key, `encryptionKeys.${index}`)));
+        } catch (error) {
+          issues.push(...(error as ConfigurationError).issues);
+        }
+      });
+      if (ciphers.length === encryptionKeys.length) cipher = createKeyRingCipher(ciphers as [RedisValueCipher, ...RedisValueCipher[]]);
+    }
   } else if (encryptionKey === undefined || encryptionKey === null) {
     // An unset environment variable must not turn encryption off: plaintext is an explicit choice.
     issues.push({
