@@ -2,7 +2,14 @@ import type { Clock } from './clock.js';
 import { TokenStoreError, type TokenStoreOperation } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import { isUsableState } from './token-http.js';
-import { checkStoredToken, parseStoredToken, type StoredToken, type TokenStore, type TokenStoreLock } from './token-store.js';
+import {
+  checkStoredToken,
+  parseStoredToken,
+  type StoredToken,
+  type TokenStore,
+  type TokenStoreEntry,
+  type TokenStoreLock,
+} from './token-store.js';
 
 /** What one bounded store call gave: its value, or a failure already reported. */
 export type StoreCallResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false };
@@ -97,15 +104,23 @@ export class StoreExchange {
   /** The stored token, checked and not buried here. */
   async read(): Promise<StoreRead> {
     const { store, cacheKey, clock } = this.#settings;
-    const result = await this.call('get', () => store.get(cacheKey));
+    const result = await this.call('get', () => readEntry(store, cacheKey));
     if (!result.ok) return { kind: 'failed' };
-    const value = result.value;
-    if (value === undefined) return { kind: 'absent' };
-    const stored = typeof value === 'string' ? checkStoredToken(value, clock.now()) : 'not a string';
-    if (typeof stored === 'string') {
-      this.#settings.report('get', this.#error('get', `The store's value is not a valid token (${stored}); ignored`, 'invalid-value'));
+    const entry = result.value;
+    if (entry === undefined) return { kind: 'absent' };
+    const now = clock.now();
+    const checked = typeof entry.value === 'string' ? checkStoredToken(entry.value, now) : 'not a string';
+    if (typeof checked === 'string') {
+      this.#settings.report('get', this.#error('get', `The store's value is not a valid token (${checked}); ignored`, 'invalid-value'));
       return { kind: 'absent' };
     }
+    // The store's clock is the fleet's one clock: a token lives no longer than the store keeps it, whatever this
+    // process' wall clock (which may have stepped back since the writer computed the expiry) says.
+    const { remainingMs } = entry;
+    const stored =
+      typeof remainingMs === 'number' && Number.isFinite(remainingMs) && remainingMs >= 0 && now + remainingMs < checked.expiresAt
+        ? { ...checked, expiresAt: now + remainingMs }
+        : checked;
     const tokenFingerprint = fingerprint(stored.accessToken);
     if (this.buried(tokenFingerprint) !== undefined) return { kind: 'absent', stored };
     return { kind: 'token', stored, fingerprint: tokenFingerprint };
@@ -238,6 +253,13 @@ export class StoreExchange {
   #error(operation: TokenStoreOperation, message: string, reason: 'timeout' | 'invalid-value'): TokenStoreError {
     return new TokenStoreError(message, { provider: this.#settings.provider, operation, reason });
   }
+}
+
+/** The store's value with its remaining time to live where the store can tell, from `getEntry` or else `get`. */
+async function readEntry(store: TokenStore, key: string): Promise<TokenStoreEntry | undefined> {
+  if (store.getEntry !== undefined) return store.getEntry(key);
+  const value = await store.get(key);
+  return value === undefined ? undefined : { value };
 }
 
 function noop(): void {}

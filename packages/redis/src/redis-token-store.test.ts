@@ -530,6 +530,25 @@ describeWithRedis('createRedisTokenStore', () => {
       expect(server.tokenRequests).toBe(2);
     });
 
+    it("should trust the store's remaining time to live over the expiry a clock that stepped back computes", async () => {
+      // The writer's expiry is 10 min away by this process' wall clock, but Redis keeps the value 400 s more: as if the
+      // reader's clock were 200 s behind the writer's (400 s: past the 5-minute refresh-ahead window).
+      const store = createRedisTokenStore({ client, plaintext: true });
+      const accessToken = `token-${randomBytes(6).toString('hex')}-xcanary`;
+      await store.set(
+        testProvider(server).cacheKey,
+        storedToken({ accessToken, expiresAt: Date.now() + 600_000, lifetimeMs: 600_000 }),
+        400_000,
+      );
+
+      const token = await createTokenCache(testProvider(server), { store }).getToken();
+
+      expect(token.accessToken).toBe(accessToken);
+      expect(server.tokenRequests).toBe(0);
+      expect(token.expiresAt - Date.now()).toBeLessThanOrEqual(400_000);
+      expect(await store.getEntry('x')).toBeUndefined();
+    });
+
     it.each([
       ['paused (no answers)', false],
       ['killed', true],

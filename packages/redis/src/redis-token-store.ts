@@ -1,5 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, type ConfigurationIssue, splitTokenStoreKey, type TokenStore, type TokenStoreLock } from '@x/core';
+import {
+  ConfigurationError,
+  type ConfigurationIssue,
+  splitTokenStoreKey,
+  type TokenStore,
+  type TokenStoreEntry,
+  type TokenStoreLock,
+  withEntryReads,
+} from '@x/core';
 import { durationProblem } from '@x/core/provider';
 import { type RedisTokenStoreClient, toRedisSend } from './redis-command-client.js';
 import {
@@ -107,6 +115,9 @@ export type RedisTokenStoreOptions = RedisTokenStoreCommonOptions &
 /** Deletes `KEYS[1]` only while it holds `ARGV[1]`: lock release and compare-and-delete. */
 const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
+/** A value and its remaining time to live in one round trip: the store's clock, not the reader's, says how long it lives. */
+const getWithTtlScript = `local value = redis.call('GET', KEYS[1]) if not value then return false end return {value, redis.call('PTTL', KEYS[1])}`;
+
 /**
  * A {@link TokenStore} in Redis, so every process of a fleet shares one token per credential and only one of them
  * asks the gateway for it at a time. Every operation is bounded by `operationTimeoutMs` and throws when Redis fails:
@@ -123,7 +134,7 @@ const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then re
  * `operationTimeoutMs`, an `encryptionKey` that is missing without `plaintext: true` or is not 32 bytes), never the
  * key. Store methods reject with a {@link RedisTokenStoreError}.
  */
-export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenStore & Required<Pick<TokenStore, 'lock'>> {
+export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenStore & Required<Pick<TokenStore, 'lock' | 'getEntry'>> {
   const issues: ConfigurationIssue[] = [];
   const send = toRedisSend(options?.client);
   if (send === undefined) {
@@ -244,8 +255,10 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     const key = tokenKey(cacheKey);
     const reply = await command(operation, key, ['GET', key]);
     if (reply === null || reply === undefined) return undefined;
-    return Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply);
+    return text(reply);
   };
+
+  const text = (reply: unknown): string => (Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply));
 
   const decode = (cacheKey: string, stored: string): string | undefined => {
     if (cipher === undefined) {
@@ -259,7 +272,18 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     return undefined;
   };
 
-  return {
+  const getEntry = async (cacheKey: string): Promise<TokenStoreEntry | undefined> => {
+    const key = tokenKey(cacheKey);
+    const reply = await command('get', key, ['EVAL', getWithTtlScript, '1', key]);
+    if (!Array.isArray(reply) || reply[0] === null || reply[0] === undefined) return undefined;
+    const value = decode(cacheKey, text(reply[0]));
+    if (value === undefined) return undefined;
+    const remainingMs = Number(reply[1]);
+    // -1: a key without expiry (written by hand); the value's own expiry is then all there is.
+    return remainingMs >= 0 ? { value, remainingMs } : { value };
+  };
+
+  const store: TokenStore & Required<Pick<TokenStore, 'lock'>> = {
     async get(cacheKey) {
       const stored = await readRaw('get', cacheKey);
       return stored === undefined ? undefined : decode(cacheKey, stored);
@@ -307,6 +331,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       };
     },
   };
+  return withEntryReads(store, getEntry);
 }
 
 /** Redis wants a positive whole number of milliseconds. */
