@@ -60,7 +60,12 @@ const stateSuffix = ':state';
  * `':state'` for the provider state, `':dropped:<fingerprint>'` for a tombstone. A store that spreads keys over
  * shards (a Redis Cluster) keeps a credential's keys together by its cache key, so one script can reach them all.
  */
-export function splitTokenStoreKey(key: string): { readonly cacheKey: string; readonly suffix: string } {
+export function splitTokenStoreKey(key: string): {
+  /** The credential's cache key. */
+  readonly cacheKey: string;
+  /** What the key holds under it: `''`, `':state'` or `':dropped:<fingerprint>'`. */
+  readonly suffix: string;
+} {
   // The state first: a tombstone ends in a fingerprint (hex), never in `:state`, whatever the cache key holds.
   if (key.endsWith(stateSuffix) && key.length > stateSuffix.length) {
     return { cacheKey: key.slice(0, -stateSuffix.length), suffix: stateSuffix };

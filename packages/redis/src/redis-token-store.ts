@@ -64,14 +64,14 @@ interface RedisTokenStoreCommonOptions {
   operationTimeoutMs?: number | undefined;
 }
 
+/** A 32-byte AES-256 key: a Buffer, 64 hex digits or base64. */
+export type RedisEncryptionKey = Buffer | Uint8Array | string;
+
 /**
  * Options of {@link createRedisTokenStore}: an `encryptionKey` (or `encryptionKeys` while rotating), or an explicit
  * `plaintext: true`. An `encryptionKey`
  * that is `undefined` (an unset environment variable) is a `ConfigurationError`, never a silent plaintext store.
  */
-/** A 32-byte AES-256 key: a Buffer, 64 hex digits or base64. */
-export type RedisEncryptionKey = Buffer | Uint8Array | string;
-
 export type RedisTokenStoreOptions = RedisTokenStoreCommonOptions &
   (
     | {

@@ -23,7 +23,12 @@ export interface RedisCluster {
   /** Its nodes, in the order their slots were assigned. */
   readonly nodes: readonly RedisServer[];
   /** Where a cluster client starts: `[{ host: '127.0.0.1', port }]` for each node. */
-  readonly rootNodes: ReadonlyArray<{ readonly host: string; readonly port: number }>;
+  readonly rootNodes: ReadonlyArray<{
+    /** Always `127.0.0.1`. */
+    readonly host: string;
+    /** The node's port. */
+    readonly port: number;
+  }>;
   /** `redis://127.0.0.1:<port>` of each node, for node-redis's `createCluster({ rootNodes: [{ url }] })`. */
   readonly urls: readonly string[];
   /** Stops every node (SIGTERM) and removes their directories. Idempotent. */
