@@ -30,7 +30,8 @@
  *
  * @categoryDescription Token stores
  * Where tokens are shared (`@x/redis` implements the contract for fleets): {@link TokenStore},
- * {@link TokenStoreLock}, {@link TokenStoreOperation}, {@link createMemoryTokenStore},
+ * {@link TokenStoreLock}, {@link TokenStoreEntry}, {@link TokenStoreOperation}, {@link createMemoryTokenStore},
+ * {@link splitTokenStoreKey}, {@link withEntryReads},
  * {@link MemoryTokenStoreOptions}.
  *
  * @categoryDescription Errors
@@ -103,5 +104,6 @@ export type { AccessToken, GetTokenOptions, InvalidateOptions, TokenCache, Token
 export { createTokenCache } from './token-cache.js';
 export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
-export type { MemoryTokenStoreOptions, TokenStore, TokenStoreLock } from './token-store.js';
-export { createMemoryTokenStore } from './token-store.js';
+export type { MemoryTokenStoreOptions, TokenStore, TokenStoreEntry, TokenStoreLock } from './token-store.js';
+export { createMemoryTokenStore, withEntryReads } from './token-store.js';
+export { splitTokenStoreKey } from './token-store-exchange.js';
