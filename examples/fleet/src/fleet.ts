@@ -105,8 +105,8 @@ async function readOneStoredToken(url: string): Promise<string> {
   const client = createClient({ url });
   await client.connect();
   try {
-    const [key] = await client.keys('x:token:*');
-    if (key === undefined) throw new Error('Redis holds no token key (x:token:*) after the fleet ran');
+    const [key] = await client.keys('x:{*}:token');
+    if (key === undefined) throw new Error('Redis holds no token key (x:{*}:token) after the fleet ran');
     return (await client.get(key)) ?? '';
   } finally {
     client.destroy();

@@ -39,7 +39,8 @@
  *
  * @categoryDescription Token stores
  * Where tokens are shared (`@x/redis` implements the contract for fleets): {@link TokenStore},
- * {@link TokenStoreLock}, {@link TokenStoreOperation}, {@link createMemoryTokenStore},
+ * {@link TokenStoreLock}, {@link TokenStoreEntry}, {@link TokenStoreOperation}, {@link createMemoryTokenStore},
+ * {@link splitTokenStoreKey}, {@link withEntryReads},
  * {@link MemoryTokenStoreOptions}.
  *
  * @categoryDescription Errors
@@ -118,5 +119,6 @@ export type { TokenEventLevels, TokenEventLoggerOptions, TokenEventLoggerTarget,
 export { createTokenEventLogger, defaultTokenEventLevels } from './token-event-logger.js';
 export type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 export type { ProviderToken, TokenProvider, TokenRequestContext } from './token-provider.js';
-export type { MemoryTokenStoreOptions, TokenStore, TokenStoreLock } from './token-store.js';
-export { createMemoryTokenStore } from './token-store.js';
+export type { MemoryTokenStoreOptions, TokenStore, TokenStoreEntry, TokenStoreLock } from './token-store.js';
+export { createMemoryTokenStore, withEntryReads } from './token-store.js';
+export { splitTokenStoreKey } from './token-store-exchange.js';

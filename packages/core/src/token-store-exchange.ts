@@ -2,7 +2,14 @@ import type { Clock } from './clock.js';
 import { TokenStoreError, type TokenStoreOperation } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import { isUsableState } from './token-http.js';
-import { checkStoredToken, parseStoredToken, type StoredToken, type TokenStore, type TokenStoreLock } from './token-store.js';
+import {
+  checkStoredToken,
+  parseStoredToken,
+  type StoredToken,
+  type TokenStore,
+  type TokenStoreEntry,
+  type TokenStoreLock,
+} from './token-store.js';
 
 /** What one bounded store call gave: its value, or a failure already reported. */
 export type StoreCallResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false };
@@ -49,6 +56,28 @@ const tombstoneSuffix = ':dropped:';
 /** The provider state (a rotating refresh token) lives under this suffix of the cache key, apart from the token. */
 const stateSuffix = ':state';
 /**
+ * The credential a store key belongs to (its cache key) and what the key holds under it: `''` for the token itself,
+ * `':state'` for the provider state, `':dropped:<fingerprint>'` for a tombstone. A store that spreads keys over
+ * shards (a Redis Cluster) keeps a credential's keys together by its cache key, so one script can reach them all.
+ */
+export function splitTokenStoreKey(key: string): {
+  /** The credential's cache key. */
+  readonly cacheKey: string;
+  /** What the key holds under it: `''`, `':state'` or `':dropped:<fingerprint>'`. */
+  readonly suffix: string;
+} {
+  // The state first: a tombstone ends in a fingerprint (hex), never in `:state`, whatever the cache key holds.
+  if (key.endsWith(stateSuffix) && key.length > stateSuffix.length) {
+    return { cacheKey: key.slice(0, -stateSuffix.length), suffix: stateSuffix };
+  }
+  const dropped = key.lastIndexOf(tombstoneSuffix);
+  if (dropped > 0 && !key.includes(':', dropped + tombstoneSuffix.length)) {
+    return { cacheKey: key.slice(0, dropped), suffix: key.slice(dropped) };
+  }
+  return { cacheKey: key, suffix: '' };
+}
+
+/**
  * How long a published state stays in the store: a day, PortOne V2's refresh-token lifetime. Longer than any token's
  * record, and never deleted with a dropped token, whose refresh token is still good.
  */
@@ -80,15 +109,23 @@ export class StoreExchange {
   /** The stored token, checked and not buried here. */
   async read(): Promise<StoreRead> {
     const { store, cacheKey, clock } = this.#settings;
-    const result = await this.call('get', () => store.get(cacheKey));
+    const result = await this.call('get', () => readEntry(store, cacheKey));
     if (!result.ok) return { kind: 'failed' };
-    const value = result.value;
-    if (value === undefined) return { kind: 'absent' };
-    const stored = typeof value === 'string' ? checkStoredToken(value, clock.now()) : 'not a string';
-    if (typeof stored === 'string') {
-      this.#settings.report('get', this.#error('get', `The store's value is not a valid token (${stored}); ignored`, 'invalid-value'));
+    const entry = result.value;
+    if (entry === undefined) return { kind: 'absent' };
+    const now = clock.now();
+    const checked = typeof entry.value === 'string' ? checkStoredToken(entry.value, now) : 'not a string';
+    if (typeof checked === 'string') {
+      this.#settings.report('get', this.#error('get', `The store's value is not a valid token (${checked}); ignored`, 'invalid-value'));
       return { kind: 'absent' };
     }
+    // The store's clock is the fleet's one clock: a token lives no longer than the store keeps it, whatever this
+    // process' wall clock (which may have stepped back since the writer computed the expiry) says.
+    const { remainingMs } = entry;
+    const stored =
+      typeof remainingMs === 'number' && Number.isFinite(remainingMs) && remainingMs >= 0 && now + remainingMs < checked.expiresAt
+        ? { ...checked, expiresAt: now + remainingMs }
+        : checked;
     const tokenFingerprint = fingerprint(stored.accessToken);
     if (this.buried(tokenFingerprint) !== undefined) return { kind: 'absent', stored };
     return { kind: 'token', stored, fingerprint: tokenFingerprint };
@@ -221,6 +258,13 @@ export class StoreExchange {
   #error(operation: TokenStoreOperation, message: string, reason: 'timeout' | 'invalid-value'): TokenStoreError {
     return new TokenStoreError(message, { provider: this.#settings.provider, operation, reason });
   }
+}
+
+/** The store's value with its remaining time to live where the store can tell, from `getEntry` or else `get`. */
+async function readEntry(store: TokenStore, key: string): Promise<TokenStoreEntry | undefined> {
+  if (store.getEntry !== undefined) return store.getEntry(key);
+  const value = await store.get(key);
+  return value === undefined ? undefined : { value };
 }
 
 function noop(): void {}

@@ -1,6 +1,9 @@
 import { createManualClock } from '@x/test-support/clock';
 import { describe, expect, it } from 'vitest';
-import { createMemoryTokenStore, parseStoredToken, type StoredToken, serializeToken } from './token-store.js';
+import { createTokenCache } from './token-cache.js';
+import type { TokenProvider } from './token-provider.js';
+import { createMemoryTokenStore, parseStoredToken, type StoredToken, serializeToken, type TokenStore } from './token-store.js';
+import { StoreExchange, splitTokenStoreKey } from './token-store-exchange.js';
 
 describe('createMemoryTokenStore', () => {
   it('should return what was set until its time to live runs out', async () => {
@@ -120,5 +123,85 @@ describe('serializeToken and parseStoredToken', () => {
     ]) {
       expect(parseStoredToken(value)).toBeUndefined();
     }
+  });
+});
+
+describe('splitTokenStoreKey', () => {
+  it('should find the cache key of every key the cache writes for a credential: token, tombstone, provider state', async () => {
+    const written: string[] = [];
+    const memory = createMemoryTokenStore();
+    const store: TokenStore = {
+      get: (key) => memory.get(key),
+      delete: (key, expected) => memory.delete(key, expected),
+      async set(key, value, ttlMs) {
+        written.push(key);
+        await memory.set(key, value, ttlMs);
+      },
+    };
+    const cacheKey = 'iamport:4f1c:dropped';
+    const exchange = new StoreExchange({
+      store,
+      provider: 'test',
+      cacheKey,
+      clock: createManualClock(),
+      timeoutMs: 1_000,
+      report: () => {},
+    });
+    exchange.publish('value', 60_000);
+    exchange.publishState('state-1');
+    await exchange.forget('token-1', 'abcdef12', 60_000);
+
+    expect(written).toHaveLength(3);
+    expect(written.map((key) => splitTokenStoreKey(key).cacheKey)).toEqual([cacheKey, cacheKey, cacheKey]);
+    expect(written.map((key) => splitTokenStoreKey(key).suffix).sort()).toEqual(['', ':dropped:abcdef12', ':state']);
+  });
+});
+
+describe('store time', () => {
+  it("should not keep a stored token past its life in the store when the reader's wall clock stepped back", async () => {
+    // One monotonic time for everyone; the reader's wall clock is 50 s behind the writer's (less than the minute a
+    // stored expiry may exceed its lifetime by, so the value passes the checks).
+    const writerClock = createManualClock();
+    const readerClock = createManualClock();
+    readerClock.jumpWall(-50_000);
+    const advance = (milliseconds: number): void => {
+      writerClock.advance(milliseconds);
+      readerClock.advance(milliseconds);
+    };
+    let requests = 0;
+    const provider: TokenProvider = {
+      provider: 'test',
+      cacheKey: 'test:store-time',
+      baseUrl: 'https://gateway.invalid',
+      async requestToken({ now }) {
+        requests += 1;
+        return { accessToken: `token-${requests}-xcanary`, expiresAt: now() + 60_000 };
+      },
+    };
+    const store = createMemoryTokenStore({ clock: writerClock });
+    const writer = createTokenCache(provider, { store, clock: writerClock });
+    const reader = createTokenCache(provider, { store, clock: readerClock });
+
+    const written = await writer.getToken();
+    advance(30_000);
+    const read = await reader.getToken();
+    expect(read.accessToken).toBe(written.accessToken);
+    expect(requests).toBe(1);
+    // Its expiry as the store counts it (30 s left), on the reader's wall clock: not 80 s away.
+    expect(read.expiresAt - readerClock.now()).toBeLessThanOrEqual(30_000);
+
+    advance(31_000);
+    expect((await reader.getToken()).accessToken).not.toBe(written.accessToken);
+    expect(requests).toBe(2);
+  });
+
+  it('should give the remaining time to live with the value from getEntry, on the monotonic clock', async () => {
+    const clock = createManualClock();
+    const store = createMemoryTokenStore({ clock });
+    await store.set('key', 'value', 1_000);
+    clock.jumpWall(-3_600_000);
+    clock.advance(400);
+    expect(await store.getEntry?.('key')).toEqual({ value: 'value', remainingMs: 600 });
+    expect(await store.getEntry?.('other')).toBeUndefined();
   });
 });

@@ -9,6 +9,14 @@ export interface TokenStoreLock {
   release(): Promise<void>;
 }
 
+/** A stored value with the store's own count of how long it keeps it; see {@link TokenStore.getEntry}. */
+export interface TokenStoreEntry {
+  /** The value, as {@link TokenStore.get} returns it. */
+  value: string;
+  /** How much longer the store keeps the value, by the store's clock (Redis `PTTL`); `undefined` when it has no expiry. */
+  remainingMs?: number | undefined;
+}
+
 /**
  * Where tokens live between processes (Redis) or within one (memory). Values are opaque strings serialized by the
  * cache; keys are the providers' non-secret `cacheKey`s. A store may throw: the cache reports it as an event and
@@ -17,6 +25,14 @@ export interface TokenStoreLock {
 export interface TokenStore {
   /** The value stored under `key`, or `undefined` when absent or expired. */
   get(key: string): Promise<string | undefined>;
+  /**
+   * Optional: {@link TokenStore.get} with the value's remaining time to live by the store's own clock, read in the same
+   * round trip. The cache then takes a stored token's life from the store, not from its own wall clock, so a
+   * process whose wall clock stepped back does not keep a stored token past its real expiry. Stores without it are
+   * read with `get`. The stores of `@x` define it non-enumerable, so a wrapper that spreads one and replaces `get`
+   * (`{ ...store, get }`) is still read through its `get`; a wrapper that keeps `getEntry` must wrap it too.
+   */
+  getEntry?(key: string): Promise<TokenStoreEntry | undefined>;
   /** Stores `value` under `key` for `ttlMs`. */
   set(key: string, value: string, ttlMs: number): Promise<void>;
   /** Deletes `key`; with `expected`, only while it still holds exactly that value (compare-and-delete). */
@@ -65,7 +81,7 @@ export function createMemoryTokenStore(options: MemoryTokenStoreOptions = {}): T
     return item;
   };
 
-  return {
+  const store: TokenStore = {
     async get(key) {
       return live(values, key)?.value;
     },
@@ -89,6 +105,22 @@ export function createMemoryTokenStore(options: MemoryTokenStoreOptions = {}): T
       };
     },
   };
+  return withEntryReads(store, async (key) => {
+    const item = live(values, key);
+    return item === undefined ? undefined : { value: item.value, remainingMs: item.expiresAt - clock.monotonic() };
+  });
+}
+
+/**
+ * Adds `getEntry` to a store as a non-enumerable method: a wrapper written before it existed (`{ ...store, get }`)
+ * leaves it behind with the spread, so the cache reads through the wrapper's `get` as it always did.
+ */
+export function withEntryReads<T extends TokenStore>(
+  store: T,
+  getEntry: NonNullable<TokenStore['getEntry']>,
+): T & Required<Pick<TokenStore, 'getEntry'>> {
+  return Object.defineProperty(store, 'getEntry', { value: getEntry, enumerable: false, writable: true, configurable: true }) as T &
+    Required<Pick<TokenStore, 'getEntry'>>;
 }
 
 /** A token as the cache writes it to a store: wall-clock expiry, so other processes can read it. */

@@ -34,11 +34,13 @@ async function configure(message: Extract<PortOneFleetMessage, { type: 'configur
   await next.connect();
   client = next;
   fetches = message.apiSecrets.map((apiSecret) => {
-    const store = createRedisTokenStore({ client: next, encryptionKey: message.encryptionKey });
-    // A lock wait longer than a loaded machine's refresh: this checks the protocol, not the timing.
+    // Redis calls and the lock wait bounded well past a loaded machine's latencies (CI runs the suite on 2 cores): this
+    // checks the protocol, not the timing. Under the 250 ms default, a Redis call that missed its bound sent the process
+    // to PortOne without the lock (availability over de-duplication, as designed) and the counts came out 2, not 1.
+    const store = createRedisTokenStore({ client: next, encryptionKey: message.encryptionKey, operationTimeoutMs: 2_000 });
     const cache = createTokenCache(createPortOneProvider({ apiSecret, baseUrl: message.portOneUrl }), {
       store,
-      policy: { lockWaitMs: 10_000 },
+      policy: { lockWaitMs: 10_000, storeTimeoutMs: 3_000 },
     });
     return createAuthFetch(cache);
   });

@@ -4,8 +4,10 @@
  *
  * @module \@x/redis
  */
+
+export type { IoRedisClient, NodeRedisClusterClient, RedisCommandClient, RedisTokenStoreClient } from './redis-command-client.js';
 export type { RedisDecryptFailure } from './redis-encryption.js';
-export type { RedisCommandClient, RedisTokenStoreEvent, RedisTokenStoreOptions } from './redis-token-store.js';
+export type { RedisEncryptionKey, RedisTokenStoreEvent, RedisTokenStoreOptions } from './redis-token-store.js';
 export { createRedisTokenStore } from './redis-token-store.js';
 export type { RedisTokenStoreErrorOptions, RedisTokenStoreOperation } from './redis-token-store-error.js';
 export { RedisTokenStoreError } from './redis-token-store-error.js';

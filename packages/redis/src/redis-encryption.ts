@@ -89,3 +89,21 @@ export function createValueCipher(key: Buffer): RedisValueCipher {
     },
   };
 }
+
+/**
+ * A cipher over a key ring: values are written under `ciphers[0]` (the current key) and read under whichever key
+ * their key id names, so values written before a rotation stay readable until they expire.
+ */
+export function createKeyRingCipher(ciphers: readonly [RedisValueCipher, ...RedisValueCipher[]]): RedisValueCipher {
+  const [current] = ciphers;
+  if (ciphers.length === 1) return current;
+  const byKeyId = new Map(ciphers.map((cipher) => [cipher.keyId, cipher] as const));
+  return {
+    keyId: current.keyId,
+    encrypt: (value, cacheKey) => current.encrypt(value, cacheKey),
+    decrypt(stored, cacheKey) {
+      const cipher = isEncryptedValue(stored) ? byKeyId.get(stored.split('.', 3)[1] ?? '') : undefined;
+      return (cipher ?? current).decrypt(stored, cacheKey);
+    },
+  };
+}

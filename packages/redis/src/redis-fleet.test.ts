@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createIamportEmulator, type IamportEmulator } from '@x/iamport/testing';
-import { describeWithRedis } from '@x/test-support/redis';
+import { describeWithRedis, describeWithRedisCluster } from '@x/test-support/redis';
 import { type FleetWorker, type FleetWorkerConfig, startFleet } from '@x/test-support/redis-fleet';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { type RedisServer, startRedisServer } from './testing/index.js';
+import { type RedisCluster, type RedisServer, startRedisCluster, startRedisServer } from './testing/index.js';
 
 async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const started = performance.now();
@@ -118,7 +118,7 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
       .split('\n')
       .map((line) => line.trim().replace(/^"|"$/g, ''))
       .filter(Boolean);
-    const tokenKeys = keys.filter((key) => key.startsWith('x:token:iamport:'));
+    const tokenKeys = keys.filter((key) => /^x:\{iamport:[^}]+\}:token$/.test(key));
     expect(tokenKeys).toHaveLength(3);
     const dump = keys.join('\n') + tokenKeys.map((key) => cli('GET', key)).join('\n');
     expect(dump).toContain('xenc1.');
@@ -134,7 +134,7 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     const plain = fleet[3]!;
     await plain.configure({ ...config, encryptionKey: undefined, keyPrefix: 'plain:' });
     expect((await plain.call(merchants[0]!.impKey)).ok).toBe(true);
-    const plainKey = cli('--scan', '--pattern', 'plain:token:*').trim().replace(/^"|"$/g, '');
+    const plainKey = cli('--scan', '--pattern', 'plain:{*}:token').trim().replace(/^"|"$/g, '');
     expect(cli('GET', plainKey)).toContain(emulator.currentToken(merchants[0]!.impKey)?.accessToken);
   });
 
@@ -166,5 +166,56 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     const requests = emulator.countersFor(merchant).tokenRequests;
     expect(requests).toBeGreaterThanOrEqual(2);
     expect(requests).toBeLessThanOrEqual(1 + others.length);
+  });
+});
+
+describeWithRedisCluster('Redis token store across processes on a 3-master Redis Cluster', { timeout: 30_000 }, () => {
+  let cluster: RedisCluster;
+  let emulator: IamportEmulator;
+  let fleet: FleetWorker[] = [];
+  const clusterMerchants = Array.from({ length: 12 }, (_, index) => ({
+    impKey: `imp_cluster_${index}`,
+    impSecret: `cluster-secret-${index}-${randomBytes(12).toString('hex')}`,
+  }));
+
+  beforeAll(async () => {
+    [cluster, emulator, fleet] = await Promise.all([
+      startRedisCluster(),
+      createIamportEmulator({ merchants: clusterMerchants }),
+      startFleet(6),
+    ]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(fleet.map((worker) => worker.stop()));
+    await emulator?.close();
+    await cluster?.stop();
+  });
+
+  it('should make exactly one token request per merchant on a cold start of 6 processes × 12 merchants (createCluster)', async () => {
+    const config: FleetWorkerConfig = {
+      redisUrl: '',
+      clusterUrls: cluster.urls,
+      iamportUrl: emulator.url,
+      merchants: clusterMerchants,
+      encryptionKey: randomBytes(32).toString('base64'),
+      operationTimeoutMs: 2_000,
+    };
+    expect(await Promise.all(fleet.map((worker) => worker.configure(config)))).toEqual(fleet.map(() => true));
+
+    const results = await Promise.all(fleet.flatMap((worker) => clusterMerchants.map((merchant) => worker.call(merchant.impKey))));
+
+    expect(results).toHaveLength(72);
+    expect(results.filter((result) => !result.ok)).toEqual([]);
+    expect(fleet.flatMap((worker) => worker.events.filter((event) => event.type === 'store-error'))).toEqual([]);
+    for (const merchant of clusterMerchants) expect(emulator.countersFor(merchant.impKey).tokenRequests).toBe(1);
+    expect(emulator.counters.tokenRequests).toBe(12);
+    // The merchants' keys spread over the masters: the cluster shares the load, each credential stays in one slot.
+    const keysPerNode = cluster.nodes.map((node) => {
+      const result = spawnSync('redis-cli', ['-p', String(node.port), '--scan', '--pattern', 'x:{*}:token'], { encoding: 'utf8' });
+      return result.stdout.split('\n').filter(Boolean).length;
+    });
+    expect(keysPerNode.reduce((sum, count) => sum + count, 0)).toBe(12);
+    expect(keysPerNode.filter((count) => count > 0).length).toBeGreaterThan(1);
   });
 });

@@ -60,13 +60,13 @@ describeWithRedis('createRedisTokenStore', () => {
   });
 
   describe('values', () => {
-    it('should store a value under <keyPrefix>token:<cacheKey> with the token lifetime as its Redis TTL', async () => {
+    it('should store a value under <keyPrefix>{<cacheKey>}:token with the token lifetime as its Redis TTL', async () => {
       const store = createRedisTokenStore({ client, plaintext: true });
       await store.set('test:abc', 'value-1', 60_000);
 
       expect(await store.get('test:abc')).toBe('value-1');
-      expect(await client.get('x:token:test:abc')).toBe('value-1');
-      const ttl = await client.pTTL('x:token:test:abc');
+      expect(await client.get('x:{test:abc}:token')).toBe('value-1');
+      const ttl = await client.pTTL('x:{test:abc}:token');
       expect(ttl).toBeGreaterThan(59_000);
       expect(ttl).toBeLessThanOrEqual(60_000);
     });
@@ -75,7 +75,7 @@ describeWithRedis('createRedisTokenStore', () => {
       const store = createRedisTokenStore({ client, keyPrefix: 'shop:', plaintext: true });
       await store.set('test:abc', 'value-1', 60_000);
 
-      expect(await client.keys('*')).toEqual(['shop:token:test:abc']);
+      expect(await client.keys('*')).toEqual(['shop:{test:abc}:token']);
     });
 
     it('should forget a value once its TTL has passed', async () => {
@@ -84,7 +84,7 @@ describeWithRedis('createRedisTokenStore', () => {
       await sleep(120);
 
       expect(await store.get('test:abc')).toBeUndefined();
-      expect(await client.exists('x:token:test:abc')).toBe(0);
+      expect(await client.exists('x:{test:abc}:token')).toBe(0);
     });
 
     it('should return undefined for a key never written', async () => {
@@ -118,7 +118,7 @@ describeWithRedis('createRedisTokenStore', () => {
       const lock = await first.lock('test:abc', 5_000);
       expect(lock).toBeDefined();
       expect(await second.lock('test:abc', 5_000)).toBeUndefined();
-      expect(await client.pTTL('x:lock:test:abc')).toBeGreaterThan(4_000);
+      expect(await client.pTTL('x:{test:abc}:lock')).toBeGreaterThan(4_000);
 
       await lock!.release();
       expect(await second.lock('test:abc', 5_000)).toBeDefined();
@@ -143,7 +143,7 @@ describeWithRedis('createRedisTokenStore', () => {
 
       expect(await store.lock('test:abc', 5_000)).toBeUndefined();
       await current!.release();
-      expect(await client.exists('x:lock:test:abc')).toBe(0);
+      expect(await client.exists('x:{test:abc}:lock')).toBe(0);
     });
 
     it('should keep locks and values apart', async () => {
@@ -163,7 +163,7 @@ describeWithRedis('createRedisTokenStore', () => {
       const store = createRedisTokenStore({ client, encryptionKey: key });
       await store.set('test:abc', value, 60_000);
 
-      const raw = await client.get('x:token:test:abc');
+      const raw = await client.get('x:{test:abc}:token');
       expect(raw).toMatch(/^xenc1\.[0-9a-f]{8}\.[\w-]{16}\.[\w-]+$/);
       expect(raw).not.toContain(token);
       expect(Buffer.from(raw!.split('.')[3]!, 'base64url').toString('latin1')).not.toContain(token);
@@ -173,10 +173,10 @@ describeWithRedis('createRedisTokenStore', () => {
     it('should use a fresh IV for every write', async () => {
       const store = createRedisTokenStore({ client, encryptionKey: key });
       await store.set('test:abc', value, 60_000);
-      const first = await client.get('x:token:test:abc');
+      const first = await client.get('x:{test:abc}:token');
       await store.set('test:abc', value, 60_000);
 
-      expect(await client.get('x:token:test:abc')).not.toBe(first);
+      expect(await client.get('x:{test:abc}:token')).not.toBe(first);
     });
 
     it('should accept the key as 64 hex digits or base64', async () => {
@@ -191,23 +191,23 @@ describeWithRedis('createRedisTokenStore', () => {
       [
         'a tampered value',
         'authentication-failed',
-        async (raw: string) => client.set('x:token:test:abc', raw.slice(0, -2) + (raw.endsWith('AA') ? 'AB' : 'AA')),
+        async (raw: string) => client.set('x:{test:abc}:token', raw.slice(0, -2) + (raw.endsWith('AA') ? 'AB' : 'AA')),
       ],
       [
         'a value moved from another cache key',
         'authentication-failed',
         async (raw: string) => {
-          await client.set('x:token:test:other', raw);
-          await client.rename('x:token:test:other', 'x:token:test:abc');
+          await client.set('x:{test:other}:token', raw);
+          await client.rename('x:{test:other}:token', 'x:{test:abc}:token');
         },
       ],
-      ['a value in another shape', 'malformed', async () => client.set('x:token:test:abc', 'xenc1.garbage')],
-      ['a plaintext value', 'not-encrypted', async () => client.set('x:token:test:abc', value)],
+      ['a value in another shape', 'malformed', async () => client.set('x:{test:abc}:token', 'xenc1.garbage')],
+      ['a plaintext value', 'not-encrypted', async () => client.set('x:{test:abc}:token', value)],
     ])('should treat %s as absent and report it', async (_name, reason, corrupt) => {
       const events: RedisTokenStoreEvent[] = [];
       const store = createRedisTokenStore({ client, encryptionKey: key, onEvent: (event) => events.push(event) });
       await store.set(_name.includes('moved') ? 'test:other' : 'test:abc', value, 60_000);
-      const raw = (await client.get(_name.includes('moved') ? 'x:token:test:other' : 'x:token:test:abc'))!;
+      const raw = (await client.get(_name.includes('moved') ? 'x:{test:other}:token' : 'x:{test:abc}:token'))!;
       await corrupt(raw);
 
       await expect(store.get('test:abc')).resolves.toBeUndefined();
@@ -221,6 +221,23 @@ describeWithRedis('createRedisTokenStore', () => {
 
       expect(await store.get('test:abc')).toBeUndefined();
       expect(events).toMatchObject([{ type: 'store-decrypt-failed', reason: 'unknown-key' }]);
+    });
+
+    it('should read values under a previous key of encryptionKeys and write under the current one', async () => {
+      const previous = randomBytes(32);
+      await createRedisTokenStore({ client, encryptionKey: previous }).set('test:abc', value, 60_000);
+      const events: RedisTokenStoreEvent[] = [];
+      const rotated = createRedisTokenStore({ client, encryptionKeys: [key, previous], onEvent: (event) => events.push(event) });
+
+      expect(await rotated.get('test:abc')).toBe(value);
+      await rotated.set('test:abc', value, 60_000);
+      expect(await createRedisTokenStore({ client, encryptionKey: key }).get('test:abc')).toBe(value);
+      expect(await createRedisTokenStore({ client, encryptionKey: previous }).get('test:abc')).toBeUndefined();
+      expect(events).toEqual([]);
+      // A value under the previous key is compare-and-deleted like one under the current key.
+      await createRedisTokenStore({ client, encryptionKey: previous }).set('test:abc', value, 60_000);
+      await rotated.delete('test:abc', value);
+      expect(await client.exists('x:{test:abc}:token')).toBe(0);
     });
 
     it('should treat an encrypted value as absent in a store without a key', async () => {
@@ -240,7 +257,7 @@ describeWithRedis('createRedisTokenStore', () => {
       expect(await store.get('test:abc')).toBe(newer);
 
       await store.delete('test:abc', newer);
-      expect(await client.exists('x:token:test:abc')).toBe(0);
+      expect(await client.exists('x:{test:abc}:token')).toBe(0);
     });
   });
 
@@ -287,6 +304,19 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it.each([
+      ['empty', { encryptionKeys: [] }, 'encryptionKeys', /at least the current key/],
+      ['beside encryptionKey', { encryptionKeys: [randomBytes(32)], encryptionKey: randomBytes(32) }, 'encryptionKeys', /not both/],
+      ['with a short previous key', { encryptionKeys: [randomBytes(32), randomBytes(31)] }, 'encryptionKeys.1', /32 bytes/],
+      ['with an unset previous key', { encryptionKeys: [randomBytes(32), undefined] }, 'encryptionKeys.1', /32 bytes/],
+      ['not an array', { encryptionKeys: randomBytes(32) }, 'encryptionKeys', /array/],
+      ['beside plaintext', { encryptionKeys: [randomBytes(32)], plaintext: true }, 'plaintext', /encryptionKey/],
+    ])('should refuse encryptionKeys %s', (_name, options, path, message) => {
+      expect(() => createRedisTokenStore({ client, ...options } as never)).toThrow(
+        expect.objectContaining({ issues: [expect.objectContaining({ path, message: expect.stringMatching(message) })] }),
+      );
+    });
+
+    it.each([
       ['a string', { plaintext: 'true' }, 'plaintext', /must be true or false/],
       ['false without a key', { plaintext: false }, 'encryptionKey', /plaintext: true/],
       ['true beside a key', { plaintext: true, encryptionKey: randomBytes(32) }, 'plaintext', /encryptionKey/],
@@ -304,6 +334,12 @@ describeWithRedis('createRedisTokenStore', () => {
         }),
       );
       expect(() => createRedisTokenStore({ client, plaintext: true, operationTimeoutMs: 2 ** 31 - 1 })).not.toThrow();
+    });
+
+    it('should refuse a keyPrefix with a brace, which would put every credential in one cluster slot', () => {
+      expect(() => createRedisTokenStore({ client, keyPrefix: 'x{shop}:', plaintext: true })).toThrow(
+        expect.objectContaining({ issues: [{ path: 'keyPrefix', message: 'must not contain `{` or `}`' }] }),
+      );
     });
 
     it('should name every bad option at once', () => {
@@ -339,7 +375,7 @@ describeWithRedis('createRedisTokenStore', () => {
     it('should reject with a TokenStoreError of the one @x hierarchy: reason timeout or failed, provider redis', async () => {
       const store = createRedisTokenStore({ client, operationTimeoutMs: 100, plaintext: true });
       // A command Redis refuses (WRONGTYPE: the token key holds a list) fails; it does not time out.
-      await client.lPush('x:token:test:abc', 'not-a-string');
+      await client.lPush('x:{test:abc}:token', 'not-a-string');
       const failed = await store.get('test:abc').catch((caught: unknown) => caught);
       redis.pause();
       const timedOut = await store.get('test:abc').catch((caught: unknown) => caught);
@@ -382,8 +418,8 @@ describeWithRedis('createRedisTokenStore', () => {
       }
       // The timed-out commands left the offline queue: nothing stale is replayed once Redis is back.
       await sleep(300);
-      expect(await queueing.exists('x:token:test:abc')).toBe(0);
-      expect(await queueing.exists('x:lock:test:abc')).toBe(0);
+      expect(await queueing.exists('x:{test:abc}:token')).toBe(0);
+      expect(await queueing.exists('x:{test:abc}:lock')).toBe(0);
     });
 
     it('should reject at once with disableOfflineQueue when Redis is gone', async () => {
@@ -409,7 +445,7 @@ describeWithRedis('createRedisTokenStore', () => {
     });
 
     it('should swallow exceptions thrown by the event listener', async () => {
-      await client.set('x:token:test:abc', 'xenc1.garbage');
+      await client.set('x:{test:abc}:token', 'xenc1.garbage');
       const store = createRedisTokenStore({
         client,
         encryptionKey: randomBytes(32),
@@ -472,6 +508,45 @@ describeWithRedis('createRedisTokenStore', () => {
       const keys = await client.keys('*');
       const raw = await Promise.all(keys.map((key) => client.get(key)));
       expect(raw.join('\n')).not.toContain(token.accessToken);
+    });
+
+    it('should cost no token request when the fleet rotates its key in two deploys', async () => {
+      const [oldKey, newKey] = [randomBytes(32), randomBytes(32)];
+      const cacheOn = async (encryptionKeys: Buffer[]) =>
+        createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: await connect(), encryptionKeys }) });
+      const token = await (await cacheOn([oldKey])).getToken();
+      // First deploy: the new key is known (read) but not yet written; second: it is written, the old one still read.
+      const firstDeploy = await cacheOn([oldKey, newKey]);
+      const secondDeploy = await cacheOn([newKey, oldKey]);
+      expect((await firstDeploy.getToken()).accessToken).toBe(token.accessToken);
+      expect((await secondDeploy.getToken()).accessToken).toBe(token.accessToken);
+      expect(server.tokenRequests).toBe(1);
+
+      // A token the second deploy writes (under the new key) is read by the processes of the first.
+      server.validTokens.delete(token.accessToken);
+      await secondDeploy.invalidate(token.accessToken);
+      const fresh = await secondDeploy.getToken();
+      expect((await (await cacheOn([oldKey, newKey])).getToken()).accessToken).toBe(fresh.accessToken);
+      expect(server.tokenRequests).toBe(2);
+    });
+
+    it("should trust the store's remaining time to live over the expiry a clock that stepped back computes", async () => {
+      // The writer's expiry is 10 min away by this process' wall clock, but Redis keeps the value 400 s more: as if the
+      // reader's clock were 200 s behind the writer's (400 s: past the 5-minute refresh-ahead window).
+      const store = createRedisTokenStore({ client, plaintext: true });
+      const accessToken = `token-${randomBytes(6).toString('hex')}-xcanary`;
+      await store.set(
+        testProvider(server).cacheKey,
+        storedToken({ accessToken, expiresAt: Date.now() + 600_000, lifetimeMs: 600_000 }),
+        400_000,
+      );
+
+      const token = await createTokenCache(testProvider(server), { store }).getToken();
+
+      expect(token.accessToken).toBe(accessToken);
+      expect(server.tokenRequests).toBe(0);
+      expect(token.expiresAt - Date.now()).toBeLessThanOrEqual(400_000);
+      expect(await store.getEntry('x')).toBeUndefined();
     });
 
     it.each([

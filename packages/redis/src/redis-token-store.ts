@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError, type ConfigurationIssue, type TokenStore, type TokenStoreLock } from '@x/core';
-import { durationProblem } from '@x/core/provider';
 import {
+  ConfigurationError,
+  type ConfigurationIssue,
+  splitTokenStoreKey,
+  type TokenStore,
+  type TokenStoreEntry,
+  type TokenStoreLock,
+  withEntryReads,
+} from '@x/core';
+import { durationProblem } from '@x/core/provider';
+import { type RedisTokenStoreClient, toRedisSend } from './redis-command-client.js';
+import {
+  createKeyRingCipher,
   createValueCipher,
   isEncryptedValue,
   parseEncryptionKey,
@@ -9,15 +19,6 @@ import {
   type RedisValueCipher,
 } from './redis-encryption.js';
 import { RedisTokenStoreError, type RedisTokenStoreOperation } from './redis-token-store-error.js';
-
-/**
- * The part of a node-redis 5 client the store uses: `createClient()` and `createClientPool()` both fit. Commands
- * are sent with `sendCommand`, so modules, scripts and type mappings of the client do not matter.
- */
-export interface RedisCommandClient {
-  /** Sends one raw command, e.g. `['SET', key, value, 'PX', '1000', 'NX']`; the store aborts it at its timeout. */
-  sendCommand(args: string[], options?: { abortSignal?: AbortSignal }): Promise<unknown>;
-}
 
 /** Something the store handled without throwing, for logs and metrics. Never holds a token or a key. */
 export type RedisTokenStoreEvent =
@@ -46,9 +47,16 @@ export type RedisTokenStoreEvent =
  * @inline Options every store takes; inlined so the docs show them on {@link RedisTokenStoreOptions} itself.
  */
 interface RedisTokenStoreCommonOptions {
-  /** A node-redis 5 client (connected, or connecting); see the README for the recommended client options. */
-  client: RedisCommandClient;
-  /** Prepended to every key the store writes (`<keyPrefix>token:<cacheKey>`, `<keyPrefix>lock:<cacheKey>`). @default 'x:' */
+  /**
+   * A node-redis 5 client, pool or cluster (`createClient()`, `createClientPool()`, `createCluster()`), an ioredis or
+   * iovalkey `Redis` or `Cluster`, or any {@link RedisCommandClient} adapter; connected, or connecting. See the
+   * README for the recommended client options.
+   */
+  client: RedisTokenStoreClient;
+  /**
+   * Prepended to every key the store writes (`<keyPrefix>{<cacheKey>}:token`, `<keyPrefix>{<cacheKey>}:lock`); no
+   * `{` or `}`, which would change the hash slot of every key. @default 'x:'
+   */
   keyPrefix?: string | undefined;
   /** Receives what the store handles without throwing (undecryptable values, failed lock releases). */
   onEvent?: ((event: RedisTokenStoreEvent) => void) | undefined;
@@ -56,8 +64,12 @@ interface RedisTokenStoreCommonOptions {
   operationTimeoutMs?: number | undefined;
 }
 
+/** A 32-byte AES-256 key: a Buffer, 64 hex digits or base64. */
+export type RedisEncryptionKey = Buffer | Uint8Array | string;
+
 /**
- * Options of {@link createRedisTokenStore}: an `encryptionKey`, or an explicit `plaintext: true`. An `encryptionKey`
+ * Options of {@link createRedisTokenStore}: an `encryptionKey` (or `encryptionKeys` while rotating), or an explicit
+ * `plaintext: true`. An `encryptionKey`
  * that is `undefined` (an unset environment variable) is a `ConfigurationError`, never a silent plaintext store.
  */
 export type RedisTokenStoreOptions = RedisTokenStoreCommonOptions &
@@ -65,10 +77,24 @@ export type RedisTokenStoreOptions = RedisTokenStoreCommonOptions &
     | {
         /**
          * 32 bytes (a Buffer, 64 hex digits or base64) to encrypt values with AES-256-GCM, so reading Redis yields no
-         * usable token. Required unless `plaintext` is `true`; `undefined` is accepted by the types (so an environment
-         * variable can be passed as it is) and refused when the store is created.
+         * usable token. Required unless `encryptionKeys` is given or `plaintext` is `true`; `undefined` is accepted by
+         * the types (so an environment variable can be passed as it is) and refused when the store is created.
          */
-        encryptionKey: Buffer | Uint8Array | string | undefined;
+        encryptionKey: RedisEncryptionKey | undefined;
+        /** Must be absent with `encryptionKey`. */
+        encryptionKeys?: undefined;
+        /** Only `true` turns encryption off. @default false */
+        plaintext?: false | undefined;
+      }
+    | {
+        /**
+         * For a key rotation: `[current, ...previous]`. Values are written under the current key and read under any
+         * of them, so a rotation costs no token request. Each is 32 bytes like `encryptionKey`; an `undefined` one is
+         * refused.
+         */
+        encryptionKeys: readonly (RedisEncryptionKey | undefined)[];
+        /** Must be absent with `encryptionKeys`. */
+        encryptionKey?: undefined;
         /** Only `true` turns encryption off. @default false */
         plaintext?: false | undefined;
       }
@@ -81,11 +107,16 @@ export type RedisTokenStoreOptions = RedisTokenStoreCommonOptions &
         plaintext: true;
         /** Must be absent with `plaintext: true`. */
         encryptionKey?: undefined;
+        /** Must be absent with `plaintext: true`. */
+        encryptionKeys?: undefined;
       }
   );
 
 /** Deletes `KEYS[1]` only while it holds `ARGV[1]`: lock release and compare-and-delete. */
 const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/** A value and its remaining time to live in one round trip: the store's clock, not the reader's, says how long it lives. */
+const getWithTtlScript = `local value = redis.call('GET', KEYS[1]) if not value then return false end return {value, redis.call('PTTL', KEYS[1])}`;
 
 /**
  * A {@link TokenStore} in Redis, so every process of a fleet shares one token per credential and only one of them
@@ -103,22 +134,47 @@ const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then re
  * `operationTimeoutMs`, an `encryptionKey` that is missing without `plaintext: true` or is not 32 bytes), never the
  * key. Store methods reject with a {@link RedisTokenStoreError}.
  */
-export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenStore & Required<Pick<TokenStore, 'lock'>> {
+export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenStore & Required<Pick<TokenStore, 'lock' | 'getEntry'>> {
   const issues: ConfigurationIssue[] = [];
-  const client = options?.client;
-  if (typeof client?.sendCommand !== 'function') issues.push({ path: 'client', message: 'must be a node-redis 5 client' });
+  const send = toRedisSend(options?.client);
+  if (send === undefined) {
+    issues.push({ path: 'client', message: 'must be a node-redis 5, ioredis or iovalkey client, or have sendCommand(args)' });
+  }
   const keyPrefix = options?.keyPrefix ?? 'x:';
   if (typeof keyPrefix !== 'string') issues.push({ path: 'keyPrefix', message: 'must be a string' });
+  // A brace in the prefix would become the hash tag of every key: the whole fleet's keys on one cluster node.
+  else if (/[{}]/.test(keyPrefix)) issues.push({ path: 'keyPrefix', message: 'must not contain `{` or `}`' });
   const operationTimeoutMs = options?.operationTimeoutMs ?? 250;
   const timeoutProblem = durationProblem(operationTimeoutMs, { positive: true });
   if (timeoutProblem !== undefined) issues.push({ path: 'operationTimeoutMs', message: timeoutProblem });
   let cipher: RedisValueCipher | undefined;
   const plaintext = options?.plaintext ?? false;
   const encryptionKey: unknown = options?.encryptionKey;
+  const encryptionKeys: unknown = options?.encryptionKeys;
   if (typeof plaintext !== 'boolean') {
     issues.push({ path: 'plaintext', message: 'must be true or false' });
   } else if (plaintext) {
-    if (encryptionKey !== undefined) issues.push({ path: 'plaintext', message: 'must not be true when encryptionKey is set' });
+    if (encryptionKey !== undefined || encryptionKeys !== undefined) {
+      issues.push({ path: 'plaintext', message: 'must not be true when encryptionKey or encryptionKeys is set' });
+    }
+  } else if (encryptionKeys !== undefined) {
+    if (encryptionKey !== undefined) {
+      issues.push({ path: 'encryptionKeys', message: 'give encryptionKey or encryptionKeys, not both' });
+    } else if (!Array.isArray(encryptionKeys)) {
+      issues.push({ path: 'encryptionKeys', message: 'must be an array: [current, ...previous]' });
+    } else if (encryptionKeys.length === 0) {
+      issues.push({ path: 'encryptionKeys', message: 'must hold at least the current key' });
+    } else {
+      const ciphers: RedisValueCipher[] = [];
+      encryptionKeys.forEach((key: unknown, index) => {
+        try {
+          ciphers.push(createValueCipher(parseEncryptionKey(key, `encryptionKeys.${index}`)));
+        } catch (error) {
+          issues.push(...(error as ConfigurationError).issues);
+        }
+      });
+      if (ciphers.length === encryptionKeys.length) cipher = createKeyRingCipher(ciphers as [RedisValueCipher, ...RedisValueCipher[]]);
+    }
   } else if (encryptionKey === undefined || encryptionKey === null) {
     // An unset environment variable must not turn encryption off: plaintext is an explicit choice.
     issues.push({
@@ -136,8 +192,13 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   if (issues.length > 0) throw new ConfigurationError({ provider: 'redis', issues });
   const listener = options.onEvent;
 
-  const tokenKey = (cacheKey: string): string => `${keyPrefix}token:${cacheKey}`;
-  const lockKey = (cacheKey: string): string => `${keyPrefix}lock:${cacheKey}`;
+  // Hash-tagged by the credential's cache key: its token, lock, tombstones and provider state share one cluster slot,
+  // so any script may touch several of them (no CROSSSLOT).
+  const tokenKey = (key: string): string => {
+    const { cacheKey, suffix } = splitTokenStoreKey(key);
+    return `${keyPrefix}{${cacheKey}}${suffix === '' ? ':token' : suffix}`;
+  };
+  const lockKey = (cacheKey: string): string => `${keyPrefix}{${cacheKey}}:lock`;
 
   const emit = (event: DistributiveOmit<RedisTokenStoreEvent, 'time'>): void => {
     if (listener === undefined) return;
@@ -152,7 +213,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
    * Sends one command, bounded by `operationTimeoutMs`. The abort signal also takes a command that never left the
    * client's offline queue (while it reconnects) out of that queue, so a dead server does not pile commands up.
    */
-  const command = async (operation: RedisTokenStoreOperation, args: string[]): Promise<unknown> => {
+  const command = async (operation: RedisTokenStoreOperation, key: string, args: string[]): Promise<unknown> => {
     const controller = new AbortController();
     const timedOut = (): RedisTokenStoreError =>
       new RedisTokenStoreError(`Redis ${args[0]} (store ${operation}) timed out after ${operationTimeoutMs} ms`, {
@@ -168,7 +229,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       timer.unref?.();
     });
     try {
-      return await Promise.race([client.sendCommand(args, { abortSignal: controller.signal }), timeout]);
+      return await Promise.race([send!(key, args, controller.signal), timeout]);
     } catch (error) {
       if (error instanceof RedisTokenStoreError) throw error;
       // Our abort takes a command still in the client's offline queue out of it, and the client rejects it with its own
@@ -187,14 +248,17 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   };
 
   const compareAndDelete = async (operation: RedisTokenStoreOperation, key: string, expected: string): Promise<void> => {
-    await command(operation, ['EVAL', compareAndDeleteScript, '1', key, expected]);
+    await command(operation, key, ['EVAL', compareAndDeleteScript, '1', key, expected]);
   };
 
   const readRaw = async (operation: RedisTokenStoreOperation, cacheKey: string): Promise<string | undefined> => {
-    const reply = await command(operation, ['GET', tokenKey(cacheKey)]);
+    const key = tokenKey(cacheKey);
+    const reply = await command(operation, key, ['GET', key]);
     if (reply === null || reply === undefined) return undefined;
-    return Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply);
+    return text(reply);
   };
+
+  const text = (reply: unknown): string => (Buffer.isBuffer(reply) ? reply.toString('utf8') : String(reply));
 
   const decode = (cacheKey: string, stored: string): string | undefined => {
     if (cipher === undefined) {
@@ -208,7 +272,18 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     return undefined;
   };
 
-  return {
+  const getEntry = async (cacheKey: string): Promise<TokenStoreEntry | undefined> => {
+    const key = tokenKey(cacheKey);
+    const reply = await command('get', key, ['EVAL', getWithTtlScript, '1', key]);
+    if (!Array.isArray(reply) || reply[0] === null || reply[0] === undefined) return undefined;
+    const value = decode(cacheKey, text(reply[0]));
+    if (value === undefined) return undefined;
+    const remainingMs = Number(reply[1]);
+    // -1: a key without expiry (written by hand); the value's own expiry is then all there is.
+    return remainingMs >= 0 ? { value, remainingMs } : { value };
+  };
+
+  const store: TokenStore & Required<Pick<TokenStore, 'lock'>> = {
     async get(cacheKey) {
       const stored = await readRaw('get', cacheKey);
       return stored === undefined ? undefined : decode(cacheKey, stored);
@@ -216,12 +291,14 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
 
     async set(cacheKey, value, ttlMs) {
       const stored = cipher === undefined ? value : cipher.encrypt(value, cacheKey);
-      await command('set', ['SET', tokenKey(cacheKey), stored, 'PX', String(wholeMilliseconds(ttlMs))]);
+      const key = tokenKey(cacheKey);
+      await command('set', key, ['SET', key, stored, 'PX', String(wholeMilliseconds(ttlMs))]);
     },
 
     async delete(cacheKey, expected) {
       if (expected === undefined) {
-        await command('delete', ['DEL', tokenKey(cacheKey)]);
+        const key = tokenKey(cacheKey);
+        await command('delete', key, ['DEL', key]);
         return;
       }
       if (cipher === undefined) {
@@ -238,7 +315,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     async lock(cacheKey, ttlMs): Promise<TokenStoreLock | undefined> {
       const key = lockKey(cacheKey);
       const owner = randomBytes(16).toString('hex');
-      const reply = await command('lock', ['SET', key, owner, 'NX', 'PX', String(wholeMilliseconds(ttlMs))]);
+      const reply = await command('lock', key, ['SET', key, owner, 'NX', 'PX', String(wholeMilliseconds(ttlMs))]);
       if (reply === null || reply === undefined) return undefined;
       let released = false;
       return {
@@ -254,6 +331,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       };
     },
   };
+  return withEntryReads(store, getEntry);
 }
 
 /** Redis wants a positive whole number of milliseconds. */

@@ -1,6 +1,6 @@
 /** Whether this machine can run the Redis tests, and what to do when it cannot. For this package's tests only. */
 
-import { isRedisServerAvailable, redisInstallHint } from '@x/redis/testing';
+import { isRedisCliAvailable, isRedisServerAvailable, redisInstallHint } from '@x/redis/testing';
 import { describe } from 'vitest';
 
 /** `X_REQUIRE_REDIS=1` (CI): a missing `redis-server` fails the tests instead of skipping them. */
@@ -13,3 +13,13 @@ if (!redisAvailable && !redisRequired) {
 
 /** `describe` when Redis can run (or is required, so that starting it fails loudly), `describe.skip` otherwise. */
 export const describeWithRedis = redisAvailable || redisRequired ? describe : describe.skip;
+
+/** `redis-cli` creates the test cluster; Debian ships it in `redis-tools`, which `redis-server` depends on. */
+export const redisCliAvailable = isRedisCliAvailable();
+
+if (redisAvailable && !redisCliAvailable && !redisRequired) {
+  console.warn(`Skipping the Redis Cluster tests: redis-cli is not on PATH; ${redisInstallHint}. Set X_REQUIRE_REDIS=1 to fail instead.`);
+}
+
+/** `describe` when a Redis Cluster can be started (or Redis is required), `describe.skip` otherwise. */
+export const describeWithRedisCluster = (redisAvailable && redisCliAvailable) || redisRequired ? describe : describe.skip;

@@ -6,7 +6,7 @@
 import { type AuthFetch, createAuthFetch, createTokenCache, type TokenEvent } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
 import { createRedisTokenStore, type RedisTokenStoreEvent } from '@x/redis';
-import { createClient, type RedisClientType } from 'redis';
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import type { FleetWorkerConfig, FleetWorkerEvent, ParentMessage, WorkerMessage } from './redis-fleet.js';
 
 const send = (message: WorkerMessage): void => {
@@ -23,22 +23,26 @@ const report = (merchant: string, event: TokenEvent | RedisTokenStoreEvent): voi
   send({ type: 'event', event: reduced });
 };
 
-let client: RedisClientType | undefined;
+type FleetClient = RedisClientType | RedisClusterType;
+let client: FleetClient | undefined;
 let fetches = new Map<string, AuthFetch>();
 
 /** Starts over with a new Redis client and new caches: a cold process, without paying for a new fork. */
 async function configure(config: FleetWorkerConfig): Promise<boolean> {
   client?.destroy();
-  const next: RedisClientType = createClient({
-    url: config.redisUrl,
+  const options = {
     disableOfflineQueue: true,
-    socket: { connectTimeout: 500, reconnectStrategy: (retries) => Math.min(50 * 2 ** retries, 500) },
-  });
+    socket: { connectTimeout: 500, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500) },
+  };
+  const next: FleetClient =
+    config.clusterUrls === undefined
+      ? createClient({ url: config.redisUrl, ...options })
+      : createCluster({ rootNodes: config.clusterUrls.map((url) => ({ url })), defaults: options });
   client = next;
   // Without a listener node-redis' 'error' event would end the process when Redis goes away.
   next.on('error', () => {});
   // A fleet keeps serving while Redis is down: connect in the background, wait a little for it at most.
-  await Promise.race([next.connect().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+  await Promise.race([(next.connect() as Promise<unknown>).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000))]);
   fetches = new Map();
   for (const merchant of config.merchants) {
     const store = createRedisTokenStore({
@@ -56,7 +60,8 @@ async function configure(config: FleetWorkerConfig): Promise<boolean> {
     });
     fetches.set(merchant.impKey, createAuthFetch(cache));
   }
-  return next.isReady;
+  // A cluster client is open once it has the slot map; a single-node one reports readiness itself.
+  return 'isReady' in next ? next.isReady : next.isOpen;
 }
 
 process.on('message', (message: ParentMessage) => {

@@ -4,7 +4,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 export interface FleetWorkerConfig {
+  /** The Redis node (ignored with `clusterUrls`). */
   redisUrl: string;
+  /** A Redis Cluster's nodes: the workers connect with node-redis's `createCluster` instead of `createClient`. */
+  clusterUrls?: readonly string[] | undefined;
   iamportUrl: string;
   merchants: ReadonlyArray<{ impKey: string; impSecret: string }>;
   /** The stores' encryption key; without one the workers opt into plaintext stores (`plaintext: true`). */

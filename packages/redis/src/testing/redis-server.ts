@@ -55,7 +55,18 @@ export function isRedisServerAvailable(command = 'redis-server'): boolean {
  * // …
  * await redis.stop();
  */
-export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+export function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  return startRedisServerWith(options, () => []);
+}
+
+/**
+ * {@link startRedisServer} with more `redis-server` arguments, made for each port tried (a cluster node's bus port).
+ * @internal
+ */
+export async function startRedisServerWith(
+  options: RedisServerOptions,
+  extraArguments: (port: number) => Promise<string[]> | string[],
+): Promise<RedisServer> {
   const command = options.command ?? 'redis-server';
   const startTimeoutMs = options.startTimeoutMs ?? 5_000;
   const timeoutProblem = durationProblem(startTimeoutMs, { positive: true });
@@ -66,18 +77,32 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   for (let attempt = 1; ; attempt += 1) {
     const port = options.port ?? (await freePort());
     try {
-      return await launch(command, port, startTimeoutMs);
+      return await launch(command, port, startTimeoutMs, await extraArguments(port));
     } catch (error) {
       if (options.port !== undefined || attempt >= 3 || !String((error as Error).message).includes('in use')) throw error;
     }
   }
 }
 
-async function launch(command: string, port: number, startTimeoutMs: number): Promise<RedisServer> {
+async function launch(command: string, port: number, startTimeoutMs: number, extraArguments: string[]): Promise<RedisServer> {
   const directory = mkdtempSync(join(tmpdir(), 'x-redis-'));
   const child: ChildProcess = spawn(
     command,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', directory, '--daemonize', 'no'],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      directory,
+      '--daemonize',
+      'no',
+      ...extraArguments,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const removeDirectory = (): void => rmSync(directory, { recursive: true, force: true });
@@ -144,7 +169,8 @@ async function launch(command: string, port: number, startTimeoutMs: number): Pr
   };
 }
 
-async function freePort(): Promise<number> {
+/** A free port on 127.0.0.1 (free when asked). @internal */
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -1,0 +1,204 @@
+import { randomBytes } from 'node:crypto';
+import { createTokenCache } from '@x/core';
+import { describeWithRedis, describeWithRedisCluster } from '@x/test-support/redis';
+import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
+import { Redis as IoRedis, Cluster as IoRedisCluster } from 'ioredis';
+import { Redis as IoValkey } from 'iovalkey';
+import { createClient, createCluster } from 'redis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createRedisTokenStore, type RedisTokenStoreClient } from './index.js';
+import { isRedisServerAvailable, type RedisCluster, type RedisServer, startRedisCluster, startRedisServer } from './testing/index.js';
+
+/** A client of one kind, and a raw command on it for the test to look into Redis with. */
+interface Connected {
+  client: RedisTokenStoreClient;
+  /** One raw command, routed by `key` on a cluster. */
+  raw(key: string, ...args: string[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+type Connect = () => Promise<Connected>;
+
+const storedToken = (accessToken: string, lifetimeMs = 60_000): string =>
+  JSON.stringify({ v: 1, accessToken, expiresAt: Date.now() + lifetimeMs, lifetimeMs });
+
+async function connectNodeRedis(url: string): Promise<Connected> {
+  const client = createClient({ url, disableOfflineQueue: true });
+  client.on('error', () => {});
+  await client.connect();
+  return { client, raw: (_key, ...args) => client.sendCommand(args), close: async () => client.destroy() };
+}
+
+async function connectNodeRedisCluster(cluster: RedisCluster): Promise<Connected> {
+  const client = createCluster({ rootNodes: cluster.urls.map((url) => ({ url })), defaults: { disableOfflineQueue: true } });
+  client.on('error', () => {});
+  await client.connect();
+  return { client, raw: (key, ...args) => client.sendCommand(key, false, args), close: async () => client.destroy() };
+}
+
+async function connectIoRedis(port: number): Promise<Connected> {
+  const client = new IoRedis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false });
+  client.on('error', () => {});
+  await client.connect();
+  return { client, raw: (_key, command, ...args) => client.call(command!, ...args), close: async () => client.disconnect() };
+}
+
+async function connectIoRedisCluster(cluster: RedisCluster): Promise<Connected> {
+  const client = new IoRedisCluster(
+    cluster.rootNodes.map((node) => ({ ...node })),
+    { lazyConnect: true },
+  );
+  client.on('error', () => {});
+  await client.connect();
+  return { client, raw: (_key, command, ...args) => client.call(command!, ...args), close: async () => client.disconnect() };
+}
+
+/** What every client kind must do alike; `connect` makes a new client of that kind on the same Redis. */
+function storeContract(connect: () => Connect, clustered: boolean): void {
+  const opened: Connected[] = [];
+  let first: Connected;
+  const open = async (): Promise<Connected> => {
+    const connected = await connect()();
+    opened.push(connected);
+    return connected;
+  };
+
+  beforeEach(async () => {
+    first = await open();
+  });
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((connected) => connected.close()));
+  });
+
+  it('should keep a token, its lock, its tombstones and its provider state in one hash slot', async () => {
+    const cacheKey = `test:${randomBytes(6).toString('hex')}`;
+    const store = createRedisTokenStore({ client: first.client, plaintext: true });
+    await store.set(cacheKey, 'value-1', 60_000);
+    await store.set(`${cacheKey}:state`, 'state-1', 60_000);
+    await store.set(`${cacheKey}:dropped:abcdef12`, '1', 60_000);
+    await store.lock(cacheKey, 5_000);
+
+    const names = [`x:{${cacheKey}}:token`, `x:{${cacheKey}}:state`, `x:{${cacheKey}}:dropped:abcdef12`, `x:{${cacheKey}}:lock`];
+    for (const name of names) expect(await first.raw(name, 'EXISTS', name)).toBe(1);
+    const slots = await Promise.all(names.map((name) => first.raw(name, 'CLUSTER', 'KEYSLOT', name).catch(() => 'no cluster')));
+    if (clustered) expect(new Set(slots).size).toBe(1);
+  });
+
+  it('should set, read, compare-and-delete and lock', async () => {
+    const cacheKey = `test:${randomBytes(6).toString('hex')}`;
+    const store = createRedisTokenStore({ client: first.client, encryptionKey: randomBytes(32) });
+    await store.set(cacheKey, 'value-1', 60_000);
+    expect(await store.get(cacheKey)).toBe('value-1');
+    await store.delete(cacheKey, 'value-2');
+    expect(await store.get(cacheKey)).toBe('value-1');
+    await store.delete(cacheKey, 'value-1');
+    expect(await store.get(cacheKey)).toBeUndefined();
+
+    const other = createRedisTokenStore({ client: (await open()).client, plaintext: true });
+    const lock = await store.lock(cacheKey, 5_000);
+    expect(lock).toBeDefined();
+    expect(await other.lock(cacheKey, 5_000)).toBeUndefined();
+    await lock!.release();
+    expect(await other.lock(cacheKey, 5_000)).toBeDefined();
+  });
+
+  it('should store with the token lifetime as the Redis TTL', async () => {
+    const cacheKey = `test:${randomBytes(6).toString('hex')}`;
+    const store = createRedisTokenStore({ client: first.client, plaintext: true });
+    await store.set(cacheKey, storedToken('token-1'), 60_000);
+    const ttl = Number(await first.raw(`x:{${cacheKey}}:token`, 'PTTL', `x:{${cacheKey}}:token`));
+    expect(ttl).toBeGreaterThan(59_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+
+  describe('with the token cache', () => {
+    let server: TestTokenServer;
+
+    beforeEach(async () => {
+      server = await startTestTokenServer();
+    });
+
+    afterEach(async () => {
+      await server.close();
+    });
+
+    it('should share one token between caches on separate clients, and drop it everywhere after a 401', async () => {
+      const encryptionKey = randomBytes(32);
+      const caches = await Promise.all(
+        [1, 2, 3].map(async () =>
+          createTokenCache(testProvider(server), { store: createRedisTokenStore({ client: (await open()).client, encryptionKey }) }),
+        ),
+      );
+      const tokens = await Promise.all(caches.map((cache) => cache.getToken()));
+      expect(server.tokenRequests).toBe(1);
+      expect(new Set(tokens.map((token) => token.accessToken)).size).toBe(1);
+
+      server.validTokens.delete(tokens[0]!.accessToken);
+      await caches[0]!.invalidate(tokens[0]!.accessToken);
+      const later = createTokenCache(testProvider(server), {
+        store: createRedisTokenStore({ client: (await open()).client, encryptionKey }),
+      });
+      expect((await later.getToken()).accessToken).not.toBe(tokens[0]!.accessToken);
+      expect(server.tokenRequests).toBe(2);
+    });
+  });
+}
+
+describeWithRedis('createRedisTokenStore on one node', () => {
+  let redis: RedisServer;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+
+  afterAll(async () => {
+    await redis?.kill();
+  });
+
+  describe('with node-redis createClient', () => storeContract(() => () => connectNodeRedis(redis.url), false));
+  describe('with ioredis Redis', () => storeContract(() => () => connectIoRedis(redis.port), false));
+});
+
+describeWithRedisCluster('createRedisTokenStore on a 3-master Redis Cluster', () => {
+  let cluster: RedisCluster;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  }, 30_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  describe('with node-redis createCluster', () => storeContract(() => () => connectNodeRedisCluster(cluster), true));
+  describe('with ioredis Cluster', () => storeContract(() => () => connectIoRedisCluster(cluster), true));
+});
+
+async function connectIoValkey(port: number): Promise<Connected> {
+  const client = new IoValkey({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false });
+  client.on('error', () => {});
+  await client.connect();
+  return { client, raw: (_key, command, ...args) => client.call(command!, ...args), close: async () => client.disconnect() };
+}
+
+const valkeyAvailable = isRedisServerAvailable('valkey-server');
+if (!valkeyAvailable) {
+  console.warn(
+    'Skipping the Valkey tests: valkey-server is not on PATH (not packaged in this Debian release); install Valkey to run them.',
+  );
+}
+
+(valkeyAvailable ? describe : describe.skip)('createRedisTokenStore on Valkey (skipped: valkey-server not on PATH)', () => {
+  let valkey: RedisServer;
+
+  beforeAll(async () => {
+    valkey = await startRedisServer({ command: 'valkey-server' });
+  });
+
+  afterAll(async () => {
+    await valkey?.kill();
+  });
+
+  describe('with iovalkey Redis', () => storeContract(() => () => connectIoValkey(valkey.port), false));
+});
