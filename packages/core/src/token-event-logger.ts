@@ -9,7 +9,7 @@ export type TokenLogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const loggerLevels = ['debug', 'info', 'warn', 'error'] as const;
 
 /**
- * A logger with a method per level, such as pino's, bunyan's or winston's: each is called with a structured object and
+ * A logger with a method per level, such as pino's or winston's: each is called with a structured object and
  * a message (in the order of {@link TokenEventLoggerOptions.argumentOrder}).
  */
 export interface TokenEventLoggerTarget {
@@ -33,7 +33,7 @@ export interface TokenEventLoggerOptions {
   /** Levels by event type, over {@link defaultTokenEventLevels}. @default defaultTokenEventLevels */
   levels?: TokenEventLevels | undefined;
   /**
-   * `object-first` calls `logger.info(object, message)` (pino, bunyan); `message-first` calls
+   * `object-first` calls `logger.info(object, message)` (pino); `message-first` calls
    * `logger.info(message, object)` (winston, whose meta object comes second).
    * @default 'object-first'
    */
