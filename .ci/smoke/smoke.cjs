@@ -12,6 +12,7 @@ const { createPortOneProvider } = require('@x/portone');
 const { createPortOneEmulator, portOneEmulatorDefaultMerchant } = require('@x/portone/testing');
 const { createClientCredentialsProvider } = require('@x/oauth2');
 const { createOAuth2Emulator, oauth2EmulatorDefaultMerchant } = require('@x/oauth2/testing');
+const { instrumentTokens, resendCountAttributes } = require('@x/opentelemetry');
 const { createRedisTokenStore } = require('@x/redis');
 const { isRedisServerAvailable } = require('@x/redis/testing');
 const { createVippsProvider } = require('@x/vipps');
@@ -35,6 +36,8 @@ async function main() {
   assert.equal(typeof createRedisTokenStore({ client: redisClient, plaintext: true }).get, 'function');
   assert.equal(typeof isRedisServerAvailable, 'function');
 
+  const stopTelemetry = instrumentTokens();
+  assert.deepEqual(resendCountAttributes(), {});
   const iamportEmulator = await createIamportEmulator();
   const vippsEmulator = await createVippsEmulator();
   const portOneEmulator = await createPortOneEmulator();
@@ -70,6 +73,7 @@ async function main() {
     const partner = core.createAuthFetch(createClientCredentialsProvider(settings));
     assert.equal((await partner('/api/orders/1')).status, 200);
   } finally {
+    stopTelemetry();
     await Promise.all([iamportEmulator.close(), vippsEmulator.close(), portOneEmulator.close(), oauth2Emulator.close()]);
   }
   console.log(`cjs: ok on Node ${process.versions.node}`);

@@ -12,6 +12,7 @@ import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator } from '@x/iamport/testing';
 import { createClientCredentialsProvider } from '@x/oauth2';
 import { createOAuth2Emulator, oauth2EmulatorDefaultMerchant } from '@x/oauth2/testing';
+import { instrumentTokens, resendCountAttributes } from '@x/opentelemetry';
 import { createPortOneProvider } from '@x/portone';
 import { createPortOneEmulator, portOneEmulatorDefaultMerchant } from '@x/portone/testing';
 import { createRedisTokenStore } from '@x/redis';
@@ -36,6 +37,9 @@ assert.throws(
 assert.equal(typeof createRedisTokenStore({ client: redisClient, plaintext: true }).get, 'function');
 assert.equal(typeof isRedisServerAvailable, 'function');
 
+// Subscribed through every call below, on the global (no-op) providers: the channels of the installed @x/core.
+const stopTelemetry = instrumentTokens();
+assert.deepEqual(resendCountAttributes(), {});
 const iamportEmulator = await createIamportEmulator();
 const vippsEmulator = await createVippsEmulator();
 const portOneEmulator = await createPortOneEmulator();
@@ -78,6 +82,7 @@ try {
   );
   assert.equal((await paypal('/v2/checkout/orders/1')).status, 200);
 } finally {
+  stopTelemetry();
   await Promise.all([iamportEmulator.close(), vippsEmulator.close(), portOneEmulator.close(), oauth2Emulator.close()]);
 }
 console.log(`esm: ok on Node ${process.versions.node}`);

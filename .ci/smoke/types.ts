@@ -11,6 +11,7 @@ import { createIamportProvider, type IamportProviderSettings } from '@x/iamport'
 import { createIamportEmulator, type IamportEmulator, type IamportFault } from '@x/iamport/testing';
 import { type ClientCredentialsProviderSettings, createClientCredentialsProvider } from '@x/oauth2';
 import { createOAuth2Emulator, type OAuth2Emulator, type OAuth2Fault } from '@x/oauth2/testing';
+import { type InstrumentTokensOptions, instrumentTokens, resendCountAttributes } from '@x/opentelemetry';
 import { createPortOneProvider, type PortOneProviderSettings } from '@x/portone';
 import { createPortOneEmulator, type PortOneEmulator, type PortOneFault } from '@x/portone/testing';
 import { createRedisTokenStore, type RedisTokenStoreOptions } from '@x/redis';
@@ -72,3 +73,6 @@ export const notAStore = createRedisTokenStore({ client: storeOptions.client });
 export const notAPortOneMode: PortOneProviderSettings = { apiSecret: 'secret', mode: 'bearer' };
 // @ts-expect-error: a duration is a number
 export const notAPolicy: Partial<CachePolicy> = { requestTimeoutMs: '5s' };
+export const telemetryOptions: InstrumentTokensOptions = {};
+export const stopTelemetry: () => void = instrumentTokens(telemetryOptions);
+export const resendAttributes: ReturnType<typeof resendCountAttributes> = resendCountAttributes();

@@ -4,7 +4,8 @@
  * (two clock reads per iteration) does not drown the few tens of nanoseconds being compared.
  */
 
-import { type AccessToken, createMerchantRegistry, createTokenCache } from '@x/core';
+import diagnostics from 'node:diagnostics_channel';
+import { type AccessToken, createMerchantRegistry, createTokenCache, tokenEventChannelName, tokenRequestChannelName } from '@x/core';
 import { Bench } from 'tinybench';
 import { createBenchProvider } from './bench-provider.js';
 import { createHandWrittenToken } from './peers/hand-written-token.js';
@@ -17,6 +18,8 @@ export interface HotPathResult {
   /** Nanoseconds per call, medians over the rounds. */
   baselineNs: number;
   cacheNs: number;
+  /** The same cache while a subscriber listens on both diagnostics channels (token requests and events). */
+  observedNs: number;
   registryNs: number;
   handWrittenNs: number;
   /** A pre-resolved promise behind one `performance.now()`: the floor of any freshness check that reads the clock. */
@@ -25,6 +28,8 @@ export interface HotPathResult {
   clockReadNs: number;
   /** Time ratios against the baseline (lower is better), medians of each round's ratio. */
   cacheRatio: number;
+  /** The observed cache against the same cache with no subscriber, medians of each round's ratio. */
+  observedRatio: number;
   registryRatio: number;
   handWrittenRatio: number;
   clockFloorRatio: number;
@@ -54,13 +59,16 @@ export async function measureHotPath(): Promise<HotPathResult> {
   const subjects = {
     baseline,
     cache: () => cache.getToken(),
+    observed: () => cache.getToken(),
     registry: () => merchantTokens.getToken(),
     handWritten: () => handWritten.getToken(),
     clockFloor,
   } satisfies Record<string, () => Promise<unknown>>;
   type Name = keyof typeof subjects;
 
-  const perRound: Record<Name, number[]> = { baseline: [], cache: [], registry: [], handWritten: [], clockFloor: [] };
+  const perRound: Record<Name, number[]> = { baseline: [], cache: [], observed: [], registry: [], handWritten: [], clockFloor: [] };
+  // Subscribed only while the observed subject runs: a channel's subscribers are process-wide.
+  const observers = subscribeToTokenChannels();
   const names = Object.keys(subjects) as Name[];
   for (let round = 0; round < rounds; round += 1) {
     const bench = new Bench({ time: 300, warmupTime: 100, throws: true });
@@ -68,9 +76,13 @@ export async function measureHotPath(): Promise<HotPathResult> {
     const order = names.map((_, index) => names[(index + round) % names.length]!);
     for (const name of order) {
       const call = subjects[name];
-      bench.add(name, async () => {
-        for (let index = 0; index < batch; index += 1) await call();
-      });
+      bench.add(
+        name,
+        async () => {
+          for (let index = 0; index < batch; index += 1) await call();
+        },
+        name === 'observed' ? { beforeAll: observers.subscribe, afterAll: observers.unsubscribe } : {},
+      );
     }
     globalThis.gc?.();
     await bench.run();
@@ -80,18 +92,43 @@ export async function measureHotPath(): Promise<HotPathResult> {
       perRound[task.name as Name].push((result.latency.p50 * 1e6) / batch);
     }
   }
-  const ratio = (name: Name): number => median(perRound[name].map((value, round) => value / perRound.baseline[round]!));
+  const ratio = (name: Name, against: Name = 'baseline'): number =>
+    median(perRound[name].map((value, round) => value / perRound[against][round]!));
   return {
     baselineNs: median(perRound.baseline),
     cacheNs: median(perRound.cache),
     registryNs: median(perRound.registry),
     handWrittenNs: median(perRound.handWritten),
     cacheRatio: ratio('cache'),
+    observedNs: median(perRound.observed),
+    observedRatio: ratio('observed', 'cache'),
     registryRatio: ratio('registry'),
     handWrittenRatio: ratio('handWritten'),
     clockFloorNs: median(perRound.clockFloor),
     clockFloorRatio: ratio('clockFloor'),
     clockReadNs: measureClockRead(),
+  };
+}
+
+/** A subscriber on both diagnostics channels of the token layer, as a tracer or a metrics library would have. */
+function subscribeToTokenChannels(): { subscribe: () => void; unsubscribe: () => void } {
+  let published = 0;
+  const count = (): void => {
+    published += 1;
+  };
+  const tracing = { start: count, end: count, asyncStart: count, asyncEnd: count, error: count };
+  const requests = diagnostics.tracingChannel(tokenRequestChannelName);
+  return {
+    subscribe: () => {
+      requests.subscribe(tracing);
+      diagnostics.subscribe(tokenEventChannelName, count);
+    },
+    unsubscribe: () => {
+      requests.unsubscribe(tracing);
+      diagnostics.unsubscribe(tokenEventChannelName, count);
+      // A hit publishes nothing: a message here would mean the hot path left its fast lane.
+      if (published > 0) throw new Error(`hot path: ${published} diagnostics messages published by cached getToken() calls`);
+    },
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ApiResendMessage } from './diagnostics.js';
 import { ConfigurationError, ForeignOriginError } from './errors.js';
 import { createTokenCache, isTokenCache, nameMerchantsOf, type TokenCache, type TokenCacheOptions } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
@@ -53,6 +54,12 @@ export function createAuthTarget(providerOrCache: TokenProvider | TokenCache, op
   const apiHeaders = Object.entries(own.apiHeaders ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
   const staticAuthorization = typeof provider.staticAuthorization === 'function' ? () => provider.staticAuthorization!() : undefined;
   return { cache, baseUrl, origin: baseUrl.origin, apiHeaders, annotate: (error) => nameMerchantsOf(cache, error), staticAuthorization };
+}
+
+/** What the resend channel carries for a call to `target` sent again. */
+export function resendMessageOf(target: AuthTarget, resendCount: number, reason: ApiResendMessage['reason']): ApiResendMessage {
+  const { provider, cacheKey } = target.cache.provider;
+  return { provider, cacheKey, resendCount, reason };
 }
 
 /**

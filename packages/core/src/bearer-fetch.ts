@@ -6,7 +6,9 @@ import {
   isRedirectStatus,
   redirectCause,
   redirectDropsBody,
+  resendMessageOf,
 } from './auth-target.js';
+import { resend } from './diagnostics.js';
 import type { AccessToken, TokenCache, TokenCacheOptions } from './token-cache.js';
 import type { TokenProvider } from './token-provider.js';
 
@@ -74,11 +76,22 @@ export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, opt
   const { cache } = target;
   const send = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
-  /** Sends the request; with `follow`, follows its same-origin redirects and refuses any other. */
-  const exchange = async (request: NormalizedRequest, authorization: string): Promise<Response> => {
+  /**
+   * Sends the request; with `follow`, follows its same-origin redirects and refuses any other. `resent`: how many
+   * times the call was sent before (1 for the retry after a 401); each hop adds one more.
+   */
+  const exchange = async (request: NormalizedRequest, authorization: string, resent = 0): Promise<Response> => {
     let hop = request;
     for (let redirects = 0; ; redirects += 1) {
-      const response = await send(hop.url, withHeaders(hop, target.apiHeaders, authorization));
+      const init = withHeaders(hop, target.apiHeaders, authorization);
+      const resendCount = resent + redirects;
+      const url = hop.url;
+      const response = await (resendCount === 0
+        ? send(url, init)
+        : resend(
+            () => resendMessageOf(target, resendCount, redirects > 0 ? 'redirect' : 'unauthorized'),
+            () => send(url, init),
+          ));
       if (!hop.follow || !isRedirectStatus(response.status)) return response;
       const location = response.headers.get('location');
       if (location === null) return response;
@@ -109,7 +122,7 @@ export function createAuthFetch(providerOrCache: TokenProvider | TokenCache, opt
     // The cache kept the token (the API refuses fresh tokens faster than its backoff allows): this 401 is the answer.
     if (fresh.accessToken === token.accessToken) return response;
     await cancel();
-    const retried = await exchange(request, `Bearer ${fresh.accessToken}`);
+    const retried = await exchange(request, `Bearer ${fresh.accessToken}`, 1);
     // A token refused on its first use: the API may refuse every token, and must not cost a token request per call.
     if (retried.status === 401) await cache.invalidate(fresh.accessToken, { refusedOnFirstUse: true });
     return retried;

@@ -37,6 +37,13 @@
  * ({@link TokenEventLoggerOptions}, {@link TokenEventLoggerTarget}, {@link TokenEventLevels}, {@link TokenLogLevel},
  * {@link defaultTokenEventLevels}).
  *
+ * @categoryDescription Diagnostics channels
+ * What the token layer publishes on `node:diagnostics_channel` (where the runtime has it), for tracers and metrics
+ * (`@x/opentelemetry` subscribes): a `TracingChannel` around each token request ({@link tokenRequestChannelName},
+ * {@link TokenRequestMessage}), every event ({@link tokenEventChannelName}, {@link TokenEventMessage}) and each API
+ * request sent again ({@link apiResendChannelName}, {@link ApiResendMessage}). Nothing is built while nobody
+ * subscribes.
+ *
  * @categoryDescription Token stores
  * Where tokens are shared (`@x/redis` implements the contract for fleets): {@link TokenStore},
  * {@link TokenStoreLock}, {@link TokenStoreEntry}, {@link TokenStoreOperation}, {@link createMemoryTokenStore},
@@ -65,6 +72,8 @@ export { maxDurationMs } from './cache-policy.js';
 export type { Clock } from './clock.js';
 export type { MerchantConfigFor, MerchantConfigValue, MerchantSettingsFor, ProviderSettingsOf } from './define-merchants.js';
 export { defineMerchants } from './define-merchants.js';
+export type { ApiResendMessage, TokenEventMessage, TokenRequestMessage } from './diagnostics.js';
+export { apiResendChannelName, tokenEventChannelName, tokenRequestChannelName } from './diagnostics.js';
 export type {
   ConfigurationIssue,
   MerchantResolveErrorOptions,

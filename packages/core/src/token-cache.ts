@@ -1,5 +1,6 @@
 import { type CachePolicy, resolveCachePolicy } from './cache-policy.js';
 import { type Clock, systemClock } from './clock.js';
+import { frozen, publishTokenEvent, type TokenRequestMessage, tokenEventsObserved, traceTokenRequest } from './diagnostics.js';
 import { type AuthError, isAuthError, isRetryable, nameMerchants, TokenRequestError, TokenResponseError } from './errors.js';
 import { fingerprint } from './fingerprint.js';
 import { TokenBackoff } from './token-backoff.js';
@@ -506,30 +507,20 @@ class ProviderTokenCache implements TokenCache {
     }
   }
 
-  /** One token request, bounded by `requestTimeoutMs` even for a provider that ignores the signal. */
+  /** One token request, traced on the diagnostics channel, its outcome reported as an event. */
   async #ask(reason: TokenRequestReason): Promise<Answer> {
-    const { provider } = this;
     const clock = this.#clock;
-    const { requestTimeoutMs, failureCooldownMs } = this.#policy;
+    const { failureCooldownMs } = this.#policy;
     this.#emit({ type: 'token-requested', reason });
     const started = clock.monotonic();
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), requestTimeoutMs);
-    timer.unref?.();
     try {
-      const context = { signal: controller.signal, fetch: this.#fetch, now: clock.now, state: this.#state };
-      const token = await Promise.race([provider.requestToken(context), rejectOnAbort(controller.signal)]);
-      validateToken(provider.provider, token);
+      const token = await traceTokenRequest(
+        () => this.#requestMessage(reason),
+        () => this.#requestToken(),
+      );
       return { kind: 'token', token, requestMs: Math.round(clock.monotonic() - started) };
     } catch (error) {
-      const failure = controller.signal.aborted
-        ? new TokenRequestError(`Token request timed out after ${requestTimeoutMs} ms`, {
-            provider: provider.provider,
-            reason: 'timeout',
-            retryable: true,
-            cause: error,
-          })
-        : toAuthError(provider.provider, error);
+      const failure = error as AuthError;
       const retryable = isRetryable(failure);
       const durationMs = Math.round(clock.monotonic() - started);
       this.#emit({
@@ -540,9 +531,38 @@ class ProviderTokenCache implements TokenCache {
         ...(retryable ? {} : { cooldownMs: failureCooldownMs }),
       });
       return { kind: 'failed', error: failure };
+    }
+  }
+
+  /** Asks the provider, bounded by `requestTimeoutMs` even for a provider that ignores the signal; rejects with an `AuthError`. */
+  async #requestToken(): Promise<ProviderToken> {
+    const { provider } = this;
+    const { requestTimeoutMs } = this.#policy;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), requestTimeoutMs);
+    timer.unref?.();
+    try {
+      const context = { signal: controller.signal, fetch: this.#fetch, now: this.#clock.now, state: this.#state };
+      const token = await Promise.race([provider.requestToken(context), rejectOnAbort(controller.signal)]);
+      validateToken(provider.provider, token);
+      return token;
+    } catch (error) {
+      throw controller.signal.aborted
+        ? new TokenRequestError(`Token request timed out after ${requestTimeoutMs} ms`, {
+            provider: provider.provider,
+            reason: 'timeout',
+            retryable: true,
+            cause: error,
+          })
+        : toAuthError(provider.provider, error);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  #requestMessage(reason: TokenRequestReason): TokenRequestMessage {
+    const { provider, cacheKey } = this.provider;
+    return { provider, cacheKey, reason, merchants: frozen(this.#merchants?.() ?? []) };
   }
 
   /** What the gateway's token means, given what is held and what was dropped while the request was on the wire. */
@@ -653,14 +673,13 @@ class ProviderTokenCache implements TokenCache {
 
   #emit(event: EventBody): void {
     const listener = this.#listener;
+    const observed = tokenEventsObserved();
+    if (listener === undefined && !observed) return;
+    const full = { provider: this.provider.provider, cacheKey: this.provider.cacheKey, time: this.#clock.now(), ...event } as TokenEvent;
+    if (observed) publishTokenEvent(full, this.#merchants);
     if (listener === undefined) return;
     try {
-      const result: unknown = listener({
-        provider: this.provider.provider,
-        cacheKey: this.provider.cacheKey,
-        time: this.#clock.now(),
-        ...event,
-      } as TokenEvent);
+      const result: unknown = listener(full);
       // An async listener's rejection would otherwise surface as an unhandled rejection.
       if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') (result as PromiseLike<unknown>).then(undefined, noop);
     } catch {

@@ -94,6 +94,7 @@ describe('the workspace layout', () => {
       'packages/core',
       'packages/iamport',
       'packages/oauth2',
+      'packages/opentelemetry',
       'packages/portone',
       'packages/redis',
       'packages/vipps',

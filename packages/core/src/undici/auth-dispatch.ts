@@ -7,7 +7,9 @@ import {
   isRedirectStatus,
   redirectCause,
   redirectDropsBody,
+  resendMessageOf,
 } from '../auth-target.js';
+import { type ApiResendMessage, resend } from '../diagnostics.js';
 import { ConfigurationError } from '../errors.js';
 import type { TokenCache } from '../token-cache.js';
 import type { TokenProvider } from '../token-provider.js';
@@ -112,6 +114,8 @@ interface Budget {
   /** The token the first attempt sent, once a 401 made this attempt a retry. */
   readonly refusedToken?: string | undefined;
   readonly replayable: boolean;
+  /** Why this attempt sends the request again: the cause of its resend, for the diagnostics channel. */
+  readonly resentFor?: ApiResendMessage['reason'] | undefined;
 }
 
 type AttemptState = 'forwarding' | 'retrying' | 'redirecting' | 'refused';
@@ -194,7 +198,12 @@ abstract class Attempt {
   /** After a 401: the token is invalidated and the request sent again with a fresh one, straight away. */
   protected retry(): void {
     const { cache } = this.settings.target;
-    const successor = this.successor(this.options, { ...this.budget, retried: true, refusedToken: this.accessToken });
+    const successor = this.successor(this.options, {
+      ...this.budget,
+      retried: true,
+      refusedToken: this.accessToken,
+      resentFor: 'unauthorized',
+    });
     cache
       .invalidate(this.accessToken ?? '')
       .then(() => cache.getToken({ signal: signalOf(this.options) }))
@@ -205,7 +214,12 @@ abstract class Attempt {
   /** Once the redirect's body has ended: the next hop, under the origin rule again. */
   protected follow(): void {
     const hop = this.#nextHop!;
-    const successor = this.successor(hop, { ...this.budget, hops: this.budget.hops + 1, replayable: isReplayable(hop.body) });
+    const successor = this.successor(hop, {
+      ...this.budget,
+      hops: this.budget.hops + 1,
+      replayable: isReplayable(hop.body),
+      resentFor: 'redirect',
+    });
     try {
       successor.start(hop.origin === this.settings.target.origin);
     } catch (error) {
@@ -228,7 +242,14 @@ abstract class Attempt {
     this.accessToken = accessToken;
     const options =
       accessToken === undefined ? { ...this.options, maxRedirections: 0 } : withHeaders(this.settings.target, this.options, accessToken);
-    return this.next(options, this as unknown as Handler);
+    const { budget } = this;
+    const resendCount = budget.hops + (budget.retried ? 1 : 0);
+    if (resendCount === 0 || budget.resentFor === undefined) return this.next(options, this as unknown as Handler);
+    const reason = budget.resentFor;
+    return resend(
+      () => resendMessageOf(this.settings.target, resendCount, reason),
+      () => this.next(options, this as unknown as Handler),
+    );
   }
 }
 

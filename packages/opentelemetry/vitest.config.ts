@@ -1,0 +1,7 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  resolve: { conditions: ['@x/source'] },
+  ssr: { resolve: { conditions: ['@x/source'] } },
+  test: { name: 'opentelemetry', include: ['src/**/*.test.ts'], setupFiles: ['@x/test-support/canary-guard'] },
+});
