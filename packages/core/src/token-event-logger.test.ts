@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createFakeTimersClock, type FakeTimersClock } from '@x/test-support/clock';
+import { createFakeTimersClock, type FakeTimersClock, untilIo as until } from '@x/test-support/clock';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -20,14 +20,6 @@ import { containsCanary, createCanary } from './testing/index.js';
 const hour = 3_600_000;
 const minute = 60_000;
 const start = Date.UTC(2025, 0, 1);
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 5_000;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
 
 function advance(milliseconds: number): Promise<void> {
   return vi.advanceTimersByTimeAsync(milliseconds).then(() => undefined);

@@ -49,3 +49,12 @@ export function createFakeTimersClock(): FakeTimersClock {
     },
   };
 }
+
+/** Lets real I/O (sockets) run until `condition` holds, for at most 5 s of real time; fake time does not move. */
+export async function untilIo(condition: () => boolean, what: string): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
