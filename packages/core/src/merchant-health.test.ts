@@ -1,4 +1,4 @@
-import { createFakeTimersClock, type FakeTimersClock, untilIo as until } from '@x/test-support/clock';
+import { advanceFakeTime as advance, createFakeTimersClock, type FakeTimersClock, untilIo as until } from '@x/test-support/clock';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
@@ -14,10 +14,6 @@ import { cacheKeyOf } from './provider/index.js';
 const hour = 3_600_000;
 const minute = 60_000;
 const start = Date.UTC(2025, 0, 1);
-
-function advance(milliseconds: number): Promise<void> {
-  return vi.advanceTimersByTimeAsync(milliseconds).then(() => undefined);
-}
 
 let server: TestTokenServer;
 let clock: FakeTimersClock;

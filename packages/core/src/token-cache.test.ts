@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createFakeTimersClock, type FakeTimersClock, untilIo as until } from '@x/test-support/clock';
+import { advanceFakeTime as advance, createFakeTimersClock, type FakeTimersClock, untilIo as until } from '@x/test-support/clock';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAuthFetch } from './bearer-fetch.js';
@@ -38,10 +38,6 @@ function track<T>(promise: Promise<T>): { settled: boolean; value?: T; error?: u
 async function afterBackoff<T>(call: () => Promise<T>): Promise<T> {
   await advance(100);
   return call();
-}
-
-function advance(milliseconds: number): Promise<void> {
-  return vi.advanceTimersByTimeAsync(milliseconds).then(() => undefined);
 }
 
 let server: TestTokenServer;

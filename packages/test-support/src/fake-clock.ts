@@ -3,6 +3,7 @@
  * monotonic one for elapsed time). Both kinds can jump the wall clock alone, as an NTP correction would.
  */
 import type { Clock } from '@x/core';
+import { vi } from 'vitest';
 
 /** A clock that tests move by hand. */
 export interface ManualClock extends Clock {
@@ -57,4 +58,9 @@ export async function untilIo(condition: () => boolean, what: string): Promise<v
     if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/** Moves vitest's fake time forward by `milliseconds`, running the timers and promise callbacks due on the way. */
+export function advanceFakeTime(milliseconds: number): Promise<void> {
+  return vi.advanceTimersByTimeAsync(milliseconds).then(() => undefined);
 }
