@@ -325,7 +325,7 @@ export class RegistryClosedError extends AuthError {
 }
 
 /** A token store method, as the token cache calls it. */
-export type TokenStoreOperation = 'get' | 'set' | 'delete' | 'lock' | 'release';
+export type TokenStoreOperation = 'get' | 'set' | 'delete' | 'lock' | 'release' | 'wait';
 
 /** What a {@link TokenStoreError} is built from. */
 export interface TokenStoreErrorOptions extends AuthErrorOptions {

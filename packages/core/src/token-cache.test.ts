@@ -998,6 +998,148 @@ describe('createTokenCache', () => {
     });
   });
 
+  describe('waiting for a lock holder', () => {
+    /** A store whose `waitForUnlock` resolves when a lock is released, as `@x/redis` does over pub/sub. */
+    function wakingStore(): TokenStore & { waits: number } {
+      const memory = createMemoryTokenStore({ clock });
+      const wakers = new Map<string, Set<() => void>>();
+      const leases = new Map<string, number>();
+      const store = {
+        ...memory,
+        waits: 0,
+        getEntry: memory.getEntry,
+        async lock(key: string, ttlMs: number) {
+          const lock = await memory.lock!(key, ttlMs);
+          if (lock === undefined) return undefined;
+          leases.set(key, clock.monotonic() + ttlMs);
+          return {
+            async release() {
+              await lock.release();
+              leases.delete(key);
+              for (const wake of wakers.get(key) ?? []) wake();
+              wakers.delete(key);
+            },
+          };
+        },
+        waitForUnlock(key: string, timeoutMs: number) {
+          store.waits += 1;
+          // Woken by a release, or when the lock runs out.
+          const leaseLeftMs = (leases.get(key) ?? 0) - clock.monotonic();
+          return new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.max(0, Math.min(timeoutMs, leaseLeftMs)));
+            const set = wakers.get(key) ?? new Set();
+            set.add(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+            wakers.set(key, set);
+          });
+        },
+      };
+      return store;
+    }
+
+    /** Has the gateway issue a token, and stores it as a holder would. */
+    async function storeIssued(store: TokenStore): Promise<string> {
+      const issued = await provider.requestToken({ signal: new AbortController().signal, fetch, now: clock.now });
+      const lifetimeMs = issued.expiresAt - clock.now();
+      await store.set(provider.cacheKey, serializeToken({ ...issued, lifetimeMs }), lifetimeMs);
+      return issued.accessToken;
+    }
+
+    it('should take the holder’s token as soon as the store wakes it, with no poll interval', async () => {
+      const store = wakingStore();
+      const holder = await store.lock!(provider.cacheKey, minute);
+      const cache = cacheFor({ store });
+      const waiting = track(cache.getToken());
+      await until(() => store.waits === 1, 'the wait');
+      const accessToken = await storeIssued(store);
+      await holder!.release();
+      // No fake time passes: polling would need 50 ms.
+      await until(() => waiting.settled, 'the holder’s token');
+      expect(waiting.value?.accessToken).toBe(accessToken);
+      expect(server.tokenRequests).toBe(1);
+      expect(ofType('lock-waited')).toEqual([expect.objectContaining({ received: true, waitedMs: 0 })]);
+    });
+
+    it('should let one waiter of three take the lock when its holder fails, and the others take that token', async () => {
+      const store = createMemoryTokenStore({ clock });
+      const holder = await store.lock!(provider.cacheKey, minute);
+      const caches = [cacheFor({ store }), cacheFor({ store }), cacheFor({ store })];
+      const waiting = caches.map((cache) => track(cache.getToken()));
+      await advance(500);
+      // The holder gives up without storing a token (its request failed).
+      await holder!.release();
+      await advance(50);
+      await until(() => waiting.some((result) => result.settled), 'the first token');
+      await advance(50);
+      await until(() => waiting.every((result) => result.settled), 'every token');
+      expect(new Set(waiting.map((result) => result.value?.accessToken)).size).toBe(1);
+      expect(server.tokenRequests).toBe(1);
+      expect(ofType('lock-waited').filter((event) => event.lockTaken === true)).toHaveLength(1);
+      expect(ofType('lock-waited').filter((event) => event.received)).toHaveLength(2);
+    });
+
+    it('should let one waiter take the lock when its holder died and the lock ran out, within lockWaitMs', async () => {
+      const store = wakingStore();
+      // A holder that died: its lock is never released and runs out after 2 s (a lease the holder no longer renews).
+      await store.lock!(provider.cacheKey, 2_000);
+      const caches = [cacheFor({ store }), cacheFor({ store }), cacheFor({ store })];
+      const waiting = caches.map((cache) => track(cache.getToken()));
+      await advance(2_000);
+      await until(() => waiting.every((result) => result.settled), 'every token');
+      expect(server.tokenRequests).toBe(1);
+      expect(ofType('lock-waited').map((event) => event.waitedMs)).toEqual([2_000, 2_000, 2_000]);
+    });
+
+    it('should release its lock only once the token written under it has settled', async () => {
+      const memory = createMemoryTokenStore({ clock });
+      const order: string[] = [];
+      let finishSet: (() => void) | undefined;
+      const store: TokenStore = {
+        ...memory,
+        async set(key, value, ttlMs) {
+          order.push('set started');
+          await new Promise<void>((resolve) => {
+            finishSet = resolve;
+          });
+          await memory.set(key, value, ttlMs);
+          order.push('set done');
+        },
+        async lock(key, ttlMs) {
+          const lock = await memory.lock!(key, ttlMs);
+          return lock && { release: async () => void order.push('released') };
+        },
+      };
+      const cache = cacheFor({ store });
+      await cache.getToken();
+      await flush();
+      expect(order).toEqual(['set started']);
+      finishSet!();
+      await until(() => order.length === 3, 'the release');
+      expect(order).toEqual(['set started', 'set done', 'released']);
+    });
+
+    it('should poll instead when the store’s wait fails, and report it', async () => {
+      const memory = createMemoryTokenStore({ clock });
+      const holder = await memory.lock!(provider.cacheKey, minute);
+      const store: TokenStore = {
+        ...memory,
+        getEntry: memory.getEntry,
+        waitForUnlock: async () => Promise.reject(new Error('subscriber down')),
+      };
+      const cache = cacheFor({ store });
+      const waiting = track(cache.getToken());
+      await advance(100);
+      await storeIssued(store);
+      await holder!.release();
+      await advance(50);
+      await until(() => waiting.settled, 'the holder’s token');
+      expect(server.tokenRequests).toBe(1);
+      expect(ofType('store-error').map((event) => event.operation)).toContain('wait');
+    });
+  });
+
   describe('an abandoned request', () => {
     it('should start a new token request when the one under way has outlived every bound, its timers never fired', async () => {
       // workerd ends a request's timers and promises with the request that started them: a token request a caller

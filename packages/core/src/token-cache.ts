@@ -8,8 +8,8 @@ import { type FailureRecord, recordFailure, type TokenCacheHealth, type TokenCac
 import type { TokenEvent, TokenEventListener, TokenRequestReason } from './token-events.js';
 import { isUsableAccessToken, isUsableState } from './token-http.js';
 import type { ProviderToken, TokenProvider } from './token-provider.js';
-import { createMemoryTokenStore, type StoredToken, serializeToken, type TokenStore } from './token-store.js';
-import { StoreExchange } from './token-store-exchange.js';
+import { createMemoryTokenStore, type StoredToken, serializeToken, type TokenStore, type TokenStoreLock } from './token-store.js';
+import { lockPollMs, StoreExchange } from './token-store-exchange.js';
 
 /** A token ready to put in an `Authorization` header. */
 export interface AccessToken {
@@ -145,8 +145,11 @@ type StoreOffer = { readonly kind: 'entry'; readonly entry: Entry } | { readonly
 
 /** Default {@link TokenProvider.expiryResolutionMs}: most gateways state expiries in whole seconds. */
 const defaultExpiryResolutionMs = 1_000;
-/** How often a process waiting on another holder's lock looks in the store. */
-const lockPollMs = 50;
+/** What waiting for another holder gave: its token, the lock it left free, or nothing in time. */
+type Waited =
+  | { readonly kind: 'entry'; readonly entry: Entry }
+  | { readonly kind: 'lock'; readonly lock: TokenStoreLock }
+  | { readonly kind: 'none' };
 
 const cacheBrand = Symbol.for('@x/core.token-cache');
 const merchantsKey = Symbol.for('@x/core.token-cache-merchants');
@@ -382,7 +385,7 @@ class ProviderTokenCache implements TokenCache {
   /** Longer than any attempt can take: two token requests (one asked again), the lock wait, and the store calls. */
   #abandonedAfterMs(): number {
     const { requestTimeoutMs, lockWaitMs, storeTimeoutMs } = this.#policy;
-    return 2 * requestTimeoutMs + lockWaitMs + 6 * storeTimeoutMs + lockPollMs;
+    return 2 * requestTimeoutMs + lockWaitMs + 8 * storeTimeoutMs + lockPollMs;
   }
 
   /** Schedules what follows a failed refresh, and returns the error for its callers. */
@@ -415,12 +418,17 @@ class ProviderTokenCache implements TokenCache {
       // A store that fails or hangs holds no lock worth taking: each more call would only hold callers up again.
       if (offer.kind === 'failed') return this.#requestFromProvider(reason);
     }
-    const lock = await this.#exchange.lock(this.#policy.requestTimeoutMs + this.#policy.lockWaitMs);
-    if (lock.kind === 'none') return this.#requestFromProvider(reason);
-    if (lock.kind === 'busy') {
+    const taken = await this.#exchange.lock(this.#lockTtlMs());
+    if (taken.kind === 'none') return this.#requestFromProvider(reason);
+    let lock: TokenStoreLock;
+    if (taken.kind === 'busy') {
       // A forced request waits for the holder's new token, which may expire within the same second as ours.
-      const fromHolder = await this.#waitForHolder(reason === 'forced' ? this.#current?.fingerprint : undefined);
-      return fromHolder === undefined ? this.#requestFromProvider(reason) : this.#adopt(fromHolder, 'store');
+      const waited = await this.#waitForHolder(reason === 'forced' ? this.#current?.fingerprint : undefined);
+      if (waited.kind === 'entry') return this.#adopt(waited.entry, 'store');
+      if (waited.kind === 'none') return this.#requestFromProvider(reason);
+      lock = waited.lock;
+    } else {
+      lock = taken.lock;
     }
     try {
       // Another holder may have stored a token between our read and our lock. Read even when forced: a record with a
@@ -428,7 +436,7 @@ class ProviderTokenCache implements TokenCache {
       const offer = await this.#readStore();
       return reason !== 'forced' && offer.kind === 'entry' ? this.#adopt(offer.entry, 'store') : await this.#requestFromProvider(reason);
     } finally {
-      this.#exchange.release(lock.lock);
+      this.#exchange.release(lock);
     }
   }
 
@@ -455,25 +463,50 @@ class ProviderTokenCache implements TokenCache {
     return { kind: 'entry', entry };
   }
 
-  /** Waits, bounded, for the lock holder's token to reach the store. */
-  async #waitForHolder(replacing?: string): Promise<Entry | undefined> {
+  /** How long a lock may be held at most: one token request, and the wait before it. */
+  #lockTtlMs(): number {
+    return this.#policy.requestTimeoutMs + this.#policy.lockWaitMs;
+  }
+
+  /**
+   * Waits, bounded by `lockWaitMs`, for the lock holder's token to reach the store: woken by the store where it can
+   * (`waitForUnlock`), else polling. A holder gone without storing a token (it failed, or died and its lock ran out)
+   * leaves the lock free: the first waiter to take it asks the gateway next, the others wait for that one in turn, so
+   * a dead holder costs one more token request, not one per waiter.
+   */
+  async #waitForHolder(replacing?: string): Promise<Waited> {
     const clock = this.#clock;
     const { lockWaitMs } = this.#policy;
     const started = clock.monotonic();
-    // Bounded twice: by the clock, and by the number of polls, so an injected clock that stands still cannot hang it.
-    const polls = Math.ceil(lockWaitMs / lockPollMs);
-    for (let poll = 0; poll < polls && clock.monotonic() - started < lockWaitMs; poll += 1) {
-      await delay(lockPollMs);
+    const waited = (received: boolean, lockTaken?: true): void =>
+      this.#emit({
+        type: 'lock-waited',
+        waitedMs: Math.round(clock.monotonic() - started),
+        received,
+        ...(lockTaken === undefined ? {} : { lockTaken }),
+      });
+    // Bounded twice: by the clock, and by the number of rounds, so an injected clock that stands still cannot hang it.
+    const rounds = Math.ceil(lockWaitMs / lockPollMs);
+    for (let round = 0; round < rounds; round += 1) {
+      const remainingMs = lockWaitMs - (clock.monotonic() - started);
+      if (remainingMs <= 0) break;
+      await this.#exchange.waitForUnlock(remainingMs);
       const offer = await this.#readStore(replacing);
       if (offer.kind === 'entry') {
-        this.#emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: true });
-        return offer.entry;
+        waited(true);
+        return { kind: 'entry', entry: offer.entry };
       }
       // A store that fails now cannot bring the holder's token: ask the gateway rather than wait out lockWaitMs.
       if (offer.kind === 'failed') break;
+      const taken = await this.#exchange.lock(this.#lockTtlMs());
+      if (taken.kind === 'held') {
+        waited(false, true);
+        return { kind: 'lock', lock: taken.lock };
+      }
+      if (taken.kind === 'none') break;
     }
-    this.#emit({ type: 'lock-waited', waitedMs: Math.round(clock.monotonic() - started), received: false });
-    return undefined;
+    waited(false);
+    return { kind: 'none' };
   }
 
   /** Asks the gateway, judges its answer, and acts on the verdict. */
@@ -768,10 +801,6 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
   return new Promise((_resolve, reject) => {
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
-}
-
-function delay(milliseconds: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }
 
 function noop(): void {}

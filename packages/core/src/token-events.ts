@@ -118,6 +118,11 @@ export type TokenEvent = EventBase &
         waitedMs: number;
         /** Whether the other holder's token arrived in time; if not, this process requested one itself. */
         received: boolean;
+        /**
+         * `true` when the holder left without a token (it failed, or died and its lock ran out) and this process took
+         * the lock, so it asked the gateway while the others went on waiting.
+         */
+        lockTaken?: true;
       }
   );
 

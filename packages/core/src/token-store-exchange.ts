@@ -49,6 +49,8 @@ export interface StoreExchangeSettings {
   readonly report: (operation: TokenStoreOperation, error: unknown) => void;
 }
 
+/** How often a process waiting on another holder's lock looks in a store that cannot wake it (no `waitForUnlock`). */
+export const lockPollMs = 50;
 /** Tombstones kept per cache at most: a 401 storm must not grow memory. */
 const maxTombstones = 16;
 /** A store's value under this suffix of the cache key marks a dropped token (by fingerprint) as never to be used. */
@@ -91,6 +93,8 @@ export class StoreExchange {
   readonly #settings: StoreExchangeSettings;
   readonly #tombstones = new Map<string, Tombstone>();
   #drops = 0;
+  /** The last token written: a lock is released only after it, so a waiter woken by the release finds the token. */
+  #published: Promise<unknown> = Promise.resolve();
 
   constructor(settings: StoreExchangeSettings) {
     this.#settings = settings;
@@ -195,7 +199,7 @@ export class StoreExchange {
 
   /** Writes a token for other processes; not awaited by callers, so a slow store holds no one up. */
   publish(value: string, ttlMs: number): void {
-    void this.call('set', () => this.#settings.store.set(this.#settings.cacheKey, value, ttlMs));
+    this.#published = this.call('set', () => this.#settings.store.set(this.#settings.cacheKey, value, ttlMs));
   }
 
   /** Tries to take the store's lock for `ttlMs`. */
@@ -207,17 +211,32 @@ export class StoreExchange {
     return result.value === undefined ? { kind: 'busy' } : { kind: 'held', lock: result.value };
   }
 
-  /** Releases a lock; not awaited by callers. */
+  /**
+   * Releases a lock; not awaited by callers. Only once the token written under it has settled: a store with several
+   * connections (a pool) could otherwise wake the waiters before the token is there to read.
+   */
   release(lock: TokenStoreLock): void {
-    void this.call('release', () => lock.release());
+    void this.#published.then(() => this.call('release', () => lock.release()));
+  }
+
+  /**
+   * Waits, at most `timeoutMs`, until the store's lock may be free: woken by the store where it can be
+   * (`waitForUnlock`), else after one poll interval, and after one too when the store's wait fails.
+   */
+  async waitForUnlock(timeoutMs: number): Promise<void> {
+    const { store, cacheKey, timeoutMs: storeTimeoutMs } = this.#settings;
+    const pollMs = Math.min(lockPollMs, timeoutMs);
+    if (store.waitForUnlock === undefined) return delay(pollMs);
+    const waited = await this.call('wait', () => store.waitForUnlock!(cacheKey, timeoutMs), timeoutMs + storeTimeoutMs);
+    if (!waited.ok) await delay(pollMs);
   }
 
   /**
    * Calls the store, bounded by `storeTimeoutMs`: a store that throws, rejects or never answers is reported and
    * counts as failed. A lock that arrives after its time-out is released at once, so it holds no one up.
    */
-  call<T>(operation: TokenStoreOperation, call: () => Promise<T>): Promise<StoreCallResult<T>> {
-    const { timeoutMs, report } = this.#settings;
+  call<T>(operation: TokenStoreOperation, call: () => Promise<T>, timeoutMs = this.#settings.timeoutMs): Promise<StoreCallResult<T>> {
+    const { report } = this.#settings;
     return new Promise<StoreCallResult<T>>((resolve) => {
       let settled = false;
       const fail = (error: unknown): void => {
@@ -227,7 +246,13 @@ export class StoreExchange {
       };
       const timer = setTimeout(() => {
         if (!settled)
-          fail(this.#error(operation, `Token store ${operation} did not settle within storeTimeoutMs (${timeoutMs} ms)`, 'timeout'));
+          fail(
+            this.#error(
+              operation,
+              `Token store ${operation} did not settle within ${operation === 'wait' ? 'its wait plus storeTimeoutMs' : 'storeTimeoutMs'} (${timeoutMs} ms)`,
+              'timeout',
+            ),
+          );
       }, timeoutMs);
       let promise: Promise<T>;
       try {
@@ -265,6 +290,10 @@ async function readEntry(store: TokenStore, key: string): Promise<TokenStoreEntr
   if (store.getEntry !== undefined) return store.getEntry(key);
   const value = await store.get(key);
   return value === undefined ? undefined : { value };
+}
+
+function delay(milliseconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, milliseconds));
 }
 
 function noop(): void {}

@@ -42,6 +42,14 @@ export interface TokenStore {
    * else holds it. Stores without locks omit this method.
    */
   lock?(key: string, ttlMs: number): Promise<TokenStoreLock | undefined>;
+  /**
+   * Optional: waits until the lock on `key` may be free, so a cache waiting for another holder's token learns of it
+   * at once rather than polling every 50 ms. Resolves when the holder releases the lock (having stored its token, or
+   * having failed), when the lock's lease runs out (its holder died), or after `timeoutMs`, whichever comes first;
+   * at once when no one holds the lock. It never says which: the cache reads the store, and takes the lock if it is
+   * free. A store that cannot be woken omits it (`@x/redis` wakes waiters with Redis pub/sub).
+   */
+  waitForUnlock?(key: string, timeoutMs: number): Promise<void>;
 }
 
 /** Options of {@link createMemoryTokenStore}. */
