@@ -14,10 +14,14 @@ interface Connected {
   client: RedisTokenStoreClient;
   /** One raw command, routed by `key` on a cluster. */
   raw(key: string, ...args: string[]): Promise<unknown>;
+  /** Subscribes to `channel` on a connection of its own; then `message` resolves with the first message. */
+  nextMessage(channel: string): Promise<{ message: Promise<string> }>;
   close(): Promise<void>;
 }
 
 type Connect = () => Promise<Connected>;
+
+const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
 const storedToken = (accessToken: string, lifetimeMs = 60_000): string =>
   JSON.stringify({ v: 1, accessToken, expiresAt: Date.now() + lifetimeMs, lifetimeMs });
@@ -26,21 +30,63 @@ async function connectNodeRedis(url: string): Promise<Connected> {
   const client = createClient({ url, disableOfflineQueue: true });
   client.on('error', () => {});
   await client.connect();
-  return { client, raw: (_key, ...args) => client.sendCommand(args), close: async () => client.destroy() };
+  return {
+    client,
+    raw: (_key, ...args) => client.sendCommand(args),
+    nextMessage: nodeRedisMessage(client),
+    close: async () => client.destroy(),
+  };
+}
+
+/** node-redis: subscribes on a duplicate, which it closes after the first message. */
+function nodeRedisMessage(client: ReturnType<typeof createClient> | ReturnType<typeof createCluster>) {
+  return async (channel: string): Promise<{ message: Promise<string> }> => {
+    const subscriber = (client as ReturnType<typeof createClient>).duplicate();
+    subscriber.on('error', () => {});
+    await subscriber.connect();
+    let received: (message: string) => void = () => {};
+    const message = new Promise<string>((resolve) => {
+      received = resolve;
+    });
+    await subscriber.subscribe(channel, (text) => received(text));
+    return { message: message.finally(() => subscriber.destroy()) };
+  };
+}
+
+/** ioredis and iovalkey: subscribes on a duplicate, which it closes after the first message. */
+function ioRedisMessage(client: IoRedis | IoRedisCluster | IoValkey) {
+  return async (channel: string): Promise<{ message: Promise<string> }> => {
+    const subscriber = (client as IoRedis).duplicate();
+    subscriber.on('error', () => {});
+    if (subscriber.status === 'wait') await subscriber.connect();
+    const message = new Promise<string>((resolve) => subscriber.on('message', (_channel: string, text: string) => resolve(text)));
+    await subscriber.subscribe(channel);
+    return { message: message.finally(() => subscriber.disconnect()) };
+  };
 }
 
 async function connectNodeRedisCluster(cluster: RedisCluster): Promise<Connected> {
   const client = createCluster({ rootNodes: cluster.urls.map((url) => ({ url })), defaults: { disableOfflineQueue: true } });
   client.on('error', () => {});
   await client.connect();
-  return { client, raw: (key, ...args) => client.sendCommand(key, false, args), close: async () => client.destroy() };
+  return {
+    client,
+    raw: (key, ...args) => client.sendCommand(key, false, args),
+    nextMessage: nodeRedisMessage(client),
+    close: async () => client.destroy(),
+  };
 }
 
 async function connectIoRedis(port: number): Promise<Connected> {
   const client = new IoRedis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false });
   client.on('error', () => {});
   await client.connect();
-  return { client, raw: (_key, command, ...args) => client.call(command!, ...args), close: async () => client.disconnect() };
+  return {
+    client,
+    raw: (_key, command, ...args) => client.call(command!, ...args),
+    nextMessage: ioRedisMessage(client),
+    close: async () => client.disconnect(),
+  };
 }
 
 async function connectIoRedisCluster(cluster: RedisCluster): Promise<Connected> {
@@ -50,7 +96,12 @@ async function connectIoRedisCluster(cluster: RedisCluster): Promise<Connected> 
   );
   client.on('error', () => {});
   await client.connect();
-  return { client, raw: (_key, command, ...args) => client.call(command!, ...args), close: async () => client.disconnect() };
+  return {
+    client,
+    raw: (_key, command, ...args) => client.call(command!, ...args),
+    nextMessage: ioRedisMessage(client),
+    close: async () => client.disconnect(),
+  };
 }
 
 /** What every client kind must do alike; `connect` makes a new client of that kind on the same Redis. */
@@ -110,6 +161,54 @@ function storeContract(connect: () => Connect, clustered: boolean): void {
     const ttl = Number(await first.raw(`x:{${cacheKey}}:token`, 'PTTL', `x:{${cacheKey}}:token`));
     expect(ttl).toBeGreaterThan(59_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+
+  describe('waking lock waiters', () => {
+    it('should wake a waiter on a message on the lock’s channel, while the lock is still held', async () => {
+      const cacheKey = `test:${randomBytes(6).toString('hex')}`;
+      const holder = createRedisTokenStore({ client: first.client, plaintext: true, lockLeaseMs: 60_000 });
+      const waiter = createRedisTokenStore({ client: (await open()).client, plaintext: true });
+      await holder.lock(cacheKey, 60_000);
+      let woken = false;
+      // Without a wake-up the wait lasts the lease (60 s), past this test's time limit.
+      const waiting = waiter.waitForUnlock!(cacheKey, 60_000).then(() => {
+        woken = true;
+      });
+      // Published until heard: the waiter subscribes on a connection of its own, opened on this first wait.
+      const channel = `x:{${cacheKey}}:unlocked`;
+      while (!woken) {
+        await first.raw(channel, 'PUBLISH', channel, '1');
+        await sleep(20);
+      }
+      await waiting;
+      expect(await waiter.lock(cacheKey, 5_000)).toBeUndefined();
+    });
+
+    it('should publish on the lock’s channel when the holder releases the lock, and only then', async () => {
+      const cacheKey = `test:${randomBytes(6).toString('hex')}`;
+      const store = createRedisTokenStore({ client: first.client, plaintext: true });
+      const { message } = await first.nextMessage(`x:{${cacheKey}}:unlocked`);
+      let heard = false;
+      void message.then(() => {
+        heard = true;
+      });
+      const lock = await store.lock(cacheKey, 5_000);
+      await first.raw(`x:{${cacheKey}}:lock`, 'PING');
+      expect(heard).toBe(false);
+      await lock!.release();
+      expect(await message).toBe('1');
+    });
+
+    it('should wake a waiter when a dead holder’s lease runs out, and let it take the lock', async () => {
+      const cacheKey = `test:${randomBytes(6).toString('hex')}`;
+      const waiter = createRedisTokenStore({ client: first.client, plaintext: true });
+      // What a holder that died leaves: a lock no one extends or releases.
+      const lockName = `x:{${cacheKey}}:lock`;
+      await first.raw(lockName, 'SET', lockName, 'dead-holder', 'PX', '400');
+      expect(await waiter.lock(cacheKey, 5_000)).toBeUndefined();
+      await waiter.waitForUnlock!(cacheKey, 60_000);
+      expect(await waiter.lock(cacheKey, 5_000)).toBeDefined();
+    });
   });
 
   describe('with the token cache', () => {
@@ -179,7 +278,12 @@ async function connectIoValkey(port: number): Promise<Connected> {
   const client = new IoValkey({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false });
   client.on('error', () => {});
   await client.connect();
-  return { client, raw: (_key, command, ...args) => client.call(command!, ...args), close: async () => client.disconnect() };
+  return {
+    client,
+    raw: (_key, command, ...args) => client.call(command!, ...args),
+    nextMessage: ioRedisMessage(client),
+    close: async () => client.disconnect(),
+  };
 }
 
 const valkeyAvailable = isRedisServerAvailable('valkey-server');

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createIamportProvider } from '@x/iamport';
 import { createIamportEmulator, type IamportEmulator } from '@x/iamport/testing';
 import { describeWithRedis, describeWithRedisCluster } from '@x/test-support/redis';
 import { type FleetWorker, type FleetWorkerConfig, startFleet } from '@x/test-support/redis-fleet';
@@ -43,7 +44,8 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     emulator.clearFaults();
     emulator.resetCounters();
     config = { redisUrl: redis.url, iamportUrl: emulator.url, merchants, ...overrides };
-    const workers = fleet.slice(0, count);
+    // Alive ones: the tests that kill a worker kill one of the shared fleet.
+    const workers = fleet.filter((worker) => worker.process.exitCode === null && worker.process.signalCode === null).slice(0, count);
     const connected = await Promise.all(workers.map((worker) => worker.configure(config)));
     expect(connected).toEqual(workers.map(() => true));
     return workers;
@@ -136,6 +138,36 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     expect((await plain.call(merchants[0]!.impKey)).ok).toBe(true);
     const plainKey = cli('--scan', '--pattern', 'plain:{*}:token').trim().replace(/^"|"$/g, '');
     expect(cli('GET', plainKey)).toContain(emulator.currentToken(merchants[0]!.impKey)?.accessToken);
+  });
+
+  it('should cost one more token request, not one per waiter, when the lock holder is SIGKILLed mid-request', async () => {
+    // The default lockWaitMs (5 s), and a lease that runs out well within it once its holder is dead.
+    const workers = await setUp(6, { lockLeaseMs: 1_000, operationTimeoutMs: 400 });
+    const [holder, ...others] = workers as [FleetWorker, ...FleetWorker[]];
+    const merchant = merchants[0]!.impKey;
+    emulator.fault({ kind: 'slow', delayMs: 30_000, count: 1 });
+
+    const held = holder.call(merchant);
+    await holder.waitForEvent((event) => event.type === 'token-requested');
+    await until(() => emulator.counters.faults === 1);
+    const waiting = Promise.all(others.map((worker) => worker.call(merchant)));
+    // Every other worker is waiting on the lock, subscribed to its channel, before the holder dies.
+    const channel = `x:{${createIamportProvider({ ...merchants[0]!, baseUrl: emulator.url }).cacheKey}}:unlocked`;
+    const subscribers = (): number => {
+      const result = spawnSync('redis-cli', ['-p', String(redis.port), 'PUBSUB', 'NUMSUB', channel], { encoding: 'utf8' });
+      return Number(result.stdout.trim().split('\n')[1]);
+    };
+    await until(() => subscribers() === others.length);
+    await holder.kill();
+    const results = await waiting;
+
+    expect((await held).ok).toBe(false);
+    expect(results.filter((result) => !result.ok)).toEqual([]);
+    // The dead holder's request, and one more by the waiter that took its lock when its lease ran out.
+    expect(emulator.countersFor(merchant).tokenRequests).toBe(2);
+    const waits = others.map((worker) => worker.events.find((event) => event.type === 'lock-waited'));
+    expect(waits.filter((event) => event?.lockTaken === true)).toHaveLength(1);
+    expect(waits.filter((event) => event?.received === true)).toHaveLength(others.length - 1);
   });
 
   it('should not stall the others beyond the lock wait when the lock holder is killed mid-request', async () => {

@@ -118,7 +118,9 @@ describeWithRedis('createRedisTokenStore', () => {
       const lock = await first.lock('test:abc', 5_000);
       expect(lock).toBeDefined();
       expect(await second.lock('test:abc', 5_000)).toBeUndefined();
-      expect(await client.pTTL('x:{test:abc}:lock')).toBeGreaterThan(4_000);
+      // Held a lease (2 s) at a time, extended while its holder lives.
+      expect(await client.pTTL('x:{test:abc}:lock')).toBeGreaterThan(1_000);
+      expect(await client.pTTL('x:{test:abc}:lock')).toBeLessThanOrEqual(2_000);
 
       await lock!.release();
       expect(await second.lock('test:abc', 5_000)).toBeDefined();
@@ -144,6 +146,64 @@ describeWithRedis('createRedisTokenStore', () => {
       expect(await store.lock('test:abc', 5_000)).toBeUndefined();
       await current!.release();
       expect(await client.exists('x:{test:abc}:lock')).toBe(0);
+    });
+
+    it('should extend a held lock while its holder lives, for its TTL at most', async () => {
+      const events: RedisTokenStoreEvent[] = [];
+      const store = createRedisTokenStore({ client, plaintext: true, lockLeaseMs: 600, onEvent: (event) => events.push(event) });
+      const other = createRedisTokenStore({ client: await connect(), plaintext: true });
+      const lock = await store.lock('test:abc', 2_400);
+      expect(await client.pTTL('x:{test:abc}:lock')).toBeLessThanOrEqual(600);
+      // Three leases later, still held: extended every 200 ms.
+      await sleep(1_800);
+      expect(await other.lock('test:abc', 5_000)).toBeUndefined();
+      expect(await client.pTTL('x:{test:abc}:lock')).toBeLessThanOrEqual(600);
+      // Never past its TTL, released or not.
+      await sleep(900);
+      expect(await other.lock('test:abc', 5_000)).toBeDefined();
+      await lock!.release();
+      expect(events).toEqual([]);
+    });
+
+    it('should report a lock lost to another holder, and not release that holder’s lock', async () => {
+      const events: RedisTokenStoreEvent[] = [];
+      const store = createRedisTokenStore({ client, plaintext: true, lockLeaseMs: 600, onEvent: (event) => events.push(event) });
+      const lock = await store.lock('test:abc', 60_000);
+      // Another process took it over (this one was frozen past its lease).
+      await client.set('x:{test:abc}:lock', 'someone-else', { PX: 60_000 });
+      await sleep(400);
+      expect(events).toEqual([expect.objectContaining({ type: 'store-lock-lost', cacheKey: 'test:abc' })]);
+      await lock!.release();
+      expect(await client.get('x:{test:abc}:lock')).toBe('someone-else');
+    });
+
+    it('should wake waiters over pub/sub unless wakeWaiters is false or the client cannot be duplicated', async () => {
+      expect(createRedisTokenStore({ client, plaintext: true }).waitForUnlock).toBeTypeOf('function');
+      expect(createRedisTokenStore({ client, plaintext: true, wakeWaiters: false }).waitForUnlock).toBeUndefined();
+      const adapter = { sendCommand: (args: string[]) => client.sendCommand(args) };
+      expect(createRedisTokenStore({ client: adapter, plaintext: true }).waitForUnlock).toBeUndefined();
+
+      // Without pub/sub, a release publishes nothing.
+      const subscriber = await connect();
+      const heard: string[] = [];
+      await subscriber.subscribe('x:{test:abc}:unlocked', (message) => heard.push(message));
+      const quiet = createRedisTokenStore({ client, plaintext: true, wakeWaiters: false });
+      await (await quiet.lock('test:abc', 5_000))!.release();
+      const loud = createRedisTokenStore({ client, plaintext: true });
+      await (await loud.lock('test:abc', 5_000))!.release();
+      await client.ping();
+      await sleep(50);
+      expect(heard).toEqual(['1']);
+    });
+
+    it('should reject a wait (the cache then polls) and open the subscriber again when it could not open', async () => {
+      const store = createRedisTokenStore({ client, plaintext: true });
+      await client.set('x:{test:abc}:lock', 'holder', { PX: 60_000 });
+      redis.pause();
+      await expect(store.waitForUnlock!('test:abc', 60_000)).rejects.toThrow(/lock subscriber timed out connecting/);
+      redis.resume();
+      await client.del('x:{test:abc}:lock');
+      await expect(store.waitForUnlock!('test:abc', 60_000)).resolves.toBeUndefined();
     });
 
     it('should keep locks and values apart', async () => {
@@ -339,6 +399,18 @@ describeWithRedis('createRedisTokenStore', () => {
     it('should refuse a keyPrefix with a brace, which would put every credential in one cluster slot', () => {
       expect(() => createRedisTokenStore({ client, keyPrefix: 'x{shop}:', plaintext: true })).toThrow(
         expect.objectContaining({ issues: [{ path: 'keyPrefix', message: 'must not contain `{` or `}`' }] }),
+      );
+    });
+
+    it('should refuse a lockLeaseMs under twice operationTimeoutMs, and a wakeWaiters that is no boolean', () => {
+      expect(() => createRedisTokenStore({ client, plaintext: true, lockLeaseMs: 400 })).toThrow(
+        expect.objectContaining({ issues: [{ path: 'lockLeaseMs', message: 'must be at least twice operationTimeoutMs (500 ms)' }] }),
+      );
+      expect(() => createRedisTokenStore({ client, plaintext: true, lockLeaseMs: 0 })).toThrow(
+        expect.objectContaining({ issues: [expect.objectContaining({ path: 'lockLeaseMs' })] }),
+      );
+      expect(() => createRedisTokenStore({ client, plaintext: true, wakeWaiters: 'yes' as unknown as boolean })).toThrow(
+        expect.objectContaining({ issues: [{ path: 'wakeWaiters', message: 'must be true or false' }] }),
       );
     });
 

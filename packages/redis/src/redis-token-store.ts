@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   ConfigurationError,
   type ConfigurationIssue,
+  maxDurationMs,
   splitTokenStoreKey,
   type TokenStore,
   type TokenStoreEntry,
@@ -18,6 +19,7 @@ import {
   type RedisDecryptFailure,
   type RedisValueCipher,
 } from './redis-encryption.js';
+import { lockSignalFor } from './redis-lock-signal.js';
 import { RedisTokenStoreError, type RedisTokenStoreOperation } from './redis-token-store-error.js';
 
 /** Something the store handled without throwing, for logs and metrics. Never holds a token or a key. */
@@ -29,6 +31,17 @@ export type RedisTokenStoreEvent =
       cacheKey: string;
       /** Why the value could not be decrypted. */
       reason: RedisDecryptFailure;
+      /** Wall-clock time of the event, epoch milliseconds. */
+      time: number;
+    }
+  | {
+      /**
+       * A held lock could not be extended: another process holds it now (this one was frozen longer than
+       * `lockLeaseMs`), so two may ask the gateway at once this time.
+       */
+      type: 'store-lock-lost';
+      /** The provider's non-secret cache key. */
+      cacheKey: string;
       /** Wall-clock time of the event, epoch milliseconds. */
       time: number;
     }
@@ -62,6 +75,20 @@ interface RedisTokenStoreCommonOptions {
   onEvent?: ((event: RedisTokenStoreEvent) => void) | undefined;
   /** Longest time one Redis command may take before the store method rejects; at most 2^31−1 (`maxDurationMs`). @default 250 */
   operationTimeoutMs?: number | undefined;
+  /**
+   * How long a lock lives without its holder: the holder extends it every third of this while it asks the gateway, so
+   * a holder that dies (SIGKILL, a lost node) frees it this long after, and one waiting process takes over. Keep it
+   * below the cache's `lockWaitMs` (5 s), or waiters give up first; at least twice `operationTimeoutMs`.
+   * @default 2000, or twice `operationTimeoutMs` when that is more
+   */
+  lockLeaseMs?: number | undefined;
+  /**
+   * Wake waiting processes the moment a lock is released, over Redis pub/sub: a release publishes on
+   * `<keyPrefix>{<cacheKey>}:unlocked`, and the waiters listen on one more connection per client (a `duplicate()` of
+   * `client`, shared by every store on it, opened on the first wait, closed after 5 s without one). A client that cannot be duplicated (a node-redis
+   * pool, an adapter), or `false` here (an ACL without pub/sub), leaves waiters polling every 50 ms. @default true
+   */
+  wakeWaiters?: boolean | undefined;
 }
 
 /** A 32-byte AES-256 key: a Buffer, 64 hex digits or base64. */
@@ -112,8 +139,17 @@ export type RedisTokenStoreOptions = RedisTokenStoreCommonOptions &
       }
   );
 
+/** How long past a lock's remaining time a waiter wakes to take it. */
+const leaseSlackMs = 5;
+
 /** Deletes `KEYS[1]` only while it holds `ARGV[1]`: lock release and compare-and-delete. */
 const compareAndDeleteScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/** Releases the lock `KEYS[1]` only while `ARGV[1]` holds it, and tells the waiters on channel `ARGV[2]`. */
+const releaseAndPublishScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) redis.call('PUBLISH', ARGV[2], '1') return 1 else return 0 end`;
+
+/** Extends the lock `KEYS[1]` to `ARGV[2]` ms only while `ARGV[1]` holds it; 0 when someone else does. */
+const extendScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
 /** A value and its remaining time to live in one round trip: the store's clock, not the reader's, says how long it lives. */
 const getWithTtlScript = `local value = redis.call('GET', KEYS[1]) if not value then return false end return {value, redis.call('PTTL', KEYS[1])}`;
@@ -147,6 +183,16 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   const operationTimeoutMs = options?.operationTimeoutMs ?? 250;
   const timeoutProblem = durationProblem(operationTimeoutMs, { positive: true });
   if (timeoutProblem !== undefined) issues.push({ path: 'operationTimeoutMs', message: timeoutProblem });
+  // Extended every third of the lease: each extension must have time to land before the lease runs out.
+  const lockLeaseMs =
+    options?.lockLeaseMs ?? Math.min(maxDurationMs, Math.max(2_000, timeoutProblem === undefined ? 2 * operationTimeoutMs : 0));
+  const leaseProblem = durationProblem(lockLeaseMs, { positive: true });
+  if (leaseProblem !== undefined) issues.push({ path: 'lockLeaseMs', message: leaseProblem });
+  else if (options?.lockLeaseMs !== undefined && timeoutProblem === undefined && lockLeaseMs < 2 * operationTimeoutMs) {
+    issues.push({ path: 'lockLeaseMs', message: `must be at least twice operationTimeoutMs (${2 * operationTimeoutMs} ms)` });
+  }
+  const wakeWaiters = options?.wakeWaiters ?? true;
+  if (typeof wakeWaiters !== 'boolean') issues.push({ path: 'wakeWaiters', message: 'must be true or false' });
   let cipher: RedisValueCipher | undefined;
   const plaintext = options?.plaintext ?? false;
   const encryptionKey: unknown = options?.encryptionKey;
@@ -191,6 +237,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   }
   if (issues.length > 0) throw new ConfigurationError({ provider: 'redis', issues });
   const listener = options.onEvent;
+  const signal = wakeWaiters ? lockSignalFor(options.client, operationTimeoutMs) : undefined;
 
   // Hash-tagged by the credential's cache key: its token, lock, tombstones and provider state share one cluster slot,
   // so any script may touch several of them (no CROSSSLOT).
@@ -199,6 +246,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     return `${keyPrefix}{${cacheKey}}${suffix === '' ? ':token' : suffix}`;
   };
   const lockKey = (cacheKey: string): string => `${keyPrefix}{${cacheKey}}:lock`;
+  const unlockedChannel = (cacheKey: string): string => `${keyPrefix}{${cacheKey}}:unlocked`;
 
   const emit = (event: DistributiveOmit<RedisTokenStoreEvent, 'time'>): void => {
     if (listener === undefined) return;
@@ -315,15 +363,37 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
     async lock(cacheKey, ttlMs): Promise<TokenStoreLock | undefined> {
       const key = lockKey(cacheKey);
       const owner = randomBytes(16).toString('hex');
-      const reply = await command('lock', key, ['SET', key, owner, 'NX', 'PX', String(wholeMilliseconds(ttlMs))]);
+      // Held for a lease at a time, extended while the holder lives, for `ttlMs` in all at most.
+      const leaseMs = Math.min(wholeMilliseconds(lockLeaseMs), wholeMilliseconds(ttlMs));
+      const reply = await command('lock', key, ['SET', key, owner, 'NX', 'PX', String(leaseMs)]);
       if (reply === null || reply === undefined) return undefined;
+      const heldUntil = performance.now() + ttlMs;
       let released = false;
+      const extender = setInterval(() => {
+        const leftMs = heldUntil - performance.now();
+        if (released || leftMs <= 0) {
+          clearInterval(extender);
+          return;
+        }
+        command('lock', key, ['EVAL', extendScript, '1', key, owner, String(Math.min(leaseMs, wholeMilliseconds(leftMs)))]).then(
+          (extended) => {
+            if (Number(extended) === 1 || released) return;
+            clearInterval(extender);
+            emit({ type: 'store-lock-lost', cacheKey });
+          },
+          // A failed extension is tried again a third of a lease later; the lease outlives two failures.
+          noop,
+        );
+      }, leaseMs / 3);
+      extender.unref?.();
       return {
         async release() {
           if (released) return;
           released = true;
+          clearInterval(extender);
           try {
-            await compareAndDelete('release', key, owner);
+            if (signal === undefined) await compareAndDelete('release', key, owner);
+            else await command('release', key, ['EVAL', releaseAndPublishScript, '1', key, owner, unlockedChannel(cacheKey)]);
           } catch (error) {
             emit({ type: 'store-lock-release-failed', cacheKey, error });
           }
@@ -331,6 +401,22 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       };
     },
   };
+  if (signal !== undefined) {
+    const wakes = signal;
+    store.waitForUnlock = (cacheKey, timeoutMs) => {
+      const key = lockKey(cacheKey);
+      return wakes.wait(
+        unlockedChannel(cacheKey),
+        async () => {
+          // -2: no lock (released, or ran out): no wait. -1: a lock without expiry (set by hand): the whole wait.
+          const leftMs = Number(await command('wait', key, ['PTTL', key]));
+          // A little past the lease, which PTTL rounds down and a timer may end a millisecond early.
+          return leftMs === -1 ? timeoutMs : leftMs >= 0 ? leftMs + leaseSlackMs : 0;
+        },
+        timeoutMs,
+      );
+    };
+  }
   return withEntryReads(store, getEntry);
 }
 
@@ -338,5 +424,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
 function wholeMilliseconds(milliseconds: number): number {
   return Number.isFinite(milliseconds) ? Math.max(1, Math.ceil(milliseconds)) : 1;
 }
+
+function noop(): void {}
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

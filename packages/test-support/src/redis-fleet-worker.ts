@@ -17,7 +17,8 @@ const report = (merchant: string, event: TokenEvent | RedisTokenStoreEvent): voi
   const reduced: FleetWorkerEvent = { merchant, type: event.type };
   if (event.type === 'token-requested') reduced.reason = event.reason;
   if (event.type === 'token-refreshed') reduced.source = event.source;
-  if (event.type === 'lock-waited') Object.assign(reduced, { received: event.received, waitedMs: event.waitedMs });
+  if (event.type === 'lock-waited')
+    Object.assign(reduced, { received: event.received, waitedMs: event.waitedMs, lockTaken: event.lockTaken });
   if (event.type === 'store-error') reduced.operation = event.operation;
   if (event.type === 'store-decrypt-failed') reduced.reason = event.reason;
   send({ type: 'event', event: reduced });
@@ -50,6 +51,7 @@ async function configure(config: FleetWorkerConfig): Promise<boolean> {
       ...(config.encryptionKey === undefined ? { plaintext: true as const } : { encryptionKey: config.encryptionKey }),
       keyPrefix: config.keyPrefix,
       operationTimeoutMs: config.operationTimeoutMs,
+      lockLeaseMs: config.lockLeaseMs,
       onEvent: (event) => report(merchant.impKey, event),
     });
     const provider = createIamportProvider({ impKey: merchant.impKey, impSecret: merchant.impSecret, baseUrl: config.iamportUrl });

@@ -16,6 +16,8 @@ export interface FleetWorkerConfig {
   lockWaitMs?: number | undefined;
   /** The store's per-command time limit. @default the store's own (250 ms) */
   operationTimeoutMs?: number | undefined;
+  /** The store's lock lease. @default the store's own (2 s) */
+  lockLeaseMs?: number | undefined;
 }
 
 /** A cache or store event, reduced to what the tests read. */
@@ -25,6 +27,7 @@ export interface FleetWorkerEvent {
   reason?: string;
   source?: string;
   received?: boolean;
+  lockTaken?: boolean;
   waitedMs?: number;
   operation?: string;
 }

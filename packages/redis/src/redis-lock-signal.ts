@@ -1,0 +1,225 @@
+/**
+ * Wakes the processes waiting for a credential's lock: the holder's release publishes on the lock's channel, and the
+ * waiters listen on one subscriber connection per client, a duplicate of the user's client opened on the first wait and
+ * closed once no one has waited for a while. Classic pub/sub (`PUBLISH`/`SUBSCRIBE`): a Redis Cluster carries it to
+ * every node, and a release is rare (one per token lifetime per credential), so the broadcast costs nothing worth a
+ * sharded channel, which would need Redis 7 and a client that routes it.
+ */
+
+/** How long the subscriber connection stays open after the last wait, for the next one. */
+const idleCloseMs = 5_000;
+
+/** The least time the subscriber connection is given to open. */
+const minConnectTimeoutMs = 2_000;
+
+/** One subscriber connection, whatever the client. */
+interface Subscriber {
+  subscribe(channel: string, onMessage: () => void): Promise<void>;
+  unsubscribe(channel: string, onMessage: () => void): Promise<void>;
+  close(): void;
+}
+
+/** Waits on lock channels; see {@link createLockSignal}. */
+export interface LockSignal {
+  /**
+   * Subscribes to `channel`, then asks `check` how long to wait at most (0: not at all), then waits for a message on
+   * the channel, that long, or `timeoutMs`, whichever is first. Subscribed first, so a message published while
+   * `check` runs is not lost. Rejects when the subscriber cannot connect or subscribe in time.
+   */
+  wait(channel: string, check: () => Promise<number>, timeoutMs: number): Promise<void>;
+}
+
+/** node-redis 5 (`createClient`, `createCluster`): `duplicate()` gives a client to `connect()`. */
+interface NodeRedisDuplicate {
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: () => void): Promise<void>;
+  unsubscribe(channel: string, listener: () => void): Promise<void>;
+  destroy(): void;
+  unref?(): void;
+}
+
+/** ioredis and iovalkey (`Redis`, `Cluster`): `duplicate()` gives a client that connects on its own. */
+interface IoRedisDuplicate {
+  status: string;
+  connect(): Promise<unknown>;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
+  on(event: 'message', listener: (channel: string) => void): unknown;
+  once(event: 'ready', listener: () => void): unknown;
+  subscribe(channel: string): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  disconnect(): void;
+  stream?: { unref?(): void };
+}
+
+/** One signal per client: the stores made over one client (one per merchant, say) share its subscriber connection. */
+const signals = new WeakMap<object, LockSignal>();
+
+/**
+ * The {@link LockSignal} over a duplicate of `client`, shared by every store on that client; `undefined` when it
+ * cannot be duplicated (a node-redis pool, an adapter): the cache then polls the store. `timeoutMs` bounds
+ * subscribing (the first store's); a subscriber that fails makes waits reject, which the caches report.
+ */
+export function lockSignalFor(client: unknown, timeoutMs: number): LockSignal | undefined {
+  const candidate = client as { duplicate?: unknown; call?: unknown; isCluster?: unknown };
+  if (typeof candidate?.duplicate !== 'function') return undefined;
+  let signal = signals.get(candidate);
+  if (signal === undefined) {
+    signal = createLockSignal(client, timeoutMs);
+    signals.set(candidate, signal);
+  }
+  return signal;
+}
+
+function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
+  const candidate = client as { call?: unknown; isCluster?: unknown };
+  const isIoRedis = typeof candidate.call === 'function' && typeof candidate.isCluster === 'boolean';
+  // The connection's own errors (a reconnect's) are the client's to report: the user's client reports them already.
+  const onError = noop;
+
+  let subscriber: Promise<Subscriber> | undefined;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const channels = new Map<
+    string,
+    { readonly wakers: Set<() => void>; readonly subscribed: Promise<void>; readonly onMessage: () => void }
+  >();
+
+  const open = (): Promise<Subscriber> => {
+    let abandon = noop;
+    const opening = (isIoRedis ? openIoRedis : openNodeRedis)(client, onError, (close) => {
+      abandon = close;
+    });
+    // Connecting takes a handshake or more (a cluster's slots): more than one command's time limit.
+    const opened = bounded(opening, Math.max(timeoutMs, minConnectTimeoutMs), 'connecting');
+    opened.catch(() => {
+      // Too slow: closed, so it does not go on connecting, and opened again on the next wait.
+      try {
+        abandon();
+      } catch {
+        // Already closed.
+      }
+      if (subscriber === opened) subscriber = undefined;
+    });
+    return opened;
+  };
+
+  const closeWhenIdle = (): void => {
+    if (channels.size > 0 || subscriber === undefined) return;
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      if (channels.size > 0 || subscriber === undefined) return;
+      const closing = subscriber;
+      subscriber = undefined;
+      closing.then((opened) => opened.close(), noop);
+    }, idleCloseMs);
+    idleTimer.unref?.();
+  };
+
+  const join = (connection: Subscriber, channel: string, wake: () => void) => {
+    let entry = channels.get(channel);
+    if (entry === undefined) {
+      const wakers = new Set<() => void>();
+      const onMessage = (): void => {
+        for (const waker of wakers) waker();
+      };
+      const subscribed = bounded(connection.subscribe(channel, onMessage), timeoutMs, 'subscribing');
+      subscribed.catch(noop);
+      entry = { wakers, subscribed, onMessage };
+      channels.set(channel, entry);
+    }
+    entry.wakers.add(wake);
+    return entry;
+  };
+
+  const leave = (connection: Subscriber, channel: string, wake: () => void): void => {
+    const entry = channels.get(channel);
+    if (entry === undefined) return;
+    entry.wakers.delete(wake);
+    if (entry.wakers.size > 0) return;
+    channels.delete(channel);
+    connection.unsubscribe(channel, entry.onMessage).catch(noop);
+    closeWhenIdle();
+  };
+
+  return {
+    async wait(channel, check, waitTimeoutMs) {
+      clearTimeout(idleTimer);
+      subscriber ??= open();
+      const connection = await subscriber;
+      let wake = noop;
+      const woken = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      const entry = join(connection, channel, wake);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await entry.subscribed;
+        const waitMs = Math.min(await check(), waitTimeoutMs);
+        if (!(waitMs > 0)) return;
+        await Promise.race([
+          woken,
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, waitMs);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+        leave(connection, channel, wake);
+      }
+    },
+  };
+}
+
+/** Opens a subscriber; `created` receives a way to close the connection before it is ready. */
+type OpenSubscriber = (client: unknown, onError: (error: unknown) => void, created: (close: () => void) => void) => Promise<Subscriber>;
+
+const openNodeRedis: OpenSubscriber = async (client, onError, created) => {
+  const duplicate = (client as { duplicate(): NodeRedisDuplicate }).duplicate();
+  created(() => duplicate.destroy());
+  duplicate.on('error', onError);
+  await duplicate.connect();
+  // Waiting for a lock must not keep a process alive that is otherwise done.
+  duplicate.unref?.();
+  return {
+    subscribe: (channel, onMessage) => duplicate.subscribe(channel, onMessage),
+    unsubscribe: (channel, onMessage) => duplicate.unsubscribe(channel, onMessage),
+    close: () => duplicate.destroy(),
+  };
+};
+
+const openIoRedis: OpenSubscriber = async (client, onError, created) => {
+  const duplicate = (client as { duplicate(): IoRedisDuplicate }).duplicate();
+  created(() => duplicate.disconnect());
+  duplicate.on('error', onError);
+  const listeners = new Map<string, () => void>();
+  duplicate.on('message', (channel) => listeners.get(channel)?.());
+  // A client made with `lazyConnect` waits to be told; one with `enableOfflineQueue: false` refuses to subscribe before
+  // it is ready.
+  if (duplicate.status === 'wait') await duplicate.connect();
+  else if (duplicate.status !== 'ready') await new Promise<void>((resolve) => duplicate.once('ready', resolve));
+  duplicate.stream?.unref?.();
+  return {
+    async subscribe(channel, onMessage) {
+      listeners.set(channel, onMessage);
+      await duplicate.subscribe(channel);
+    },
+    async unsubscribe(channel, onMessage) {
+      if (listeners.get(channel) !== onMessage) return;
+      listeners.delete(channel);
+      await duplicate.unsubscribe(channel);
+    },
+    close: () => duplicate.disconnect(),
+  };
+};
+
+/** `promise`, or a rejection after `timeoutMs`. */
+function bounded<T>(promise: Promise<T>, timeoutMs: number, doing: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`The lock subscriber timed out ${doing} after ${timeoutMs} ms`)), timeoutMs);
+    timer.unref?.();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function noop(): void {}
