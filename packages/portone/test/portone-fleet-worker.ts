@@ -1,16 +1,20 @@
 /**
  * One process of the PortOne test fleet (forked by `portone-redis-fleet.test.ts` through tsx): a token cache per API
- * secret, all on one encrypted Redis store. The parent sends `configure`, then `call` messages; the worker answers
- * each API call with its status, never a token or a secret.
+ * secret, all on one encrypted Redis store, on one Redis node or a Redis Cluster. The parent sends `configure`, then
+ * `call` messages; the worker answers each API call with its status, never a token or a secret.
  */
 import { type AuthFetch, createAuthFetch, createTokenCache } from '@x/core';
 import { createRedisTokenStore } from '@x/redis';
-import { createClient, type RedisClientType } from 'redis';
+import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
 import { createPortOneProvider } from '../src/portone-token-provider.js';
 
 /** What the parent sends. */
 export type PortOneFleetMessage =
-  | { type: 'configure'; redisUrl: string; portOneUrl: string; apiSecrets: readonly string[]; encryptionKey: string }
+  | ({ type: 'configure'; portOneUrl: string; apiSecrets: readonly string[]; encryptionKey: string } & (
+      | { redisUrl: string }
+      // A node-redis `createCluster` client on these nodes (`redis://127.0.0.1:<port>` each).
+      | { clusterUrls: readonly string[] }
+    ))
   | { type: 'call'; id: number; secretIndex: number }
   | { type: 'exit' };
 
@@ -24,12 +28,15 @@ const send = (reply: PortOneFleetReply): void => {
   if (process.connected) process.send?.(reply);
 };
 
-let client: RedisClientType | undefined;
+let client: RedisClientType | RedisClusterType | undefined;
 let fetches: AuthFetch[] = [];
 
 async function configure(message: Extract<PortOneFleetMessage, { type: 'configure' }>): Promise<void> {
   client?.destroy();
-  const next: RedisClientType = createClient({ url: message.redisUrl });
+  const next: RedisClientType | RedisClusterType =
+    'clusterUrls' in message
+      ? createCluster({ rootNodes: message.clusterUrls.map((url) => ({ url })) })
+      : createClient({ url: message.redisUrl });
   next.on('error', () => {});
   await next.connect();
   client = next;
