@@ -38,7 +38,7 @@ import { canaryMarker, containsCanary } from './testing/index.js';
 import { type AccessToken, createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { ProviderToken, TokenRequestContext } from './token-provider.js';
-import { createMemoryTokenStore } from './token-store.js';
+import { createMemoryTokenStore, type TokenStore } from './token-store.js';
 
 const second = 1_000;
 const minute = 60_000;
@@ -933,6 +933,46 @@ interface SharedProcess {
  * Two processes sharing one token through one in-memory store with its lock, over one scripted gateway. No
  * wall-clock jumps here: the store holds wall-clock expiries, which no process can read right across a jump.
  */
+/**
+ * The memory store with `waitForUnlock`, as `@x/redis` has it over pub/sub: a waiter wakes when the lock is released
+ * or runs out, or at its time-out.
+ */
+function wakingStore(memory: TokenStore, clock: FakeTimersClock): TokenStore {
+  const wakers = new Set<() => void>();
+  const leases = new Map<string, number>();
+  const wakeAll = (): void => {
+    for (const wake of [...wakers]) wake();
+  };
+  return {
+    ...memory,
+    getEntry: memory.getEntry,
+    async lock(key, ttlMs) {
+      const lock = await memory.lock!(key, ttlMs);
+      if (lock === undefined) return undefined;
+      leases.set(key, clock.monotonic() + ttlMs);
+      return {
+        async release() {
+          await lock.release();
+          leases.delete(key);
+          wakeAll();
+        },
+      };
+    },
+    waitForUnlock(key, timeoutMs) {
+      const leftMs = Math.max(0, Math.min(timeoutMs, (leases.get(key) ?? 0) - clock.monotonic()));
+      return new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          wakers.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, leftMs);
+        wakers.add(wake);
+      });
+    },
+  };
+}
+
 class SharedStoreWorld {
   readonly clock = createFakeTimersClock();
   readonly policy: Readonly<CachePolicy>;
@@ -951,10 +991,11 @@ class SharedStoreWorld {
   #liveState: string | undefined;
   readonly #unhandled: unknown[];
 
-  constructor(policy: CachePolicy, unhandled: unknown[]) {
+  constructor(policy: CachePolicy, unhandled: unknown[], waking: boolean) {
     this.policy = resolveCachePolicy('model', policy);
     this.#unhandled = unhandled;
-    const store = createMemoryTokenStore({ clock: this.clock });
+    const memory = createMemoryTokenStore({ clock: this.clock });
+    const store = waking ? wakingStore(memory, this.clock) : memory;
     this.processes = [0, 1].map((index) => {
       const process: SharedProcess = {
         index,
@@ -977,7 +1018,11 @@ class SharedStoreWorld {
             policy,
             random: () => 0.5,
             onEvent: (event) => {
-              if ((event.type === 'lock-waited' && !event.received) || (event.type === 'store-error' && event.operation === 'lock')) {
+              // A waiter that took the lock over asks under it; one that gave up asks beside the holder.
+              if (
+                (event.type === 'lock-waited' && !event.received && event.lockTaken !== true) ||
+                (event.type === 'store-error' && event.operation === 'lock')
+              ) {
                 process.gaveUpWaiting = true;
               }
             },
@@ -1183,10 +1228,12 @@ describe('token cache (model-based)', () => {
         fc.asyncProperty(
           policyArbitrary,
           fc.commands(sharedStoreCommands, { maxCommands: sharedStoreMaxCommands, size: 'max' }),
-          async (policy, commands) => {
+          // Half the runs on a store that wakes its waiters (`waitForUnlock`), half on one they poll.
+          fc.boolean(),
+          async (policy, commands, waking) => {
             vi.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
             unhandled.length = 0;
-            const world = new SharedStoreWorld(policy, unhandled);
+            const world = new SharedStoreWorld(policy, unhandled, waking);
             try {
               await fc.asyncModelRun(() => ({ model: {}, real: world }), commands);
             } finally {
