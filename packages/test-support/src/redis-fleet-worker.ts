@@ -3,17 +3,27 @@
  * one Redis store. The parent sends `configure`, then `call` messages; the worker answers with each API call's
  * outcome and forwards the cache's and the store's events, reduced to what the tests read (no tokens, no errors).
  */
-import { type AuthFetch, createAuthFetch, createTokenCache, type TokenEvent } from '@x/core';
+import { type AuthFetch, createAuthFetch, createTokenCache, type TokenCache, type TokenEvent } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
 import { createRedisTokenStore, type RedisTokenStoreEvent } from '@x/redis';
 import { createClient, createCluster, type RedisClientType, type RedisClusterType } from 'redis';
-import type { FleetWorkerConfig, FleetWorkerEvent, ParentMessage, WorkerMessage } from './redis-fleet.js';
+import type {
+  FleetCallsResult,
+  FleetTokenResult,
+  FleetWorkerConfig,
+  FleetWorkerEvent,
+  ParentMessage,
+  WorkerMessage,
+} from './redis-fleet.js';
 
 const send = (message: WorkerMessage): void => {
   if (process.connected) process.send?.(message);
 };
 
+let forwarded: ReadonlySet<string> | undefined;
+
 const report = (merchant: string, event: TokenEvent | RedisTokenStoreEvent): void => {
+  if (forwarded !== undefined && !forwarded.has(event.type)) return;
   const reduced: FleetWorkerEvent = { merchant, type: event.type };
   if (event.type === 'token-requested') reduced.reason = event.reason;
   if (event.type === 'token-refreshed') reduced.source = event.source;
@@ -27,10 +37,12 @@ const report = (merchant: string, event: TokenEvent | RedisTokenStoreEvent): voi
 type FleetClient = RedisClientType | RedisClusterType;
 let client: FleetClient | undefined;
 let fetches = new Map<string, AuthFetch>();
+let caches = new Map<string, TokenCache>();
 
 /** Starts over with a new Redis client and new caches: a cold process, without paying for a new fork. */
 async function configure(config: FleetWorkerConfig): Promise<boolean> {
   client?.destroy();
+  forwarded = config.forwardEvents === undefined ? undefined : new Set(config.forwardEvents);
   const options = {
     disableOfflineQueue: true,
     socket: { connectTimeout: 500, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500) },
@@ -45,6 +57,7 @@ async function configure(config: FleetWorkerConfig): Promise<boolean> {
   // A fleet keeps serving while Redis is down: connect in the background, wait a little for it at most.
   await Promise.race([(next.connect() as Promise<unknown>).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000))]);
   fetches = new Map();
+  caches = new Map();
   for (const merchant of config.merchants) {
     const store = createRedisTokenStore({
       client: next,
@@ -60,10 +73,61 @@ async function configure(config: FleetWorkerConfig): Promise<boolean> {
       policy: { lockWaitMs: config.lockWaitMs },
       onEvent: (event) => report(merchant.impKey, event),
     });
+    caches.set(merchant.impKey, cache);
     fetches.set(merchant.impKey, createAuthFetch(cache));
   }
   // A cluster client is open once it has the slot map; a single-node one reports readiness itself.
   return 'isReady' in next ? next.isReady : next.isOpen;
+}
+
+/** Every merchant's `getToken()`, started in one tick; each timed from that tick to its token. */
+async function tokens(merchants: readonly string[]): Promise<FleetTokenResult[]> {
+  const started = performance.now();
+  const elapsed = (): number => Math.round((performance.now() - started) * 100) / 100;
+  return Promise.all(
+    merchants.map(async (merchant): Promise<FleetTokenResult> => {
+      const cache = caches.get(merchant);
+      if (cache === undefined) return { merchant, ok: false, error: `unknown merchant ${merchant}`, durationMs: 0 };
+      try {
+        await cache.getToken();
+        return { merchant, ok: true, durationMs: elapsed() };
+      } catch (error) {
+        return { merchant, ok: false, error: String((error as Error)?.message), durationMs: elapsed() };
+      }
+    }),
+  );
+}
+
+/** `repeat` API calls per merchant through its auth fetch, `concurrency` in flight. */
+async function calls(merchants: readonly string[], repeat: number, concurrency: number): Promise<FleetCallsResult> {
+  const result: FleetCallsResult = { ok: 0, failed: 0 };
+  const total = merchants.length * repeat;
+  let next = 0;
+  const fail = (reason: string): void => {
+    result.failed += 1;
+    result.firstError ??= reason;
+  };
+  const lane = async (): Promise<void> => {
+    while (next < total) {
+      const index = next++;
+      const merchant = merchants[index % merchants.length]!;
+      const authFetch = fetches.get(merchant);
+      if (authFetch === undefined) {
+        fail(`unknown merchant ${merchant}`);
+        continue;
+      }
+      try {
+        const response = await authFetch(`/payments/imp_bench_${index}`);
+        await response.body?.cancel();
+        if (response.ok) result.ok += 1;
+        else fail(`HTTP ${response.status}`);
+      } catch (error) {
+        fail(String((error as Error)?.message));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, concurrency) }, lane));
+  return result;
 }
 
 process.on('message', (message: ParentMessage) => {
@@ -74,6 +138,16 @@ process.on('message', (message: ParentMessage) => {
   }
   if (message.type === 'configure') {
     configure(message.config).then((redisReady) => send({ type: 'configured', redisReady }));
+    return;
+  }
+  if (message.type === 'tokens') {
+    tokens(message.merchants).then((results) => send({ type: 'tokens-result', id: message.id, results }));
+    return;
+  }
+  if (message.type === 'calls') {
+    calls(message.merchants, message.repeat, message.concurrency).then((result) =>
+      send({ type: 'calls-result', id: message.id, ...result }),
+    );
     return;
   }
   const started = performance.now();

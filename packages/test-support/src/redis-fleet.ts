@@ -18,6 +18,8 @@ export interface FleetWorkerConfig {
   operationTimeoutMs?: number | undefined;
   /** The store's lock lease. @default the store's own (2 s) */
   lockLeaseMs?: number | undefined;
+  /** Only these event types are sent to the parent (a fleet of thousands of caches would flood IPC). @default every type */
+  forwardEvents?: readonly string[] | undefined;
 }
 
 /** A cache or store event, reduced to what the tests read. */
@@ -40,15 +42,36 @@ export interface FleetCallResult {
   durationMs: number;
 }
 
+/** One merchant's `getToken()` in a worker, timed there (no IPC in the figure). */
+export interface FleetTokenResult {
+  merchant: string;
+  ok: boolean;
+  error?: string;
+  /** From the moment the worker started the batch to this token, in milliseconds (fractional). */
+  durationMs: number;
+}
+
+/** What a batch of API calls (`calls`) came to in one worker. */
+export interface FleetCallsResult {
+  ok: number;
+  failed: number;
+  /** The first failure's status or message, if any. */
+  firstError?: string;
+}
+
 export type ParentMessage =
   | { type: 'configure'; config: FleetWorkerConfig }
   | { type: 'call'; id: number; merchant: string }
+  | { type: 'tokens'; id: number; merchants: readonly string[] }
+  | { type: 'calls'; id: number; merchants: readonly string[]; repeat: number; concurrency: number }
   | { type: 'exit' };
 
 export type WorkerMessage =
   | { type: 'ready' }
   | { type: 'configured'; redisReady: boolean }
   | ({ type: 'result' } & FleetCallResult)
+  | { type: 'tokens-result'; id: number; results: FleetTokenResult[] }
+  | ({ type: 'calls-result'; id: number } & FleetCallsResult)
   | { type: 'event'; event: FleetWorkerEvent };
 
 export interface FleetWorker {
@@ -61,6 +84,16 @@ export interface FleetWorker {
   waitForEvent(predicate: (event: FleetWorkerEvent) => boolean, timeoutMs?: number): Promise<FleetWorkerEvent>;
   /** Makes one API call for the merchant (`impKey`) through the worker's auth fetch. */
   call(merchant: string): Promise<FleetCallResult>;
+  /**
+   * Calls `getToken()` on every merchant's cache at once (one IPC message, all started in the same tick) and resolves
+   * with each one's time to token, measured in the worker. A worker that dies resolves with every merchant failed.
+   */
+  tokens(merchants: readonly string[]): Promise<FleetTokenResult[]>;
+  /**
+   * Makes `repeat` API calls per merchant through the worker's auth fetches, `concurrency` at a time, and resolves with
+   * how many succeeded: load without one IPC message per call.
+   */
+  calls(merchants: readonly string[], repeat: number, concurrency?: number): Promise<FleetCallsResult>;
   /** SIGKILLs the worker and waits for it to be gone. */
   kill(): Promise<void>;
   /** Asks the worker to exit and waits for it. */
@@ -79,6 +112,7 @@ export async function startFleetWorker(): Promise<FleetWorker> {
   const events: FleetWorkerEvent[] = [];
   const pendingCalls = new Map<number, (result: FleetCallResult) => void>();
   const pendingConfigures: Array<(redisReady: boolean) => void> = [];
+  const pendingBatches = new Map<number, { resolve: (message: WorkerMessage) => void; gone: () => void }>();
   const eventWaiters = new Set<{ predicate: (event: FleetWorkerEvent) => boolean; resolve: (event: FleetWorkerEvent) => void }>();
 
   const ready = new Promise<void>((resolve, reject) => {
@@ -92,6 +126,9 @@ export async function startFleetWorker(): Promise<FleetWorker> {
         const { type: _type, ...result } = message;
         pendingCalls.get(result.id)?.(result);
         pendingCalls.delete(result.id);
+      } else if (message.type === 'tokens-result' || message.type === 'calls-result') {
+        pendingBatches.get(message.id)?.resolve(message);
+        pendingBatches.delete(message.id);
       } else {
         events.push(message.event);
         for (const waiter of eventWaiters) {
@@ -106,8 +143,21 @@ export async function startFleetWorker(): Promise<FleetWorker> {
   child.once('exit', () => {
     for (const [id, resolve] of pendingCalls) resolve({ id, ok: false, error: 'worker exited', durationMs: 0 });
     pendingCalls.clear();
+    for (const batch of pendingBatches.values()) batch.gone();
+    pendingBatches.clear();
   });
   await ready;
+
+  /** Sends a batch and resolves with its reply, or with `onGone()` when the worker is (or goes) away first. */
+  const batch = <T>(message: ParentMessage & { id: number }, onReply: (reply: WorkerMessage) => T, onGone: () => T): Promise<T> =>
+    new Promise((resolve) => {
+      if (!child.connected) {
+        resolve(onGone());
+        return;
+      }
+      pendingBatches.set(message.id, { resolve: (reply) => resolve(onReply(reply)), gone: () => resolve(onGone()) });
+      child.send(message);
+    });
 
   const gone = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
@@ -151,6 +201,24 @@ export async function startFleetWorker(): Promise<FleetWorker> {
         pendingCalls.set(id, resolve);
         child.send({ type: 'call', id, merchant } satisfies ParentMessage);
       });
+    },
+    tokens(merchants) {
+      return batch(
+        { type: 'tokens', id: nextCallId++, merchants },
+        (reply) => (reply.type === 'tokens-result' ? reply.results : []),
+        () => merchants.map((merchant) => ({ merchant, ok: false, error: 'worker exited', durationMs: 0 })),
+      );
+    },
+    calls(merchants, repeat, concurrency = 8) {
+      return batch(
+        { type: 'calls', id: nextCallId++, merchants, repeat, concurrency },
+        (reply): FleetCallsResult => {
+          if (reply.type !== 'calls-result') return { ok: 0, failed: merchants.length * repeat, firstError: 'unexpected reply' };
+          const { type: _type, id: _id, ...result } = reply;
+          return result;
+        },
+        () => ({ ok: 0, failed: merchants.length * repeat, firstError: 'worker exited' }),
+      );
     },
     async kill() {
       child.kill('SIGKILL');
