@@ -26,6 +26,16 @@ export interface FleetSettings {
   operationTimeoutMs: number | undefined;
   /** The cache's `lockWaitMs`; `undefined` for the policy's default. */
   lockWaitMs: number | undefined;
+  /** The cache's `storeTimeoutMs`; `undefined` for the policy's default. */
+  storeTimeoutMs: number | undefined;
+  /** The store's `lockLeaseMs`; `undefined` for the store's default. */
+  lockLeaseMs: number | undefined;
+  /** The store's `wakeWaiters`: `false` makes lock waiters poll (figure 5's baseline). */
+  wakeWaiters: boolean;
+  /** Figure 5: merchants in each of its rounds (few: the CPUs must not be the bottleneck). */
+  wakeMerchants: number;
+  /** Figure 5: rounds per mode. */
+  wakeRounds: number;
 }
 
 /** What the scenarios share: the fleet (killed workers are replaced in it), the emulator and the Redis. */
@@ -62,6 +72,13 @@ export interface ColdStartResult {
   holdersTimeToToken: LatencySummary;
   /** The same, only for the calls that took the token from Redis. */
   waitersTimeToToken: LatencySummary;
+  /**
+   * How long after its merchant's lock holder had the token each call that took it from Redis had it (both stamped on
+   * the machine's one clock): the store write, the release, the wake-up and the read.
+   */
+  waiterLag: LatencySummary;
+  /** Lock waits that ended with this process taking the lock over (its holder failed or died). */
+  lockTakeovers: number;
   /** Lock waits that ended without the holder's token (`lock-waited`, `received: false`). */
   lockWaitsGivenUp: number;
   storeErrors: number;
@@ -109,6 +126,8 @@ export interface HolderKillResult {
   /** From the kill to the last survivor's answer. */
   allDoneAfterKillMs: number;
   lockWaitsGivenUp: number;
+  /** Lock waits that ended with the survivor taking the dead holder's lock over. */
+  lockTakeovers: number;
   storeErrors: number;
   /** CPU time the survivors used from the kill until the last of them was done (`/proc`; absent elsewhere). */
   survivorCpuMs?: number;
@@ -148,6 +167,9 @@ async function reset(context: FleetContext, keyPrefix: string, faults: Parameter
     keyPrefix,
     operationTimeoutMs: settings.operationTimeoutMs,
     lockWaitMs: settings.lockWaitMs,
+    storeTimeoutMs: settings.storeTimeoutMs,
+    lockLeaseMs: settings.lockLeaseMs,
+    wakeWaiters: settings.wakeWaiters,
     // What the figures read; the rest (a token-refreshed per call) would only load IPC during the measurement.
     forwardEvents: ['token-requested', 'lock-waited', 'store-error'],
   };
@@ -169,7 +191,10 @@ const eventsOf = (workers: readonly FleetWorker[], type: string) =>
   workers.flatMap((worker) => worker.events.filter((event) => event.type === type));
 
 const lockWaitsGivenUp = (workers: readonly FleetWorker[]): number =>
-  eventsOf(workers, 'lock-waited').filter((event) => event.received === false).length;
+  eventsOf(workers, 'lock-waited').filter((event) => event.received === false && event.lockTaken !== true).length;
+
+const lockTakeovers = (workers: readonly FleetWorker[]): number =>
+  eventsOf(workers, 'lock-waited').filter((event) => event.lockTaken === true).length;
 
 /** Waits until Redis counts no new command over `windowMs`; resolves how long that took, or -1 after `timeoutMs`. */
 async function quiet(ports: readonly number[], windowMs: number, timeoutMs: number): Promise<number> {
@@ -208,11 +233,22 @@ export async function measureColdStart(context: FleetContext, label = 'cold'): P
   });
   const holders: number[] = [];
   const waiters: number[] = [];
+  /** Per merchant: when its first holder had the token. */
+  const heldAt = new Map<string, number>();
+  const waitersDone: Array<{ merchant: string; doneAt: number }> = [];
   perWorker.forEach((results, index) => {
     for (const result of results) {
       if (!result.ok) continue;
-      (asked.has(`${index}\u0000${result.merchant}`) ? holders : waiters).push(result.durationMs);
+      const holder = asked.has(`${index}\u0000${result.merchant}`);
+      (holder ? holders : waiters).push(result.durationMs);
+      if (result.doneAt === undefined) continue;
+      if (holder) heldAt.set(result.merchant, Math.min(heldAt.get(result.merchant) ?? Number.POSITIVE_INFINITY, result.doneAt));
+      else waitersDone.push({ merchant: result.merchant, doneAt: result.doneAt });
     }
+  });
+  const lags = waitersDone.flatMap(({ merchant, doneAt }) => {
+    const held = heldAt.get(merchant);
+    return held === undefined ? [] : [doneAt - held];
   });
   const results = perWorker.flat();
   const failed = results.filter((result) => !result.ok);
@@ -225,7 +261,9 @@ export async function measureColdStart(context: FleetContext, label = 'cold'): P
     timeToToken: summarize(results.filter((result) => result.ok).map((result) => result.durationMs)),
     holdersTimeToToken: summarize(holders),
     waitersTimeToToken: summarize(waiters),
+    waiterLag: summarize(lags),
     lockWaitsGivenUp: lockWaitsGivenUp(fleet),
+    lockTakeovers: lockTakeovers(fleet),
     storeErrors: eventsOf(fleet, 'store-error').length,
     redisCommandTotal: Object.values(commands).reduce((sum, calls) => sum + calls, 0),
     ...(workerCpuMs === undefined ? {} : { workerCpuMs }),
@@ -359,6 +397,7 @@ export async function measureHolderKill(context: FleetContext, replaceKilled: bo
     survivorAfterKill: summarize(afterKill),
     allDoneAfterKillMs: hundredths(Math.max(...finished.map(({ doneAt }) => doneAt)) - killedAt),
     lockWaitsGivenUp: lockWaitsGivenUp(survivors),
+    lockTakeovers: lockTakeovers(survivors),
     storeErrors: eventsOf(survivors, 'store-error').length,
     ...(survivorCpuMs === undefined ? {} : { survivorCpuMs }),
   };
@@ -371,4 +410,48 @@ export async function measureHolderKill(context: FleetContext, replaceKilled: bo
     result.replacedInMs = hundredths(performance.now() - forkStarted);
   }
   return result;
+}
+
+/** Figure 5: how long after the lock holder the waiters have the token, woken over pub/sub and polling. */
+export interface WakeResult {
+  /** Median over the rounds of each round's p50 and p99, pub/sub. */
+  woken: { p50: number; p99: number };
+  /** The same with `wakeWaiters: false`: the waiters poll every 50 ms. */
+  polling: { p50: number; p99: number };
+  /** Token requests per round (each should be the merchants of the round). */
+  tokenRequests: number[];
+  rounds: number;
+  merchants: number;
+}
+
+/**
+ * Figure 5: cold rounds of every worker on a few merchants (so the CPUs are not what the calls wait for), alternately
+ * with waiters woken over pub/sub and polling: each waiter's token time less its merchant's holder's (`waiterLag`).
+ */
+export async function measureWake(context: FleetContext): Promise<WakeResult> {
+  const { settings } = context;
+  const merchants = context.merchants.slice(0, settings.wakeMerchants);
+  const over = { woken: { p50: [] as number[], p99: [] as number[] }, polling: { p50: [] as number[], p99: [] as number[] } };
+  const tokenRequests: number[] = [];
+  for (let round = 0; round < settings.wakeRounds; round += 1) {
+    // Alternated, and the order flipped every round, so neither mode always runs first.
+    const modes: Array<keyof typeof over> = round % 2 === 0 ? ['woken', 'polling'] : ['polling', 'woken'];
+    for (const mode of modes) {
+      const result = await measureColdStart(
+        { ...context, merchants, settings: { ...settings, wakeWaiters: mode === 'woken' } },
+        `wake-${mode}-${round}`,
+      );
+      tokenRequests.push(result.tokenRequests);
+      over[mode].p50.push(result.waiterLag.p50);
+      over[mode].p99.push(result.waiterLag.p99);
+    }
+  }
+  const median = (values: number[]): number => hundredths(percentile(values, 50));
+  return {
+    woken: { p50: median(over.woken.p50), p99: median(over.woken.p99) },
+    polling: { p50: median(over.polling.p50), p99: median(over.polling.p99) },
+    tokenRequests,
+    rounds: settings.wakeRounds,
+    merchants: merchants.length,
+  };
 }

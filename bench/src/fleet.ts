@@ -6,6 +6,7 @@
  *   pnpm bench:fleet                                  50 workers × 100 merchants, node then cluster
  *   pnpm bench:fleet --workers 8 --merchants 10 --topology node
  *   pnpm bench:fleet --token-latency-ms 100 --holder-delay-ms 2000 --calls 2
+ *   pnpm bench:fleet --operation-timeout-ms 5000 --store-timeout-ms 10000   store bounds a starved CPU cannot miss
  */
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -22,7 +23,9 @@ import {
   measureColdStart,
   measureHolderKill,
   measureSteadyState,
+  measureWake,
   type SteadyStateResult,
+  type WakeResult,
 } from './fleet-scenarios.js';
 import { type FleetTopologyName, startTopology } from './fleet-topology.js';
 import { describeMachine } from './machine.js';
@@ -44,6 +47,7 @@ interface TopologyResults {
   coldStart: ColdStartResult;
   steadyState: SteadyStateResult;
   holderKill: HolderKillResult;
+  wake: WakeResult;
 }
 
 const log = (message: string): void => {
@@ -67,6 +71,10 @@ const { values: flags } = (() => {
         calls: { type: 'string' },
         'operation-timeout-ms': { type: 'string' },
         'lock-wait-ms': { type: 'string' },
+        'store-timeout-ms': { type: 'string' },
+        'lock-lease-ms': { type: 'string' },
+        'wake-merchants': { type: 'string' },
+        'wake-rounds': { type: 'string' },
       },
       strict: true,
     });
@@ -95,6 +103,11 @@ const settings: FleetSettings = {
   operationTimeoutMs:
     flags['operation-timeout-ms'] === undefined ? undefined : whole(flags['operation-timeout-ms'], 'operation-timeout-ms', 1),
   lockWaitMs: flags['lock-wait-ms'] === undefined ? undefined : whole(flags['lock-wait-ms'], 'lock-wait-ms', 0),
+  storeTimeoutMs: flags['store-timeout-ms'] === undefined ? undefined : whole(flags['store-timeout-ms'], 'store-timeout-ms', 1),
+  lockLeaseMs: flags['lock-lease-ms'] === undefined ? undefined : whole(flags['lock-lease-ms'], 'lock-lease-ms', 1),
+  wakeWaiters: true,
+  wakeMerchants: whole(flags['wake-merchants'], 'wake-merchants', 4),
+  wakeRounds: whole(flags['wake-rounds'], 'wake-rounds', 3),
 };
 if (settings.firstMovers >= workers) fail(`--first-movers must be fewer than --workers (${workers})`);
 const topologyFlag = flags.topology ?? 'both';
@@ -122,6 +135,10 @@ process.once('SIGINT', () => {
   for (const worker of fleet) worker.process.kill('SIGKILL');
   process.exit(130);
 });
+// Nor on a crash: forked workers outlive their parent.
+process.once('exit', () => {
+  for (const worker of fleet) worker.process.kill('SIGKILL');
+});
 try {
   emulator = await createIamportEmulator({ merchants, recordRequests: false });
   log(`forking ${workers} workers (tsx)…`);
@@ -147,9 +164,12 @@ try {
       const coldStart = await measureColdStart(context);
       log(`${name}: 3. steady state`);
       const steadyState = await measureSteadyState(context);
+      // Before the SIGKILL scenario, which leaves fewer workers (replaced only when another topology follows).
+      log(`${name}: 5. waiters woken, and polling`);
+      const wake = await measureWake(context);
       log(`${name}: 4. SIGKILLed holders`);
       const holderKill = await measureHolderKill(context, index < topologies.length - 1);
-      results[name] = { warmUp, coldStart, steadyState, holderKill };
+      results[name] = { warmUp, coldStart, steadyState, holderKill, wake };
       rows.push(...rowsOf(name, results[name]));
     } finally {
       await topology.stop();
@@ -160,7 +180,7 @@ try {
   await emulator?.close();
 }
 
-function rowsOf(topology: FleetTopologyName, { warmUp, coldStart, steadyState, holderKill }: TopologyResults): Row[] {
+function rowsOf(topology: FleetTopologyName, { warmUp, coldStart, steadyState, holderKill, wake }: TopologyResults): Row[] {
   const { merchants: merchantCount, workers: workerCount, tokenLatencyMs } = settings;
   const calls = `${workerCount} workers × ${merchantCount} merchants`;
   const failures = (failed: number, firstError: string | undefined): string =>
@@ -175,7 +195,8 @@ function rowsOf(topology: FleetTopologyName, { warmUp, coldStart, steadyState, h
       target: `= ${merchantCount}`,
       met: coldStart.tokenRequests === merchantCount,
       detail:
-        `${coldStart.tokenRequestedEvents} token-requested events; ${coldStart.lockWaitsGivenUp} lock waits given up; ` +
+        `${coldStart.tokenRequestedEvents} token-requested events; ${coldStart.lockWaitsGivenUp} lock waits given up, ` +
+        `${coldStart.lockTakeovers} taken over; ` +
         `${coldStart.storeErrors} store errors; ${coldStart.redisCommandTotal} Redis commands; ` +
         `${ms(coldStart.wallMs)} wall${cpu(coldStart.workerCpuMs, coldStart.calls)}${failures(coldStart.failedCalls, coldStart.firstError)}`,
     },
@@ -188,7 +209,8 @@ function rowsOf(topology: FleetTopologyName, { warmUp, coldStart, steadyState, h
       met: p99OverDelay <= 10,
       detail:
         `p99 − latency ${ms(p99OverDelay)}; max ${ms(coldStart.timeToToken.max)}; ` +
-        `holders ${summary(coldStart.holdersTimeToToken)}; from Redis ${summary(coldStart.waitersTimeToToken)}`,
+        `holders ${summary(coldStart.holdersTimeToToken)}; from Redis ${summary(coldStart.waitersTimeToToken)}, ` +
+        `each after its holder ${summary(coldStart.waiterLag)}`,
     },
     {
       topology,
@@ -222,7 +244,7 @@ function rowsOf(topology: FleetTopologyName, { warmUp, coldStart, steadyState, h
       detail:
         `${holderKill.holdersKilled} of ${settings.firstMovers} first movers killed mid-request ` +
         `(${holderKill.tokenRequestsBeforeKill} requests before the kill${holderKill.holderAnsweredBeforeKill ? ', one ANSWERED before the kill' : ''}); ` +
-        `${holderKill.lockWaitsGivenUp} lock waits given up; ${holderKill.storeErrors} store errors` +
+        `${holderKill.lockWaitsGivenUp} lock waits given up, ${holderKill.lockTakeovers} taken over; ${holderKill.storeErrors} store errors` +
         failures(holderKill.failedCalls, holderKill.firstError),
     },
     {
@@ -235,6 +257,18 @@ function rowsOf(topology: FleetTopologyName, { warmUp, coldStart, steadyState, h
       detail:
         `after the kill: p50 ${ms(holderKill.survivorAfterKill.p50)}, p99 ${ms(holderKill.survivorAfterKill.p99)}; ` +
         `last survivor done ${ms(holderKill.allDoneAfterKillMs)} after the kill${cpu(holderKill.survivorCpuMs, holderKill.calls)}`,
+    },
+    {
+      topology,
+      id: '5',
+      figure: `Waiters woken over pub/sub: their token after the holder's, p50 / p99 (${workerCount} workers × ${wake.merchants} merchants)`,
+      value: `${ms(wake.woken.p50)} / ${ms(wake.woken.p99)}`,
+      target: 'p99 ≤ 10 ms',
+      met: wake.woken.p99 <= 10,
+      detail:
+        `median of ${wake.rounds} cold rounds; baseline, the same polling every 50 ms (wakeWaiters: false): ` +
+        `${ms(wake.polling.p50)} / ${ms(wake.polling.p99)}, p50 ${fixed(wake.polling.p50 / wake.woken.p50, 1)}× the woken; ` +
+        `token requests per round ${[...new Set(wake.tokenRequests)].join(' or ')} (${wake.merchants} merchants)`,
     },
   ];
 }

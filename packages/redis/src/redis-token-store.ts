@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import {
   ConfigurationError,
   type ConfigurationIssue,
-  maxDurationMs,
   splitTokenStoreKey,
   type TokenStore,
   type TokenStoreEntry,

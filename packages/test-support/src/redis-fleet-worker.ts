@@ -65,12 +65,13 @@ async function configure(config: FleetWorkerConfig): Promise<boolean> {
       keyPrefix: config.keyPrefix,
       operationTimeoutMs: config.operationTimeoutMs,
       lockLeaseMs: config.lockLeaseMs,
+      wakeWaiters: config.wakeWaiters,
       onEvent: (event) => report(merchant.impKey, event),
     });
     const provider = createIamportProvider({ impKey: merchant.impKey, impSecret: merchant.impSecret, baseUrl: config.iamportUrl });
     const cache = createTokenCache(provider, {
       store,
-      policy: { lockWaitMs: config.lockWaitMs },
+      policy: { lockWaitMs: config.lockWaitMs, storeTimeoutMs: config.storeTimeoutMs },
       onEvent: (event) => report(merchant.impKey, event),
     });
     caches.set(merchant.impKey, cache);
@@ -90,7 +91,7 @@ async function tokens(merchants: readonly string[]): Promise<FleetTokenResult[]>
       if (cache === undefined) return { merchant, ok: false, error: `unknown merchant ${merchant}`, durationMs: 0 };
       try {
         await cache.getToken();
-        return { merchant, ok: true, durationMs: elapsed() };
+        return { merchant, ok: true, durationMs: elapsed(), doneAt: performance.timeOrigin + performance.now() };
       } catch (error) {
         return { merchant, ok: false, error: String((error as Error)?.message), durationMs: elapsed() };
       }

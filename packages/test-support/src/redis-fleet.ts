@@ -18,6 +18,10 @@ export interface FleetWorkerConfig {
   operationTimeoutMs?: number | undefined;
   /** The store's lock lease. @default the store's own (2 s) */
   lockLeaseMs?: number | undefined;
+  /** `false`: the store does not wake lock waiters (they poll). @default the store's own (`true`) */
+  wakeWaiters?: boolean | undefined;
+  /** The cache's bound on one store call. @default the policy's (1 s) */
+  storeTimeoutMs?: number | undefined;
   /** Only these event types are sent to the parent (a fleet of thousands of caches would flood IPC). @default every type */
   forwardEvents?: readonly string[] | undefined;
 }
@@ -49,6 +53,8 @@ export interface FleetTokenResult {
   error?: string;
   /** From the moment the worker started the batch to this token, in milliseconds (fractional). */
   durationMs: number;
+  /** When the token came, epoch milliseconds (fractional; one clock for every process of the machine). */
+  doneAt?: number;
 }
 
 /** What a batch of API calls (`calls`) came to in one worker. */
@@ -206,7 +212,7 @@ export async function startFleetWorker(): Promise<FleetWorker> {
       return batch(
         { type: 'tokens', id: nextCallId++, merchants },
         (reply) => (reply.type === 'tokens-result' ? reply.results : []),
-        () => merchants.map((merchant) => ({ merchant, ok: false, error: 'worker exited', durationMs: 0 })),
+        (): FleetTokenResult[] => merchants.map((merchant) => ({ merchant, ok: false, error: 'worker exited', durationMs: 0 })),
       );
     },
     calls(merchants, repeat, concurrency = 8) {
