@@ -5,7 +5,13 @@
  * @module \@x/redis
  */
 
-export type { IoRedisClient, NodeRedisClusterClient, RedisCommandClient, RedisTokenStoreClient } from './redis-command-client.js';
+export type {
+  IoRedisClient,
+  NodeRedisClusterClient,
+  NodeRedisSentinelClient,
+  RedisCommandClient,
+  RedisTokenStoreClient,
+} from './redis-command-client.js';
 export type { RedisDecryptFailure } from './redis-encryption.js';
 export type { RedisEncryptionKey, RedisTokenStoreEvent, RedisTokenStoreOptions } from './redis-token-store.js';
 export { createRedisTokenStore } from './redis-token-store.js';

@@ -1,7 +1,8 @@
 /**
  * Wakes the processes waiting for a credential's lock: the holder's release publishes on the lock's channel, and the
  * waiters listen on one subscriber connection per client, a duplicate of the user's client opened on the first wait and
- * closed once no one has waited for a while. Classic pub/sub (`PUBLISH`/`SUBSCRIBE`): a Redis Cluster carries it to
+ * closed once no one has waited for a while (a node-redis Sentinel's own pub/sub connection, which follows the master
+ * through a failover). Classic pub/sub (`PUBLISH`/`SUBSCRIBE`): a Redis Cluster carries it to
  * every node, and a release is rare (one per token lifetime per credential), so the broadcast costs nothing worth a
  * sharded channel, which would need Redis 7 and a client that routes it.
  */
@@ -14,6 +15,8 @@ const minConnectTimeoutMs = 2_000;
 
 /** One subscriber connection, whatever the client. */
 interface Subscriber {
+  /** True when the first subscription opens the connection (node-redis Sentinel): it then has the time to connect. */
+  readonly opensOnSubscribe?: boolean;
   subscribe(channel: string, onMessage: () => void): Promise<void>;
   unsubscribe(channel: string, onMessage: () => void): Promise<void>;
   close(): void;
@@ -52,17 +55,24 @@ interface IoRedisDuplicate {
   stream?: { unref?(): void };
 }
 
+/** node-redis 5 Sentinel (`createSentinel`): no `duplicate()`, but pub/sub of its own, on the master of the moment. */
+interface NodeRedisSentinelPubSub {
+  getSentinelNode(): unknown;
+  subscribe(channel: string, listener: () => void): Promise<unknown>;
+  unsubscribe(channel: string, listener: () => void): Promise<unknown>;
+}
+
 /** One signal per client: the stores made over one client (one per merchant, say) share its subscriber connection. */
 const signals = new WeakMap<object, LockSignal>();
 
 /**
- * The {@link LockSignal} over a duplicate of `client`, shared by every store on that client; `undefined` when it
- * cannot be duplicated (a node-redis pool, an adapter): the cache then polls the store. `timeoutMs` bounds
+ * The {@link LockSignal} over a duplicate of `client` (a node-redis Sentinel's own pub/sub), shared by every store on
+ * that client; `undefined` when it cannot be duplicated (a node-redis pool, an adapter): the cache then polls the store. `timeoutMs` bounds
  * subscribing (the first store's); a subscriber that fails makes waits reject, which the caches report.
  */
 export function lockSignalFor(client: unknown, timeoutMs: number): LockSignal | undefined {
-  const candidate = client as { duplicate?: unknown; call?: unknown; isCluster?: unknown };
-  if (typeof candidate?.duplicate !== 'function') return undefined;
+  const candidate = client as { duplicate?: unknown };
+  if (typeof candidate?.duplicate !== 'function' && !isNodeRedisSentinel(client)) return undefined;
   let signal = signals.get(candidate);
   if (signal === undefined) {
     signal = createLockSignal(client, timeoutMs);
@@ -74,6 +84,9 @@ export function lockSignalFor(client: unknown, timeoutMs: number): LockSignal | 
 function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
   const candidate = client as { call?: unknown; isCluster?: unknown };
   const isIoRedis = typeof candidate.call === 'function' && typeof candidate.isCluster === 'boolean';
+  const openSubscriber = isIoRedis ? openIoRedis : isNodeRedisSentinel(client) ? openNodeRedisSentinel : openNodeRedis;
+  // Connecting takes a handshake or more (a cluster's slots): more than one command's time limit.
+  const connectTimeoutMs = Math.max(timeoutMs, minConnectTimeoutMs);
   // The connection's own errors (a reconnect's) are the client's to report: the user's client reports them already.
   const onError = noop;
 
@@ -86,11 +99,10 @@ function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
 
   const open = (): Promise<Subscriber> => {
     let abandon = noop;
-    const opening = (isIoRedis ? openIoRedis : openNodeRedis)(client, onError, (close) => {
+    const opening = openSubscriber(client, onError, (close) => {
       abandon = close;
     });
-    // Connecting takes a handshake or more (a cluster's slots): more than one command's time limit.
-    const opened = bounded(opening, Math.max(timeoutMs, minConnectTimeoutMs), 'connecting');
+    const opened = bounded(opening, connectTimeoutMs, 'connecting');
     opened.catch(() => {
       // Too slow: closed, so it does not go on connecting, and opened again on the next wait.
       try {
@@ -122,7 +134,11 @@ function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
       const onMessage = (): void => {
         for (const waker of wakers) waker();
       };
-      const subscribed = bounded(connection.subscribe(channel, onMessage), timeoutMs, 'subscribing');
+      const subscribed = bounded(
+        connection.subscribe(channel, onMessage),
+        connection.opensOnSubscribe === true ? connectTimeoutMs : timeoutMs,
+        'subscribing',
+      );
       subscribed.catch(noop);
       entry = { wakers, subscribed, onMessage };
       channels.set(channel, entry);
@@ -187,6 +203,24 @@ const openNodeRedis: OpenSubscriber = async (client, onError, created) => {
   };
 };
 
+/**
+ * The Sentinel's pub/sub connection opens on its first subscription and closes on its last unsubscription, and moves to
+ * the new master on a failover, subscriptions and all: nothing to open or close here.
+ */
+const openNodeRedisSentinel: OpenSubscriber = async (client) => {
+  const sentinel = client as NodeRedisSentinelPubSub;
+  return {
+    opensOnSubscribe: true,
+    subscribe: async (channel, onMessage) => {
+      await sentinel.subscribe(channel, onMessage);
+    },
+    unsubscribe: async (channel, onMessage) => {
+      await sentinel.unsubscribe(channel, onMessage);
+    },
+    close: noop,
+  };
+};
+
 const openIoRedis: OpenSubscriber = async (client, onError, created) => {
   const duplicate = (client as { duplicate(): IoRedisDuplicate }).duplicate();
   created(() => duplicate.disconnect());
@@ -211,6 +245,15 @@ const openIoRedis: OpenSubscriber = async (client, onError, created) => {
     close: () => duplicate.disconnect(),
   };
 };
+
+function isNodeRedisSentinel(client: unknown): boolean {
+  const candidate = client as Partial<Record<keyof NodeRedisSentinelPubSub, unknown>> | null;
+  return (
+    typeof candidate?.getSentinelNode === 'function' &&
+    typeof candidate.subscribe === 'function' &&
+    typeof candidate.unsubscribe === 'function'
+  );
+}
 
 /** `promise`, or a rejection after `timeoutMs`. */
 function bounded<T>(promise: Promise<T>, timeoutMs: number, doing: string): Promise<T> {

@@ -60,9 +60,9 @@ export type RedisTokenStoreEvent =
  */
 interface RedisTokenStoreCommonOptions {
   /**
-   * A node-redis 5 client, pool or cluster (`createClient()`, `createClientPool()`, `createCluster()`), an ioredis or
-   * iovalkey `Redis` or `Cluster`, or any {@link RedisCommandClient} adapter; connected, or connecting. See the
-   * README for the recommended client options.
+   * A node-redis 5 client, pool, cluster or Sentinel (`createClient()`, `createClientPool()`, `createCluster()`,
+   * `createSentinel()`), an ioredis or iovalkey `Redis` (Sentinel too) or `Cluster`, or any {@link RedisCommandClient}
+   * adapter; connected, or connecting. See the README for the recommended client options.
    */
   client: RedisTokenStoreClient;
   /**

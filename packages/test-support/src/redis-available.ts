@@ -23,3 +23,13 @@ if (redisAvailable && !redisCliAvailable && !redisRequired) {
 
 /** `describe` when a Redis Cluster can be started (or Redis is required), `describe.skip` otherwise. */
 export const describeWithRedisCluster = (redisAvailable && redisCliAvailable) || redisRequired ? describe : describe.skip;
+
+if (redisAvailable && !redisCliAvailable && !redisRequired) {
+  console.warn(`Skipping the Redis Sentinel tests: redis-cli is not on PATH; ${redisInstallHint}. Set X_REQUIRE_REDIS=1 to fail instead.`);
+}
+
+/**
+ * `describe` when a Sentinel setup can be started (or Redis is required), `describe.skip` otherwise: `redis-server`
+ * runs the sentinels too (`--sentinel`), and `redis-cli` asks them whether they are ready.
+ */
+export const describeWithRedisSentinel = (redisAvailable && redisCliAvailable) || redisRequired ? describe : describe.skip;

@@ -59,13 +59,26 @@ export function startRedisServer(options: RedisServerOptions = {}): Promise<Redi
   return startRedisServerWith(options, () => []);
 }
 
+/** How {@link startRedisServerWith} starts a server of another kind: a sentinel. @internal */
+export interface RedisServerMode {
+  /** Writes a configuration file into the server's directory and returns its path; Sentinel needs one it can rewrite. */
+  configFile?: ((directory: string) => string) | undefined;
+  /** The log line that tells the server is listening. */
+  readyLine: string;
+}
+
+/** A plain server: no configuration file. */
+const serverMode: RedisServerMode = { readyLine: 'Ready to accept connections' };
+
 /**
- * {@link startRedisServer} with more `redis-server` arguments, made for each port tried (a cluster node's bus port).
+ * {@link startRedisServer} with more `redis-server` arguments, made for each port tried (a cluster node's bus port),
+ * and in another `mode` (a sentinel).
  * @internal
  */
 export async function startRedisServerWith(
   options: RedisServerOptions,
   extraArguments: (port: number) => Promise<string[]> | string[],
+  mode: RedisServerMode = serverMode,
 ): Promise<RedisServer> {
   const command = options.command ?? 'redis-server';
   const startTimeoutMs = options.startTimeoutMs ?? 5_000;
@@ -77,18 +90,26 @@ export async function startRedisServerWith(
   for (let attempt = 1; ; attempt += 1) {
     const port = options.port ?? (await freePort());
     try {
-      return await launch(command, port, startTimeoutMs, await extraArguments(port));
+      return await launch(command, port, startTimeoutMs, await extraArguments(port), mode);
     } catch (error) {
       if (options.port !== undefined || attempt >= 3 || !String((error as Error).message).includes('in use')) throw error;
     }
   }
 }
 
-async function launch(command: string, port: number, startTimeoutMs: number, extraArguments: string[]): Promise<RedisServer> {
+async function launch(
+  command: string,
+  port: number,
+  startTimeoutMs: number,
+  extraArguments: string[],
+  mode: RedisServerMode,
+): Promise<RedisServer> {
   const directory = mkdtempSync(join(tmpdir(), 'x-redis-'));
   const child: ChildProcess = spawn(
     command,
     [
+      // redis-server reads a configuration file only as its first argument.
+      ...(mode.configFile === undefined ? [] : [mode.configFile(directory)]),
       '--port',
       String(port),
       '--bind',
@@ -121,7 +142,7 @@ async function launch(command: string, port: number, startTimeoutMs: number, ext
       );
       const onData = (chunk: Buffer): void => {
         output += chunk.toString('utf8');
-        if (output.includes('Ready to accept connections')) {
+        if (output.includes(mode.readyLine)) {
           clearTimeout(timer);
           resolve();
         }
