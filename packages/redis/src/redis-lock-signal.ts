@@ -1,14 +1,15 @@
 /**
  * Wakes the processes waiting for a credential's lock: the holder's release publishes on the lock's channel, and the
  * waiters listen on one subscriber connection per client, a duplicate of the user's client opened on the first wait and
- * closed once no one has waited for a while (a node-redis Sentinel's own pub/sub connection, which follows the master
- * through a failover). Classic pub/sub (`PUBLISH`/`SUBSCRIBE`): a Redis Cluster carries it to
+ * kept while that client is open (a node-redis Sentinel's own pub/sub connection, which follows the master through a
+ * failover). Kept, because waits come in bursts a token lifetime apart, and a connection opened for each burst costs
+ * every process a handshake at the moment all of them wait. Classic pub/sub (`PUBLISH`/`SUBSCRIBE`): a Redis Cluster carries it to
  * every node, and a release is rare (one per token lifetime per credential), so the broadcast costs nothing worth a
  * sharded channel, which would need Redis 7 and a client that routes it.
  */
 
-/** How long the subscriber connection stays open after the last wait, for the next one. */
-const idleCloseMs = 5_000;
+/** How often an open subscriber connection looks whether the user's client was closed, to close with it. */
+const parentCheckMs = 10_000;
 
 /** The least time the subscriber connection is given to open. */
 const minConnectTimeoutMs = 2_000;
@@ -91,7 +92,7 @@ function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
   const onError = noop;
 
   let subscriber: Promise<Subscriber> | undefined;
-  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  let parentCheck: ReturnType<typeof setInterval> | undefined;
   const channels = new Map<
     string,
     { readonly wakers: Set<() => void>; readonly subscribed: Promise<void>; readonly onMessage: () => void }
@@ -115,16 +116,17 @@ function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
     return opened;
   };
 
-  const closeWhenIdle = (): void => {
-    if (channels.size > 0 || subscriber === undefined) return;
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => {
-      if (channels.size > 0 || subscriber === undefined) return;
+  /** Closes the subscriber once the user's client is closed and no one waits. */
+  const followParent = (): void => {
+    clearInterval(parentCheck);
+    parentCheck = setInterval(() => {
+      if (channels.size > 0 || subscriber === undefined || !isClosed(client)) return;
+      clearInterval(parentCheck);
       const closing = subscriber;
       subscriber = undefined;
       closing.then((opened) => opened.close(), noop);
-    }, idleCloseMs);
-    idleTimer.unref?.();
+    }, parentCheckMs);
+    parentCheck.unref?.();
   };
 
   const join = (connection: Subscriber, channel: string, wake: () => void) => {
@@ -154,13 +156,14 @@ function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
     if (entry.wakers.size > 0) return;
     channels.delete(channel);
     connection.unsubscribe(channel, entry.onMessage).catch(noop);
-    closeWhenIdle();
   };
 
   return {
     async wait(channel, check, waitTimeoutMs) {
-      clearTimeout(idleTimer);
-      subscriber ??= open();
+      if (subscriber === undefined) {
+        subscriber = open();
+        followParent();
+      }
       const connection = await subscriber;
       let wake = noop;
       const woken = new Promise<void>((resolve) => {
@@ -184,6 +187,13 @@ function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
       }
     },
   };
+}
+
+/** Whether the user's client was closed: node-redis' `isOpen`, ioredis' `status`; never, for a client that tells neither. */
+function isClosed(client: unknown): boolean {
+  const { isOpen, status } = client as { isOpen?: unknown; status?: unknown };
+  if (typeof isOpen === 'boolean') return !isOpen;
+  return status === 'end';
 }
 
 /** Opens a subscriber; `created` receives a way to close the connection before it is ready. */

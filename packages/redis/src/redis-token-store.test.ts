@@ -12,7 +12,7 @@ import {
 import { describeWithRedis } from '@x/test-support/redis';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { createClient, type RedisClientType } from 'redis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createRedisTokenStore, RedisTokenStoreError, type RedisTokenStoreEvent } from './index.js';
 import { type RedisServer, startRedisServer } from './testing/index.js';
 
@@ -194,6 +194,28 @@ describeWithRedis('createRedisTokenStore', () => {
       await client.ping();
       await sleep(50);
       expect(heard).toEqual(['1']);
+    });
+
+    it('should keep one subscriber connection per client across waits, and close it once the client is closed', async () => {
+      const connections = async (): Promise<number> => (await client.clientList()).length;
+      const own = await connect();
+      const before = await connections();
+      // Only the store's check of its client is faked: the one interval it sets.
+      vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+      try {
+        const stores = [createRedisTokenStore({ client: own, plaintext: true }), createRedisTokenStore({ client: own, plaintext: true })];
+        for (const store of stores) await store.waitForUnlock!('test:abc', 60_000);
+        await stores[0]!.waitForUnlock!('test:def', 60_000);
+        // One for both stores, and for every wait; still there long after the last.
+        await vi.advanceTimersByTimeAsync(60_000);
+        expect(await connections()).toBe(before + 1);
+        clients.splice(clients.indexOf(own), 1);
+        own.destroy();
+        await vi.advanceTimersByTimeAsync(10_000);
+      } finally {
+        vi.useRealTimers();
+      }
+      await vi.waitFor(async () => expect(await connections()).toBe(before - 1));
     });
 
     it('should reject a wait (the cache then polls) and open the subscriber again when it could not open', async () => {

@@ -84,7 +84,7 @@ interface RedisTokenStoreCommonOptions {
   /**
    * Wake waiting processes the moment a lock is released, over Redis pub/sub: a release publishes on
    * `<keyPrefix>{<cacheKey>}:unlocked`, and the waiters listen on one more connection per client (a `duplicate()` of
-   * `client`, shared by every store on it, opened on the first wait, closed after 5 s without one). A client that cannot be duplicated (a node-redis
+   * `client`, shared by every store on it, opened on the first wait, kept while `client` is open). A client that cannot be duplicated (a node-redis
    * pool, an adapter), or `false` here (an ACL without pub/sub), leaves waiters polling every 50 ms. @default true
    */
   wakeWaiters?: boolean | undefined;
