@@ -157,7 +157,12 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
  * Reconfigures every worker cold on `keyPrefix` (new client, new caches, keys no earlier scenario wrote), revokes the
  * emulator's tokens, queues `faults` and then the fixed token latency, and zeroes its counters.
  */
-async function reset(context: FleetContext, keyPrefix: string, faults: Parameters<IamportEmulator['fault']>[0][] = []): Promise<void> {
+async function reset(
+  context: FleetContext,
+  keyPrefix: string,
+  faults: Parameters<IamportEmulator['fault']>[0][] = [],
+  keepClient = false,
+): Promise<void> {
   const { emulator, fleet, settings } = context;
   const config: FleetWorkerConfig = {
     ...context.topology.connection,
@@ -170,6 +175,7 @@ async function reset(context: FleetContext, keyPrefix: string, faults: Parameter
     storeTimeoutMs: settings.storeTimeoutMs,
     lockLeaseMs: settings.lockLeaseMs,
     wakeWaiters: settings.wakeWaiters,
+    keepClient,
     // What the figures read; the rest (a token-refreshed per call) would only load IPC during the measurement.
     forwardEvents: ['token-requested', 'lock-waited', 'store-error'],
   };
@@ -215,9 +221,9 @@ async function quiet(ports: readonly number[], windowMs: number, timeoutMs: numb
  * one wrote). `label` names the key prefix: the benchmark runs one unmeasured round first, so that the measured one
  * times the token exchange and not the first use of code in freshly forked processes.
  */
-export async function measureColdStart(context: FleetContext, label = 'cold'): Promise<ColdStartResult> {
+export async function measureColdStart(context: FleetContext, label = 'cold', keepClient = false): Promise<ColdStartResult> {
   const { fleet, emulator, merchants } = context;
-  await reset(context, `bench-fleet-${context.topology.name}-${label}:`);
+  await reset(context, `bench-fleet-${context.topology.name}-${label}:`, [], keepClient);
   const keys = merchants.map((merchant) => merchant.impKey);
   const commandsBefore = await commandCalls(context.topology.ports);
   const cpuBefore = cpuOf(fleet);
@@ -425,7 +431,8 @@ export interface WakeResult {
 }
 
 /**
- * Figure 5: cold rounds of every worker on a few merchants (so the CPUs are not what the calls wait for), alternately
+ * Figure 5: cold rounds (new caches, no token) of every worker on a few merchants (so the CPUs are not what the calls
+ * wait for), on clients and lock subscribers already open, alternately
  * with waiters woken over pub/sub and polling: each waiter's token time less its merchant's holder's (`waiterLag`).
  */
 export async function measureWake(context: FleetContext): Promise<WakeResult> {
@@ -433,6 +440,9 @@ export async function measureWake(context: FleetContext): Promise<WakeResult> {
   const merchants = context.merchants.slice(0, settings.wakeMerchants);
   const over = { woken: { p50: [] as number[], p99: [] as number[] }, polling: { p50: [] as number[], p99: [] as number[] } };
   const tokenRequests: number[] = [];
+  // Processes that have been up a while: one unmeasured round opens every worker's client and lock subscriber, which
+  // the measured rounds keep (new caches and keys each), as a long-running fleet keeps them between refreshes.
+  await measureColdStart({ ...context, merchants }, 'wake-warm-up');
   for (let round = 0; round < settings.wakeRounds; round += 1) {
     // Alternated, and the order flipped every round, so neither mode always runs first.
     const modes: Array<keyof typeof over> = round % 2 === 0 ? ['woken', 'polling'] : ['polling', 'woken'];
@@ -440,6 +450,7 @@ export async function measureWake(context: FleetContext): Promise<WakeResult> {
       const result = await measureColdStart(
         { ...context, merchants, settings: { ...settings, wakeWaiters: mode === 'woken' } },
         `wake-${mode}-${round}`,
+        true,
       );
       tokenRequests.push(result.tokenRequests);
       over[mode].p50.push(result.waiterLag.p50);

@@ -39,10 +39,27 @@ let client: FleetClient | undefined;
 let fetches = new Map<string, AuthFetch>();
 let caches = new Map<string, TokenCache>();
 
-/** Starts over with a new Redis client and new caches: a cold process, without paying for a new fork. */
+let clientTarget: string | undefined;
+
+/**
+ * Starts over with new caches and, unless `keepClient` (for the same Redis), a new Redis client: a cold process,
+ * without paying for a new fork.
+ */
 async function configure(config: FleetWorkerConfig): Promise<boolean> {
-  client?.destroy();
   forwarded = config.forwardEvents === undefined ? undefined : new Set(config.forwardEvents);
+  const target = JSON.stringify(config.clusterUrls ?? config.redisUrl);
+  const next = config.keepClient === true && client !== undefined && clientTarget === target ? client : await connectClient(config);
+  clientTarget = target;
+  fetches = new Map();
+  caches = new Map();
+  buildCaches(config, next);
+  // A cluster client is open once it has the slot map; a single-node one reports readiness itself.
+  return 'isReady' in next ? next.isReady : next.isOpen;
+}
+
+/** A new Redis client, the last one destroyed. */
+async function connectClient(config: FleetWorkerConfig): Promise<FleetClient> {
+  client?.destroy();
   const options = {
     disableOfflineQueue: true,
     socket: { connectTimeout: 500, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 500) },
@@ -56,8 +73,11 @@ async function configure(config: FleetWorkerConfig): Promise<boolean> {
   next.on('error', () => {});
   // A fleet keeps serving while Redis is down: connect in the background, wait a little for it at most.
   await Promise.race([(next.connect() as Promise<unknown>).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 2_000))]);
-  fetches = new Map();
-  caches = new Map();
+  return next;
+}
+
+/** Caches and fetches for every merchant on `next`. */
+function buildCaches(config: FleetWorkerConfig, next: FleetClient): void {
   for (const merchant of config.merchants) {
     const store = createRedisTokenStore({
       client: next,
@@ -77,8 +97,6 @@ async function configure(config: FleetWorkerConfig): Promise<boolean> {
     caches.set(merchant.impKey, cache);
     fetches.set(merchant.impKey, createAuthFetch(cache));
   }
-  // A cluster client is open once it has the slot map; a single-node one reports readiness itself.
-  return 'isReady' in next ? next.isReady : next.isOpen;
 }
 
 /** Every merchant's `getToken()`, started in one tick; each timed from that tick to its token. */

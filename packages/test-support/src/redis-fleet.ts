@@ -22,6 +22,11 @@ export interface FleetWorkerConfig {
   wakeWaiters?: boolean | undefined;
   /** The cache's bound on one store call. @default the policy's (1 s) */
   storeTimeoutMs?: number | undefined;
+  /**
+   * Keeps the Redis client (and so its lock subscriber) from the last `configure` when it was for the same Redis:
+   * new caches on a process that has been up a while. @default false: a new client, a cold process
+   */
+  keepClient?: boolean | undefined;
   /** Only these event types are sent to the parent (a fleet of thousands of caches would flood IPC). @default every type */
   forwardEvents?: readonly string[] | undefined;
 }
