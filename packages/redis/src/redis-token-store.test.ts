@@ -515,6 +515,17 @@ describeWithRedis('createRedisTokenStore', () => {
       expect(await queueing.exists('x:{test:abc}:lock')).toBe(0);
     });
 
+    it('should not time out a reply that arrived while the process was too busy to read it', async () => {
+      const store = createRedisTokenStore({ client, plaintext: true, operationTimeoutMs: 100 });
+      await store.set('test:abc', 'value-1', 60_000);
+      const reading = store.get('test:abc');
+      // A process starved of CPU: Redis answers at once, but the reply waits in the socket past the time limit, and
+      // the overdue timer runs before the socket is read.
+      const busyUntil = performance.now() + 300;
+      while (performance.now() < busyUntil) {}
+      await expect(reading).resolves.toBe('value-1');
+    });
+
     it('should reject at once with disableOfflineQueue when Redis is gone', async () => {
       const store = createRedisTokenStore({ client, operationTimeoutMs: 5_000, plaintext: true });
       const port = redis.port;

@@ -263,11 +263,19 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
         timedOut: true,
       });
     let timer: NodeJS.Timeout | undefined;
+    let answered = false;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        controller.abort();
-        reject(timedOut());
-      }, operationTimeoutMs);
+      // Timed out only once the replies already received have been read: a process starved of CPU runs its overdue
+      // timers before it reads its sockets, and a reply that came in time must not lose to its own time-out.
+      timer = setTimeout(
+        () =>
+          setImmediate(() => {
+            if (answered) return;
+            controller.abort();
+            reject(timedOut());
+          }),
+        operationTimeoutMs,
+      );
       timer.unref?.();
     });
     try {
@@ -285,6 +293,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
         cause: error,
       });
     } finally {
+      answered = true;
       clearTimeout(timer);
     }
   };
