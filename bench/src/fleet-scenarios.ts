@@ -82,6 +82,8 @@ export interface ColdStartResult {
   /** Lock waits that ended without the holder's token (`lock-waited`, `received: false`). */
   lockWaitsGivenUp: number;
   storeErrors: number;
+  /** The store errors by operation and reason (`get timeout (cache)`: the cache's storeTimeoutMs ran out first). */
+  storeErrorsBy: Record<string, number>;
   /** Redis commands during the round, summed over every node (lock waiters polling the store among them). */
   redisCommandTotal: number;
   /** CPU time the workers used during the round, all of them together (`/proc`; absent elsewhere). */
@@ -199,6 +201,12 @@ const eventsOf = (workers: readonly FleetWorker[], type: string) =>
 const lockWaitsGivenUp = (workers: readonly FleetWorker[]): number =>
   eventsOf(workers, 'lock-waited').filter((event) => event.received === false && event.lockTaken !== true).length;
 
+const countBy = (keys: readonly string[]): Record<string, number> => {
+  const counts: Record<string, number> = {};
+  for (const key of keys) counts[key] = (counts[key] ?? 0) + 1;
+  return counts;
+};
+
 const lockTakeovers = (workers: readonly FleetWorker[]): number =>
   eventsOf(workers, 'lock-waited').filter((event) => event.lockTaken === true).length;
 
@@ -271,6 +279,7 @@ export async function measureColdStart(context: FleetContext, label = 'cold', ke
     lockWaitsGivenUp: lockWaitsGivenUp(fleet),
     lockTakeovers: lockTakeovers(fleet),
     storeErrors: eventsOf(fleet, 'store-error').length,
+    storeErrorsBy: countBy(eventsOf(fleet, 'store-error').map((event) => `${event.operation} ${event.reason}`)),
     redisCommandTotal: Object.values(commands).reduce((sum, calls) => sum + calls, 0),
     ...(workerCpuMs === undefined ? {} : { workerCpuMs }),
     wallMs: hundredths(wallMs),

@@ -197,7 +197,7 @@ function rowsOf(topology: FleetTopologyName, { warmUp, coldStart, steadyState, h
       detail:
         `${coldStart.tokenRequestedEvents} token-requested events; ${coldStart.lockWaitsGivenUp} lock waits given up, ` +
         `${coldStart.lockTakeovers} taken over; ` +
-        `${coldStart.storeErrors} store errors; ${coldStart.redisCommandTotal} Redis commands; ` +
+        `${coldStart.storeErrors} store errors${commandList(coldStart.storeErrorsBy)}; ${coldStart.redisCommandTotal} Redis commands; ` +
         `${ms(coldStart.wallMs)} wall${cpu(coldStart.workerCpuMs, coldStart.calls)}${failures(coldStart.failedCalls, coldStart.firstError)}`,
     },
     {

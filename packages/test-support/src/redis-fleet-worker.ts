@@ -29,7 +29,12 @@ const report = (merchant: string, event: TokenEvent | RedisTokenStoreEvent): voi
   if (event.type === 'token-refreshed') reduced.source = event.source;
   if (event.type === 'lock-waited')
     Object.assign(reduced, { received: event.received, waitedMs: event.waitedMs, lockTaken: event.lockTaken });
-  if (event.type === 'store-error') reduced.operation = event.operation;
+  if (event.type === 'store-error') {
+    reduced.operation = event.operation;
+    // `timeout` or `failed`, and whose bound: the store's own (`RedisTokenStoreError`) or the cache's storeTimeoutMs.
+    const error = event.error as { reason?: string; name?: string };
+    reduced.reason = `${error.reason}${error.name === 'RedisTokenStoreError' ? ' (redis)' : ' (cache)'}`;
+  }
   if (event.type === 'store-decrypt-failed') reduced.reason = event.reason;
   send({ type: 'event', event: reduced });
 };
