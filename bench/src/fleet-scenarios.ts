@@ -437,6 +437,8 @@ export interface WakeResult {
   tokenRequests: number[];
   rounds: number;
   merchants: number;
+  /** Workers in the rounds: a fifth of the fleet, then all of it (every one woken at the same instant). */
+  workers: number;
 }
 
 /**
@@ -444,8 +446,9 @@ export interface WakeResult {
  * wait for), on clients and lock subscribers already open, alternately
  * with waiters woken over pub/sub and polling: each waiter's token time less its merchant's holder's (`waiterLag`).
  */
-export async function measureWake(context: FleetContext): Promise<WakeResult> {
+export async function measureWake(context: FleetContext, workers = context.fleet.length): Promise<WakeResult> {
   const { settings } = context;
+  context = { ...context, fleet: context.fleet.slice(0, workers) };
   const merchants = context.merchants.slice(0, settings.wakeMerchants);
   const over = { woken: { p50: [] as number[], p99: [] as number[] }, polling: { p50: [] as number[], p99: [] as number[] } };
   const tokenRequests: number[] = [];
@@ -473,5 +476,6 @@ export async function measureWake(context: FleetContext): Promise<WakeResult> {
     tokenRequests,
     rounds: settings.wakeRounds,
     merchants: merchants.length,
+    workers: context.fleet.length,
   };
 }
