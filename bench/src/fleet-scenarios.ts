@@ -454,14 +454,14 @@ export async function measureWake(context: FleetContext, workers = context.fleet
   const tokenRequests: number[] = [];
   // Processes that have been up a while: one unmeasured round opens every worker's client and lock subscriber, which
   // the measured rounds keep (new caches and keys each), as a long-running fleet keeps them between refreshes.
-  await measureColdStart({ ...context, merchants }, 'wake-warm-up');
+  await measureColdStart({ ...context, merchants }, `wake-${workers}-warm-up`);
   for (let round = 0; round < settings.wakeRounds; round += 1) {
     // Alternated, and the order flipped every round, so neither mode always runs first.
     const modes: Array<keyof typeof over> = round % 2 === 0 ? ['woken', 'polling'] : ['polling', 'woken'];
     for (const mode of modes) {
       const result = await measureColdStart(
         { ...context, merchants, settings: { ...settings, wakeWaiters: mode === 'woken' } },
-        `wake-${mode}-${round}`,
+        `wake-${workers}-${mode}-${round}`,
         true,
       );
       tokenRequests.push(result.tokenRequests);

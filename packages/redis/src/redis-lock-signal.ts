@@ -265,11 +265,16 @@ function isNodeRedisSentinel(client: unknown): boolean {
   );
 }
 
+/** The subscriber connection did not open, or a subscription was not confirmed, in time. */
+export class LockSignalTimeout extends Error {
+  override name = 'LockSignalTimeout';
+}
+
 /** `promise`, or a rejection after `timeoutMs`. */
 function bounded<T>(promise: Promise<T>, timeoutMs: number, doing: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`The lock subscriber timed out ${doing} after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new LockSignalTimeout(`The lock subscriber timed out ${doing} after ${timeoutMs} ms`)), timeoutMs);
     timer.unref?.();
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));

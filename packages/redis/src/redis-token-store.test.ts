@@ -223,6 +223,11 @@ describeWithRedis('createRedisTokenStore', () => {
       await client.set('x:{test:abc}:lock', 'holder', { PX: 60_000 });
       redis.pause();
       await expect(store.waitForUnlock!('test:abc', 60_000)).rejects.toThrow(/lock subscriber timed out connecting/);
+      await expect(store.waitForUnlock!('test:abc', 60_000)).rejects.toMatchObject({
+        name: 'RedisTokenStoreError',
+        operation: 'wait',
+        timedOut: true,
+      });
       redis.resume();
       await client.del('x:{test:abc}:lock');
       await expect(store.waitForUnlock!('test:abc', 60_000)).resolves.toBeUndefined();

@@ -18,7 +18,7 @@ import {
   type RedisDecryptFailure,
   type RedisValueCipher,
 } from './redis-encryption.js';
-import { lockSignalFor } from './redis-lock-signal.js';
+import { LockSignalTimeout, lockSignalFor } from './redis-lock-signal.js';
 import { RedisTokenStoreError, type RedisTokenStoreOperation } from './redis-token-store-error.js';
 
 /** Something the store handled without throwing, for logs and metrics. Never holds a token or a key. */
@@ -406,18 +406,29 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   };
   if (signal !== undefined) {
     const wakes = signal;
-    store.waitForUnlock = (cacheKey, timeoutMs) => {
+    store.waitForUnlock = async (cacheKey, timeoutMs) => {
       const key = lockKey(cacheKey);
-      return wakes.wait(
-        unlockedChannel(cacheKey),
-        async () => {
-          // -2: no lock (released, or ran out): no wait. -1: a lock without expiry (set by hand): the whole wait.
-          const leftMs = Number(await command('wait', key, ['PTTL', key]));
-          // A little past the lease, which PTTL rounds down and a timer may end a millisecond early.
-          return leftMs === -1 ? timeoutMs : leftMs >= 0 ? leftMs + leaseSlackMs : 0;
-        },
-        timeoutMs,
-      );
+      try {
+        await wakes.wait(
+          unlockedChannel(cacheKey),
+          async () => {
+            // -2: no lock (released, or ran out): no wait. -1: a lock without expiry (set by hand): the whole wait.
+            const leftMs = Number(await command('wait', key, ['PTTL', key]));
+            // A little past the lease, which PTTL rounds down and a timer may end a millisecond early.
+            return leftMs === -1 ? timeoutMs : leftMs >= 0 ? leftMs + leaseSlackMs : 0;
+          },
+          timeoutMs,
+        );
+      } catch (error) {
+        if (error instanceof RedisTokenStoreError) throw error;
+        // The subscriber connection could not open or subscribe in time.
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new RedisTokenStoreError(`Redis SUBSCRIBE (store wait) failed: ${reason}`, {
+          operation: 'wait',
+          timedOut: error instanceof LockSignalTimeout,
+          cause: error,
+        });
+      }
     };
   }
   return withEntryReads(store, getEntry);
