@@ -29,6 +29,7 @@ import {
 } from './fleet-scenarios.js';
 import { type FleetTopologyName, startTopology } from './fleet-topology.js';
 import { describeMachine } from './machine.js';
+import { metCell, printTable } from './table.js';
 
 interface Row {
   topology: FleetTopologyName;
@@ -299,25 +300,15 @@ function commandList(commands: Record<string, number>): string {
   return entries.length === 0 ? '' : ` (${entries.map(([command, calls]) => `${command} ${calls}`).join(', ')})`;
 }
 
-function printTable(table: readonly Row[]): void {
-  const header = ['topology', '#', 'figure', 'result', 'target', 'met', 'detail'];
-  const cells = table.map((row) => [
-    row.topology,
-    row.id,
-    row.figure,
-    row.value,
-    row.target,
-    row.met === undefined ? '' : row.met ? 'yes' : 'NO',
-    row.detail,
-  ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]!.length)));
-  const format = (line: readonly string[]): string => `| ${line.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
-  process.stdout.write(`${format(header)}\n${format(widths.map((width) => '-'.repeat(width)))}\n`);
-  for (const line of cells) process.stdout.write(`${format(line)}\n`);
+function printRows(table: readonly Row[]): void {
+  printTable(
+    ['topology', '#', 'figure', 'result', 'target', 'met', 'detail'],
+    table.map((row) => [row.topology, row.id, row.figure, row.value, row.target, metCell(row.met), row.detail]),
+  );
 }
 
 const totalSeconds = (performance.now() - runStarted) / 1000;
-printTable(rows);
+printRows(rows);
 const loadAtEnd = loadavg()[0] ?? 0;
 process.stdout.write(
   `\n${machine.cpuModel}, ${machine.cores} cores, ${fixed(machine.memoryBytes / 2 ** 30, 1)} GB, Node ${machine.node}; ` +

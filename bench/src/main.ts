@@ -19,6 +19,7 @@ import { type LoadSettings, measureAzureOverhead, measureFetchOverhead, measureI
 import type { ResolvedMerchantsResult, ResolvedMerchantsSettings } from './resolved-merchants.js';
 import { startServerHost } from './server-host.js';
 import { measureAzureStampede, measureCacheStampede, measureHandWrittenStampede } from './stampede.js';
+import { metCell, printTable } from './table.js';
 
 interface Row {
   id: string;
@@ -360,7 +361,7 @@ async function fetchOverheadStep(): Promise<void> {
 
 rows.sort((a, b) => order(a.id) - order(b.id));
 const totalSeconds = (performance.now() - runStarted) / 1000;
-printTable(rows);
+printRows(rows);
 const loadAtEnd = loadavg()[0] ?? 0;
 process.stdout.write(
   `\n${machine.cpuModel}, ${machine.cores} cores, ${fixed(machine.memoryBytes / 2 ** 30, 1)} GB, Node ${machine.node}; ` +
@@ -380,18 +381,9 @@ function order(id: string): number {
   return Number.parseInt(id, 10) * 10 + (id.endsWith('b') ? 2 : id.endsWith('a') ? 1 : 0);
 }
 
-function printTable(table: readonly Row[]): void {
-  const header = ['#', 'figure', 'result', 'target', 'met', 'detail'];
-  const cells = table.map((row) => [
-    row.id,
-    row.figure,
-    row.value,
-    row.target,
-    row.met === undefined ? '' : row.met ? 'yes' : 'NO',
-    row.detail,
-  ]);
-  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]!.length)));
-  const format = (line: readonly string[]): string => `| ${line.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
-  process.stdout.write(`${format(header)}\n${format(widths.map((width) => '-'.repeat(width)))}\n`);
-  for (const line of cells) process.stdout.write(`${format(line)}\n`);
+function printRows(table: readonly Row[]): void {
+  printTable(
+    ['#', 'figure', 'result', 'target', 'met', 'detail'],
+    table.map((row) => [row.id, row.figure, row.value, row.target, metCell(row.met), row.detail]),
+  );
 }

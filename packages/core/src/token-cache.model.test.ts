@@ -29,6 +29,7 @@
 import { inspect } from 'node:util';
 import { createFakeTimersClock, type FakeTimersClock } from '@x/test-support/clock';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
+import { createWakingStore } from '@x/test-support/waking-store';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type CachePolicy, maxDurationMs, resolveCachePolicy } from './cache-policy.js';
@@ -38,7 +39,7 @@ import { canaryMarker, containsCanary } from './testing/index.js';
 import { type AccessToken, createTokenCache, type TokenCache } from './token-cache.js';
 import type { TokenEvent } from './token-events.js';
 import type { ProviderToken, TokenRequestContext } from './token-provider.js';
-import { createMemoryTokenStore, type TokenStore } from './token-store.js';
+import { createMemoryTokenStore } from './token-store.js';
 
 const second = 1_000;
 const minute = 60_000;
@@ -933,46 +934,6 @@ interface SharedProcess {
  * Two processes sharing one token through one in-memory store with its lock, over one scripted gateway. No
  * wall-clock jumps here: the store holds wall-clock expiries, which no process can read right across a jump.
  */
-/**
- * The memory store with `waitForUnlock`, as `@x/redis` has it over pub/sub: a waiter wakes when the lock is released
- * or runs out, or at its time-out.
- */
-function wakingStore(memory: TokenStore, clock: FakeTimersClock): TokenStore {
-  const wakers = new Set<() => void>();
-  const leases = new Map<string, number>();
-  const wakeAll = (): void => {
-    for (const wake of [...wakers]) wake();
-  };
-  return {
-    ...memory,
-    getEntry: memory.getEntry,
-    async lock(key, ttlMs) {
-      const lock = await memory.lock!(key, ttlMs);
-      if (lock === undefined) return undefined;
-      leases.set(key, clock.monotonic() + ttlMs);
-      return {
-        async release() {
-          await lock.release();
-          leases.delete(key);
-          wakeAll();
-        },
-      };
-    },
-    waitForUnlock(key, timeoutMs) {
-      const leftMs = Math.max(0, Math.min(timeoutMs, (leases.get(key) ?? 0) - clock.monotonic()));
-      return new Promise<void>((resolve) => {
-        const wake = (): void => {
-          clearTimeout(timer);
-          wakers.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, leftMs);
-        wakers.add(wake);
-      });
-    },
-  };
-}
-
 class SharedStoreWorld {
   readonly clock = createFakeTimersClock();
   readonly policy: Readonly<CachePolicy>;
@@ -995,7 +956,7 @@ class SharedStoreWorld {
     this.policy = resolveCachePolicy('model', policy);
     this.#unhandled = unhandled;
     const memory = createMemoryTokenStore({ clock: this.clock });
-    const store = waking ? wakingStore(memory, this.clock) : memory;
+    const store = waking ? createWakingStore(memory, this.clock) : memory;
     this.processes = [0, 1].map((index) => {
       const process: SharedProcess = {
         index,

@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { advanceFakeTime as advance, createFakeTimersClock, type FakeTimersClock, untilIo as until } from '@x/test-support/clock';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
+import { createWakingStore } from '@x/test-support/waking-store';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createAuthFetch } from './bearer-fetch.js';
 import type { CachePolicy } from './cache-policy.js';
@@ -999,45 +1000,7 @@ describe('createTokenCache', () => {
   });
 
   describe('waiting for a lock holder', () => {
-    /** A store whose `waitForUnlock` resolves when a lock is released, as `@x/redis` does over pub/sub. */
-    function wakingStore(): TokenStore & { waits: number } {
-      const memory = createMemoryTokenStore({ clock });
-      const wakers = new Map<string, Set<() => void>>();
-      const leases = new Map<string, number>();
-      const store = {
-        ...memory,
-        waits: 0,
-        getEntry: memory.getEntry,
-        async lock(key: string, ttlMs: number) {
-          const lock = await memory.lock!(key, ttlMs);
-          if (lock === undefined) return undefined;
-          leases.set(key, clock.monotonic() + ttlMs);
-          return {
-            async release() {
-              await lock.release();
-              leases.delete(key);
-              for (const wake of wakers.get(key) ?? []) wake();
-              wakers.delete(key);
-            },
-          };
-        },
-        waitForUnlock(key: string, timeoutMs: number) {
-          store.waits += 1;
-          // Woken by a release, or when the lock runs out.
-          const leaseLeftMs = (leases.get(key) ?? 0) - clock.monotonic();
-          return new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, Math.max(0, Math.min(timeoutMs, leaseLeftMs)));
-            const set = wakers.get(key) ?? new Set();
-            set.add(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-            wakers.set(key, set);
-          });
-        },
-      };
-      return store;
-    }
+    const wakingStore = () => createWakingStore(createMemoryTokenStore({ clock }), clock);
 
     /** Has the gateway issue a token, and stores it as a holder would. */
     async function storeIssued(store: TokenStore): Promise<string> {
