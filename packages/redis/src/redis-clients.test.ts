@@ -257,6 +257,8 @@ describeWithRedis('createRedisTokenStore on one node', () => {
 
   describe('with node-redis createClient', () => storeContract(() => () => connectNodeRedis(redis.url), false));
   describe('with ioredis Redis', () => storeContract(() => () => connectIoRedis(redis.port), false));
+  // The iovalkey client speaks the same protocol to a Redis server; Valkey itself is below, where it is installed.
+  describe('with iovalkey Redis', () => storeContract(() => () => connectIoValkey(redis.port), false));
 });
 
 describeWithRedisCluster('createRedisTokenStore on a 3-master Redis Cluster', () => {
