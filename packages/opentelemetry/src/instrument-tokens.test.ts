@@ -80,13 +80,22 @@ describe('instrumentTokens', () => {
       const provider = testProvider(server, { cacheKey: 'test:shared' });
       server.delayMs = 60;
       await Promise.all([createTokenCache(provider, { store }).getToken(), createTokenCache(provider, { store }).getToken()]);
+      // A holder that leaves without a token: the waiter takes the lock over and asks itself.
+      const leaving = testProvider(server, { cacheKey: 'test:left' });
+      const holder = await store.lock!(leaving.cacheKey, 60_000);
+      const waiting = createTokenCache(leaving, { store }).getToken();
+      setTimeout(() => void holder!.release(), 20);
+      await waiting;
 
       const metrics = await telemetry.metrics();
       expect(pointsOf(metrics.get('x.token.served_stale'))).toEqual([[{ 'x.provider': 'test' }, 1]]);
       expect(pointsOf(metrics.get('x.token.store.errors'))).toEqual([[{ 'x.provider': 'test', 'x.store.operation': 'get' }, 1]]);
       const lockWait = metrics.get('x.token.lock.wait.duration');
       expect(lockWait?.descriptor).toMatchObject({ unit: 's' });
-      expect(pointsOf(lockWait)).toEqual([[{ 'x.provider': 'test', 'x.token.lock.received': true }, 1]]);
+      expect(pointsOf(lockWait)).toEqual([
+        [{ 'x.provider': 'test', 'x.token.lock.received': true, 'x.token.lock.taken': false }, 1],
+        [{ 'x.provider': 'test', 'x.token.lock.received': false, 'x.token.lock.taken': true }, 1],
+      ]);
     });
 
     it('should use the global providers when given none', async () => {

@@ -103,7 +103,12 @@ export function instrumentTokens(options: InstrumentTokensOptions = {}): () => v
         instruments.storeErrors.add(1, { ...provider, [attributeNames.storeOperation]: event.operation });
         break;
       case 'lock-waited':
-        instruments.lockWaitDuration.record(event.waitedMs / 1000, { ...provider, [attributeNames.lockReceived]: event.received });
+        instruments.lockWaitDuration.record(event.waitedMs / 1000, {
+          ...provider,
+          [attributeNames.lockReceived]: event.received,
+          // The holder left without a token (it failed, or died and its lease ran out) and this process asked instead.
+          [attributeNames.lockTaken]: event.lockTaken === true,
+        });
         break;
       default:
         break;

@@ -14,7 +14,7 @@ export const metricNames = {
 export const tokenRequestSpanName = 'x.token.request';
 
 /**
- * Attribute names. Metrics carry only the low-cardinality ones (provider, reason, error type, store operation): a
+ * Attribute names. Metrics carry only the low-cardinality ones (provider, reason, error type, store operation, lock outcome): a
  * registry of 100,000 merchants must not make 100,000 time series. Merchant ids and cache keys go on spans only.
  */
 export const attributeNames = {
@@ -23,6 +23,7 @@ export const attributeNames = {
   errorType: 'error.type',
   storeOperation: 'x.store.operation',
   lockReceived: 'x.token.lock.received',
+  lockTaken: 'x.token.lock.taken',
   cacheKey: 'x.token.cache_key',
   merchantIds: 'x.merchant.ids',
   resendCount: 'http.request.resend_count',
