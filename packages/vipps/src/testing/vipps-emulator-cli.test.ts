@@ -92,6 +92,50 @@ describe('x-vipps-emulator', () => {
     }
   });
 
+  it('should send the partner expires_in as a string and refuse unknown references as set in a config file', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'x-vipps-emulator-'));
+    try {
+      const config = join(directory, 'emulator.json');
+      await writeFile(config, JSON.stringify({ partnerExpiresIn: 'string', unknownPaymentReferences: 'not-found' }));
+      const emulator = startEmulatorCli(bin, ['--config', config]);
+      const url = await emulator.firstLine;
+
+      const { clientId, clientSecret, subscriptionKey, merchantSerialNumber } = vippsEmulatorDefaultMerchant;
+      const partner = await fetch(`${url}/miami/v1/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials',
+      });
+      expect(partner.status).toBe(200);
+      expect(((await partner.json()) as { expires_in: unknown }).expires_in).toBe('900');
+
+      const token = await getToken(url, vippsEmulatorDefaultMerchant);
+      const { access_token: accessToken } = (await token.json()) as { access_token: string };
+      const payment = await fetch(`${url}/epayment/v1/payments/order-never-created`, {
+        headers: {
+          authorization: `Bearer ${accessToken}`,
+          'Ocp-Apim-Subscription-Key': subscriptionKey,
+          'Merchant-Serial-Number': merchantSerialNumber,
+        },
+      });
+      expect(payment.status).toBe(404);
+      expect(await payment.json()).toMatchObject({ title: 'Reference not found' });
+      expect((await emulator.stop('SIGTERM')).code).toBe(0);
+
+      await writeFile(config, JSON.stringify({ partnerExpiresIn: 900, unknownPaymentReferences: createCanary('refs-') }));
+      const exit = await startEmulatorCli(bin, ['--config', config]).exited;
+      expect([exit.code, exit.stdout]).toEqual([2, '']);
+      expect(exit.stderr).toContain(`x-vipps-emulator: ${config}: partnerExpiresIn: must be one of number, string\n`);
+      expect(exit.stderr).toContain(`x-vipps-emulator: ${config}: unknownPaymentReferences: must be one of authorized, not-found\n`);
+      expect(exit.stderr).not.toContain(canaryMarker);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
   it("should show the default credentials in the README's curl session", async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const { clientId, clientSecret, subscriptionKey } = vippsEmulatorDefaultMerchant;

@@ -4,10 +4,19 @@
  * language, on the command line of every `@x` emulator (`@x/core/testing`'s `runEmulatorCli`).
  */
 import { runEmulatorCli } from '@x/core/testing';
+import * as v from 'valibot';
 import { createVippsEmulator, type VippsEmulatorOptions, type VippsFaultTarget } from './vipps-emulator.js';
+import type { VippsUnknownPaymentReferences } from './vipps-epayment.js';
 
 // Fails to compile when the emulator gains a fault target this command does not offer.
 const faultTargets = { accesstoken: true, partner: true, token: true, payments: true } satisfies Record<VippsFaultTarget, true>;
+// The same for the values of the options below.
+type PartnerExpiresIn = NonNullable<VippsEmulatorOptions['partnerExpiresIn']>;
+const expiresInTypes = Object.keys({ number: true, string: true } satisfies Record<PartnerExpiresIn, true>) as PartnerExpiresIn[];
+const unknownReferences = Object.keys({ authorized: true, 'not-found': true } satisfies Record<
+  VippsUnknownPaymentReferences,
+  true
+>) as VippsUnknownPaymentReferences[];
 
 runEmulatorCli<VippsFaultTarget, VippsEmulatorOptions>({
   command: 'x-vipps-emulator',
@@ -21,6 +30,20 @@ runEmulatorCli<VippsFaultTarget, VippsEmulatorOptions>({
       description: 'lifetime of /accesstoken/get tokens (default 3600000, the test environment; production: 86400000)',
     },
     { key: 'partnerTokenLifetimeMs', kind: 'duration', description: 'lifetime of /miami/v1/token tokens (default 900000)' },
+    {
+      key: 'partnerExpiresIn',
+      kind: 'json',
+      schema: v.picklist(expiresInTypes, `must be one of ${expiresInTypes.join(', ')}`),
+      description:
+        '/miami/v1/token\'s expires_in as a "number" (900, as the guide shows; the default) or a "string" ("900", as the OpenAPI types it)',
+    },
+    {
+      key: 'unknownPaymentReferences',
+      kind: 'json',
+      schema: v.picklist(unknownReferences, `must be one of ${unknownReferences.join(', ')}`),
+      description:
+        'a reference no create call made: "authorized" (a 10 NOK approved payment, the default) or "not-found" (404, as the gateway)',
+    },
   ],
   start: createVippsEmulator,
 }).then((status) => {
