@@ -46,9 +46,9 @@ runEmulatorCli<IamportFaultTarget, IamportEmulatorOptions>({
     },
     {
       key: 'tokenFormat',
-      kind: 'json',
-      schema: v.picklist(tokenFormats, `must be one of ${tokenFormats.join(', ')}`),
-      description: `"hex" (i'mport's 40 hex digits, the default) or "canary" (as long, starting with xcanary, for leak tests)`,
+      kind: 'choice',
+      choices: tokenFormats,
+      description: "form of a new token: i'mport's 40 hex digits, or as long starting with xcanary for leak tests (default hex)",
     },
   ],
   start: createIamportEmulator,

@@ -4,7 +4,6 @@
  * language, on the command line of every `@x` emulator (`@x/core/testing`'s `runEmulatorCli`).
  */
 import { runEmulatorCli } from '@x/core/testing';
-import * as v from 'valibot';
 import { createVippsEmulator, type VippsEmulatorOptions, type VippsFaultTarget } from './vipps-emulator.js';
 import type { VippsUnknownPaymentReferences } from './vipps-epayment.js';
 
@@ -32,17 +31,15 @@ runEmulatorCli<VippsFaultTarget, VippsEmulatorOptions>({
     { key: 'partnerTokenLifetimeMs', kind: 'duration', description: 'lifetime of /miami/v1/token tokens (default 900000)' },
     {
       key: 'partnerExpiresIn',
-      kind: 'json',
-      schema: v.picklist(expiresInTypes, `must be one of ${expiresInTypes.join(', ')}`),
-      description:
-        '/miami/v1/token\'s expires_in as a "number" (900, as the guide shows; the default) or a "string" ("900", as the OpenAPI types it)',
+      kind: 'choice',
+      choices: expiresInTypes,
+      description: '/miami/v1/token\'s expires_in: 900 as the guide shows, or "900" as the OpenAPI types it (default number)',
     },
     {
       key: 'unknownPaymentReferences',
-      kind: 'json',
-      schema: v.picklist(unknownReferences, `must be one of ${unknownReferences.join(', ')}`),
-      description:
-        'a reference no create call made: "authorized" (a 10 NOK approved payment, the default) or "not-found" (404, as the gateway)',
+      kind: 'choice',
+      choices: unknownReferences,
+      description: 'a reference no create call made: an approved 10 NOK payment, or 404 as the gateway (default authorized)',
     },
   ],
   start: createVippsEmulator,
