@@ -17,6 +17,7 @@ interface EchoOptions extends EmulatorOptions<'token' | 'api'> {
   merchants?: readonly EchoMerchant[] | undefined;
   tokenLifetimeMs?: number | undefined;
   payments?: Record<string, { amount?: number }> | undefined;
+  tokenFormat?: 'hex' | 'canary' | undefined;
 }
 
 /** A gateway's command line as the CLI reads it; `start` is never called here. */
@@ -27,6 +28,7 @@ const definition: EmulatorCliDefinition<'token' | 'api', EchoOptions> = {
   faultTargets: ['token', 'api'],
   settings: [
     { key: 'tokenLifetimeMs', kind: 'duration', description: 'lifetime of a new token (default 1800000)' },
+    { key: 'tokenFormat', kind: 'choice', choices: ['hex', 'canary'], description: 'the form of a new token (default hex)' },
     {
       key: 'payments',
       kind: 'json',
@@ -225,12 +227,26 @@ describe('readEmulatorCli', () => {
     expect(await issuesOf(['--config', list])).toEqual([{ path: list, message: 'must be a JSON object' }]);
   });
 
+  it('should read a choice by flag over the config file, and refuse another word without quoting it', async () => {
+    const config = await configFile('choice.json', JSON.stringify({ tokenFormat: 'hex' }));
+    expect(await readEmulatorCli(definition, ['--config', config, '--token-format', 'canary'])).toMatchObject({
+      kind: 'start',
+      options: { tokenFormat: 'canary' },
+    });
+    const bad = await configFile('bad-choice.json', JSON.stringify({ tokenFormat: secret }));
+    expect(await issuesOf(['--token-format', secret, '--config', bad])).toEqual([
+      { path: '--token-format', message: 'must be one of hex, canary' },
+      { path: `${bad}: tokenFormat`, message: 'must be one of hex, canary' },
+    ]);
+  });
+
   it('should answer --help with every flag, the gateway settings included', async () => {
     expect(await readEmulatorCli(definition, ['-h'])).toEqual({ kind: 'help' });
     const help = emulatorCliHelp(definition);
     for (const flag of ['--port', '--host', '--config', '--merchant', '--clock-offset-ms', '--token-lifetime-ms', '--fault', '--json']) {
       expect(help).toContain(flag);
     }
+    expect(help).toContain('--token-format <hex|canary>');
     expect(help).toContain('payments');
     expect(help).toContain('key, secret');
   });

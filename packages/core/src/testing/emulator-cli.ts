@@ -8,9 +8,9 @@ import { type EmulatorFault, type EmulatorFaultKind, validateEmulatorFault } fro
 import type { EmulatorOptions } from './emulator-kit.js';
 
 /**
- * An option of a gateway's emulator that its command line takes besides the kit's: a duration, by flag (the key in
- * kebab case: `tokenLifetimeMs` is `--token-lifetime-ms`) and in the config file, or any JSON value its schema
- * accepts, in the config file only.
+ * An option of a gateway's emulator that its command line takes besides the kit's: a duration or one of a few words,
+ * by flag (the key in kebab case: `tokenLifetimeMs` is `--token-lifetime-ms`) and in the config file, or any JSON
+ * value its schema accepts, in the config file only.
  */
 export type EmulatorCliSetting<Key extends string = string> =
   | {
@@ -18,6 +18,16 @@ export type EmulatorCliSetting<Key extends string = string> =
       key: Key;
       /** Milliseconds, 0 to 2^31−1. */
       kind: 'duration';
+      /** One line for `--help`, with the default. */
+      description: string;
+    }
+  | {
+      /** The emulator's option, and the config file's key. */
+      key: Key;
+      /** One of `choices`, a string, by flag and in the config file. */
+      kind: 'choice';
+      /** The strings the option takes, e.g. `['hex', 'canary']`. */
+      choices: readonly string[];
       /** One line for `--help`, with the default. */
       description: string;
     }
@@ -146,6 +156,7 @@ export async function readEmulatorCli<Target extends string, Options extends Emu
   const schemas = configSchemas(definition);
   const merchantFields: readonly string[] = [...definition.merchantFields.required, ...(definition.merchantFields.optional ?? [])];
   const flags = flagsOf(definition);
+  const choiceKeys = new Set<string>(definition.settings.filter((setting) => setting.kind === 'choice').map((setting) => setting.key));
   const issues: ConfigurationIssue[] = [];
   const fromFlags: Record<string, unknown> = {};
   const merchants: Record<string, unknown>[] = [];
@@ -198,7 +209,8 @@ export async function readEmulatorCli<Target extends string, Options extends Emu
       faults.push(checkFault(definition, schemas, fields, path, ': ', flagFaultKinds, issues) ?? { kind: 'drop' });
     } else {
       const key = flags.keys[token.name]!;
-      const parsed = v.safeParse(schemas.config.entries[key]!, key === 'host' ? token.value : numberOf(token.value));
+      const text = key === 'host' || choiceKeys.has(key);
+      const parsed = v.safeParse(schemas.config.entries[key]!, text ? token.value : numberOf(token.value));
       if (parsed.success) fromFlags[key] = parsed.output;
       else issues.push({ path: flag, message: parsed.issues[0].message });
     }
@@ -217,7 +229,7 @@ export function emulatorCliHelp<Target extends string, Options extends EmulatorO
   definition: EmulatorCliDefinition<Target, Options>,
 ): string {
   const { required, optional = [] } = definition.merchantFields;
-  const durations = definition.settings.filter((setting) => setting.kind === 'duration');
+  const flagSettings = definition.settings.filter((setting) => setting.kind !== 'json');
   const configKeys = ['host', 'port', 'merchants', 'clockOffsetMs', 'faults', ...definition.settings.map((setting) => setting.key)];
   const rows: Array<[string, string]> = [
     ['--port <number>', 'port to listen on; 0 picks a free one (default 0)'],
@@ -227,7 +239,10 @@ export function emulatorCliHelp<Target extends string, Options extends EmulatorO
       `accepted credentials: ${[...required, ...optional.map((field) => `${field} (optional)`)].join(', ')}; repeatable (default: the built-in merchant in the README)`,
     ],
     ['--clock-offset-ms <ms>', "how far the gateway's clock is ahead of this machine's; negative: behind (default 0)"],
-    ...durations.map((setting): [string, string] => [`--${kebabCase(setting.key)} <ms>`, setting.description]),
+    ...flagSettings.map((setting): [string, string] => [
+      `--${kebabCase(setting.key)} ${setting.kind === 'choice' ? `<${setting.choices.join('|')}>` : '<ms>'}`,
+      setting.description,
+    ]),
     [
       '--fault <field=value,…>',
       `queue a fault: kind (${flagFaultKinds.join(', ')}), target (${definition.faultTargets.join(', ')}), count (default 1, or Infinity), status, delayMs; repeatable`,
@@ -335,7 +350,7 @@ function flagsOf<Target extends string, Options extends EmulatorOptions<Target>>
   };
   const keys: Record<string, string> = {};
   for (const [key, flag] of Object.entries(kitKeys)) keys[flag] = key;
-  for (const setting of definition.settings) if (setting.kind === 'duration') keys[kebabCase(setting.key)] = setting.key;
+  for (const setting of definition.settings) if (setting.kind !== 'json') keys[kebabCase(setting.key)] = setting.key;
   for (const flag of Object.keys(keys)) options[flag] = { type: 'string' };
   return { options, keys };
 }
@@ -359,9 +374,7 @@ function configSchemas<Target extends string, Options extends EmulatorOptions<Ta
         v.pipe(v.array(v.unknown(), 'must be an array of merchants'), v.minLength(1, 'must list at least one merchant')),
       ),
       faults: v.optional(v.array(v.unknown(), 'must be an array of faults')),
-      ...Object.fromEntries(
-        definition.settings.map((setting) => [setting.key, v.optional(setting.kind === 'duration' ? durationSchema : setting.schema)]),
-      ),
+      ...Object.fromEntries(definition.settings.map((setting) => [setting.key, v.optional(settingSchema(setting))])),
     } as Record<string, v.OptionalSchema<v.GenericSchema, undefined>>,
     'must be a JSON object',
   );
@@ -394,6 +407,14 @@ function configSchemas<Target extends string, Options extends EmulatorOptions<Ta
 }
 
 type ConfigSchemas = ReturnType<typeof configSchemas>;
+
+/** What a gateway setting's value must be; a choice's message lists the choices and never quotes the value. */
+function settingSchema(setting: EmulatorCliSetting): v.GenericSchema {
+  if (setting.kind === 'duration') return durationSchema;
+  if (setting.kind === 'json') return setting.schema;
+  const message = `must be one of ${setting.choices.join(', ')}`;
+  return v.picklist(setting.choices as string[], message);
+}
 
 /** Reads, parses and checks the config file; its problems go to `issues`, each path after the file's. */
 async function readConfig<Target extends string, Options extends EmulatorOptions<Target>>(

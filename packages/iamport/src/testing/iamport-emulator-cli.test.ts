@@ -78,6 +78,44 @@ describe('x-iamport-emulator', () => {
     }
   });
 
+  it('should issue canary-marked tokens with tokenFormat canary from a config file, and refuse another format', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'x-iamport-emulator-'));
+    try {
+      const config = join(directory, 'emulator.json');
+      await writeFile(config, JSON.stringify({ tokenFormat: 'canary' }));
+      const emulator = startEmulatorCli(bin, ['--config', config]);
+      const url = await emulator.firstLine;
+      const { impKey, impSecret } = iamportEmulatorDefaultMerchant;
+      const token = await getToken(url, impKey, impSecret);
+      const { access_token: accessToken } = ((await token.json()) as { response: { access_token: string } }).response;
+      expect(/^xcanary[0-9a-f]{33}$/.test(accessToken), 'the token has the canary form').toBe(true);
+      expect((await emulator.stop('SIGTERM')).code).toBe(0);
+
+      await writeFile(config, JSON.stringify({ tokenFormat: createCanary('format-') }));
+      const exit = await startEmulatorCli(bin, ['--config', config]).exited;
+      expect([exit.code, exit.stdout]).toEqual([2, '']);
+      expect(exit.stderr).toContain(`x-iamport-emulator: ${config}: tokenFormat: must be one of hex, canary\n`);
+      expect(exit.stderr).not.toContain(canaryMarker);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('should issue canary-marked tokens with --token-format canary, and refuse another format naming the flag', async () => {
+    const emulator = startEmulatorCli(bin, ['--token-format', 'canary']);
+    const url = await emulator.firstLine;
+    const { impKey, impSecret } = iamportEmulatorDefaultMerchant;
+    const token = await getToken(url, impKey, impSecret);
+    const { access_token: accessToken } = ((await token.json()) as { response: { access_token: string } }).response;
+    expect(/^xcanary[0-9a-f]{33}$/.test(accessToken), 'the token has the canary form').toBe(true);
+    expect((await emulator.stop('SIGTERM')).code).toBe(0);
+
+    const exit = await startEmulatorCli(bin, ['--token-format', createCanary('format-')]).exited;
+    expect(exit).toMatchObject({ code: 2, stdout: '' });
+    expect(exit.stderr).toContain('x-iamport-emulator: --token-format: must be one of hex, canary\n');
+    expect(exit.stderr).not.toContain(canaryMarker);
+  });
+
   it("should show the default credentials in the README's curl session", async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const { impKey, impSecret } = iamportEmulatorDefaultMerchant;

@@ -6,7 +6,12 @@
 import { runEmulatorCli } from '@x/core/testing';
 import * as v from 'valibot';
 import { iamportPaymentSchema } from '../iamport-api-types.js';
-import { createIamportEmulator, type IamportEmulatorOptions, type IamportFaultTarget } from './iamport-emulator.js';
+import {
+  createIamportEmulator,
+  type IamportEmulatorOptions,
+  type IamportFaultTarget,
+  type IamportTokenFormat,
+} from './iamport-emulator.js';
 import { iamportTokenRules } from './iamport-token-rules.js';
 
 /** `payments`: partial payments by `imp_uid`, each merged over the one the emulator generates. */
@@ -17,6 +22,8 @@ const paymentsSchema = v.record(
 );
 
 const faultTargets = { token: true, api: true } satisfies Record<IamportFaultTarget, true>;
+// Fails to compile when the emulator gains a token format this command does not offer.
+const tokenFormats = Object.keys({ hex: true, canary: true } satisfies Record<IamportTokenFormat, true>) as IamportTokenFormat[];
 
 runEmulatorCli<IamportFaultTarget, IamportEmulatorOptions>({
   command: 'x-iamport-emulator',
@@ -36,6 +43,12 @@ runEmulatorCli<IamportFaultTarget, IamportEmulatorOptions>({
       kind: 'json',
       schema: paymentsSchema,
       description: 'payments by imp_uid, merged over the generated one, e.g. {"imp_1":{"amount":5000,"status":"ready"}}',
+    },
+    {
+      key: 'tokenFormat',
+      kind: 'choice',
+      choices: tokenFormats,
+      description: "form of a new token: i'mport's 40 hex digits, or as long starting with xcanary for leak tests (default hex)",
     },
   ],
   start: createIamportEmulator,

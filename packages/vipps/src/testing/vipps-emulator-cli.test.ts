@@ -10,6 +10,31 @@ const bin = new URL('./vipps-emulator-cli.ts', import.meta.url);
 
 afterEach(killEmulatorClis);
 
+/** `POST /miami/v1/token` as the guide documents it: Basic credentials and `grant_type=client_credentials`. */
+async function getPartnerToken(url: string, merchant: VippsEmulatorMerchant): Promise<Response> {
+  return fetch(`${url}/miami/v1/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${merchant.clientId}:${merchant.clientSecret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: 'grant_type=client_credentials',
+  });
+}
+
+/** `GET /epayment/v1/payments/{reference}` with a token of `/accesstoken/get`. */
+async function getPayment(url: string, reference: string): Promise<Response> {
+  const token = await getToken(url, vippsEmulatorDefaultMerchant);
+  const { access_token: accessToken } = (await token.json()) as { access_token: string };
+  return fetch(`${url}/epayment/v1/payments/${reference}`, {
+    headers: {
+      authorization: `Bearer ${accessToken}`,
+      'Ocp-Apim-Subscription-Key': vippsEmulatorDefaultMerchant.subscriptionKey,
+      'Merchant-Serial-Number': vippsEmulatorDefaultMerchant.merchantSerialNumber,
+    },
+  });
+}
+
 /** `POST /accesstoken/get` with the merchant's credentials in the headers. */
 async function getToken(url: string, merchant: VippsEmulatorMerchant): Promise<Response> {
   return fetch(`${url}/accesstoken/get`, {
@@ -90,6 +115,49 @@ describe('x-vipps-emulator', () => {
     } finally {
       await rm(directory, { recursive: true, force: true });
     }
+  });
+
+  it('should send the partner expires_in as a string and refuse unknown references as set in a config file', async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'x-vipps-emulator-'));
+    try {
+      const config = join(directory, 'emulator.json');
+      await writeFile(config, JSON.stringify({ partnerExpiresIn: 'string', unknownPaymentReferences: 'not-found' }));
+      const emulator = startEmulatorCli(bin, ['--config', config]);
+      const url = await emulator.firstLine;
+
+      const partner = await getPartnerToken(url, vippsEmulatorDefaultMerchant);
+      expect(partner.status).toBe(200);
+      expect(((await partner.json()) as { expires_in: unknown }).expires_in).toBe('900');
+
+      const payment = await getPayment(url, 'order-never-created');
+      expect(payment.status).toBe(404);
+      expect(await payment.json()).toMatchObject({ title: 'Reference not found' });
+      expect((await emulator.stop('SIGTERM')).code).toBe(0);
+
+      await writeFile(config, JSON.stringify({ partnerExpiresIn: 900, unknownPaymentReferences: createCanary('refs-') }));
+      const exit = await startEmulatorCli(bin, ['--config', config]).exited;
+      expect([exit.code, exit.stdout]).toEqual([2, '']);
+      expect(exit.stderr).toContain(`x-vipps-emulator: ${config}: partnerExpiresIn: must be one of number, string\n`);
+      expect(exit.stderr).toContain(`x-vipps-emulator: ${config}: unknownPaymentReferences: must be one of authorized, not-found\n`);
+      expect(exit.stderr).not.toContain(canaryMarker);
+    } finally {
+      await rm(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('should take the partner expires_in type and what an unknown reference is from flags, naming a bad one', async () => {
+    const emulator = startEmulatorCli(bin, ['--partner-expires-in', 'string', '--unknown-payment-references', 'not-found']);
+    const url = await emulator.firstLine;
+    expect(((await (await getPartnerToken(url, vippsEmulatorDefaultMerchant)).json()) as { expires_in: unknown }).expires_in).toBe('900');
+    const payment = await getPayment(url, 'order-never-created');
+    expect([payment.status, ((await payment.json()) as { title: string }).title]).toEqual([404, 'Reference not found']);
+    expect((await emulator.stop('SIGTERM')).code).toBe(0);
+
+    const exit = await startEmulatorCli(bin, ['--partner-expires-in', '900', '--unknown-payment-references', createCanary('refs-')]).exited;
+    expect(exit).toMatchObject({ code: 2, stdout: '' });
+    expect(exit.stderr).toContain('x-vipps-emulator: --partner-expires-in: must be one of number, string\n');
+    expect(exit.stderr).toContain('x-vipps-emulator: --unknown-payment-references: must be one of authorized, not-found\n');
+    expect(exit.stderr).not.toContain(canaryMarker);
   });
 
   it("should show the default credentials in the README's curl session", async () => {
