@@ -51,6 +51,8 @@ export interface StoreExchangeSettings {
 
 /** How often a process waiting on another holder's lock looks in a store that cannot wake it (no `waitForUnlock`). */
 export const lockPollMs = 50;
+/** Before a cache's first write: one settled promise for all of them, not one per cache (a registry holds thousands). */
+const nothingPublished: Promise<unknown> = Promise.resolve();
 /** Tombstones kept per cache at most: a 401 storm must not grow memory. */
 const maxTombstones = 16;
 /** A store's value under this suffix of the cache key marks a dropped token (by fingerprint) as never to be used. */
@@ -94,7 +96,7 @@ export class StoreExchange {
   readonly #tombstones = new Map<string, Tombstone>();
   #drops = 0;
   /** The last token written: a lock is released only after it, so a waiter woken by the release finds the token. */
-  #published: Promise<unknown> = Promise.resolve();
+  #published: Promise<unknown> = nothingPublished;
 
   constructor(settings: StoreExchangeSettings) {
     this.#settings = settings;

@@ -77,23 +77,21 @@ async function connectNodeRedisCluster(cluster: RedisCluster): Promise<Connected
   };
 }
 
-async function connectIoRedis(port: number): Promise<Connected> {
-  const client = new IoRedis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false });
-  client.on('error', () => {});
-  await client.connect();
-  return {
-    client,
-    raw: (_key, command, ...args) => client.call(command!, ...args),
-    nextMessage: ioRedisMessage(client),
-    close: async () => client.disconnect(),
-  };
+function connectIoRedis(port: number): Promise<Connected> {
+  return connectIo(new IoRedis({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false }));
 }
 
-async function connectIoRedisCluster(cluster: RedisCluster): Promise<Connected> {
-  const client = new IoRedisCluster(
-    cluster.rootNodes.map((node) => ({ ...node })),
-    { lazyConnect: true },
+function connectIoRedisCluster(cluster: RedisCluster): Promise<Connected> {
+  return connectIo(
+    new IoRedisCluster(
+      cluster.rootNodes.map((node) => ({ ...node })),
+      { lazyConnect: true },
+    ),
   );
+}
+
+/** An ioredis or iovalkey client made with `lazyConnect`, connected. */
+async function connectIo(client: IoRedis | IoRedisCluster | IoValkey): Promise<Connected> {
   client.on('error', () => {});
   await client.connect();
   return {
@@ -276,16 +274,8 @@ describeWithRedisCluster('createRedisTokenStore on a 3-master Redis Cluster', ()
   describe('with ioredis Cluster', () => storeContract(() => () => connectIoRedisCluster(cluster), true));
 });
 
-async function connectIoValkey(port: number): Promise<Connected> {
-  const client = new IoValkey({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false });
-  client.on('error', () => {});
-  await client.connect();
-  return {
-    client,
-    raw: (_key, command, ...args) => client.call(command!, ...args),
-    nextMessage: ioRedisMessage(client),
-    close: async () => client.disconnect(),
-  };
+function connectIoValkey(port: number): Promise<Connected> {
+  return connectIo(new IoValkey({ host: '127.0.0.1', port, lazyConnect: true, enableOfflineQueue: false }));
 }
 
 const valkeyAvailable = isRedisServerAvailable('valkey-server');

@@ -3,9 +3,9 @@
  * waiters listen on one subscriber connection per client, a duplicate of the user's client opened on the first wait and
  * kept while that client is open (a node-redis Sentinel's own pub/sub connection, which follows the master through a
  * failover). Kept, because waits come in bursts a token lifetime apart, and a connection opened for each burst costs
- * every process a handshake at the moment all of them wait. Classic pub/sub (`PUBLISH`/`SUBSCRIBE`): a Redis Cluster carries it to
- * every node, and a release is rare (one per token lifetime per credential), so the broadcast costs nothing worth a
- * sharded channel, which would need Redis 7 and a client that routes it.
+ * every process a handshake at the moment all of them wait. Classic pub/sub (`PUBLISH`/`SUBSCRIBE`): a Redis Cluster
+ * carries it to every node, and a release is rare (one per token lifetime per credential), so the broadcast costs
+ * nothing worth a sharded channel, which would need Redis 7 and a client that routes it.
  */
 
 /** How often an open subscriber connection looks whether the user's client was closed, to close with it. */
@@ -23,7 +23,7 @@ interface Subscriber {
   close(): void;
 }
 
-/** Waits on lock channels; see {@link createLockSignal}. */
+/** Waits on lock channels; see {@link lockSignalFor}. */
 export interface LockSignal {
   /**
    * Subscribes to `channel`, then asks `check` how long to wait at most (0: not at all), then waits for a message on
@@ -68,8 +68,9 @@ const signals = new WeakMap<object, LockSignal>();
 
 /**
  * The {@link LockSignal} over a duplicate of `client` (a node-redis Sentinel's own pub/sub), shared by every store on
- * that client; `undefined` when it cannot be duplicated (a node-redis pool, an adapter): the cache then polls the store. `timeoutMs` bounds
- * subscribing (the first store's); a subscriber that fails makes waits reject, which the caches report.
+ * that client; `undefined` when it cannot be duplicated (a node-redis pool, an adapter): the cache then polls the
+ * store. `timeoutMs` bounds subscribing (the first store's); a subscriber that fails makes waits reject, which the
+ * caches report.
  */
 export function lockSignalFor(client: unknown, timeoutMs: number): LockSignal | undefined {
   const candidate = client as { duplicate?: unknown };
@@ -88,8 +89,6 @@ function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
   const openSubscriber = isIoRedis ? openIoRedis : isNodeRedisSentinel(client) ? openNodeRedisSentinel : openNodeRedis;
   // Connecting takes a handshake or more (a cluster's slots): more than one command's time limit.
   const connectTimeoutMs = Math.max(timeoutMs, minConnectTimeoutMs);
-  // The connection's own errors (a reconnect's) are the client's to report: the user's client reports them already.
-  const onError = noop;
 
   let subscriber: Promise<Subscriber> | undefined;
   let parentCheck: ReturnType<typeof setInterval> | undefined;
@@ -100,7 +99,7 @@ function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
 
   const open = (): Promise<Subscriber> => {
     let abandon = noop;
-    const opening = openSubscriber(client, onError, (close) => {
+    const opening = openSubscriber(client, (close) => {
       abandon = close;
     });
     const opened = bounded(opening, connectTimeoutMs, 'connecting');
@@ -196,13 +195,16 @@ function isClosed(client: unknown): boolean {
   return status === 'end';
 }
 
-/** Opens a subscriber; `created` receives a way to close the connection before it is ready. */
-type OpenSubscriber = (client: unknown, onError: (error: unknown) => void, created: (close: () => void) => void) => Promise<Subscriber>;
+/**
+ * Opens a subscriber; `created` receives a way to close the connection before it is ready. The connection's own errors
+ * (a reconnect's) are swallowed: the user's client, on the same server, reports them already.
+ */
+type OpenSubscriber = (client: unknown, created: (close: () => void) => void) => Promise<Subscriber>;
 
-const openNodeRedis: OpenSubscriber = async (client, onError, created) => {
+const openNodeRedis: OpenSubscriber = async (client, created) => {
   const duplicate = (client as { duplicate(): NodeRedisDuplicate }).duplicate();
   created(() => duplicate.destroy());
-  duplicate.on('error', onError);
+  duplicate.on('error', noop);
   await duplicate.connect();
   // Waiting for a lock must not keep a process alive that is otherwise done.
   duplicate.unref?.();
@@ -231,10 +233,10 @@ const openNodeRedisSentinel: OpenSubscriber = async (client) => {
   };
 };
 
-const openIoRedis: OpenSubscriber = async (client, onError, created) => {
+const openIoRedis: OpenSubscriber = async (client, created) => {
   const duplicate = (client as { duplicate(): IoRedisDuplicate }).duplicate();
   created(() => duplicate.disconnect());
-  duplicate.on('error', onError);
+  duplicate.on('error', noop);
   const listeners = new Map<string, () => void>();
   duplicate.on('message', (channel) => listeners.get(channel)?.());
   // A client made with `lazyConnect` waits to be told; one with `enableOfflineQueue: false` refuses to subscribe before

@@ -84,8 +84,9 @@ interface RedisTokenStoreCommonOptions {
   /**
    * Wake waiting processes the moment a lock is released, over Redis pub/sub: a release publishes on
    * `<keyPrefix>{<cacheKey>}:unlocked`, and the waiters listen on one more connection per client (a `duplicate()` of
-   * `client`, shared by every store on it, opened on the first wait, kept while `client` is open). A client that cannot be duplicated (a node-redis
-   * pool, an adapter), or `false` here (an ACL without pub/sub), leaves waiters polling every 50 ms. @default true
+   * `client`, shared by every store on it, opened on the first wait, kept while `client` is open). A client that
+   * cannot be duplicated (a node-redis pool, an adapter), or `false` here (an ACL without pub/sub), leaves waiters
+   * polling every 50 ms. @default true
    */
   wakeWaiters?: boolean | undefined;
 }
@@ -231,7 +232,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
   }
   if (issues.length > 0) throw new ConfigurationError({ provider: 'redis', issues });
   const listener = options.onEvent;
-  const signal = wakeWaiters ? lockSignalFor(options.client, operationTimeoutMs) : undefined;
+  const lockSignal = wakeWaiters ? lockSignalFor(options.client, operationTimeoutMs) : undefined;
 
   // Hash-tagged by the credential's cache key: its token, lock, tombstones and provider state share one cluster slot,
   // so any script may touch several of them (no CROSSSLOT).
@@ -395,7 +396,7 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
           released = true;
           clearInterval(extender);
           try {
-            if (signal === undefined) await compareAndDelete('release', key, owner);
+            if (lockSignal === undefined) await compareAndDelete('release', key, owner);
             else await command('release', key, ['EVAL', releaseAndPublishScript, '1', key, owner, unlockedChannel(cacheKey)]);
           } catch (error) {
             emit({ type: 'store-lock-release-failed', cacheKey, error });
@@ -404,12 +405,11 @@ export function createRedisTokenStore(options: RedisTokenStoreOptions): TokenSto
       };
     },
   };
-  if (signal !== undefined) {
-    const wakes = signal;
+  if (lockSignal !== undefined) {
     store.waitForUnlock = async (cacheKey, timeoutMs) => {
       const key = lockKey(cacheKey);
       try {
-        await wakes.wait(
+        await lockSignal.wait(
           unlockedChannel(cacheKey),
           async () => {
             // -2: no lock (released, or ran out): no wait. -1: a lock without expiry (set by hand): the whole wait.
