@@ -29,17 +29,10 @@ import {
 } from './fleet-scenarios.js';
 import { type FleetTopologyName, startTopology } from './fleet-topology.js';
 import { describeMachine } from './machine.js';
-import { metCell, printTable } from './table.js';
+import { type FigureRow, metCell, printTable } from './table.js';
 
-interface Row {
+interface Row extends FigureRow {
   topology: FleetTopologyName;
-  id: string;
-  figure: string;
-  value: string;
-  target: string;
-  /** `undefined` for a row reported without a target. */
-  met: boolean | undefined;
-  detail: string;
 }
 
 interface TopologyResults {

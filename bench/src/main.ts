@@ -19,17 +19,9 @@ import { type LoadSettings, measureAzureOverhead, measureFetchOverhead, measureI
 import type { ResolvedMerchantsResult, ResolvedMerchantsSettings } from './resolved-merchants.js';
 import { startServerHost } from './server-host.js';
 import { measureAzureStampede, measureCacheStampede, measureHandWrittenStampede } from './stampede.js';
-import { metCell, printTable } from './table.js';
+import { type FigureRow, metCell, printTable } from './table.js';
 
-interface Row {
-  id: string;
-  figure: string;
-  value: string;
-  target: string;
-  /** `undefined` for figures reported without a target (peers, context). */
-  met: boolean | undefined;
-  detail: string;
-}
+type Row = FigureRow;
 
 const load: LoadSettings = { total: 20_000, concurrency: 32, blockSize: 1_000, warmup: 2_000 };
 const stampedeCallers = 10_000;

@@ -1,3 +1,14 @@
+/** One figure of a benchmark's table. */
+export interface FigureRow {
+  id: string;
+  figure: string;
+  value: string;
+  target: string;
+  /** `undefined` for figures reported without a target (peers, context). */
+  met: boolean | undefined;
+  detail: string;
+}
+
 /** Prints a Markdown table to stdout, each column as wide as its widest cell. */
 export function printTable(header: readonly string[], cells: readonly (readonly string[])[]): void {
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]!.length)));
