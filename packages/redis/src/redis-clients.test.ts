@@ -92,7 +92,8 @@ function connectIoRedisCluster(cluster: RedisCluster): Promise<Connected> {
 
 /** An ioredis or iovalkey client made with `lazyConnect`, connected. */
 async function connectIo(client: IoRedis | IoRedisCluster | IoValkey): Promise<Connected> {
-  client.on('error', () => {});
+  // One call for the three: their `on` overloads differ only in events this helper does not listen to.
+  (client as IoRedis).on('error', () => {});
   await client.connect();
   return {
     client,
