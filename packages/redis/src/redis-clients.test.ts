@@ -103,8 +103,40 @@ async function connectIo(client: IoRedis | IoRedisCluster | IoValkey): Promise<C
   };
 }
 
-/** What every client kind must do alike; `connect` makes a new client of that kind on the same Redis. */
-function storeContract(connect: () => Connect, clustered: boolean): void {
+/** Tries `attempt` every 20 ms until it resolves, for at most `limitMs`; then fails with its last error. */
+async function eventually<T>(limitMs: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + limitMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await sleep(20);
+    }
+  }
+}
+
+/** One raw command on each of `urls`, on a connection of its own. */
+async function onEach(urls: readonly string[], args: string[]): Promise<unknown[]> {
+  return Promise.all(
+    urls.map(async (url) => {
+      const client = createClient({ url });
+      client.on('error', () => {});
+      await client.connect();
+      try {
+        return await client.sendCommand(args);
+      } finally {
+        client.destroy();
+      }
+    }),
+  );
+}
+
+/**
+ * What every client kind must do alike; `connect` makes a new client of that kind on the same Redis, whose nodes are at
+ * `urls` (several: a cluster's masters).
+ */
+function storeContract(connect: () => Connect, urls: () => readonly string[]): void {
   const opened: Connected[] = [];
   let first: Connected;
   const open = async (): Promise<Connected> => {
@@ -132,7 +164,7 @@ function storeContract(connect: () => Connect, clustered: boolean): void {
     const names = [`x:{${cacheKey}}:token`, `x:{${cacheKey}}:state`, `x:{${cacheKey}}:dropped:abcdef12`, `x:{${cacheKey}}:lock`];
     for (const name of names) expect(await first.raw(name, 'EXISTS', name)).toBe(1);
     const slots = await Promise.all(names.map((name) => first.raw(name, 'CLUSTER', 'KEYSLOT', name).catch(() => 'no cluster')));
-    if (clustered) expect(new Set(slots).size).toBe(1);
+    if (urls().length > 1) expect(new Set(slots).size).toBe(1);
   });
 
   it('should set, read, compare-and-delete and lock', async () => {
@@ -243,6 +275,69 @@ function storeContract(connect: () => Connect, clustered: boolean): void {
   });
 }
 
+/**
+ * The waiter's subscriber connection drops (a failover, a restart, `CLIENT KILL`) and reconnects: a wait that comes
+ * meanwhile waits for it, even on a client that refuses commands while offline. One node: the three clients there say
+ * when their connection drops (`reconnecting`), so the wait below comes while it is down, not by luck.
+ */
+function subscriberReconnectContract(connect: () => Connect, url: () => string): void {
+  it('should let a wait that comes while its subscriber reconnects wait for it, not fail', async () => {
+    const [first, second] = [await connect()(), await connect()()];
+    try {
+      const [held, next] = [1, 2].map(() => `test:${randomBytes(6).toString('hex')}`) as [string, string];
+      const holder = createRedisTokenStore({ client: first.client, plaintext: true, lockLeaseMs: 60_000 });
+      // The waiter's subscriber is a duplicate of its client: kept here, to hear it drop.
+      const client = second.client as unknown as { duplicate(): { once(event: 'reconnecting', listener: () => void): unknown } };
+      const duplicate = client.duplicate.bind(client);
+      const duplicates: Array<ReturnType<typeof duplicate>> = [];
+      client.duplicate = () => {
+        const made = duplicate();
+        duplicates.push(made);
+        return made;
+      };
+      const waiter = createRedisTokenStore({ client: second.client, plaintext: true });
+      const locks = [await holder.lock(held, 60_000), await holder.lock(next, 60_000)];
+      const channel = (cacheKey: string) => `x:{${cacheKey}}:unlocked`;
+      const subscribed = async (cacheKey: string) => {
+        const [[, count]] = (await onEach([url()], ['PUBSUB', 'NUMSUB', channel(cacheKey)])) as [[string, number]];
+        expect(Number(count)).toBe(1);
+      };
+
+      const waitingHeld = waiter.waitForUnlock!(held, 60_000);
+      await eventually(5_000, () => subscribed(held));
+      expect(duplicates).toHaveLength(1);
+      // The subscriber does not keep the process alive (its socket is unref'd), before the drop and after.
+      const sockets = () => process.getActiveResourcesInfo().filter((resource) => resource === 'TCPSocketWrap').length;
+      const socketsBefore = sockets();
+      // Subscribed, it is the only pub/sub connection on the server.
+      const dropped = new Promise<void>((resolve) => duplicates[0]!.once('reconnecting', resolve));
+      await onEach([url()], ['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+      await dropped;
+      const waited = [waitingHeld, waiter.waitForUnlock!(next, 60_000)].map((waiting) =>
+        waiting.then(
+          () => 'woken',
+          (error: unknown) => String(error),
+        ),
+      );
+      // Both subscriptions are made again once it is back: a release then wakes each wait, well before its 60 s lease.
+      await eventually(5_000, async () => {
+        await subscribed(held);
+        await subscribed(next);
+      }).catch(async (error: unknown) => {
+        // Where a wait failed, its reason says more than the missing subscription.
+        for (const outcome of waited) expect(await Promise.race([outcome, sleep(0).then(() => 'waiting')])).toBe('waiting');
+        throw error;
+      });
+      expect(sockets()).toBe(socketsBefore);
+      for (const lock of locks) await lock!.release();
+      expect(await Promise.all(waited)).toEqual(['woken', 'woken']);
+      expect(duplicates).toHaveLength(1);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  }, 15_000);
+}
+
 describeWithRedis('createRedisTokenStore on one node', () => {
   let redis: RedisServer;
 
@@ -254,10 +349,16 @@ describeWithRedis('createRedisTokenStore on one node', () => {
     await redis?.kill();
   });
 
-  describe('with node-redis createClient', () => storeContract(() => () => connectNodeRedis(redis.url), false));
-  describe('with ioredis Redis', () => storeContract(() => () => connectIoRedis(redis.port), false));
+  describe('with node-redis createClient', () => storeContract(() => () => connectNodeRedis(redis.url), () => [redis.url]));
+  describe('with ioredis Redis', () => storeContract(() => () => connectIoRedis(redis.port), () => [redis.url]));
   // The iovalkey client speaks the same protocol to a Redis server; Valkey itself is below, where it is installed.
-  describe('with iovalkey Redis', () => storeContract(() => () => connectIoValkey(redis.port), false));
+  describe('with iovalkey Redis', () => storeContract(() => () => connectIoValkey(redis.port), () => [redis.url]));
+
+  describe('when the subscriber connection drops', () => {
+    describe('with node-redis createClient', () => subscriberReconnectContract(() => () => connectNodeRedis(redis.url), () => redis.url));
+    describe('with ioredis Redis', () => subscriberReconnectContract(() => () => connectIoRedis(redis.port), () => redis.url));
+    describe('with iovalkey Redis', () => subscriberReconnectContract(() => () => connectIoValkey(redis.port), () => redis.url));
+  });
 });
 
 describeWithRedisCluster('createRedisTokenStore on a 3-master Redis Cluster', () => {
@@ -271,8 +372,8 @@ describeWithRedisCluster('createRedisTokenStore on a 3-master Redis Cluster', ()
     await cluster?.stop();
   });
 
-  describe('with node-redis createCluster', () => storeContract(() => () => connectNodeRedisCluster(cluster), true));
-  describe('with ioredis Cluster', () => storeContract(() => () => connectIoRedisCluster(cluster), true));
+  describe('with node-redis createCluster', () => storeContract(() => () => connectNodeRedisCluster(cluster), () => cluster.urls));
+  describe('with ioredis Cluster', () => storeContract(() => () => connectIoRedisCluster(cluster), () => cluster.urls));
 });
 
 function connectIoValkey(port: number): Promise<Connected> {
@@ -297,5 +398,5 @@ if (!valkeyAvailable) {
     await valkey?.kill();
   });
 
-  describe('with iovalkey Redis', () => storeContract(() => () => connectIoValkey(valkey.port), false));
+  describe('with iovalkey Redis', () => storeContract(() => () => connectIoValkey(valkey.port), () => [valkey.url]));
 });

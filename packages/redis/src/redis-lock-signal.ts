@@ -16,8 +16,11 @@ const minConnectTimeoutMs = 2_000;
 
 /** One subscriber connection, whatever the client. */
 interface Subscriber {
-  /** True when the first subscription opens the connection (node-redis Sentinel): it then has the time to connect. */
-  readonly opensOnSubscribe?: boolean;
+  /**
+   * False while the connection is down (reconnecting), or until the first subscription opens it (node-redis Sentinel):
+   * a subscription made then waits for it, and has the time to connect.
+   */
+  readonly connected: boolean;
   subscribe(channel: string, onMessage: () => void): Promise<void>;
   unsubscribe(channel: string, onMessage: () => void): Promise<void>;
   close(): void;
@@ -41,6 +44,7 @@ interface NodeRedisDuplicate {
   unsubscribe(channel: string, listener: () => void): Promise<void>;
   destroy(): void;
   unref?(): void;
+  readonly isReady: boolean;
 }
 
 /** ioredis and iovalkey (`Redis`, `Cluster`): `duplicate()` gives a client that connects on its own. */
@@ -49,6 +53,7 @@ interface IoRedisDuplicate {
   connect(): Promise<unknown>;
   on(event: 'error', listener: (error: unknown) => void): unknown;
   on(event: 'message', listener: (channel: string) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
   once(event: 'ready', listener: () => void): unknown;
   subscribe(channel: string): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
@@ -137,7 +142,7 @@ function createLockSignal(client: unknown, timeoutMs: number): LockSignal {
       };
       const subscribed = bounded(
         connection.subscribe(channel, onMessage),
-        connection.opensOnSubscribe === true ? connectTimeoutMs : timeoutMs,
+        connection.connected ? timeoutMs : connectTimeoutMs,
         'subscribing',
       );
       subscribed.catch(noop);
@@ -209,6 +214,10 @@ const openNodeRedis: OpenSubscriber = async (client, created) => {
   // Waiting for a lock must not keep a process alive that is otherwise done.
   duplicate.unref?.();
   return {
+    // A subscription made while it reconnects is queued, and made again, whatever `disableOfflineQueue` says.
+    get connected() {
+      return duplicate.isReady;
+    },
     subscribe: (channel, onMessage) => duplicate.subscribe(channel, onMessage),
     unsubscribe: (channel, onMessage) => duplicate.unsubscribe(channel, onMessage),
     close: () => duplicate.destroy(),
@@ -222,7 +231,7 @@ const openNodeRedis: OpenSubscriber = async (client, created) => {
 const openNodeRedisSentinel: OpenSubscriber = async (client) => {
   const sentinel = client as NodeRedisSentinelPubSub;
   return {
-    opensOnSubscribe: true,
+    connected: false,
     subscribe: async (channel, onMessage) => {
       await sentinel.subscribe(channel, onMessage);
     },
@@ -239,14 +248,32 @@ const openIoRedis: OpenSubscriber = async (client, created) => {
   duplicate.on('error', noop);
   const listeners = new Map<string, () => void>();
   duplicate.on('message', (channel) => listeners.get(channel)?.());
+  // One promise for every subscription made while the connection is down.
+  let reconnected: Promise<void> | undefined;
+  const ready = (): Promise<void> =>
+    (reconnected ??= new Promise<void>((resolve) =>
+      duplicate.once('ready', () => {
+        reconnected = undefined;
+        resolve();
+      }),
+    ));
   // A client made with `lazyConnect` waits to be told; one with `enableOfflineQueue: false` refuses to subscribe before
   // it is ready.
   if (duplicate.status === 'wait') await duplicate.connect();
-  else if (duplicate.status !== 'ready') await new Promise<void>((resolve) => duplicate.once('ready', resolve));
-  duplicate.stream?.unref?.();
+  else if (duplicate.status !== 'ready') await ready();
+  // Each reconnection opens a new socket, unref'd too.
+  const unref = () => duplicate.stream?.unref?.();
+  unref();
+  duplicate.on('ready', unref);
   return {
+    get connected() {
+      return duplicate.status === 'ready';
+    },
     async subscribe(channel, onMessage) {
       listeners.set(channel, onMessage);
+      // The same refusal while it reconnects (a failover, a restart): the subscription waits for it instead. The
+      // subscriptions it had, ioredis makes again itself.
+      if (duplicate.status !== 'ready') await ready();
       await duplicate.subscribe(channel);
     },
     async unsubscribe(channel, onMessage) {

@@ -209,15 +209,22 @@ function sentinelContract(connect: (sentinel: RedisSentinel) => Promise<Connecte
     expect(lock).toBeDefined();
     expect(await rawOn(promoted, 'EXISTS', `x:{${before}}:lock`)).toBe(1);
     // The waiter subscribes on the new master: on the old one, it would wait the whole 60 s lease.
-    const waiting = waiter.waitForUnlock!(before, 60_000);
-    waiting.catch(() => {});
+    // Made while its subscriber connection may still be reconnecting: it waits for it.
+    const waiting = waiter.waitForUnlock!(before, 60_000).then(
+      () => 'woken',
+      (error: unknown) => String(error),
+    );
     const channel = `x:{${before}}:unlocked`;
     await eventually(5_000, async () => {
       const [, subscribers] = (await rawOn(promoted, 'PUBSUB', 'NUMSUB', channel)) as [string, number];
       if (Number(subscribers) !== 1) throw new Error(`${subscribers} subscribers on ${channel}`);
+    }).catch(async (error: unknown) => {
+      // Where the wait failed, its reason says more than the missing subscription.
+      expect(await Promise.race([waiting, sleep(0).then(() => 'waiting')])).toBe('waiting');
+      throw error;
     });
     await lock!.release();
-    await waiting;
+    expect(await waiting).toBe('woken');
   }, 20_000);
 }
 
