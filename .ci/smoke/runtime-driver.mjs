@@ -1,4 +1,4 @@
-// The runtime smoke's driver, on Node: starts the i'mport and Vipps emulators and another origin on 127.0.0.1, serves
+// The runtime smoke's driver, on Node: starts the four gateways' emulators and another origin on 127.0.0.1, serves
 // runtime-worker.mjs under each runtime named on the command line (`bun`, `deno`, `workerd`: a Worker without Node
 // compatibility, `workerd-nodejs-compat`: with it), sends each the scenarios' requests and checks what the emulators
 // saw. Run by .ci/runtime-smoke in a scratch project that installed the packed tarballs, with bun, deno and workerd
@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startForeignOrigin } from '@x/core/testing';
 import { createIamportEmulator, iamportEmulatorDefaultMerchant } from '@x/iamport/testing';
+import { createOAuth2Emulator, oauth2EmulatorDefaultMerchant } from '@x/oauth2/testing';
+import { createPortOneEmulator, portOneEmulatorDefaultMerchant } from '@x/portone/testing';
 import { createVippsEmulator, vippsEmulatorDefaultMerchant } from '@x/vipps/testing';
 
 /**
@@ -138,10 +140,15 @@ async function check(runtimeName, checkName, body) {
 async function smoke(name) {
   const iamport = await createIamportEmulator();
   const vipps = await createVippsEmulator({ tokenLifetimeMs: timedLifetimeMs });
+  const portone = await createPortOneEmulator();
+  const oauth2 = await createOAuth2Emulator({ flavor: 'paypal' });
   const foreign = await startForeignOrigin('{"access_token":"foreign"}');
+  const { clientId, clientSecret } = oauth2EmulatorDefaultMerchant;
   const smokeEnv = {
     iamport: { url: iamport.url, merchant: iamportEmulatorDefaultMerchant },
     vipps: { url: vipps.url, merchant: vippsEmulatorDefaultMerchant, policy: timedPolicy },
+    portone: { url: portone.url, merchant: { apiSecret: portOneEmulatorDefaultMerchant.apiSecret } },
+    oauth2: { url: oauth2.url, merchant: { clientId, clientSecret } },
     foreignUrl: foreign.url,
   };
   const runtime = await runtimes[name](smokeEnv);
@@ -156,6 +163,23 @@ async function smoke(name) {
       const stampede = await ask(runtime, '/stampede?count=20');
       assert.deepEqual(stampede.statuses, Array(20).fill(200), 'every call of the stampede succeeds');
       assert.equal(iamport.counters.tokenRequests, 1, 'a cold stampede makes one token request');
+    });
+
+    // PortOne: one login for a cold stampede, then a refresh (its refresh token, kept beside the access token) after a
+    // 401, and never a second login.
+    await check(name, 'PortOne login and refresh', async () => {
+      const stampede = await ask(runtime, '/stampede?count=10&gateway=portone');
+      assert.deepEqual(stampede.statuses, Array(10).fill(200), 'every call of the PortOne stampede succeeds');
+      portone.revoke();
+      assert.deepEqual(await ask(runtime, '/call?scenario=stampede-portone&gateway=portone'), { status: 200 }, 'the 401 is retried');
+      assert.deepEqual([portone.counters.loginRequests, portone.counters.refreshRequests], [1, 1], 'one login, one refresh');
+    });
+
+    await check(name, 'OAuth 2.0 client credentials', async () => {
+      const stampede = await ask(runtime, '/stampede?count=10&gateway=oauth2');
+      assert.deepEqual(stampede.statuses, Array(10).fill(200), 'every call of the OAuth 2.0 stampede succeeds');
+      assert.equal(oauth2.counters.tokenRequests, 1, 'a cold stampede makes one token request');
+      assert.equal(oauth2.counters.apiCalls, 10);
     });
 
     await check(name, '401 retry', async () => {
@@ -221,7 +245,7 @@ async function smoke(name) {
     });
   } finally {
     await runtime.stop();
-    await Promise.all([iamport.close(), vipps.close(), foreign.close()]);
+    await Promise.all([iamport.close(), vipps.close(), portone.close(), oauth2.close(), foreign.close()]);
   }
   console.log(`runtime smoke: ok on ${name} (${Math.round(performance.now() - started)} ms)`);
 }

@@ -5,6 +5,8 @@
 // Worker's global scope. Answers carry statuses and error names only: never a token or a secret.
 import { createAuthFetch, isAuthError, isForeignOriginError } from '@x/core';
 import { createIamportProvider } from '@x/iamport';
+import { createClientCredentialsProvider } from '@x/oauth2';
+import { createPortOneProvider } from '@x/portone';
 import { createVippsProvider } from '@x/vipps';
 
 /** Bearer fetches by scenario name: module scope, so they outlive the request that made them. */
@@ -19,6 +21,16 @@ const gateways = {
   vipps: {
     create: (settings, policy) => createAuthFetch(createVippsProvider(settings), { policy }),
     path: '/epayment/v1/payments/order-1',
+  },
+  // A login, then refresh tokens that rotate: the provider state the cache keeps beside the token.
+  portone: {
+    create: (settings, policy) => createAuthFetch(createPortOneProvider(settings), { policy }),
+    path: '/payments/payment-1',
+  },
+  // OAuth 2.0 client credentials, PayPal's preset (Basic client authentication, the token endpoint under baseUrl).
+  oauth2: {
+    create: (settings, policy) => createAuthFetch(createClientCredentialsProvider({ ...settings, preset: 'paypal' }), { policy }),
+    path: '/v2/checkout/orders/1',
   },
 };
 
@@ -44,10 +56,12 @@ async function call(scenario, gateway, smokeEnv, init) {
 }
 
 const scenarios = {
-  /** `count` concurrent calls on a cold cache. */
+  /** `count` concurrent calls on a cold cache of `gateway` (i'mport unless named), one scenario per gateway. */
   async stampede(parameters, smokeEnv) {
     const count = Number(parameters.get('count') ?? '20');
-    const results = await Promise.all(Array.from({ length: count }, () => call('stampede', 'iamport', smokeEnv)));
+    const gateway = parameters.get('gateway') ?? 'iamport';
+    const scenario = gateway === 'iamport' ? 'stampede' : `stampede-${gateway}`;
+    const results = await Promise.all(Array.from({ length: count }, () => call(scenario, gateway, smokeEnv)));
     return { statuses: results.map((result) => result.status ?? result.error) };
   },
   /** One call; with `abortMs`, this caller stops waiting after that long (a token request it started goes on). */
