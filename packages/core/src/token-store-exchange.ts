@@ -53,6 +53,14 @@ export interface StoreExchangeSettings {
 export const lockPollMs = 50;
 /** Before a cache's first write: one settled promise for all of them, not one per cache (a registry holds thousands). */
 const nothingPublished: Promise<unknown> = Promise.resolve();
+/**
+ * Runs `callback` once the I/O that has already arrived is read: Node's, Bun's and Deno's `setImmediate` (its check phase
+ * comes after the poll phase), else a 0 ms timer (a Worker).
+ */
+const afterPendingIo: (callback: () => void) => void = (() => {
+  const { setImmediate } = globalThis as { setImmediate?: (callback: () => void) => unknown };
+  return typeof setImmediate === 'function' ? (callback) => void setImmediate(callback) : (callback) => void setTimeout(callback, 0);
+})();
 /** Tombstones kept per cache at most: a 401 storm must not grow memory. */
 const maxTombstones = 16;
 /** A store's value under this suffix of the cache key marks a dropped token (by fingerprint) as never to be used. */
@@ -247,14 +255,18 @@ export class StoreExchange {
         resolve({ ok: false });
       };
       const timer = setTimeout(() => {
-        if (!settled)
-          fail(
-            this.#error(
-              operation,
-              `Token store ${operation} did not settle within ${operation === 'wait' ? 'its wait plus storeTimeoutMs' : 'storeTimeoutMs'} (${timeoutMs} ms)`,
-              'timeout',
-            ),
-          );
+        // After the I/O already received: a process starved of CPU runs its overdue timers before it reads the replies
+        // that came meanwhile, and a reply already received must not lose to its own time-out.
+        afterPendingIo(() => {
+          if (!settled)
+            fail(
+              this.#error(
+                operation,
+                `Token store ${operation} did not settle within ${operation === 'wait' ? 'its wait plus storeTimeoutMs' : 'storeTimeoutMs'} (${timeoutMs} ms)`,
+                'timeout',
+              ),
+            );
+        });
       }, timeoutMs);
       let promise: Promise<T>;
       try {

@@ -7,6 +7,7 @@ import {
   isConfigurationError,
   isTokenStoreError,
   type TokenEvent,
+  type TokenStore,
   TokenStoreError,
 } from '@x/core';
 import { describeWithRedis } from '@x/test-support/redis';
@@ -589,6 +590,32 @@ describeWithRedis('createRedisTokenStore', () => {
 
       expect(server.tokenRequests).toBe(1);
       expect(new Set(tokens.map((token) => token.accessToken)).size).toBe(1);
+    });
+
+    it('should not time out a store read whose reply arrived while the process was too busy to read it', async () => {
+      const events: TokenEvent[] = [];
+      const redisStore = createRedisTokenStore({ client, plaintext: true, operationTimeoutMs: 5_000 });
+      await createTokenCache(testProvider(server), { store: redisStore }).getToken();
+      // A process starved of CPU right after asking Redis: the reply waits in the socket past storeTimeoutMs, and the
+      // cache's overdue timer runs before the socket is read.
+      const busy = <T>(reading: T): T => {
+        const busyUntil = performance.now() + 300;
+        while (performance.now() < busyUntil) {}
+        return reading;
+      };
+      const store: TokenStore = {
+        ...redisStore,
+        get: (key) => busy(redisStore.get(key)),
+        getEntry: (key) => busy(redisStore.getEntry!(key)),
+      };
+      const cache = createTokenCache(testProvider(server), {
+        store,
+        policy: { storeTimeoutMs: 100 },
+        onEvent: (event) => events.push(event),
+      });
+      await cache.getToken();
+      expect(events.filter((event) => event.type === 'store-error')).toEqual([]);
+      expect(server.tokenRequests).toBe(1);
     });
 
     it('should keep a token invalidated in one process from being served to another', async () => {
