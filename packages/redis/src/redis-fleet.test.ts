@@ -165,9 +165,12 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     expect(results.filter((result) => !result.ok)).toEqual([]);
     // The dead holder's request, and one more by the waiter that took its lock when its lease ran out.
     expect(emulator.countersFor(merchant).tokenRequests).toBe(2);
+    // Each waiter had the token from the store, or took the free lock: one to ask the gateway, and, on a loaded machine,
+    // one whose read came before the taker's write and whose lock came after its release (it reads the store again
+    // under the lock, and finds the token there: no request).
     const waits = others.map((worker) => worker.events.find((event) => event.type === 'lock-waited'));
-    expect(waits.filter((event) => event?.lockTaken === true)).toHaveLength(1);
-    expect(waits.filter((event) => event?.received === true)).toHaveLength(others.length - 1);
+    expect(waits.filter((event) => event?.lockTaken === true).length).toBeGreaterThanOrEqual(1);
+    expect(waits.filter((event) => event?.received === true || event?.lockTaken === true)).toHaveLength(others.length);
   });
 
   it('should not stall the others beyond the lock wait when the lock holder is killed mid-request', async () => {

@@ -526,9 +526,12 @@ describeWithRedis('createRedisTokenStore', () => {
       await store.set('test:abc', 'value-1', 60_000);
       const reading = store.get('test:abc');
       // A process starved of CPU: Redis answers at once, but the reply waits in the socket past the time limit, and
-      // the overdue timer runs before the socket is read.
-      const busyUntil = performance.now() + 300;
-      while (performance.now() < busyUntil) {}
+      // the overdue timer runs before the socket is read. node-redis writes a command in a `setImmediate`: busy in the
+      // next one, the process is busy once the command has gone out.
+      setImmediate(() => {
+        const busyUntil = performance.now() + 300;
+        while (performance.now() < busyUntil) {}
+      });
       await expect(reading).resolves.toBe('value-1');
     });
 
@@ -597,10 +600,13 @@ describeWithRedis('createRedisTokenStore', () => {
       const redisStore = createRedisTokenStore({ client, plaintext: true, operationTimeoutMs: 5_000 });
       await createTokenCache(testProvider(server), { store: redisStore }).getToken();
       // A process starved of CPU right after asking Redis: the reply waits in the socket past storeTimeoutMs, and the
-      // cache's overdue timer runs before the socket is read.
+      // cache's overdue timer runs before the socket is read. node-redis writes a command in a `setImmediate`: busy in
+      // the next one, the process is busy once the command has gone out.
       const busy = <T>(reading: T): T => {
-        const busyUntil = performance.now() + 300;
-        while (performance.now() < busyUntil) {}
+        setImmediate(() => {
+          const busyUntil = performance.now() + 300;
+          while (performance.now() < busyUntil) {}
+        });
         return reading;
       };
       const store: TokenStore = {
