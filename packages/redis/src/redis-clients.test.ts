@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createTokenCache } from '@x/core';
-import { describeWithRedis, describeWithRedisCluster } from '@x/test-support/redis';
+import { eventually } from '@x/test-support/clock';
+import { describeWithRedis, describeWithRedisCluster, rawCommand } from '@x/test-support/redis';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { Redis as IoRedis, Cluster as IoRedisCluster } from 'ioredis';
 import { Redis as IoValkey } from 'iovalkey';
@@ -101,31 +102,6 @@ async function connectIo(client: IoRedis | IoRedisCluster | IoValkey): Promise<C
     nextMessage: ioRedisMessage(client),
     close: async () => client.disconnect(),
   };
-}
-
-/** Tries `attempt` every 20 ms until it resolves, for at most `limitMs`; then fails with its last error. */
-async function eventually<T>(limitMs: number, attempt: () => Promise<T>): Promise<T> {
-  const deadline = performance.now() + limitMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (performance.now() > deadline) throw error;
-      await sleep(20);
-    }
-  }
-}
-
-/** One raw command on the server at `url`, on a connection of its own. */
-async function rawOn(url: string, ...args: string[]): Promise<unknown> {
-  const client = createClient({ url });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return await client.sendCommand(args);
-  } finally {
-    client.destroy();
-  }
 }
 
 /** What every client kind must do alike; `connect` makes a new client of that kind on the same Redis. */
@@ -292,7 +268,7 @@ function subscriberReconnectContract(connect: Connect, url: () => string): void 
       const locks = [await holder.lock(held, 60_000), await holder.lock(next, 60_000)];
       const channel = (cacheKey: string) => `x:{${cacheKey}}:unlocked`;
       const subscribed = async (cacheKey: string) => {
-        const [, count] = (await rawOn(url(), 'PUBSUB', 'NUMSUB', channel(cacheKey))) as [string, number];
+        const [, count] = (await rawCommand(url(), 'PUBSUB', 'NUMSUB', channel(cacheKey))) as [string, number];
         expect(Number(count)).toBe(1);
       };
 
@@ -308,7 +284,7 @@ function subscriberReconnectContract(connect: Connect, url: () => string): void 
       const socketsBefore = await sockets();
       // Subscribed, it is the only pub/sub connection on the server.
       const dropped = new Promise<void>((resolve) => duplicates[0]!.once('reconnecting', resolve));
-      await rawOn(url(), 'CLIENT', 'KILL', 'TYPE', 'pubsub');
+      await rawCommand(url(), 'CLIENT', 'KILL', 'TYPE', 'pubsub');
       await dropped;
       const waited = [waitingHeld, waiter.waitForUnlock!(next, 60_000)].map((waiting) =>
         waiting.then(

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createTokenCache } from '@x/core';
-import { describeWithRedisSentinel } from '@x/test-support/redis';
+import { eventually } from '@x/test-support/clock';
+import { describeWithRedisSentinel, rawCommand } from '@x/test-support/redis';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { Redis as IoRedis } from 'ioredis';
 import { createClient, createSentinel } from 'redis';
@@ -19,31 +20,6 @@ interface Connected {
 const newCacheKey = (): string => `test:${randomBytes(6).toString('hex')}`;
 
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
-
-/** One raw command on `server` itself, past any client's idea of which server is master. */
-async function rawOn(server: RedisServer, ...args: string[]): Promise<unknown> {
-  const client = createClient({ url: server.url });
-  client.on('error', () => {});
-  await client.connect();
-  try {
-    return await client.sendCommand(args);
-  } finally {
-    client.destroy();
-  }
-}
-
-/** Tries `attempt` every 50 ms until it resolves, for at most `limitMs`; then fails with its last error. */
-async function eventually<T>(limitMs: number, attempt: () => Promise<T>): Promise<T> {
-  const deadline = performance.now() + limitMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (performance.now() > deadline) throw error;
-      await sleep(50);
-    }
-  }
-}
 
 async function connectNodeRedis(sentinel: RedisSentinel, options: { replicaPoolSize?: number } = {}): Promise<Connected> {
   const client = createSentinel({
@@ -107,7 +83,7 @@ function sentinelContract(connect: (sentinel: RedisSentinel) => Promise<Connecte
     const store = createRedisTokenStore({ client: first.client, encryptionKey: randomBytes(32) });
     await store.set(cacheKey, 'value-1', 60_000);
     expect(await store.get(cacheKey)).toBe('value-1');
-    expect(await rawOn(sentinel.servers[0], 'EXISTS', `x:{${cacheKey}}:token`)).toBe(1);
+    expect(await rawCommand(sentinel.servers[0].url, 'EXISTS', `x:{${cacheKey}}:token`)).toBe(1);
     await store.delete(cacheKey, 'value-2');
     expect(await store.get(cacheKey)).toBe('value-1');
     await store.delete(cacheKey, 'value-1');
@@ -198,16 +174,16 @@ function sentinelContract(connect: (sentinel: RedisSentinel) => Promise<Connecte
       const after = newCacheKey();
       await eventually(10_000, async () => {
         await each.set(after, 'after', 60_000);
-        expect(await rawOn(promoted, 'EXISTS', `x:{${after}}:token`)).toBe(1);
+        expect(await rawCommand(promoted.url, 'EXISTS', `x:{${after}}:token`)).toBe(1);
       });
-      expect(await rawOn(oldMaster, 'EXISTS', `x:{${after}}:token`)).toBe(0);
+      expect(await rawCommand(oldMaster.url, 'EXISTS', `x:{${after}}:token`)).toBe(0);
     }
     expect(await store.get(before)).toBe('before');
     expect((await store.getEntry(before))?.remainingMs).toBeGreaterThan(0);
 
     const lock = await store.lock(before, 60_000);
     expect(lock).toBeDefined();
-    expect(await rawOn(promoted, 'EXISTS', `x:{${before}}:lock`)).toBe(1);
+    expect(await rawCommand(promoted.url, 'EXISTS', `x:{${before}}:lock`)).toBe(1);
     // The waiter subscribes on the new master: on the old one, it would wait the whole 60 s lease.
     // Made while its subscriber connection may still be reconnecting: it waits for it.
     const waiting = waiter.waitForUnlock!(before, 60_000).then(
@@ -216,7 +192,7 @@ function sentinelContract(connect: (sentinel: RedisSentinel) => Promise<Connecte
     );
     const channel = `x:{${before}}:unlocked`;
     await eventually(5_000, async () => {
-      const [, subscribers] = (await rawOn(promoted, 'PUBSUB', 'NUMSUB', channel)) as [string, number];
+      const [, subscribers] = (await rawCommand(promoted.url, 'PUBSUB', 'NUMSUB', channel)) as [string, number];
       if (Number(subscribers) !== 1) throw new Error(`${subscribers} subscribers on ${channel}`);
     }).catch(async (error: unknown) => {
       // Where the wait failed, its reason says more than the missing subscription.
@@ -251,12 +227,12 @@ describeWithRedisSentinel('createRedisTokenStore on Redis Sentinel (a master, a 
         await store.set(cacheKey, 'value-1', 60_000);
         expect(await connected.raw('WAIT', '1', '1000')).toBe(1);
         const replica = sentinel.servers[1];
-        await rawOn(replica, 'CONFIG', 'RESETSTAT');
+        await rawCommand(replica.url, 'CONFIG', 'RESETSTAT');
         for (let read = 0; read < 5; read += 1) expect(await store.get(cacheKey)).toBe('value-1');
         // One read the client is told it may send to a replica, which it does: the count below can tell them apart.
         const sentinelClient = connected.client as ReturnType<typeof createSentinel>;
         expect(await sentinelClient.sendCommand(true, ['GET', `x:{${cacheKey}}:token`])).toBe('value-1');
-        expect(String(await rawOn(replica, 'INFO', 'commandstats'))).toMatch(/cmdstat_get:calls=1,/);
+        expect(String(await rawCommand(replica.url, 'INFO', 'commandstats'))).toMatch(/cmdstat_get:calls=1,/);
       } finally {
         await connected.close();
       }

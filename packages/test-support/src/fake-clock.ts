@@ -60,6 +60,22 @@ export async function untilIo(condition: () => boolean, what: string): Promise<v
   }
 }
 
+/**
+ * Tries `attempt` every 20 ms of real time until it resolves, for at most `limitMs`; then fails with its last error. For
+ * what another process (a server, a client's reconnect) does in its own time.
+ */
+export async function eventually<T>(limitMs: number, attempt: () => Promise<T>): Promise<T> {
+  const deadline = performance.now() + limitMs;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
 /** Moves vitest's fake time forward by `milliseconds`, running the timers and promise callbacks due on the way. */
 export function advanceFakeTime(milliseconds: number): Promise<void> {
   return vi.advanceTimersByTimeAsync(milliseconds).then(() => undefined);

@@ -1,6 +1,7 @@
-/** Whether this machine can run the Redis tests, and what to do when it cannot. For this package's tests only. */
+/** Whether this machine can run the Redis tests, what to do when it cannot, and a raw command past any client. */
 
 import { isRedisCliAvailable, isRedisServerAvailable, redisInstallHint } from '@x/redis/testing';
+import { createClient } from 'redis';
 import { describe } from 'vitest';
 
 /** `X_REQUIRE_REDIS=1` (CI): a missing `redis-server` fails the tests instead of skipping them. */
@@ -33,3 +34,15 @@ if (redisAvailable && !redisCliAvailable && !redisRequired) {
  * runs the sentinels too (`--sentinel`), and `redis-cli` asks them whether they are ready.
  */
 export const describeWithRedisSentinel = (redisAvailable && redisCliAvailable) || redisRequired ? describe : describe.skip;
+
+/** One raw command on the server at `url` itself, on a connection of its own: past any client's routing or state. */
+export async function rawCommand(url: string, ...args: string[]): Promise<unknown> {
+  const client = createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return await client.sendCommand(args);
+  } finally {
+    client.destroy();
+  }
+}
