@@ -58,6 +58,19 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
   const callEverywhere = (fleet: readonly FleetWorker[]) =>
     Promise.all(fleet.flatMap((worker) => merchants.map((merchant) => worker.call(merchant.impKey))));
 
+  /**
+   * Has `holder` ask the gateway for `merchant`'s token and hang there (a 30 s answer), holding the lock: resolves once
+   * the slow answer is under way, with the holder's call (wrapped, so that it is not awaited here).
+   */
+  const hangHolder = async (holder: FleetWorker, merchant: string) => {
+    emulator.fault({ kind: 'slow', delayMs: 30_000, count: 1 });
+    const held = holder.call(merchant);
+    await holder.waitForEvent((event) => event.type === 'token-requested');
+    // The event precedes the HTTP request: kill only once the slow answer is under way, or a waiter would get it.
+    await until(() => emulator.counters.faults === 1);
+    return { held };
+  };
+
   it('should make exactly one token request per merchant on a cold start of 8 processes × 3 merchants', async () => {
     // A generous command time limit: this checks the lock protocol. With the default 250 ms, a machine loaded by other
     // test files can time a command out, and a store that fails is (by design) no reason to keep a caller waiting.
@@ -145,11 +158,8 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     const workers = await setUp(6, { lockLeaseMs: 1_000, operationTimeoutMs: 400 });
     const [holder, ...others] = workers as [FleetWorker, ...FleetWorker[]];
     const merchant = merchants[0]!.impKey;
-    emulator.fault({ kind: 'slow', delayMs: 30_000, count: 1 });
 
-    const held = holder.call(merchant);
-    await holder.waitForEvent((event) => event.type === 'token-requested');
-    await until(() => emulator.counters.faults === 1);
+    const { held } = await hangHolder(holder, merchant);
     const waiting = Promise.all(others.map((worker) => worker.call(merchant)));
     // Every other worker is waiting on the lock, subscribed to its channel, before the holder dies.
     const channel = `x:{${createIamportProvider({ ...merchants[0]!, baseUrl: emulator.url }).cacheKey}}:unlocked`;
@@ -179,12 +189,8 @@ describeWithRedis('Redis token store across processes', { timeout: 30_000 }, () 
     const workers = await setUp(4, { lockWaitMs });
     const [holder, ...others] = workers as [FleetWorker, ...FleetWorker[]];
     const merchant = merchants[0]!.impKey;
-    emulator.fault({ kind: 'slow', delayMs: 30_000, count: 1 });
 
-    const held = holder.call(merchant);
-    await holder.waitForEvent((event) => event.type === 'token-requested');
-    // The event precedes the HTTP request: kill only once the slow answer is under way, or a waiter would get it.
-    await until(() => emulator.counters.faults === 1);
+    const { held } = await hangHolder(holder, merchant);
     const waiting = Promise.all(others.map((worker) => worker.call(merchant)));
     await holder.kill();
     const results = await waiting;

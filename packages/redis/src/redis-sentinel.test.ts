@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createTokenCache } from '@x/core';
 import { eventually } from '@x/test-support/clock';
-import { describeWithRedisSentinel, rawCommand } from '@x/test-support/redis';
+import { describeWithRedisSentinel, rawCommand, subscriberCount } from '@x/test-support/redis';
 import { startTestTokenServer, type TestTokenServer, testProvider } from '@x/test-support/token-server';
 import { Redis as IoRedis } from 'ioredis';
 import { createClient, createSentinel } from 'redis';
@@ -192,8 +192,8 @@ function sentinelContract(connect: (sentinel: RedisSentinel) => Promise<Connecte
     );
     const channel = `x:{${before}}:unlocked`;
     await eventually(5_000, async () => {
-      const [, subscribers] = (await rawCommand(promoted.url, 'PUBSUB', 'NUMSUB', channel)) as [string, number];
-      if (Number(subscribers) !== 1) throw new Error(`${subscribers} subscribers on ${channel}`);
+      const subscribers = await subscriberCount(promoted.url, channel);
+      if (subscribers !== 1) throw new Error(`${subscribers} subscribers on ${channel}`);
     }).catch(async (error: unknown) => {
       // Where the wait failed, its reason says more than the missing subscription.
       expect(await Promise.race([waiting, sleep(0).then(() => 'waiting')])).toBe('waiting');

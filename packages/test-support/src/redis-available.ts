@@ -46,3 +46,9 @@ export async function rawCommand(url: string, ...args: string[]): Promise<unknow
     client.destroy();
   }
 }
+
+/** How many connections are subscribed to `channel` on the server at `url` (`PUBSUB NUMSUB`). */
+export async function subscriberCount(url: string, channel: string): Promise<number> {
+  const [, count] = (await rawCommand(url, 'PUBSUB', 'NUMSUB', channel)) as [string, number];
+  return Number(count);
+}

@@ -18,6 +18,14 @@ async function getToken(url: string, impKey: string, impSecret: string): Promise
   });
 }
 
+/** Asks the emulator at `url` for the default merchant's token, and expects the canary form (never printing it). */
+async function expectCanaryToken(url: string): Promise<void> {
+  const { impKey, impSecret } = iamportEmulatorDefaultMerchant;
+  const token = await getToken(url, impKey, impSecret);
+  const { access_token: accessToken } = ((await token.json()) as { response: { access_token: string } }).response;
+  expect(/^xcanary[0-9a-f]{33}$/.test(accessToken), 'the token has the canary form').toBe(true);
+}
+
 describe('x-iamport-emulator', () => {
   it('should serve tokens and payments on the port it prints, keep it from a second server, and exit 0 on SIGTERM', async () => {
     const emulator = startEmulatorCli(bin, ['--port', '0', '--json']);
@@ -85,10 +93,7 @@ describe('x-iamport-emulator', () => {
       await writeFile(config, JSON.stringify({ tokenFormat: 'canary' }));
       const emulator = startEmulatorCli(bin, ['--config', config]);
       const url = await emulator.firstLine;
-      const { impKey, impSecret } = iamportEmulatorDefaultMerchant;
-      const token = await getToken(url, impKey, impSecret);
-      const { access_token: accessToken } = ((await token.json()) as { response: { access_token: string } }).response;
-      expect(/^xcanary[0-9a-f]{33}$/.test(accessToken), 'the token has the canary form').toBe(true);
+      await expectCanaryToken(url);
       expect((await emulator.stop('SIGTERM')).code).toBe(0);
 
       await writeFile(config, JSON.stringify({ tokenFormat: createCanary('format-') }));
@@ -104,10 +109,7 @@ describe('x-iamport-emulator', () => {
   it('should issue canary-marked tokens with --token-format canary, and refuse another format naming the flag', async () => {
     const emulator = startEmulatorCli(bin, ['--token-format', 'canary']);
     const url = await emulator.firstLine;
-    const { impKey, impSecret } = iamportEmulatorDefaultMerchant;
-    const token = await getToken(url, impKey, impSecret);
-    const { access_token: accessToken } = ((await token.json()) as { response: { access_token: string } }).response;
-    expect(/^xcanary[0-9a-f]{33}$/.test(accessToken), 'the token has the canary form').toBe(true);
+    await expectCanaryToken(url);
     expect((await emulator.stop('SIGTERM')).code).toBe(0);
 
     const exit = await startEmulatorCli(bin, ['--token-format', createCanary('format-')]).exited;
